@@ -1,0 +1,422 @@
+"""In-memory fakes of every port, for fast service tests without Flask or a database.
+
+Fakes, not mocks (cosmicpython): they behave like the real thing, so tests
+assert outcomes (``uow.committed``, messages in the outbox) rather than calls.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from webapp.application.common import Toolkit
+from webapp.application.interfaces import RenderedMessage, RequestInfo, UniqueConflict
+from webapp.application.policy import Policy
+from webapp.application.services import Services
+from webapp.domain.errors import InvalidToken
+from webapp.domain.model import (
+    AuditEvent,
+    CodePurpose,
+    Invitation,
+    MessageStatus,
+    OneTimeCode,
+    OutboxMessage,
+    RefreshFamily,
+    User,
+)
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+
+class FakePasswordHasher:
+    """Reversible on purpose: tests can see what was hashed. Counts work for timing tests."""
+
+    def __init__(self, version: str = "v1") -> None:
+        self.version = version
+        self.verifications = 0
+        self.hashes = 0
+
+    def hash(self, password: str) -> str:
+        self.hashes += 1
+        return f"fake${self.version}${password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verifications += 1
+        return password_hash.split("$", 2)[-1] == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"fake${self.version}$")
+
+    def dummy_verify(self, password: str) -> None:
+        self.verifications += 1
+
+
+class FakeCodeHasher:
+    def hash(self, code: str) -> str:
+        return hashlib.sha256(b"k" + code.encode()).hexdigest()
+
+    def matches(self, code: str, code_hash: str) -> bool:
+        return hmac.compare_digest(self.hash(code), code_hash)
+
+
+class FakeSigner:
+    """Tokens are JSON with the purpose and issue time; the clock decides expiry."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    def dumps(self, purpose: str, payload: dict[str, Any]) -> str:
+        return json.dumps({"p": purpose, "t": self.clock.now().timestamp(), "d": payload})
+
+    def loads(self, purpose: str, token: str, max_age: int) -> dict[str, Any]:
+        try:
+            data = json.loads(token)
+        except ValueError as exc:
+            raise InvalidToken() from exc
+        if not isinstance(data, dict) or data.get("p") != purpose:
+            raise InvalidToken()
+        if self.clock.now().timestamp() - data["t"] > max_age:
+            raise InvalidToken("expired", code="token_expired")
+        return data["d"]
+
+
+class FakeTokenCodec:
+    """Opaque handles to stored claims; expiry checked against the clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.issued: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+
+    def encode(self, claims: dict[str, Any]) -> str:
+        token = f"jwt-{next(self._ids)}"
+        self.issued[token] = dict(claims)
+        return token
+
+    def decode(self, token: str) -> dict[str, Any]:
+        claims = self.issued.get(token)
+        if claims is None:
+            raise InvalidToken()
+        if self.clock.now() >= claims["exp"]:
+            raise InvalidToken("expired", code="token_expired")
+        return dict(claims)
+
+
+class FakeRenderer:
+    """Subject = template name; text = the context as ``key=value`` lines (codes, links)."""
+
+    def render(self, template: str, context: dict[str, Any]) -> RenderedMessage:
+        lines = [f"{k}={v}" for k, v in sorted(context.items()) if k not in ("user",)]
+        return RenderedMessage(subject=template, text="\n".join(lines), html="")
+
+
+class FakeRequestContext:
+    def __init__(self) -> None:
+        self.info = RequestInfo(ip="192.0.2.1", user_agent="pytest", request_id="req-1")
+
+    def current(self) -> RequestInfo:
+        return self.info
+
+
+class FakeMailer:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+        self.fail_times = 0
+
+    def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise ConnectionRefusedError("smtp down")
+        self.sent.append({"to": to, "subject": subject, "text": text, "id": message_id})
+
+
+class FakeSms:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+
+    def send(self, to: str, body: str, message_id: str) -> None:
+        self.sent.append({"to": to, "body": body, "id": message_id})
+
+
+class FakeBilling:
+    enabled = True
+
+    def __init__(self) -> None:
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.fail_times = 0
+
+    def find_customer(self, user_id: int) -> str | None:
+        return next((cid for cid, c in self.customers.items()
+                     if c["metadata"]["user_id"] == str(user_id)), None)
+
+    def create_customer(self, *, user_id: int, email: str | None, phone: str | None,
+                        name: str, idempotency_key: str) -> str:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TimeoutError("stripe timed out")
+        cid = f"cus_{len(self.customers) + 1}"
+        self.customers[cid] = {"email": email, "phone": phone, "name": name,
+                               "metadata": {"user_id": str(user_id)}, "key": idempotency_key}
+        return cid
+
+
+# --- repositories and unit of work ---------------------------------------------------
+
+
+@dataclass
+class Store:
+    """The 'database': committed state shared by every unit of work of one test."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    codes: dict[int, OneTimeCode] = field(default_factory=dict)
+    families: dict[str, RefreshFamily] = field(default_factory=dict)
+    outbox: dict[int, OutboxMessage] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+    invitations: dict[int, Invitation] = field(default_factory=dict)
+    ids: Any = field(default_factory=lambda: itertools.count(1))
+
+
+class _Repo:
+    def __init__(self, state: Store) -> None:
+        self.state = state
+
+    def _next_id(self) -> int:
+        return next(self.state.ids)
+
+
+class FakeUserRepository(_Repo):
+    def add(self, user: User) -> User:
+        for other in self.state.users.values():
+            if (user.email and other.email == user.email) or (
+                    user.phone and other.phone == user.phone):
+                raise UniqueConflict("users")
+        user.id = self._next_id()
+        self.state.users[user.id] = copy.deepcopy(user)
+        return user
+
+    def get(self, user_id: int, *, lock: bool = False) -> User | None:
+        return copy.deepcopy(self.state.users.get(user_id))
+
+    def get_by_email(self, email: str, *, lock: bool = False) -> User | None:
+        return next((copy.deepcopy(u) for u in self.state.users.values() if u.email == email),
+                    None)
+
+    def get_by_phone(self, phone: str, *, lock: bool = False) -> User | None:
+        return next((copy.deepcopy(u) for u in self.state.users.values() if u.phone == phone),
+                    None)
+
+    def save(self, user: User) -> None:
+        self.state.users[user.id or 0] = copy.deepcopy(user)
+
+
+class FakeCodeRepository(_Repo):
+    def add(self, code: OneTimeCode) -> None:
+        code.id = self._next_id()
+        self.state.codes[code.id] = copy.deepcopy(code)
+
+    def latest(self, user_id: int, purposes: Sequence[CodePurpose]) -> OneTimeCode | None:
+        mine = [c for c in self.state.codes.values()
+                if c.user_id == user_id and c.purpose in purposes]
+        return copy.deepcopy(max(mine, key=lambda c: c.id or 0)) if mine else None
+
+    def save(self, code: OneTimeCode) -> None:
+        self.state.codes[code.id or 0] = copy.deepcopy(code)
+
+
+class FakeRefreshFamilyRepository(_Repo):
+    def add(self, family: RefreshFamily) -> None:
+        self.state.families[family.id] = copy.deepcopy(family)
+
+    def get(self, family_id: str) -> RefreshFamily | None:
+        return copy.deepcopy(self.state.families.get(family_id))
+
+    def rotate(self, family_id: str, from_generation: int, now: datetime) -> bool:
+        family = self.state.families.get(family_id)
+        if family is None or family.generation != from_generation or family.revoked_at:
+            return False
+        family.generation += 1
+        family.rotated_at = now
+        return True
+
+    def revoke(self, family_id: str, now: datetime, reason: str) -> None:
+        family = self.state.families.get(family_id)
+        if family is not None and family.revoked_at is None:
+            family.revoked_at, family.revoke_reason = now, reason
+
+    def revoke_all(self, user_id: int, now: datetime, reason: str) -> int:
+        live = [f for f in self.state.families.values()
+                if f.user_id == user_id and f.revoked_at is None]
+        for family in live:
+            family.revoked_at, family.revoke_reason = now, reason
+        return len(live)
+
+    def active_for_user(self, user_id: int) -> list[RefreshFamily]:
+        return [copy.deepcopy(f) for f in self.state.families.values()
+                if f.user_id == user_id and f.revoked_at is None]
+
+
+class FakeOutboxRepository(_Repo):
+    def add(self, message: OutboxMessage) -> None:
+        if message.idempotency_key and any(
+                m.idempotency_key == message.idempotency_key for m in self.state.outbox.values()):
+            raise UniqueConflict("outbox")
+        message.id = self._next_id()
+        self.state.outbox[message.id] = copy.deepcopy(message)
+
+    def get(self, message_id: int) -> OutboxMessage | None:
+        return copy.deepcopy(self.state.outbox.get(message_id))
+
+    def claim_due(self, now: datetime, lease_until: datetime, worker: str, limit: int
+                  ) -> list[OutboxMessage]:
+        due = [m for m in sorted(self.state.outbox.values(), key=lambda m: m.id or 0)
+               if m.status == MessageStatus.PENDING and m.next_attempt_at <= now
+               and (m.locked_until is None or m.locked_until < now)][:limit]
+        for message in due:
+            message.locked_until, message.locked_by = lease_until, worker
+        return [copy.deepcopy(m) for m in due]
+
+    def save(self, message: OutboxMessage) -> None:
+        self.state.outbox[message.id or 0] = copy.deepcopy(message)
+
+    def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]:
+        return [copy.deepcopy(m) for m in self.state.outbox.values() if m.user_id == user_id]
+
+
+class FakeAuditRepository(_Repo):
+    def add(self, event: AuditEvent) -> None:
+        event.id = self._next_id()
+        self.state.audit.append(copy.deepcopy(event))
+
+    def for_user(self, user_id: int, limit: int = 50) -> list[AuditEvent]:
+        return [e for e in self.state.audit if e.user_id == user_id][-limit:]
+
+
+class FakeInvitationRepository(_Repo):
+    def add(self, invitation: Invitation) -> None:
+        invitation.id = self._next_id()
+        self.state.invitations[invitation.id] = copy.deepcopy(invitation)
+
+    def get(self, invitation_id: int) -> Invitation | None:
+        return copy.deepcopy(self.state.invitations.get(invitation_id))
+
+    def save(self, invitation: Invitation) -> None:
+        self.state.invitations[invitation.id or 0] = copy.deepcopy(invitation)
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the store; ``commit`` publishes it, leaving without commit drops it."""
+
+    def __init__(self, store: Store, log: list[FakeUnitOfWork]) -> None:
+        self.store = store
+        self.committed = False
+        log.append(self)
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self._begin()
+        return self
+
+    def _begin(self) -> None:
+        self.working = copy.deepcopy(self.store)
+        self.working.ids = self.store.ids
+        self.users = FakeUserRepository(self.working)
+        self.codes = FakeCodeRepository(self.working)
+        self.families = FakeRefreshFamilyRepository(self.working)
+        self.outbox = FakeOutboxRepository(self.working)
+        self.audit = FakeAuditRepository(self.working)
+        self.invitations = FakeInvitationRepository(self.working)
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        for name in ("users", "codes", "families", "outbox", "audit", "invitations"):
+            setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
+        self.committed = True
+        self._begin()
+
+    def rollback(self) -> None:
+        self._begin()
+
+    def ping(self) -> None:
+        return None
+
+
+@dataclass
+class World:
+    """Everything a service test needs, with handles on each fake."""
+
+    store: Store
+    uows: list[FakeUnitOfWork]
+    clock: FakeClock
+    hasher: FakePasswordHasher
+    codec: FakeTokenCodec
+    mailer: FakeMailer
+    sms: FakeSms
+    billing: FakeBilling
+    services: Services
+    policy: Policy
+
+    def emails(self, to: str | None = None) -> list[OutboxMessage]:
+        return [m for m in self.store.outbox.values()
+                if m.kind == "email" and (to is None or m.payload["to"] == to)]
+
+    def texts(self, to: str | None = None) -> list[OutboxMessage]:
+        return [m for m in self.store.outbox.values()
+                if m.kind == "sms" and (to is None or m.payload["to"] == to)]
+
+    def field_of(self, message: OutboxMessage, key: str) -> str:
+        """A value (code=, link=) from a FakeRenderer message."""
+        body = message.payload.get("text") or message.payload.get("body", "")
+        for line in body.splitlines():
+            if line.startswith(f"{key}="):
+                return line.split("=", 1)[1]
+        raise KeyError(key)
+
+    def user(self, email: str | None = None, phone: str | None = None) -> User:
+        return next(u for u in self.store.users.values()
+                    if (email and u.email == email) or (phone and u.phone == phone))
+
+    def audit_kinds(self) -> list[str]:
+        return [e.kind for e in self.store.audit]
+
+
+def make_world(policy: Policy | None = None) -> World:
+    from webapp.application.accounts import AccountService
+    from webapp.application.delivery import DeliveryService
+    from webapp.application.password_reset import PasswordResetService
+    from webapp.application.tokens import TokenService
+    from webapp.application.verification import VerificationService
+
+    store, uows = Store(), []
+    clock = FakeClock()
+    hasher = FakePasswordHasher()
+    codec = FakeTokenCodec(clock)
+    policy = policy or Policy()
+    kit = Toolkit(uow=lambda: FakeUnitOfWork(store, uows), clock=clock, passwords=hasher,
+                  codes=FakeCodeHasher(), signer=FakeSigner(clock), renderer=FakeRenderer(),
+                  request=FakeRequestContext(), policy=policy)
+    mailer, sms, billing = FakeMailer(), FakeSms(), FakeBilling()
+    tokens = TokenService(kit, codec)
+    verification = VerificationService(kit)
+    services = Services(
+        kit=kit, accounts=AccountService(kit, verification, tokens), verification=verification,
+        tokens=tokens, resets=PasswordResetService(kit, tokens),
+        delivery=DeliveryService(kit, mailer, sms, billing),
+    )
+    return World(store, uows, clock, hasher, codec, mailer, sms, billing, services, policy)

@@ -1,0 +1,143 @@
+"""The application factory: ``create_app(config=None, services=None)``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.application.services import Services
+from webapp.config import Settings
+from webapp.extensions import csrf, db, limiter, login_manager, mail, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(config: dict[str, Any] | None = None,
+               services: Services | None = None) -> Flask:
+    """Build the app. ``config`` overrides environment variables (tests);
+    ``services`` replaces the real adapters (tests with fakes)."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"), instance_relative_config=True)
+    settings = Settings.load(os.environ, config, Path(app.instance_path))
+    configure(app, settings)
+    register_extensions(app, settings)
+    app.extensions["services"] = services or _build_services(app, settings)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app, settings)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    logging.basicConfig(level=settings.LOG_LEVEL)
+    app.config.from_mapping(
+        SETTINGS=settings,
+        ENV_NAME=settings.APP_ENV,
+        SECRET_KEY=settings.SECRET_KEY,
+        APP_BASE_URL=settings.APP_BASE_URL,
+        SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.DATABASE_URL),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAIL_SERVER=settings.MAIL_SERVER or "localhost",
+        MAIL_PORT=settings.MAIL_PORT,
+        MAIL_USERNAME=settings.MAIL_USERNAME or None,
+        MAIL_PASSWORD=settings.MAIL_PASSWORD or None,
+        MAIL_USE_TLS=settings.MAIL_USE_TLS,
+        MAIL_USE_SSL=settings.MAIL_USE_SSL,
+        MAIL_DEFAULT_SENDER=settings.MAIL_DEFAULT_SENDER,
+        RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
+        RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.is_development and settings.APP_ENV != "testing",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+        **settings.extra,
+    )
+    app.debug = app.debug and settings.is_development
+    if settings.TRUSTED_PROXIES:
+        n = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0,  # type: ignore[method-assign]
+                                x_port=0, x_prefix=0)
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    with app.app_context():
+        from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
+        from webapp.infrastructure.uow import tune_sqlite
+
+        tune_sqlite(db.engine)
+
+
+def _build_services(app: Flask, settings: Settings) -> Services:
+    from webapp.bootstrap import build_services
+
+    return build_services(app, settings)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.interface import api, health
+
+    csrf.exempt(api.bp)  # bearer tokens, not cookies; JSON only (415 otherwise)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from webapp.interface.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_request_hooks(app: Flask, settings: Settings) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'")
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        if not settings.is_development and settings.APP_ENV != "testing":
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    from webapp.interface.cli import register
+
+    register(app)

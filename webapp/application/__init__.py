@@ -1,0 +1,1 @@
+"""Use cases. Each service takes plain arguments and returns domain objects or raises domain errors."""

@@ -1,0 +1,167 @@
+"""Registration, profile and password changes."""
+
+from __future__ import annotations
+
+from webapp.application.common import Kit, Toolkit, collect
+from webapp.application.interfaces import UniqueConflict, UnitOfWork
+from webapp.application.tokens import TokenService
+from webapp.application.verification import VerificationService
+from webapp.domain.errors import InvalidCredentials, RegistrationClosed, ValidationFailed
+from webapp.domain.model import User
+from webapp.domain.passwords import normalize_password, password_problems
+from webapp.domain.values import Email, Phone
+
+MAX_NAME_LENGTH = 100
+REGISTERED = "Check your email or phone to verify your account."
+
+
+def check_new_password(password: str, identities: list[str], field: str = "password") -> str:
+    """The normalised password, or ValidationFailed with every rule it breaks."""
+    problems = password_problems(password, identities)
+    if problems:
+        raise ValidationFailed({field: problems})
+    return normalize_password(password)
+
+
+def clean_name(value: str | None, field: str) -> str:
+    name = " ".join((value or "").split())
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationFailed.single(field, f"Use at most {MAX_NAME_LENGTH} characters.")
+    return name
+
+
+class AccountService(Kit):
+    def __init__(
+        self, kit: Toolkit, verification: VerificationService, tokens: TokenService
+    ) -> None:
+        super().__init__(kit)
+        self.verification = verification
+        self.tokens = tokens
+
+    def register(
+        self, *, email: str | None, phone: str | None, password: str,
+        first_name: str | None = None, last_name: str | None = None,
+    ) -> None:
+        """Create the account and send verification; never tells whether the address existed.
+
+        An address that is taken gets a message to its owner instead, and the
+        caller sees exactly what a new registration sees, in about the same time.
+        """
+        if not self.policy.registration_open:
+            raise RegistrationClosed()
+        address, number, secret, names = self._validate(email, phone, password, first_name,
+                                                        last_name)
+        try:
+            self._register(address, number, secret, names)
+        except UniqueConflict:
+            # A concurrent registration of the same address won the unique constraint.
+            self._register(address, number, secret, names, hash_password=False)
+
+    def _validate(self, email, phone, password, first_name, last_name):  # noqa: ANN001, ANN202
+        """Every field checked; all problems reported together."""
+        errors: dict[str, list[str]] = {}
+        if not email and not phone:
+            errors["email"] = ["Give an email address, a phone number or both."]
+        address = collect(errors, lambda: Email.parse(email)) if email else None
+        number = (
+            collect(errors, lambda: Phone.parse(phone, self.policy.default_region))
+            if phone else None
+        )
+        names = {
+            "first_name": collect(errors, lambda: clean_name(first_name, "first_name")) or "",
+            "last_name": collect(errors, lambda: clean_name(last_name, "last_name")) or "",
+        }
+        identities = [str(v) for v in (address, number) if v] or [v for v in (email, phone) if v]
+        secret = collect(errors, lambda: check_new_password(password, identities))
+        if errors:
+            raise ValidationFailed(errors)
+        return address, number, secret, names
+
+    def _register(
+        self, address: Email | None, number: Phone | None, secret: str, names: dict[str, str],
+        hash_password: bool = True,
+    ) -> None:
+        with self.kit.uow() as uow:
+            owners = self._owners(uow, address, number)
+            if owners:
+                if hash_password:
+                    self.kit.passwords.hash(secret)  # same time as a real registration
+                for owner in owners:
+                    self._tell_owner(uow, owner, address, number)
+                uow.commit()
+                return
+            now = self.now()
+            user = uow.users.add(User(
+                email=address.value if address else None,
+                phone=number.value if number else None,
+                password_hash=self.kit.passwords.hash(secret),
+                created_at=now, password_changed_at=now, **names,
+            ))
+            if user.email:
+                self.verification.send_email_verification(uow, user)
+            if user.phone:
+                self.verification.send_phone_verification(uow, user)
+            self.audit(uow, "user_created", user)
+            uow.commit()
+
+    @staticmethod
+    def _owners(uow: UnitOfWork, address: Email | None, number: Phone | None) -> list[User]:
+        owners: list[User] = []
+        if address and (user := uow.users.get_by_email(address.value)):
+            owners.append(user)
+        if number and (user := uow.users.get_by_phone(number.value)):
+            if all(owner.id != user.id for owner in owners):
+                owners.append(user)
+        return owners
+
+    def _tell_owner(
+        self, uow: UnitOfWork, owner: User, address: Email | None, number: Phone | None
+    ) -> None:
+        """An unverified owner gets a fresh verification; a verified one a warning."""
+        if address and owner.email == address.value:
+            if owner.email_verified_at is None and owner.is_active:
+                self.verification.send_email_verification(uow, owner)
+            else:
+                self.send_email(uow, address.value, "account_exists", {
+                    "login_link": self.policy.link("/login"),
+                    "reset_link": self.policy.link("/reset"),
+                }, owner)
+        if number and owner.phone == number.value:
+            if owner.phone_verified_at is None and owner.is_active:
+                self.verification.send_phone_verification(uow, owner)
+            else:
+                self.send_sms(uow, number.value, "account_exists", {}, owner)
+
+    # --- signed-in changes ----------------------------------------------------------
+
+    def update_profile(self, user_id: int, *, first_name: str | None, last_name: str | None
+                       ) -> User:
+        with self.kit.uow() as uow:
+            user = uow.users.get(user_id, lock=True)
+            if user is None:
+                raise InvalidCredentials()
+            user.first_name = clean_name(first_name, "first_name")
+            user.last_name = clean_name(last_name, "last_name")
+            uow.users.save(user)
+            uow.commit()
+            return user
+
+    def change_password(self, user_id: int, current: str, new: str, confirm: str) -> User:
+        """Needs the current password; every other session and refresh token dies."""
+        with self.kit.uow() as uow:
+            user = uow.users.get(user_id, lock=True)
+            if user is None or not self.kit.passwords.verify(
+                user.password_hash, normalize_password(current)
+            ):
+                raise ValidationFailed.single("current_password", "The current password is wrong.")
+            if new != confirm:
+                raise ValidationFailed.single("confirm_password", "The two passwords differ.")
+            secret = check_new_password(new, user.identities(), field="new_password")
+            user.set_password_hash(self.kit.passwords.hash(secret), self.now())
+            uow.users.save(user)
+            self.tokens.revoke_all_in(uow, user, reason="password_changed")
+            self.audit(uow, "authn_password_change", user)
+            if user.email:
+                self.send_email(uow, user.email, "password_changed", {}, user)
+            uow.commit()
+            return user

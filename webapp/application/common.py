@@ -1,0 +1,201 @@
+"""Pieces every use case shares: the toolkit of ports, user look-up, codes, messages, audit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from webapp.application.interfaces import (
+    Clock,
+    CodeHasher,
+    LinkSigner,
+    MessageRenderer,
+    PasswordHasher,
+    RequestContext,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from webapp.application.policy import Policy
+from webapp.domain.errors import CodeLocked, InvalidToken, ValidationFailed
+from webapp.domain.model import (
+    MAX_CODE_ATTEMPTS,
+    AuditEvent,
+    CodePurpose,
+    MessageKind,
+    OneTimeCode,
+    OutboxMessage,
+    User,
+)
+from webapp.domain.values import Email, Phone
+
+T = TypeVar("T")
+
+
+@dataclass
+class Toolkit:
+    """The ports and policy that the services are built from (see webapp/bootstrap.py)."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    passwords: PasswordHasher
+    codes: CodeHasher
+    signer: LinkSigner
+    renderer: MessageRenderer
+    request: RequestContext
+    policy: Policy
+
+
+def new_code() -> str:
+    """Six random digits from the OS's CSPRNG."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def parse_identifier(
+    email: str | None, phone: str | None, default_region: str | None
+) -> tuple[Email | None, Phone | None]:
+    """Exactly one of email or phone, parsed; a ValidationFailed otherwise."""
+    if email and phone:
+        raise ValidationFailed({"email": ["Give an email address or a phone number, not both."]})
+    if email:
+        return Email.parse(email), None
+    if phone:
+        return None, Phone.parse(phone, default_region)
+    raise ValidationFailed(
+        {"email": ["Give an email address or a phone number."],
+         "phone": ["Give an email address or a phone number."]}
+    )
+
+
+def clean_code(code: str) -> str:
+    """Six digits, forgiving the spaces and dashes people type."""
+    code = code.strip().replace(" ", "").replace("-", "")
+    if len(code) != 6 or not code.isdigit():
+        raise ValidationFailed.single("code", "Enter the 6-digit code.")
+    return code
+
+
+def collect(errors: dict[str, list[str]], check: Callable[[], T]) -> T | None:
+    """Run one field's check; a ValidationFailed is merged into ``errors`` instead of raised."""
+    try:
+        return check()
+    except ValidationFailed as exc:
+        for field, messages in exc.errors.items():
+            errors.setdefault(field, []).extend(messages)
+        return None
+
+
+def find_user(uow: UnitOfWork, email: Email | None, phone: Phone | None) -> User | None:
+    if email is not None:
+        return uow.users.get_by_email(email.value)
+    if phone is not None:
+        return uow.users.get_by_phone(phone.value)
+    return None
+
+
+class Kit:
+    """Base for services: holds the toolkit and the helpers built on it."""
+
+    def __init__(self, kit: Toolkit) -> None:
+        self.kit = kit
+        self.policy = kit.policy
+
+    def now(self):  # noqa: ANN201 - datetime
+        return self.kit.clock.now()
+
+    # --- one-time codes -------------------------------------------------------------
+
+    def issue_code(
+        self, uow: UnitOfWork, user: User, purpose: CodePurpose, destination: str, ttl: timedelta
+    ) -> str:
+        """A new code for this purpose; older ones die because only the newest counts."""
+        code = new_code()
+        now = self.now()
+        uow.codes.add(
+            OneTimeCode(
+                user_id=user.id or 0, purpose=purpose, destination=destination,
+                code_hash=self.kit.codes.hash(code), expires_at=now + ttl, created_at=now,
+            )
+        )
+        return code
+
+    def check_code(
+        self, uow: UnitOfWork, user: User | None, purposes: Sequence[CodePurpose], code: str,
+        *, consume: bool,
+    ) -> OneTimeCode:
+        """The matching live code, or InvalidToken/CodeLocked. A wrong try is counted and saved.
+
+        The caller must commit even when this raises, so that wrong tries stick.
+        """
+        record = uow.codes.latest(user.id or 0, purposes) if user is not None else None
+        if record is None:
+            self.kit.codes.matches(code, "0" * 64)  # same work as a real comparison
+            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
+        now = self.now()
+        if record.attempts >= MAX_CODE_ATTEMPTS:
+            raise CodeLocked()
+        if record.consumed_at is not None or now >= record.expires_at:
+            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
+        if not self.kit.codes.matches(code, record.code_hash):
+            record.attempts += 1
+            uow.codes.save(record)
+            if record.attempts >= MAX_CODE_ATTEMPTS:
+                raise CodeLocked()
+            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
+        if consume:
+            record.consumed_at = now
+            uow.codes.save(record)
+        return record
+
+    # --- messages and audit ---------------------------------------------------------
+
+    def send_email(
+        self, uow: UnitOfWork, to: str, template: str, context: dict[str, Any],
+        user: User | None = None,
+    ) -> None:
+        """Render now, record in the outbox; delivered after the commit."""
+        rendered = self.kit.renderer.render(
+            f"email/{template}", {"site_name": self.policy.site_name, "user": user, **context}
+        )
+        self.enqueue(uow, MessageKind.EMAIL, user, {
+            "to": to, "template": template, "subject": rendered.subject,
+            "text": rendered.text, "html": rendered.html,
+        })
+
+    def send_sms(
+        self, uow: UnitOfWork, to: str, template: str, context: dict[str, Any],
+        user: User | None = None,
+    ) -> None:
+        rendered = self.kit.renderer.render(
+            f"sms/{template}", {"site_name": self.policy.site_name, "user": user, **context}
+        )
+        self.enqueue(uow, MessageKind.SMS, user, {
+            "to": to, "template": template, "body": rendered.text.strip(),
+        })
+
+    def enqueue(
+        self, uow: UnitOfWork, kind: MessageKind, user: User | None, payload: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> None:
+        now = self.now()
+        uow.outbox.add(
+            OutboxMessage(
+                kind=kind, payload=payload, created_at=now, next_attempt_at=now,
+                user_id=user.id if user else None, idempotency_key=idempotency_key,
+            )
+        )
+
+    def audit(
+        self, uow: UnitOfWork, kind: str, user: User | None = None, *,
+        actor: User | None = None, **data: Any,
+    ) -> None:
+        info = self.kit.request.current()
+        uow.audit.add(
+            AuditEvent(
+                kind=kind, created_at=self.now(), user_id=user.id if user else None,
+                actor_id=actor.id if actor else None, ip=info.ip, user_agent=info.user_agent,
+                request_id=info.request_id, data=data,
+            )
+        )

@@ -1,0 +1,143 @@
+"""Delivering the outbox: email, SMS and Stripe customer creation, with retries and backoff.
+
+Messages are claimed under a lease (a dead worker's claim expires), sent with a
+stable idempotency key, and marked sent or rescheduled. Nothing is ever lost: a
+message that keeps failing ends as ``failed`` for staff to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from webapp.application.common import Kit, Toolkit
+from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
+from webapp.domain.errors import NotFound
+from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 10  # seconds; doubles each attempt
+BACKOFF_CAP = 3600
+BILLING_OFF_RECHECK = timedelta(hours=1)
+
+
+class BillingOff(Exception):
+    """Billing is not configured; the job waits without spending an attempt."""
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP))
+
+
+class DeliveryService(Kit):
+    def __init__(self, kit: Toolkit, mailer: Mailer, sms: SmsSender,
+                 billing: BillingGateway, keep_bodies: bool = True) -> None:
+        super().__init__(kit)
+        self.mailer = mailer
+        self.sms = sms
+        self.billing = billing
+        self.keep_bodies = keep_bodies
+
+    def deliver_due(self, worker: str, limit: int = 20) -> int:
+        """Claim and deliver up to ``limit`` due messages; returns how many were tried."""
+        now = self.now()
+        with self.kit.uow() as uow:
+            batch = uow.outbox.claim_due(now, now + self.policy.delivery_lease, worker, limit)
+            uow.commit()
+        for message in batch:
+            self._deliver(message, worker)
+        return len(batch)
+
+    def retry(self, message_id: int) -> OutboxMessage:
+        """Staff: try a failed or waiting message again now."""
+        with self.kit.uow() as uow:
+            message = uow.outbox.get(message_id)
+            if message is None:
+                raise NotFound("No such message.")
+            if message.status != MessageStatus.SENT:
+                message.status = MessageStatus.PENDING
+                message.next_attempt_at = self.now()
+                message.locked_until = None
+                if message.attempts >= self.policy.delivery_max_attempts:
+                    message.attempts = 0
+                uow.outbox.save(message)
+                uow.commit()
+            return message
+
+    def _deliver(self, message: OutboxMessage, worker: str) -> None:
+        try:
+            self._send(message)
+        except BillingOff:
+            self._finish(message, worker, error="billing is off", count=False)
+        except Exception as exc:  # noqa: BLE001 - any failure of a gateway is retried
+            log.warning("delivery of %s #%s failed: %s", message.kind, message.id,
+                        type(exc).__name__)
+            self._finish(message, worker, error=f"{type(exc).__name__}: {exc}"[:500])
+        else:
+            self._finish(message, worker)
+
+    def _send(self, message: OutboxMessage) -> None:
+        key = message.idempotency_key or f"outbox-{message.id}"
+        payload = message.payload
+        if message.kind == MessageKind.EMAIL:
+            self.mailer.send(payload["to"], payload["subject"], payload["text"],
+                             payload.get("html", ""), key)
+        elif message.kind == MessageKind.SMS:
+            self.sms.send(payload["to"], payload["body"], key)
+        elif message.kind == MessageKind.STRIPE_CUSTOMER:
+            self._ensure_customer(int(payload["user_id"]), key)
+        else:  # pragma: no cover - a kind without a sender is a programming error
+            raise ValueError(f"unknown message kind {message.kind}")
+
+    def _ensure_customer(self, user_id: int, key: str) -> None:
+        """Exactly one customer: our unique column first, then Stripe's metadata, then create."""
+        if not self.billing.enabled:
+            raise BillingOff()
+        with self.kit.uow() as uow:
+            user = uow.users.get(user_id)
+        if user is None or user.stripe_customer_id:
+            return
+        customer_id = self.billing.find_customer(user_id) or self.billing.create_customer(
+            user_id=user_id, email=user.email, phone=user.phone, name=user.full_name,
+            idempotency_key=key,
+        )
+        with self.kit.uow() as uow:
+            user = uow.users.get(user_id, lock=True)
+            if user is not None and not user.stripe_customer_id:
+                user.stripe_customer_id = customer_id
+                uow.users.save(user)
+                self.audit(uow, "billing_customer_created", user, customer=customer_id)
+                uow.commit()
+
+    def _finish(self, message: OutboxMessage, worker: str, error: str | None = None,
+                count: bool = True) -> None:
+        now = self.now()
+        with self.kit.uow() as uow:
+            current = uow.outbox.get(message.id or 0)
+            if current is None or current.locked_by != worker or current.status != "pending":
+                return  # our lease ran out and another worker owns it now
+            current.locked_until = None
+            current.locked_by = None
+            if error is None:
+                current.status = MessageStatus.SENT
+                current.sent_at = now
+                current.last_error = None
+                if not self.keep_bodies:
+                    current.payload = _scrubbed(current.payload)
+            else:
+                current.last_error = error
+                if count:
+                    current.attempts += 1
+                if current.attempts >= self.policy.delivery_max_attempts:
+                    current.status = MessageStatus.FAILED
+                wait = backoff(current.attempts) if count else BILLING_OFF_RECHECK
+                current.next_attempt_at = now + wait
+            uow.outbox.save(current)
+            uow.commit()
+
+
+def _scrubbed(payload: dict) -> dict:
+    """After delivery the outbox keeps who and what, not the codes and links inside."""
+    keep = {"to", "template", "subject", "user_id"}
+    return {**{k: v for k, v in payload.items() if k in keep}, "redacted": True}

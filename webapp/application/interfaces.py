@@ -1,0 +1,221 @@
+"""The ports the use cases need. Infrastructure implements them; tests use fakes.
+
+Protocols, so that a fake only has to have the right shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from webapp.domain.model import (
+    AuditEvent,
+    CodePurpose,
+    Invitation,
+    OneTimeCode,
+    OutboxMessage,
+    RefreshFamily,
+    User,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+    def dummy_verify(self, password: str) -> None:
+        """Spend the time of one verification, for accounts that do not exist."""
+        ...
+
+
+class CodeHasher(Protocol):
+    """Keyed hash for short one-time codes (a database dump must not reveal them)."""
+
+    def hash(self, code: str) -> str: ...
+
+    def matches(self, code: str, code_hash: str) -> bool:
+        """Constant-time comparison."""
+        ...
+
+
+class LinkSigner(Protocol):
+    """Signed, timestamped, purpose-bound tokens for emailed links."""
+
+    def dumps(self, purpose: str, payload: dict[str, Any]) -> str: ...
+
+    def loads(self, purpose: str, token: str, max_age: int) -> dict[str, Any]:
+        """The payload, or raises InvalidToken (bad signature, other purpose, expired)."""
+        ...
+
+
+class TokenCodec(Protocol):
+    """JWT encoding with a pinned algorithm and required claims."""
+
+    def encode(self, claims: dict[str, Any]) -> str: ...
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """The verified claims, or raises InvalidToken."""
+        ...
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str = ""
+
+
+class MessageRenderer(Protocol):
+    def render(self, template: str, context: dict[str, Any]) -> RenderedMessage: ...
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
+        """Deliver now or raise; ``message_id`` is stable across retries."""
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, to: str, body: str, message_id: str) -> None: ...
+
+
+class BillingGateway(Protocol):
+    """Stripe, seen from the use cases. Never import ``stripe`` outside its adapter."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def find_customer(self, user_id: int) -> str | None:
+        """An existing customer made for this user (metadata ``user_id``), if any."""
+        ...
+
+    def create_customer(
+        self, *, user_id: int, email: str | None, phone: str | None, name: str,
+        idempotency_key: str,
+    ) -> str: ...
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+
+class RequestContext(Protocol):
+    """Who is calling: the interface layer sets it, the audit trail reads it."""
+
+    def current(self) -> RequestInfo: ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> User: ...
+
+    def get(self, user_id: int, *, lock: bool = False) -> User | None:
+        """``lock`` takes a row lock (SELECT ... FOR UPDATE) until the transaction ends."""
+        ...
+
+    def get_by_email(self, email: str, *, lock: bool = False) -> User | None: ...
+
+    def get_by_phone(self, phone: str, *, lock: bool = False) -> User | None: ...
+
+    def save(self, user: User) -> None: ...
+
+
+class CodeRepository(Protocol):
+    def add(self, code: OneTimeCode) -> None: ...
+
+    def latest(self, user_id: int, purposes: Sequence[CodePurpose]) -> OneTimeCode | None: ...
+
+    def save(self, code: OneTimeCode) -> None: ...
+
+
+class RefreshFamilyRepository(Protocol):
+    def add(self, family: RefreshFamily) -> None: ...
+
+    def get(self, family_id: str) -> RefreshFamily | None: ...
+
+    def rotate(self, family_id: str, from_generation: int, now: datetime) -> bool:
+        """Atomically move generation n to n + 1; False when another request already did."""
+        ...
+
+    def revoke(self, family_id: str, now: datetime, reason: str) -> None: ...
+
+    def revoke_all(self, user_id: int, now: datetime, reason: str) -> int: ...
+
+    def active_for_user(self, user_id: int) -> list[RefreshFamily]: ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, message: OutboxMessage) -> None: ...
+
+    def get(self, message_id: int) -> OutboxMessage | None: ...
+
+    def claim_due(
+        self, now: datetime, lease_until: datetime, worker: str, limit: int,
+    ) -> list[OutboxMessage]:
+        """Lock up to ``limit`` due messages for this worker (SKIP LOCKED where supported)."""
+        ...
+
+    def save(self, message: OutboxMessage) -> None: ...
+
+    def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]: ...
+
+
+class AuditRepository(Protocol):
+    def add(self, event: AuditEvent) -> None: ...
+
+    def for_user(self, user_id: int, limit: int = 50) -> list[AuditEvent]: ...
+
+
+class InvitationRepository(Protocol):
+    def add(self, invitation: Invitation) -> None: ...
+
+    def get(self, invitation_id: int) -> Invitation | None: ...
+
+    def save(self, invitation: Invitation) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the ``with`` block without ``commit()`` rolls back."""
+
+    users: UserRepository
+    codes: CodeRepository
+    families: RefreshFamilyRepository
+    outbox: OutboxRepository
+    audit: AuditRepository
+    invitations: InvitationRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it does not answer."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class UniqueConflict(Exception):
+    """Raised by ``UnitOfWork.commit`` when a unique constraint refused the change.
+
+    The transaction is rolled back; the caller may start a new one and look again.
+    """

@@ -1,0 +1,143 @@
+"""Password reset by emailed link or by code (email or SMS): request, check, confirm.
+
+A reset link carries a fingerprint of the user's uniquifier and password hash,
+so it dies the moment the password changes: single use without a token table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from webapp.application.accounts import check_new_password
+from webapp.application.common import Kit, Toolkit, clean_code, find_user, parse_identifier
+from webapp.application.interfaces import UnitOfWork
+from webapp.application.tokens import TokenService
+from webapp.domain.errors import InvalidToken, ValidationFailed
+from webapp.domain.model import CodePurpose, User
+
+RESET_PURPOSE = "password-reset"
+RESET_PURPOSES = (CodePurpose.RESET_EMAIL, CodePurpose.RESET_PHONE)
+INVALID_LINK = "This reset link is invalid, expired or already used. Request a new one."
+
+
+def reset_fingerprint(user: User) -> str:
+    material = f"{user.uniquifier}:{user.password_hash}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+class PasswordResetService(Kit):
+    def __init__(self, kit: Toolkit, tokens: TokenService) -> None:
+        super().__init__(kit)
+        self.tokens = tokens
+
+    def request(self, *, email: str | None, phone: str | None) -> None:
+        """Send a link and code (email) or a code (SMS). The same answer for every address."""
+        address, number = parse_identifier(email, phone, self.policy.default_region)
+        with self.kit.uow() as uow:
+            user = find_user(uow, address, number)
+            if user is None or not user.is_active:
+                return
+            if address is not None:
+                self._send_email(uow, user)
+            else:
+                self._send_sms(uow, user)
+            self.audit(uow, "authn_password_reset_requested", user,
+                       channel="email" if address else "phone")
+            uow.commit()
+
+    def send_reset(self, uow: UnitOfWork, user: User) -> None:
+        """For staff actions: by email when the user has one, else by SMS."""
+        if user.email:
+            self._send_email(uow, user)
+        elif user.phone:
+            self._send_sms(uow, user)
+
+    def _send_email(self, uow: UnitOfWork, user: User) -> None:
+        assert user.email is not None
+        code = self.issue_code(uow, user, CodePurpose.RESET_EMAIL, user.email,
+                               self.policy.reset_ttl)
+        token = self.kit.signer.dumps(RESET_PURPOSE, {"uid": user.id,
+                                                      "fp": reset_fingerprint(user)})
+        self.send_email(uow, user.email, "reset", {
+            "link": self.policy.link(f"/reset/{token}"), "code": code,
+            "minutes": int(self.policy.reset_ttl.total_seconds() // 60),
+        }, user)
+
+    def _send_sms(self, uow: UnitOfWork, user: User) -> None:
+        assert user.phone is not None
+        ttl = min(self.policy.sms_code_ttl, self.policy.reset_ttl)
+        code = self.issue_code(uow, user, CodePurpose.RESET_PHONE, user.phone, ttl)
+        self.send_sms(uow, user.phone, "reset", {
+            "code": code, "minutes": int(ttl.total_seconds() // 60),
+        }, user)
+
+    def check(self, *, token: str | None = None, email: str | None = None,
+              phone: str | None = None, code: str | None = None) -> User:
+        """Whether the token or code would reset a password now (a wrong code is counted)."""
+        with self.kit.uow() as uow:
+            user = self._redeem(uow, token, email, phone, code)
+            uow.commit()
+            return user
+
+    def confirm(self, *, new_password: str, confirm_password: str, token: str | None = None,
+                email: str | None = None, phone: str | None = None,
+                code: str | None = None) -> User:
+        """Set the new password; the token or code is spent and every session revoked."""
+        if new_password != confirm_password:
+            raise ValidationFailed.single("confirm_password", "The two passwords differ.")
+        with self.kit.uow() as uow:
+            user = self._redeem(uow, token, email, phone, code)
+            # A refused password leaves the code unspent: nothing is committed.
+            secret = check_new_password(new_password, user.identities(), "new_password")
+            self._spend_codes(uow, user)
+            user.set_password_hash(self.kit.passwords.hash(secret), self.now())
+            uow.users.save(user)
+            self.tokens.revoke_all_in(uow, user, reason="password_reset")
+            self.audit(uow, "authn_password_reset_done", user)
+            self._notify_changed(uow, user)
+            uow.commit()
+            return user
+
+    def _redeem(self, uow: UnitOfWork, token: str | None, email: str | None,
+                phone: str | None, code: str | None) -> User:
+        if token:
+            return self._user_for_token(uow, token)
+        if not code:
+            raise ValidationFailed.single("token", "Give the token from the link, or a code.")
+        address, number = parse_identifier(email, phone, self.policy.default_region)
+        user = find_user(uow, address, number)
+        if user is not None and not user.is_active:
+            user = None
+        purpose = CodePurpose.RESET_EMAIL if address else CodePurpose.RESET_PHONE
+        try:
+            self.check_code(uow, user, [purpose], clean_code(code), consume=False)
+        except InvalidToken:
+            uow.commit()  # the wrong try counts
+            raise
+        assert user is not None
+        return user
+
+    def _user_for_token(self, uow: UnitOfWork, token: str) -> User:
+        try:
+            payload = self.kit.signer.loads(RESET_PURPOSE, token,
+                                            int(self.policy.reset_ttl.total_seconds()))
+        except InvalidToken as exc:
+            raise InvalidToken(INVALID_LINK) from exc
+        user = uow.users.get(int(payload.get("uid", 0)), lock=True)
+        if user is None or not user.is_active or payload.get("fp") != reset_fingerprint(user):
+            raise InvalidToken(INVALID_LINK)
+        return user
+
+    def _spend_codes(self, uow: UnitOfWork, user: User) -> None:
+        record = uow.codes.latest(user.id or 0, RESET_PURPOSES)
+        if record is not None and record.consumed_at is None:
+            record.consumed_at = self.now()
+            uow.codes.save(record)
+
+    def _notify_changed(self, uow: UnitOfWork, user: User) -> None:
+        if user.email:
+            self.send_email(uow, user.email, "password_changed", {
+                "reset_link": self.policy.link("/reset")}, user)
+        elif user.phone:
+            self.send_sms(uow, user.phone, "password_changed", {}, user)
+

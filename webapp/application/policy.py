@@ -1,0 +1,27 @@
+"""The tunable numbers of the use cases, read from configuration once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    base_url: str = "http://localhost:5000"
+    site_name: str = "Accounts"
+    default_region: str | None = "US"
+    registration_open: bool = True
+    access_ttl: timedelta = timedelta(seconds=900)
+    refresh_ttl: timedelta = timedelta(seconds=1_209_600)
+    refresh_grace: timedelta = timedelta(seconds=5)
+    email_code_ttl: timedelta = timedelta(hours=24)
+    sms_code_ttl: timedelta = timedelta(minutes=10)
+    reset_ttl: timedelta = timedelta(hours=1)
+    issuer: str = "webapp"
+    delivery_max_attempts: int = 10
+    delivery_lease: timedelta = timedelta(seconds=60)
+
+    def link(self, path: str) -> str:
+        """An absolute link for a message; the host never comes from a request."""
+        return self.base_url.rstrip("/") + path

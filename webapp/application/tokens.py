@@ -1,0 +1,202 @@
+"""Login and JWTs: access tokens, rotating refresh tokens in families, logout.
+
+A refresh token carries its family and generation. Refreshing spends generation
+n and issues n + 1 in one atomic update. A spent token presented again, after a
+few seconds' grace for racing tabs, is reuse: the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.application.common import Kit, Toolkit, find_user, parse_identifier
+from webapp.application.interfaces import TokenCodec, UnitOfWork
+from webapp.domain.errors import (
+    AuthenticationRequired,
+    InvalidCredentials,
+    InvalidToken,
+    Unverified,
+)
+from webapp.domain.model import RefreshFamily, User, new_uniquifier
+from webapp.domain.passwords import MAX_LENGTH, normalize_password
+
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+def session_version(user: User) -> str:
+    """A digest of the uniquifier: tokens minted before a password change stop working."""
+    return hashlib.sha256(user.uniquifier.encode()).hexdigest()[:16]
+
+
+class TokenService(Kit):
+    def __init__(self, kit: Toolkit, codec: TokenCodec) -> None:
+        super().__init__(kit)
+        self.codec = codec
+
+    # --- credentials ----------------------------------------------------------------
+
+    def authenticate(self, *, email: str | None, phone: str | None, password: str) -> User:
+        """The user whose password this is, or one InvalidCredentials for every failure."""
+        with self.kit.uow() as uow:
+            user = self._check_credentials(uow, email, phone, password)
+            uow.commit()
+            return user
+
+    def login(
+        self, *, email: str | None, phone: str | None, password: str
+    ) -> tuple[User, TokenPair]:
+        with self.kit.uow() as uow:
+            user = self._check_credentials(uow, email, phone, password)
+            pair = self._new_family(uow, user)
+            uow.commit()
+            return user, pair
+
+    def _check_credentials(
+        self, uow: UnitOfWork, email: str | None, phone: str | None, password: str
+    ) -> User:
+        address, number = parse_identifier(email, phone, self.policy.default_region)
+        secret = normalize_password(password[: MAX_LENGTH + 1])
+        user = find_user(uow, address, number)
+        if user is None:
+            self.kit.passwords.dummy_verify(secret)
+            self._fail(uow, None, "unknown_account")
+        assert user is not None
+        if not self.kit.passwords.verify(user.password_hash, secret):
+            self._fail(uow, user, "wrong_password")
+        if not user.is_active:
+            self._fail(uow, user, "deactivated")
+        if not user.is_verified:
+            raise Unverified()
+        if self.kit.passwords.needs_rehash(user.password_hash):
+            user.password_hash = self.kit.passwords.hash(secret)
+        user.last_login_at = self.now()
+        uow.users.save(user)
+        self.audit(uow, "authn_login_success", user)
+        return user
+
+    def _fail(self, uow: UnitOfWork, user: User | None, reason: str) -> None:
+        self.audit(uow, "authn_login_fail", user, reason=reason)
+        uow.commit()
+        raise InvalidCredentials()
+
+    # --- tokens -----------------------------------------------------------------------
+
+    def _new_family(self, uow: UnitOfWork, user: User) -> TokenPair:
+        info = self.kit.request.current()
+        family = RefreshFamily(
+            id=uuid.uuid4().hex, user_id=user.id or 0, created_at=self.now(),
+            user_agent=info.user_agent[:255], ip=info.ip,
+        )
+        uow.families.add(family)
+        return self._pair(user, family.id, 0)
+
+    def _pair(self, user: User, family_id: str, generation: int) -> TokenPair:
+        now = self.now()
+        base = {"sub": str(user.id), "iss": self.policy.issuer, "iat": now,
+                "sv": session_version(user), "fam": family_id}
+        access = {**base, "type": ACCESS, "exp": now + self.policy.access_ttl,
+                  "jti": secrets.token_hex(16)}
+        refresh = {**base, "type": REFRESH, "exp": now + self.policy.refresh_ttl,
+                   "jti": secrets.token_hex(16), "gen": generation}
+        return TokenPair(self.codec.encode(access), self.codec.encode(refresh))
+
+    def _claims(self, token: str, kind: str) -> dict[str, Any]:
+        claims = self.codec.decode(token)
+        if claims.get("type") != kind:
+            raise InvalidToken(f"This is not an {kind} token." if kind == ACCESS
+                               else f"This is not a {kind} token.")
+        return claims
+
+    def refresh(self, token: str) -> TokenPair:
+        """Spend this refresh token for a new pair; reuse of a spent one revokes its family."""
+        claims = self._claims(token, REFRESH)
+        with self.kit.uow() as uow:
+            family = uow.families.get(str(claims.get("fam")))
+            user = uow.users.get(int(claims["sub"]))
+            if family is None or not family.is_active or not _current(user, claims):
+                raise InvalidToken("The refresh token is no longer valid.")
+            assert user is not None
+            generation = int(claims.get("gen", -1))
+            now = self.now()
+            if generation == family.generation and uow.families.rotate(family.id, generation, now):
+                pair = self._pair(user, family.id, generation + 1)
+                uow.commit()
+                return pair
+            fresh = uow.families.get(family.id)
+            if fresh is not None and fresh.within_grace(now, self.policy.refresh_grace):
+                raise InvalidToken("This refresh token was just used.", code="token_spent")
+            uow.families.revoke(family.id, now, "reuse")
+            self.audit(uow, "authn_token_reuse", user, family=family.id)
+            uow.commit()
+            raise InvalidToken("This refresh token was already used; the session is revoked.",
+                               code="token_reused")
+
+    def user_for_access(self, token: str) -> User:
+        """The active user an access token stands for (one primary-key read)."""
+        try:
+            claims = self._claims(token, ACCESS)
+        except InvalidToken as exc:
+            raise AuthenticationRequired(exc.detail) from exc
+        with self.kit.uow() as uow:
+            user = uow.users.get(int(claims["sub"]))
+        if not _current(user, claims):
+            raise AuthenticationRequired("The access token is no longer valid.")
+        assert user is not None
+        return user
+
+    def verify(self, token: str) -> None:
+        """Valid and unrevoked: an access token of an active user, or a live refresh token."""
+        claims = self.codec.decode(token)
+        if claims.get("type") == ACCESS:
+            self.user_for_access(token)
+            return
+        if claims.get("type") != REFRESH:
+            raise InvalidToken()
+        with self.kit.uow() as uow:
+            family = uow.families.get(str(claims.get("fam")))
+            user = uow.users.get(int(claims["sub"]))
+        if (family is None or not family.is_active or family.generation != claims.get("gen")
+                or not _current(user, claims)):
+            raise InvalidToken("The refresh token is no longer valid.")
+
+    def logout(self, refresh: str) -> None:
+        """Revoke the refresh token's whole family (this login on every tab)."""
+        claims = self._claims(refresh, REFRESH)
+        with self.kit.uow() as uow:
+            family = uow.families.get(str(claims.get("fam")))
+            if family is None or family.user_id != int(claims["sub"]):
+                raise InvalidToken()
+            if family.is_active:
+                uow.families.revoke(family.id, self.now(), "logout")
+                self.audit(uow, "authn_logout", uow.users.get(family.user_id))
+                uow.commit()
+
+    def revoke_all_in(self, uow: UnitOfWork, user: User, reason: str) -> int:
+        return uow.families.revoke_all(user.id or 0, self.now(), reason)
+
+    def revoke_all(self, user_id: int, reason: str = "logout_everywhere") -> None:
+        """Log out everywhere: every refresh family, and (new uniquifier) every session."""
+        with self.kit.uow() as uow:
+            user = uow.users.get(user_id, lock=True)
+            if user is None:
+                raise InvalidCredentials()
+            self.revoke_all_in(uow, user, reason)
+            user.uniquifier = new_uniquifier()
+            uow.users.save(user)
+            self.audit(uow, "authn_logout_all", user)
+            uow.commit()
+
+
+def _current(user: User | None, claims: dict[str, Any]) -> bool:
+    return user is not None and user.is_active and claims.get("sv") == session_version(user)

@@ -1,0 +1,132 @@
+"""Proving an address: the emailed link or code, the SMS code, and resending them."""
+
+from __future__ import annotations
+
+from webapp.application.common import Kit, clean_code
+from webapp.application.interfaces import UnitOfWork
+from webapp.domain.errors import InvalidToken
+from webapp.domain.model import CodePurpose, MessageKind, User
+from webapp.domain.values import Email, Phone
+
+EMAIL_LINK_PURPOSE = "verify-email"
+INVALID_LINK = "This verification link is invalid or has expired. Request a new one."
+
+
+class VerificationService(Kit):
+    # --- sending ---------------------------------------------------------------------
+
+    def send_email_verification(self, uow: UnitOfWork, user: User) -> None:
+        """One email with both a link and a code; any earlier code dies."""
+        assert user.email is not None
+        code = self.issue_code(
+            uow, user, CodePurpose.VERIFY_EMAIL, user.email, self.policy.email_code_ttl
+        )
+        token = self.kit.signer.dumps(EMAIL_LINK_PURPOSE, {"uid": user.id, "email": user.email})
+        self.send_email(uow, user.email, "verify", {
+            "link": self.policy.link(f"/verify/{token}"), "code": code,
+            "hours": int(self.policy.email_code_ttl.total_seconds() // 3600),
+        }, user)
+
+    def send_phone_verification(self, uow: UnitOfWork, user: User) -> None:
+        assert user.phone is not None
+        code = self.issue_code(
+            uow, user, CodePurpose.VERIFY_PHONE, user.phone, self.policy.sms_code_ttl
+        )
+        self.send_sms(uow, user.phone, "verify", {
+            "code": code, "minutes": int(self.policy.sms_code_ttl.total_seconds() // 60),
+        }, user)
+
+    def resend_email(self, email: str) -> None:
+        """The same answer for every address; only an unverified owner gets a message."""
+        address = Email.parse(email)
+        with self.kit.uow() as uow:
+            user = uow.users.get_by_email(address.value, lock=True)
+            if user is not None and user.is_active and user.email_verified_at is None:
+                self.send_email_verification(uow, user)
+                uow.commit()
+
+    def resend_phone(self, phone: str) -> None:
+        number = Phone.parse(phone, self.policy.default_region)
+        with self.kit.uow() as uow:
+            user = uow.users.get_by_phone(number.value, lock=True)
+            if user is not None and user.is_active and user.phone_verified_at is None:
+                self.send_phone_verification(uow, user)
+                uow.commit()
+
+    # --- verifying -------------------------------------------------------------------
+
+    def verify_email_token(self, token: str) -> User:
+        """The emailed link. Bound to the address it was sent to; verifying twice is harmless."""
+        payload = self.kit.signer.loads(
+            EMAIL_LINK_PURPOSE, token, int(self.policy.email_code_ttl.total_seconds())
+        )
+        with self.kit.uow() as uow:
+            user = uow.users.get(int(payload.get("uid", 0)), lock=True)
+            if user is None or not user.is_active or user.email != payload.get("email"):
+                raise InvalidToken(INVALID_LINK)
+            self._mark_verified(uow, user, email=True)
+            uow.commit()
+            return user
+
+    def verify_email_code(self, email: str, code: str) -> User:
+        address = Email.parse(email)
+        return self._verify_code(
+            lambda uow: uow.users.get_by_email(address.value, lock=True),
+            CodePurpose.VERIFY_EMAIL, code, email=True,
+        )
+
+    def verify_phone_code(self, phone: str, code: str) -> User:
+        number = Phone.parse(phone, self.policy.default_region)
+        return self._verify_code(
+            lambda uow: uow.users.get_by_phone(number.value, lock=True),
+            CodePurpose.VERIFY_PHONE, code, email=False,
+        )
+
+    def _verify_code(self, load, purpose: CodePurpose, code: str, *, email: bool) -> User:  # noqa: ANN001
+        code = clean_code(code)
+        with self.kit.uow() as uow:
+            user = load(uow)
+            if user is not None and not user.is_active:
+                user = None
+            already = user is not None and self._already_verified(uow, user, purpose, code)
+            if already:
+                return user  # the same correct code twice: harmless
+            try:
+                self.check_code(uow, user, [purpose], code, consume=True)
+            except InvalidToken:
+                uow.commit()  # keep the counted wrong try
+                raise
+            assert user is not None
+            self._mark_verified(uow, user, email=email)
+            uow.commit()
+            return user
+
+    def _already_verified(
+        self, uow: UnitOfWork, user: User, purpose: CodePurpose, code: str
+    ) -> bool:
+        record = uow.codes.latest(user.id or 0, [purpose])
+        return (
+            record is not None and record.consumed_at is not None
+            and self.kit.codes.matches(code, record.code_hash)
+        )
+
+    def _mark_verified(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
+        now = self.now()
+        was = user.email_verified_at if email else user.phone_verified_at
+        first = user.mark_email_verified(now) if email else user.mark_phone_verified(now)
+        if was is not None:
+            return
+        uow.users.save(user)
+        self.audit(uow, "user_verified", user, channel="email" if email else "phone")
+        if first:
+            self.queue_stripe_customer(uow, user)
+
+    def queue_stripe_customer(self, uow: UnitOfWork, user: User) -> None:
+        """Queued in the verification's transaction; delivered (exactly once) after commit."""
+        if user.stripe_customer_id:
+            return
+        self.enqueue(
+            uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
+            idempotency_key=f"customer-create-{user.id}",
+        )
+

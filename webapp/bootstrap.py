@@ -1,0 +1,104 @@
+"""Builds the Services bundle from settings: the one place that knows concrete adapters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+from webapp.application.accounts import AccountService
+from webapp.application.common import Toolkit
+from webapp.application.delivery import DeliveryService
+from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
+from webapp.application.password_reset import PasswordResetService
+from webapp.application.policy import Policy
+from webapp.application.services import Services
+from webapp.application.tokens import TokenService
+from webapp.application.verification import VerificationService
+from webapp.config import Settings
+from webapp.extensions import db, mail
+from webapp.infrastructure.billing import DisabledBilling, StripeGateway
+from webapp.infrastructure.dispatch import InlineDispatcher
+from webapp.infrastructure.messaging import (
+    ConsoleMailer,
+    ConsoleSms,
+    HttpSms,
+    JinjaRenderer,
+    SmtpMailer,
+    TwilioSms,
+)
+from webapp.infrastructure.request_context import FlaskRequestContext
+from webapp.infrastructure.security import (
+    Argon2Hasher,
+    HmacCodeHasher,
+    ItsDangerousSigner,
+    PyJwtCodec,
+    SystemClock,
+)
+from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        base_url=settings.APP_BASE_URL, site_name=settings.SITE_NAME,
+        default_region=settings.PHONE_DEFAULT_REGION or None,
+        registration_open=settings.REGISTRATION == "open",
+        access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
+        refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
+        issuer=settings.JWT_ISSUER,
+    )
+
+
+def mailer_from(settings: Settings) -> Mailer:
+    if settings.MAIL_SERVER:
+        return SmtpMailer(mail, settings.MAIL_DEFAULT_SENDER)
+    return ConsoleMailer()
+
+
+def sms_from(settings: Settings) -> SmsSender:
+    if settings.SMS_BACKEND == "http":
+        return HttpSms(settings.SMS_HTTP_URL, settings.SMS_HTTP_TOKEN or None)
+    if settings.SMS_BACKEND == "twilio":
+        return TwilioSms(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN,
+                         settings.TWILIO_FROM)
+    return ConsoleSms()
+
+
+def billing_from(settings: Settings) -> BillingGateway:
+    if not settings.STRIPE_SECRET_KEY:
+        return DisabledBilling()
+    return StripeGateway(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or None)
+
+
+def build_services(app: Flask, settings: Settings) -> Services:
+    dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker))
+    app.extensions["outbox_dispatcher"] = dispatcher
+    after_commit = dispatcher.kick if settings.DELIVERY == "inline" else None
+    kit = Toolkit(
+        uow=lambda: SqlAlchemyUnitOfWork(lambda: db.session, after_commit),
+        clock=SystemClock(),
+        passwords=Argon2Hasher(settings.ARGON2_MEMORY_COST, settings.ARGON2_TIME_COST,
+                               settings.ARGON2_PARALLELISM),
+        codes=HmacCodeHasher(settings.SECRET_KEY),
+        signer=ItsDangerousSigner(settings.SECRET_KEY),
+        renderer=JinjaRenderer(TEMPLATES),
+        request=FlaskRequestContext(),
+        policy=policy_from(settings),
+    )
+    tokens = TokenService(kit, PyJwtCodec(settings.SECRET_KEY, settings.JWT_ISSUER))
+    verification = VerificationService(kit)
+    mailer, sms = mailer_from(settings), sms_from(settings)
+    # Console backends are for development: keep bodies so the dev outbox page shows them.
+    keep_bodies = isinstance(mailer, ConsoleMailer) and isinstance(sms, ConsoleSms)
+    services = Services(
+        kit=kit,
+        accounts=AccountService(kit, verification, tokens),
+        verification=verification,
+        tokens=tokens,
+        resets=PasswordResetService(kit, tokens),
+        delivery=DeliveryService(kit, mailer, sms, billing_from(settings), keep_bodies),
+    )
+    return services

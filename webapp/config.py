@@ -1,0 +1,177 @@
+"""Typed settings from the environment (see the README's table), validated at start-up.
+
+``Settings.load(environ, overrides)`` collects every problem and raises one
+ConfigError that lists them all, so a misconfigured deployment fails at boot
+with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("development", "testing", "production")
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(RuntimeError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    APP_ENV: str = "development"
+    SECRET_KEY: str = ""
+    DATABASE_URL: str = ""
+    APP_BASE_URL: str = "http://localhost:5000"
+    SITE_NAME: str = "Accounts"
+    MAIL_SERVER: str = ""
+    MAIL_PORT: int = 25
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: str = ""
+    MAIL_USE_TLS: bool = False
+    MAIL_USE_SSL: bool = False
+    MAIL_DEFAULT_SENDER: str = "Accounts <no-reply@localhost>"
+    SMS_BACKEND: str = "console"
+    SMS_HTTP_URL: str = ""
+    SMS_HTTP_TOKEN: str = ""
+    TWILIO_ACCOUNT_SID: str = ""
+    TWILIO_AUTH_TOKEN: str = ""
+    TWILIO_FROM: str = ""
+    STRIPE_SECRET_KEY: str = ""
+    STRIPE_API_BASE: str = ""
+    STRIPE_WEBHOOK_SECRET: str = ""
+    REDIS_URL: str = ""
+    JWT_ACCESS_TTL: int = 900
+    JWT_REFRESH_TTL: int = 1_209_600
+    JWT_ISSUER: str = "webapp"
+    RATELIMIT_ENABLED: bool = True
+    TRUSTED_PROXIES: int = 0
+    PWNED_PASSWORDS_URL: str = ""
+    REGISTRATION: str = "open"
+    INVITATIONS_BY_USERS: bool = False
+    DELIVERY: str = "inline"
+    PHONE_DEFAULT_REGION: str = "US"
+    ARGON2_MEMORY_COST: int = 19 * 1024
+    ARGON2_TIME_COST: int = 2
+    ARGON2_PARALLELISM: int = 1
+    LOG_LEVEL: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.APP_ENV == "development"
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None,
+             instance_path: Path) -> Settings:
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        overrides = dict(overrides or {})
+        for spec in dataclasses.fields(cls):
+            if spec.name == "extra":
+                continue
+            if spec.name in overrides:
+                values[spec.name] = overrides.pop(spec.name)
+            elif spec.name in environ:
+                values[spec.name] = _convert(spec.name, spec.type, environ[spec.name], problems)
+        settings = cls(**values, extra=overrides)
+        return settings._completed(instance_path, problems)
+
+    def _completed(self, instance_path: Path, problems: list[str]) -> Settings:
+        changes: dict[str, Any] = {}
+        if self.APP_ENV not in ENVIRONMENTS:
+            problems.append(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, "
+                            f"not {self.APP_ENV!r}.")
+        if not self.SECRET_KEY:
+            if self.is_production:
+                problems.append("SECRET_KEY is required in production "
+                                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
+            else:
+                changes["SECRET_KEY"] = _dev_secret(instance_path)
+        elif self.is_production and len(self.SECRET_KEY) < 32:
+            problems.append("SECRET_KEY must be at least 32 characters in production.")
+        if not self.DATABASE_URL:
+            changes["DATABASE_URL"] = f"sqlite:///{instance_path / 'app.db'}"
+        _check_choice(problems, "SMS_BACKEND", self.SMS_BACKEND, ("console", "http", "twilio"))
+        _check_choice(problems, "REGISTRATION", self.REGISTRATION, ("open", "invite"))
+        _check_choice(problems, "DELIVERY", self.DELIVERY, ("inline", "worker"))
+        if self.SMS_BACKEND == "http" and not self.SMS_HTTP_URL:
+            problems.append("SMS_BACKEND=http needs SMS_HTTP_URL.")
+        if self.SMS_BACKEND == "twilio" and not (
+                self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN and self.TWILIO_FROM):
+            problems.append("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN "
+                            "and TWILIO_FROM.")
+        if urlsplit(self.APP_BASE_URL).scheme not in ("http", "https"):
+            problems.append("APP_BASE_URL must be an absolute http(s) URL.")
+        elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
+            problems.append("APP_BASE_URL must use https in production.")
+        for name in ("JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "ARGON2_TIME_COST",
+                     "ARGON2_PARALLELISM"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be a positive number.")
+        if self.ARGON2_MEMORY_COST < 8 * self.ARGON2_PARALLELISM:
+            problems.append("ARGON2_MEMORY_COST must be at least 8 KiB per lane.")
+        if self.TRUSTED_PROXIES < 0:
+            problems.append("TRUSTED_PROXIES must be 0 or more.")
+        if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:
+            log.warning("ARGON2_MEMORY_COST below OWASP's 19 MiB in production")
+        if problems:
+            raise ConfigError(problems)
+        return dataclasses.replace(self, **changes)
+
+
+def _convert(name: str, kind: Any, raw: str, problems: list[str]) -> Any:
+    kind = str(kind)
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in TRUE:
+            return True
+        if lowered in FALSE:
+            return False
+        problems.append(f"{name} must be true or false, not {raw!r}.")
+        return False
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            problems.append(f"{name} must be a whole number, not {raw!r}.")
+            return 0
+    return raw
+
+
+def _check_choice(problems: list[str], name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+
+
+def _dev_secret(instance_path: Path) -> str:
+    """Generated once and kept in instance/, so sessions survive a restart in development."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race
+        return path.read_text().strip() or key
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,207 @@
+"""Entities: User, Invitation, one-time codes, refresh-token families, outbox messages.
+
+Plain dataclasses with the behaviour that needs no I/O. Times are aware UTC
+datetimes handed in by the caller (the clock is a port), never read here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+def new_uniquifier() -> str:
+    """A fresh per-user secret; rotating it logs the user out everywhere."""
+    return secrets.token_hex(16)
+
+
+@dataclass(eq=False)
+class User:
+    email: str | None
+    phone: str | None
+    password_hash: str
+    first_name: str = ""
+    last_name: str = ""
+    id: int | None = None
+    uniquifier: str = field(default_factory=new_uniquifier)
+    email_verified_at: datetime | None = None
+    phone_verified_at: datetime | None = None
+    is_active: bool = True
+    is_staff: bool = False
+    stripe_customer_id: str | None = None
+    created_at: datetime | None = None
+    last_login_at: datetime | None = None
+    password_changed_at: datetime | None = None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None or self.phone_verified_at is not None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    def identities(self) -> list[str]:
+        """The addresses a password must not resemble."""
+        return [value for value in (self.email, self.phone) if value]
+
+    def mark_email_verified(self, now: datetime) -> bool:
+        """Returns True when this made the account verified for the first time."""
+        first = not self.is_verified
+        if self.email_verified_at is None:
+            self.email_verified_at = now
+        return first
+
+    def mark_phone_verified(self, now: datetime) -> bool:
+        first = not self.is_verified
+        if self.phone_verified_at is None:
+            self.phone_verified_at = now
+        return first
+
+    def set_password_hash(self, password_hash: str, now: datetime) -> None:
+        """A new password: sessions, reset links and remember-me die with the old uniquifier."""
+        self.password_hash = password_hash
+        self.uniquifier = new_uniquifier()
+        self.password_changed_at = now
+
+
+class CodePurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    VERIFY_PHONE = "verify_phone"
+    RESET_EMAIL = "reset_email"
+    RESET_PHONE = "reset_phone"
+
+
+MAX_CODE_ATTEMPTS = 5
+
+
+@dataclass(eq=False)
+class OneTimeCode:
+    """A 6-digit code, stored only as a keyed hash. Only the newest code of a purpose counts."""
+
+    user_id: int
+    purpose: CodePurpose
+    destination: str
+    code_hash: str
+    expires_at: datetime
+    created_at: datetime
+    attempts: int = 0
+    consumed_at: datetime | None = None
+    id: int | None = None
+
+    def is_usable(self, now: datetime) -> bool:
+        return (
+            self.consumed_at is None
+            and self.attempts < MAX_CODE_ATTEMPTS
+            and now < self.expires_at
+        )
+
+
+@dataclass(eq=False)
+class RefreshFamily:
+    """One login's chain of rotating refresh tokens.
+
+    Each refresh spends generation ``n`` and issues ``n + 1``. A spent generation
+    presented again (after a short grace for racing tabs) revokes the family.
+    """
+
+    id: str
+    user_id: int
+    created_at: datetime
+    generation: int = 0
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+    user_agent: str = ""
+    ip: str = ""
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def within_grace(self, now: datetime, grace: timedelta) -> bool:
+        return self.rotated_at is not None and now - self.rotated_at <= grace
+
+
+class MessageKind(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    STRIPE_CUSTOMER = "stripe_customer"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last retry; staff can retry
+
+
+@dataclass(eq=False)
+class OutboxMessage:
+    """A side effect recorded in the same transaction as its cause, delivered after commit."""
+
+    kind: MessageKind
+    payload: dict[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+    user_id: int | None = None
+    idempotency_key: str | None = None
+    status: MessageStatus = MessageStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    locked_until: datetime | None = None
+    locked_by: str | None = None
+    sent_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def destination(self) -> str:
+        return str(self.payload.get("to", ""))
+
+
+@dataclass(eq=False)
+class AuditEvent:
+    """A security event, named with the OWASP logging vocabulary (``authn_login_fail``)."""
+
+    kind: str
+    created_at: datetime
+    user_id: int | None = None
+    actor_id: int | None = None
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+class InvitationState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(eq=False)
+class Invitation:
+    """An invitation by a staff member (or user) for one address, optionally as staff."""
+
+    email: str
+    inviter_id: int | None
+    expires_at: datetime
+    created_at: datetime
+    as_staff: bool = False
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+    accepted_user_id: int | None = None
+    id: int | None = None
+
+    def state(self, now: datetime) -> InvitationState:
+        if self.accepted_at is not None:
+            return InvitationState.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationState.REVOKED
+        if now >= self.expires_at:
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING

@@ -1,0 +1,62 @@
+"""The password rules (NIST SP 800-63B / OWASP): length, common, close to the identity.
+
+No composition rules and no truncation. Passwords are NFKC-normalised so that
+the same characters typed on different keyboards hash the same.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+from functools import lru_cache
+from importlib import resources
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+MAX_SIMILARITY = 0.7
+
+
+def normalize_password(raw: str) -> str:
+    """The form that is hashed and checked: NFKC, nothing stripped, nothing cut."""
+    return unicodedata.normalize("NFKC", raw)
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list (zxcvbn's, MIT; see data/COMMON-PASSWORDS-LICENSE.txt)."""
+    text = resources.files("webapp").joinpath("data/common-passwords.txt").read_text("utf-8")
+    return frozenset(line for line in text.splitlines() if line)
+
+
+def password_problems(raw: str, identities: Iterable[str] = ()) -> list[str]:
+    """Every rule the password breaks, as messages for the user; empty when it is acceptable."""
+    if len(raw) > MAX_LENGTH:  # cheap rejection before any normalisation
+        return [f"Use at most {MAX_LENGTH} characters."]
+    password = normalize_password(raw)
+    length = len(password)  # code points, not bytes
+    if length < MIN_LENGTH:
+        return [f"Use at least {MIN_LENGTH} characters."]
+    if length > MAX_LENGTH:
+        return [f"Use at most {MAX_LENGTH} characters."]
+    folded = password.casefold()
+    if folded in common_passwords():
+        return ["This password is too common. Choose one that is harder to guess."]
+    if any(_too_close(folded, identity) for identity in identities if identity):
+        return ["This password is too close to your email address or phone number."]
+    return []
+
+
+def _too_close(folded: str, identity: str) -> bool:
+    identity = identity.casefold()
+    parts = {identity, identity.partition("@")[0], identity.lstrip("+")}
+    for part in parts:
+        if len(part) < 3:
+            continue
+        if len(part) >= 4 and (part in folded or folded in part):
+            return True
+        if SequenceMatcher(a=folded, b=part).quick_ratio() >= MAX_SIMILARITY and (
+            SequenceMatcher(a=folded, b=part).ratio() >= MAX_SIMILARITY
+        ):
+            return True
+    return False

@@ -1,0 +1,78 @@
+"""Value objects: canonical email addresses, E.164 phone numbers, passwords.
+
+Parsing is delegated to email-validator and phonenumbers (pure libraries, no
+framework); the domain decides what is canonical.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from webapp.domain.errors import ValidationFailed
+
+MAX_EMAIL_LENGTH = 254
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """A syntactically valid address, trimmed, NFKC-normalised and lower-cased."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str, field: str = "email") -> Email:
+        text = unicodedata.normalize("NFKC", raw).strip()
+        if not text:
+            raise ValidationFailed.single(field, "Enter an email address.")
+        if len(text) > MAX_EMAIL_LENGTH:
+            raise ValidationFailed.single(field, "This email address is too long.")
+        try:
+            info = validate_email(text, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValidationFailed.single(field, f"Enter a valid email address ({exc}).") from exc
+        # Case-insensitive uniqueness: the whole address is compared folded.
+        return cls(info.normalized.lower())
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """A valid phone number in E.164 form (``+14155550123``)."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str, default_region: str | None, field: str = "phone") -> Phone:
+        text = unicodedata.normalize("NFKC", raw).strip()
+        if not text:
+            raise ValidationFailed.single(field, "Enter a phone number.")
+        if len(text) > 32:
+            raise ValidationFailed.single(field, "Enter a valid phone number.")
+        try:
+            number = phonenumbers.parse(text, default_region or None)
+        except phonenumbers.NumberParseException as exc:
+            raise ValidationFailed.single(
+                field, "Enter a valid phone number, in international form such as +14155550123."
+            ) from exc
+        if not phonenumbers.is_valid_number(number):
+            raise ValidationFailed.single(field, "Enter a valid phone number.")
+        return cls(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def mask_email(email: str) -> str:
+    """``jane@example.com`` -> ``j***@example.com``, for places that must not show it whole."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:3]}***{phone[-2:]}"

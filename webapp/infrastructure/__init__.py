@@ -1,0 +1,1 @@
+"""Adapters: SQLAlchemy, argon2, itsdangerous, pyjwt, Flask-Mail, SMS gateways, Stripe."""

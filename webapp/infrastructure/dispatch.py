@@ -1,0 +1,68 @@
+"""Inline delivery: a background thread per process drains the outbox after each commit.
+
+Off the request path (the response does not wait for SMTP or Stripe), and it
+also wakes every ``poll`` seconds so that retries with backoff happen without a
+separate worker. ``DELIVERY=worker`` leaves all of this to ``flask worker``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from flask import Flask
+
+log = logging.getLogger("webapp.delivery")
+
+
+def worker_name(prefix: str = "w") -> str:
+    return f"{prefix}:{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class InlineDispatcher:
+    def __init__(self, app: Flask, deliver: Callable[[str], int], poll: float = 30.0) -> None:
+        self.app = app
+        self.deliver = deliver
+        self.poll = poll
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    def kick(self) -> None:
+        """Called after a commit that queued messages."""
+        self._idle.clear()
+        self._ensure_thread()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Tests: block until everything kicked so far has been tried."""
+        return self._idle.wait(timeout)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            # After a fork (gunicorn), the parent's thread does not exist in the child.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="outbox-delivery",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        name = worker_name("inline")
+        while True:
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            try:
+                with self.app.app_context():
+                    while self.deliver(name) > 0:
+                        pass
+            except Exception:  # the thread must survive a broken database connection
+                log.exception("inline delivery failed; will try again")
+            if not self._wake.is_set():
+                self._idle.set()

@@ -1,0 +1,236 @@
+"""SQLAlchemy repositories: rows in, domain dataclasses out, saved back explicitly."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from webapp.domain.model import (
+    AuditEvent,
+    CodePurpose,
+    Invitation,
+    MessageKind,
+    MessageStatus,
+    OneTimeCode,
+    OutboxMessage,
+    RefreshFamily,
+    User,
+)
+from webapp.infrastructure.orm import (
+    AuditEventRow,
+    InvitationRow,
+    OneTimeCodeRow,
+    OutboxRow,
+    RefreshFamilyRow,
+    UserRow,
+)
+
+E = TypeVar("E")
+R = TypeVar("R")
+
+
+class _Mapped(Generic[E, R]):
+    """Copies between a dataclass entity and the row whose columns carry its field names."""
+
+    entity: type[E]
+    row: type[R]
+    enums: dict[str, type] = {}
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._names = [f.name for f in dataclasses.fields(self.entity)]  # type: ignore[arg-type]
+
+    def _to_entity(self, row: R) -> E:
+        values: dict[str, Any] = {name: getattr(row, name) for name in self._names}
+        for name, enum in self.enums.items():
+            values[name] = enum(values[name])
+        return self.entity(**values)
+
+    def _copy(self, entity: E, row: R) -> R:
+        for name in self._names:
+            if name == "id" and getattr(entity, "id", None) is None:
+                continue
+            setattr(row, name, getattr(entity, name))
+        return row
+
+    def _insert(self, entity: E) -> E:
+        row = self._copy(entity, self.row())
+        self.session.add(row)
+        self.session.flush()
+        entity.id = row.id  # type: ignore[attr-defined]
+        return entity
+
+    def _save(self, entity: E) -> None:
+        row = self.session.get(self.row, entity.id)  # type: ignore[attr-defined]
+        if row is None:
+            raise LookupError(f"{self.row.__name__} {entity.id} is gone")  # type: ignore[attr-defined]
+        self._copy(entity, row)
+        self.session.flush()
+
+    def _one(self, stmt: Any) -> E | None:
+        row = self.session.scalars(stmt.limit(1)).first()
+        return self._to_entity(row) if row is not None else None
+
+    def _all(self, stmt: Any) -> list[E]:
+        return [self._to_entity(row) for row in self.session.scalars(stmt)]
+
+
+class SqlUserRepository(_Mapped[User, UserRow]):
+    entity, row = User, UserRow
+
+    def add(self, user: User) -> User:
+        return self._insert(user)
+
+    def save(self, user: User) -> None:
+        self._save(user)
+
+    def _select(self, lock: bool) -> Any:
+        stmt = select(UserRow)
+        return stmt.with_for_update() if lock else stmt
+
+    def get(self, user_id: int, *, lock: bool = False) -> User | None:
+        if not lock:
+            row = self.session.get(UserRow, user_id, populate_existing=True)
+            return self._to_entity(row) if row is not None else None
+        return self._one(self._select(lock).where(UserRow.id == user_id))
+
+    def get_by_email(self, email: str, *, lock: bool = False) -> User | None:
+        return self._one(self._select(lock).where(UserRow.email == email))
+
+    def get_by_phone(self, phone: str, *, lock: bool = False) -> User | None:
+        return self._one(self._select(lock).where(UserRow.phone == phone))
+
+
+class SqlCodeRepository(_Mapped[OneTimeCode, OneTimeCodeRow]):
+    entity, row = OneTimeCode, OneTimeCodeRow
+    enums = {"purpose": CodePurpose}
+
+    def add(self, code: OneTimeCode) -> None:
+        self._insert(code)
+
+    def save(self, code: OneTimeCode) -> None:
+        self._save(code)
+
+    def latest(self, user_id: int, purposes: Sequence[CodePurpose]) -> OneTimeCode | None:
+        return self._one(
+            select(OneTimeCodeRow)
+            .where(OneTimeCodeRow.user_id == user_id,
+                   OneTimeCodeRow.purpose.in_([str(p) for p in purposes]))
+            .order_by(OneTimeCodeRow.id.desc())
+        )
+
+
+class SqlRefreshFamilyRepository(_Mapped[RefreshFamily, RefreshFamilyRow]):
+    entity, row = RefreshFamily, RefreshFamilyRow
+
+    def add(self, family: RefreshFamily) -> None:
+        self.session.add(self._copy(family, RefreshFamilyRow()))
+        self.session.flush()
+
+    def get(self, family_id: str) -> RefreshFamily | None:
+        return self._one(select(RefreshFamilyRow).where(RefreshFamilyRow.id == family_id)
+                         .execution_options(populate_existing=True))
+
+    def rotate(self, family_id: str, from_generation: int, now: datetime) -> bool:
+        result = self.session.execute(
+            update(RefreshFamilyRow)
+            .where(RefreshFamilyRow.id == family_id,
+                   RefreshFamilyRow.generation == from_generation,
+                   RefreshFamilyRow.revoked_at.is_(None))
+            .values(generation=from_generation + 1, rotated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def revoke(self, family_id: str, now: datetime, reason: str) -> None:
+        self.session.execute(
+            update(RefreshFamilyRow)
+            .where(RefreshFamilyRow.id == family_id, RefreshFamilyRow.revoked_at.is_(None))
+            .values(revoked_at=now, revoke_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+    def revoke_all(self, user_id: int, now: datetime, reason: str) -> int:
+        result = self.session.execute(
+            update(RefreshFamilyRow)
+            .where(RefreshFamilyRow.user_id == user_id, RefreshFamilyRow.revoked_at.is_(None))
+            .values(revoked_at=now, revoke_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+    def active_for_user(self, user_id: int) -> list[RefreshFamily]:
+        return self._all(
+            select(RefreshFamilyRow)
+            .where(RefreshFamilyRow.user_id == user_id, RefreshFamilyRow.revoked_at.is_(None))
+            .order_by(RefreshFamilyRow.created_at.desc())
+        )
+
+
+class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
+    entity, row = OutboxMessage, OutboxRow
+    enums = {"kind": MessageKind, "status": MessageStatus}
+    added = 0  # messages queued in this transaction: the unit of work kicks delivery
+
+    def add(self, message: OutboxMessage) -> None:
+        self._insert(message)
+        self.added += 1
+
+    def save(self, message: OutboxMessage) -> None:
+        self._save(message)
+
+    def get(self, message_id: int) -> OutboxMessage | None:
+        row = self.session.get(OutboxRow, message_id, populate_existing=True)
+        return self._to_entity(row) if row is not None else None
+
+    def claim_due(self, now: datetime, lease_until: datetime, worker: str, limit: int
+                  ) -> list[OutboxMessage]:
+        """SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway."""
+        rows = self.session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.status == MessageStatus.PENDING.value,
+                   OutboxRow.next_attempt_at <= now,
+                   or_(OutboxRow.locked_until.is_(None), OutboxRow.locked_until < now))
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.locked_until = lease_until
+            row.locked_by = worker
+        self.session.flush()
+        return [self._to_entity(row) for row in rows]
+
+    def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]:
+        return self._all(select(OutboxRow).where(OutboxRow.user_id == user_id)
+                         .order_by(OutboxRow.id.desc()).limit(limit))
+
+
+class SqlAuditRepository(_Mapped[AuditEvent, AuditEventRow]):
+    entity, row = AuditEvent, AuditEventRow
+
+    def add(self, event: AuditEvent) -> None:
+        self._insert(event)
+
+    def for_user(self, user_id: int, limit: int = 50) -> list[AuditEvent]:
+        return self._all(select(AuditEventRow).where(AuditEventRow.user_id == user_id)
+                         .order_by(AuditEventRow.id.desc()).limit(limit))
+
+
+class SqlInvitationRepository(_Mapped[Invitation, InvitationRow]):
+    entity, row = Invitation, InvitationRow
+
+    def add(self, invitation: Invitation) -> None:
+        self._insert(invitation)
+
+    def get(self, invitation_id: int) -> Invitation | None:
+        row = self.session.get(InvitationRow, invitation_id, populate_existing=True)
+        return self._to_entity(row) if row is not None else None
+
+    def save(self, invitation: Invitation) -> None:
+        self._save(invitation)

@@ -1,0 +1,80 @@
+"""The SQLAlchemy unit of work: one session transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.application.interfaces import UniqueConflict
+from webapp.infrastructure.repositories import (
+    SqlAuditRepository,
+    SqlCodeRepository,
+    SqlInvitationRepository,
+    SqlOutboxRepository,
+    SqlRefreshFamilyRepository,
+    SqlUserRepository,
+)
+
+
+class SqlAlchemyUnitOfWork:
+    """``after_commit`` runs when the transaction queued outbox messages (inline delivery)."""
+
+    def __init__(self, session_factory: Callable[[], Session],
+                 after_commit: Callable[[], None] | None = None) -> None:
+        self._session_factory = session_factory
+        self._after_commit = after_commit
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        self.session = self._session_factory()
+        self.users = SqlUserRepository(self.session)
+        self.codes = SqlCodeRepository(self.session)
+        self.families = SqlRefreshFamilyRepository(self.session)
+        self.outbox = SqlOutboxRepository(self.session)
+        self.audit = SqlAuditRepository(self.session)
+        self.invitations = SqlInvitationRepository(self.session)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        queued, self.outbox.added = self.outbox.added, 0
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise UniqueConflict(str(exc.orig)) from exc
+        if queued and self._after_commit is not None:
+            self._after_commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def ping(self) -> None:
+        self.session.execute(text("SELECT 1"))
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so that writers queue up
+    instead of failing with 'database is locked' when two transactions upgrade at once."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001, ANN202
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # noqa: ANN001, ANN202
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

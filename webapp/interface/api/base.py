@@ -1,0 +1,186 @@
+"""The JSON blueprint's machinery: one decorator per endpoint, one error handler.
+
+``@endpoint`` parses and validates the body into a pydantic model, registers the
+route, and records what the OpenAPI document needs. Views stay a few lines long.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from webapp.application.services import Services
+from webapp.domain.errors import (
+    AuthenticationRequired,
+    DomainError,
+    InvalidCredentials,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    Throttled,
+    Unverified,
+    ValidationFailed,
+)
+from webapp.domain.model import User
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_BODY = 64 * 1024
+
+STATUS_OF: list[tuple[type[DomainError], int]] = [
+    (ValidationFailed, 400),
+    (InvalidCredentials, 401),
+    (AuthenticationRequired, 401),
+    (Unverified, 403),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Throttled, 429),
+    (ServiceUnavailable, 503),
+]
+
+
+class ApiError(DomainError):
+    """An answer with a status chosen by the view (e.g. a spent refresh token is 401)."""
+
+    def __init__(self, status: int, detail: str, code: str,
+                 errors: dict[str, list[str]] | None = None) -> None:
+        self.status = status
+        self.errors = errors
+        super().__init__(detail, code=code)
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    name: str
+    summary: str
+    description: str
+    body: type[BaseModel] | None
+    responses: dict[int, tuple[str, type[BaseModel] | None]]
+    auth: bool
+    tag: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def services() -> Services:
+    return current_app.extensions["services"]
+
+
+def error_response(status: int, detail: str, code: str,
+                   errors: dict[str, list[str]] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.detail, exc.code, exc.errors,
+                              _auth_header(exc.status))
+    status = next((s for kind, s in STATUS_OF if isinstance(exc, kind)), 400)
+    headers = _auth_header(status)
+    if isinstance(exc, Throttled):
+        headers["Retry-After"] = str(exc.retry_after)
+    errors = exc.errors if isinstance(exc, ValidationFailed) else None
+    return error_response(status, exc.detail, exc.code, errors, headers)
+
+
+def _auth_header(status: int) -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else {}
+
+
+@bp.errorhandler(DomainError)
+def _on_domain_error(exc: DomainError) -> Response:
+    return domain_error_response(exc)
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    """The request's JSON object as ``model``; every failure is a clear 400/413/415."""
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "The request body is too large (64 KiB at most).", "too_large")
+    if raw and not request.is_json:
+        raise ApiError(415, "Send the body as JSON (Content-Type: application/json).",
+                       "unsupported_media_type")
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "The body is not valid UTF-8.", "invalid_encoding") from exc
+    except ValueError as exc:
+        raise ApiError(400, "The body is not valid JSON.", "malformed_json") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "The body must be a JSON object.", "invalid_body")
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        raise ValidationFailed(_field_errors(exc)) from exc
+
+
+def _field_errors(exc: PydanticError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        name = str(error["loc"][0]) if error["loc"] else "body"
+        message = {
+            "missing": "This field is required.",
+            "string_type": "Must be a string.",
+            "string_too_long": "Too long.",
+        }.get(error["type"], error["msg"])
+        errors.setdefault(name, []).append(message)
+    return errors
+
+
+def bearer_user() -> User:
+    """The user of the ``Authorization: Bearer`` access token, or a 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationRequired()
+    return services().tokens.user_for_access(token.strip())
+
+
+def endpoint(rule: str, *, method: str = "POST", summary: str,
+             body: type[BaseModel] | None = None,
+             responses: dict[int, tuple[str, type[BaseModel] | None]],
+             auth: bool = False, tag: str = "auth") -> Callable:
+    """Register a JSON view; it receives the parsed body (if any) as its argument."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            if body is not None:
+                return view(parse_body(body), **kwargs)
+            return view(**kwargs)
+
+        bp.add_url_rule(rule, view.__name__, wrapper, methods=[method])
+        OPERATIONS.append(Operation(
+            rule=bp.url_prefix + rule, method=method.lower(), name=view.__name__,
+            summary=summary, description=(view.__doc__ or "").strip(), body=body,
+            responses=responses, auth=auth, tag=tag,
+        ))
+        return wrapper
+
+    return decorate
+
+
+def reply(model: BaseModel | None, status: int = 200) -> Response:
+    if model is None:
+        return Response(status=status)
+    response = Response(model.model_dump_json(), status=status, mimetype="application/json")
+    return response

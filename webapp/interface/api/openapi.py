@@ -1,0 +1,89 @@
+"""``GET /api/openapi.json``: the OpenAPI 3.1 document, built from the registered endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from webapp.interface.api.base import OPERATIONS, Operation, bp
+from webapp.interface.api.schemas import ErrorOut, HealthOut
+
+REF = "#/components/schemas/{model}"
+COMMON = {
+    413: "The body is larger than 64 KiB",
+    415: "The body is not JSON",
+    429: "Too many requests; see Retry-After",
+}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of every endpoint."""
+    return jsonify(build_document(current_app.config.get("APP_BASE_URL", "")))
+
+
+def build_document(server: str) -> dict[str, Any]:
+    models = _models()
+    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.rule, {})[op.method] = _operation(op)
+    paths["/healthz"] = {"get": {
+        "operationId": "healthz", "summary": "Health check", "tags": ["health"],
+        "responses": {
+            "200": _json("The database answers", HealthOut),
+            "503": _json("The database does not answer", ErrorOut),
+        },
+    }}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Accounts API", "version": "1.0.0",
+                 "description": "Registration, verification, JWT login and password reset."},
+        "servers": [{"url": server}] if server else [],
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def _models() -> list[type[BaseModel]]:
+    seen: dict[str, type[BaseModel]] = {"ErrorOut": ErrorOut, "HealthOut": HealthOut}
+    for op in OPERATIONS:
+        for model in [op.body, *(m for _, m in op.responses.values())]:
+            if model is not None:
+                seen[model.__name__] = model
+    return list(seen.values())
+
+
+def _json(description: str, model: type[BaseModel] | None) -> dict[str, Any]:
+    if model is None:
+        return {"description": description}
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    responses = {str(code): _json(text, model) for code, (text, model) in op.responses.items()}
+    if op.body is not None:
+        responses.setdefault("400", _json("Invalid input", ErrorOut))
+        for code, text in COMMON.items():
+            responses.setdefault(str(code), _json(text, ErrorOut))
+    else:
+        responses.setdefault("429", _json(COMMON[429], ErrorOut))
+    spec: dict[str, Any] = {
+        "operationId": op.name, "summary": op.summary, "description": op.description,
+        "tags": [op.tag], "responses": responses,
+    }
+    if op.body is not None:
+        spec["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": REF.format(model=op.body.__name__)}}}}
+    if op.auth:
+        spec["security"] = [{"bearer": []}]
+        responses.setdefault("401", _json("Not authenticated", ErrorOut))
+    return spec

@@ -1,0 +1,142 @@
+"""Request and response bodies of the JSON API (pydantic; also the OpenAPI schemas).
+
+Requests are strict (a number is not a string) and ignore unknown fields, so
+``is_admin``, ``is_verified`` or ``stripe_customer_id`` in a body do nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from webapp.domain.model import User
+
+LONG = 4096  # far above any real value; the domain gives the precise limits
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, str_max_length=LONG)
+
+
+class RegisterIn(In):
+    email: str | None = Field(None, description="Email address; email and/or phone is required.",
+                              examples=["jane@example.com"])
+    phone: str | None = Field(None, description="E.164 (+14155550123) or national with the "
+                              "default region.", examples=["+14155550123"])
+    password: str = Field(description="8 to 128 characters, not a common password.",
+                          examples=["correct horse battery staple"])
+    first_name: str | None = Field(None, examples=["Jane"])
+    last_name: str | None = Field(None, examples=["Doe"])
+
+
+class CredentialsIn(In):
+    email: str | None = Field(None, examples=["jane@example.com"])
+    phone: str | None = None
+    password: str
+
+
+class RefreshIn(In):
+    refresh: str
+
+
+class TokenIn(In):
+    token: str
+
+
+class EmailVerifyIn(In):
+    token: str | None = Field(None, description="The token from the emailed link.")
+    email: str | None = None
+    code: str | None = Field(None, description="The 6-digit code from the same email.")
+
+
+class PhoneVerifyIn(In):
+    phone: str
+    code: str
+
+
+class EmailIn(In):
+    email: str
+
+
+class PhoneIn(In):
+    phone: str
+
+
+class IdentifierIn(In):
+    email: str | None = None
+    phone: str | None = None
+
+
+class ResetVerifyIn(In):
+    token: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    code: str | None = None
+
+
+class ResetConfirmIn(ResetVerifyIn):
+    new_password: str
+    confirm_password: str
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserOut(Out):
+    id: int
+    email: str | None
+    phone: str | None
+    first_name: str
+    last_name: str
+    email_verified: bool
+    phone_verified: bool
+    is_verified: bool
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id or 0, email=user.email, phone=user.phone, first_name=user.first_name,
+            last_name=user.last_name, email_verified=user.email_verified_at is not None,
+            phone_verified=user.phone_verified_at is not None, is_verified=user.is_verified,
+            created_at=user.created_at,
+        )
+
+
+class TokenPairOut(Out):
+    access: str
+    refresh: str
+
+
+class LoginOut(Out):
+    tokens: TokenPairOut
+    user: UserOut
+
+
+class DetailOut(Out):
+    detail: str
+
+
+class VerifiedOut(Out):
+    detail: str
+    user: UserOut
+
+
+class ValidOut(Out):
+    valid: bool
+
+
+class EmptyOut(Out):
+    pass
+
+
+class ErrorOut(Out):
+    detail: str
+    code: str
+    errors: dict[str, list[str]] | None = None
+
+
+class HealthOut(Out):
+    status: str

@@ -1,0 +1,58 @@
+"""Error answers: JSON on /api/*, never an HTML page there; site pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, render_template, request
+from jinja2 import TemplateNotFound
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.interface.api.base import error_response
+
+log = logging.getLogger(__name__)
+
+API_CODES = {
+    400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
+    405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+    429: "throttled", 500: "server_error", 503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def register_errorhandlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _on_http_error)
+    app.register_error_handler(Exception, _on_unexpected)
+
+
+def _on_http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    status = exc.code or 500
+    if wants_json():
+        detail = exc.description if status != 500 else "An unexpected error occurred."
+        response = error_response(status, detail, API_CODES.get(status, "error"))
+        for name, value in exc.get_headers():  # Allow on 405, Retry-After on 429, ...
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        if exc.response is not None and "Retry-After" in exc.response.headers:
+            response.headers["Retry-After"] = exc.response.headers["Retry-After"]
+        return response
+    return _page(status, exc)
+
+
+def _on_unexpected(exc: Exception) -> Response | tuple[str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _on_http_error(InternalServerError())
+
+
+def _page(status: int, exc: HTTPException) -> Response | tuple[str, int]:
+    try:
+        return render_template(f"errors/{status}.html", error=exc), status
+    except TemplateNotFound:
+        try:
+            return render_template("errors/generic.html", error=exc, status=status), status
+        except TemplateNotFound:
+            response = exc.get_response()
+            return response
