@@ -86,6 +86,8 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.session_protection = "strong"
     with app.app_context():
         from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
         from webapp.infrastructure.uow import tune_sqlite
@@ -100,11 +102,12 @@ def _build_services(app: Flask, settings: Settings) -> Services:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp.interface import api, health
+    from webapp.interface import api, health, web
 
     csrf.exempt(api.bp)  # bearer tokens, not cookies; JSON only (415 otherwise)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(web.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

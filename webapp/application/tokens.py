@@ -155,6 +155,14 @@ class TokenService(Kit):
         assert user is not None
         return user
 
+    def user_for_session(self, user_id: int, version: str) -> User:
+        """The active user of a browser session, if its session version is still current."""
+        with self.kit.uow() as uow:
+            user = uow.users.get(user_id)
+        if user is None or not user.is_active or version != session_version(user):
+            raise AuthenticationRequired("The session has ended.")
+        return user
+
     def verify(self, token: str) -> None:
         """Valid and unrevoked: an access token of an active user, or a live refresh token."""
         claims = self.codec.decode(token)

@@ -1,0 +1,63 @@
+"""Browser sessions with Flask-Login.
+
+The session stores ``"<user id>:<session version>"``; the version is a digest of
+the user's uniquifier, so a password change or "log out everywhere" (which
+rotate it) ends every other session on its next request.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, session
+from flask_login import UserMixin, login_user, logout_user
+
+from webapp.application.services import Services
+from webapp.application.tokens import session_version
+from webapp.domain.errors import AuthenticationRequired
+from webapp.domain.model import User
+from webapp.extensions import login_manager
+
+
+class SessionUser(UserMixin):
+    """What ``flask_login.current_user`` is for a signed-in browser: wraps the domain User."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{session_version(self.user)}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.is_active
+
+    @property
+    def is_staff(self) -> bool:
+        return self.user.is_staff
+
+
+def services() -> Services:
+    return current_app.extensions["services"]
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> SessionUser | None:
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    try:
+        user = services().tokens.user_for_session(int(user_id), version)
+    except AuthenticationRequired:
+        return None
+    return SessionUser(user)
+
+
+def start_session(user: User, remember: bool = False) -> None:
+    """Log in: a fresh session (no fixation: the old session's data is dropped first)."""
+    session.clear()
+    login_user(SessionUser(user), remember=remember)
+    session.permanent = remember
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
