@@ -8,7 +8,13 @@ from typing import Any
 
 import requests
 from flask_mail import Mail, Message
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
 
 from webapp.application.interfaces import RenderedMessage
 
