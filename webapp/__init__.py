@@ -102,12 +102,13 @@ def _build_services(app: Flask, settings: Settings) -> Services:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp.interface import api, health, web
+    from webapp.interface import api, dev, health, web
 
     csrf.exempt(api.bp)  # bearer tokens, not cookies; JSON only (415 otherwise)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(dev.bp)  # answers 404 unless Settings.dev_outbox_enabled
 
 
 def register_errorhandlers(app: Flask) -> None:

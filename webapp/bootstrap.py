@@ -17,7 +17,7 @@ from webapp.application.services import Services
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.config import Settings
-from webapp.extensions import db, mail
+from webapp.extensions import db
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway
 from webapp.infrastructure.dispatch import InlineDispatcher
 from webapp.infrastructure.messaging import (
@@ -49,12 +49,13 @@ def policy_from(settings: Settings) -> Policy:
         access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
         issuer=settings.JWT_ISSUER,
+        delivery_backoff=timedelta(seconds=settings.DELIVERY_BACKOFF_SECONDS),
     )
 
 
 def mailer_from(settings: Settings) -> Mailer:
     if settings.MAIL_SERVER:
-        return SmtpMailer(mail, settings.MAIL_DEFAULT_SENDER)
+        return SmtpMailer(settings.MAIL_DEFAULT_SENDER)
     return ConsoleMailer()
 
 
@@ -74,9 +75,15 @@ def billing_from(settings: Settings) -> BillingGateway:
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
-    dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker))
+    # The thread wakes at least as often as the shortest retry wait, so retries are on time.
+    dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker),
+                                  poll=min(30.0, settings.DELIVERY_BACKOFF_SECONDS))
     app.extensions["outbox_dispatcher"] = dispatcher
-    after_commit = dispatcher.kick if settings.DELIVERY == "inline" else None
+    after_commit = None
+    if settings.DELIVERY == "inline":
+        after_commit = dispatcher.kick
+        # Also start with the first request, so messages left pending by a restart are retried.
+        app.before_request(dispatcher.ensure_running)
     kit = Toolkit(
         uow=lambda: SqlAlchemyUnitOfWork(lambda: db.session, after_commit),
         clock=SystemClock(),
@@ -92,7 +99,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
     verification = VerificationService(kit)
     mailer, sms = mailer_from(settings), sms_from(settings)
     # Console backends are for development: keep bodies so the dev outbox page shows them.
-    keep_bodies = isinstance(mailer, ConsoleMailer) and isinstance(sms, ConsoleSms)
+    keep_bodies = settings.console_delivery
     services = Services(
         kit=kit,
         accounts=AccountService(kit, verification, tokens),

@@ -63,6 +63,7 @@ class Settings:
     REGISTRATION: str = "open"
     INVITATIONS_BY_USERS: bool = False
     DELIVERY: str = "inline"
+    DELIVERY_BACKOFF_SECONDS: int = 10
     PHONE_DEFAULT_REGION: str = "US"
     ARGON2_MEMORY_COST: int = 19 * 1024
     ARGON2_TIME_COST: int = 2
@@ -77,6 +78,16 @@ class Settings:
     @property
     def is_development(self) -> bool:
         return self.APP_ENV == "development"
+
+    @property
+    def console_delivery(self) -> bool:
+        """Email and SMS go to the log only (no SMTP server, no SMS gateway configured)."""
+        return not self.MAIL_SERVER and self.SMS_BACKEND == "console"
+
+    @property
+    def dev_outbox_enabled(self) -> bool:
+        """The /dev/outbox page: development with console delivery, never anything else."""
+        return self.is_development and self.console_delivery
 
     @classmethod
     def load(cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None,
@@ -128,6 +139,8 @@ class Settings:
                 problems.append(f"{name} must be a positive number.")
         if self.ARGON2_MEMORY_COST < 8 * self.ARGON2_PARALLELISM:
             problems.append("ARGON2_MEMORY_COST must be at least 8 KiB per lane.")
+        if self.DELIVERY_BACKOFF_SECONDS < 1:
+            problems.append("DELIVERY_BACKOFF_SECONDS must be at least 1.")
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
         if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:

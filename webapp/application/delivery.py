@@ -17,8 +17,7 @@ from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 10  # seconds; doubles each attempt
-BACKOFF_CAP = 3600
+BACKOFF_CAP = timedelta(hours=1)
 BILLING_OFF_RECHECK = timedelta(hours=1)
 
 
@@ -26,8 +25,9 @@ class BillingOff(Exception):
     """Billing is not configured; the job waits without spending an attempt."""
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP))
+def backoff(attempts: int, base: timedelta = timedelta(seconds=10)) -> timedelta:
+    """``base`` after the first failure, doubling after each one, at most an hour."""
+    return min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
 class DeliveryService(Kit):
@@ -46,8 +46,31 @@ class DeliveryService(Kit):
             batch = uow.outbox.claim_due(now, now + self.policy.delivery_lease, worker, limit)
             uow.commit()
         for message in batch:
-            self._deliver(message, worker)
+            if self._lease_left(message) < self.policy.delivery_send_budget:
+                # Too little of the lease is left to finish a send: once it runs out another
+                # worker may claim the message, and two sends would be a duplicate.
+                self._release(message, worker)
+            else:
+                self._deliver(message, worker)
         return len(batch)
+
+    def _lease_left(self, message: OutboxMessage) -> timedelta:
+        if message.locked_until is None:
+            return self.policy.delivery_lease
+        return message.locked_until - self.now()
+
+    def recent_messages(self, limit: int = 50) -> list[OutboxMessage]:
+        """The newest emails and text messages, newest first (the dev outbox page)."""
+        with self.kit.uow() as uow:
+            return uow.outbox.recent((MessageKind.EMAIL, MessageKind.SMS), limit)
+
+    def message(self, message_id: int) -> OutboxMessage:
+        """One queued or sent message, or NotFound."""
+        with self.kit.uow() as uow:
+            message = uow.outbox.get(message_id)
+        if message is None:
+            raise NotFound("No such message.")
+        return message
 
     def retry(self, message_id: int) -> OutboxMessage:
         """Staff: try a failed or waiting message again now."""
@@ -110,6 +133,15 @@ class DeliveryService(Kit):
                 self.audit(uow, "billing_customer_created", user, customer=customer_id)
                 uow.commit()
 
+    def _release(self, message: OutboxMessage, worker: str) -> None:
+        """Give an untried message back, so that the next claim (any worker) takes it now."""
+        with self.kit.uow() as uow:
+            current = uow.outbox.get(message.id or 0)
+            if current is not None and current.locked_by == worker:
+                current.locked_until = current.locked_by = None
+                uow.outbox.save(current)
+                uow.commit()
+
     def _finish(self, message: OutboxMessage, worker: str, error: str | None = None,
                 count: bool = True) -> None:
         now = self.now()
@@ -131,7 +163,8 @@ class DeliveryService(Kit):
                     current.attempts += 1
                 if current.attempts >= self.policy.delivery_max_attempts:
                     current.status = MessageStatus.FAILED
-                wait = backoff(current.attempts) if count else BILLING_OFF_RECHECK
+                wait = (backoff(current.attempts, self.policy.delivery_backoff) if count
+                        else BILLING_OFF_RECHECK)
                 current.next_attempt_at = now + wait
             uow.outbox.save(current)
             uow.commit()

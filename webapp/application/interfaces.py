@@ -14,6 +14,7 @@ from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
     Invitation,
+    MessageKind,
     OneTimeCode,
     OutboxMessage,
     RefreshFamily,
@@ -171,6 +172,10 @@ class OutboxRepository(Protocol):
     def save(self, message: OutboxMessage) -> None: ...
 
     def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]: ...
+
+    def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
+        """The newest messages of these kinds, newest first."""
+        ...
 
 
 class AuditRepository(Protocol):

@@ -20,7 +20,13 @@ class Policy:
     reset_ttl: timedelta = timedelta(hours=1)
     issuer: str = "webapp"
     delivery_max_attempts: int = 10
+    # A claimed message belongs to one worker until its lease ends; after that another
+    # worker may take it. A send is only started while ``delivery_send_budget`` of the
+    # lease is left, and every gateway timeout is far below that budget, so two workers
+    # never send the same message because one of them was slow.
     delivery_lease: timedelta = timedelta(seconds=60)
+    delivery_send_budget: timedelta = timedelta(seconds=30)
+    delivery_backoff: timedelta = timedelta(seconds=10)  # doubles after each failed attempt
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

@@ -40,6 +40,12 @@ class InlineDispatcher:
         self._ensure_thread()
         self._wake.set()
 
+    def ensure_running(self) -> None:
+        """Start the thread in this process if it is not running (cheap when it is)."""
+        thread = self._thread
+        if thread is None or self._pid != os.getpid() or not thread.is_alive():
+            self._ensure_thread()
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Tests: block until everything kicked so far has been tried."""
         return self._idle.wait(timeout)
@@ -55,8 +61,7 @@ class InlineDispatcher:
 
     def _run(self) -> None:
         name = worker_name("inline")
-        while True:
-            self._wake.wait(self.poll)
+        while True:  # a first pass at start-up picks up what an earlier process left due
             self._wake.clear()
             try:
                 with self.app.app_context():
@@ -66,3 +71,4 @@ class InlineDispatcher:
                 log.exception("inline delivery failed; will try again")
             if not self._wake.is_set():
                 self._idle.set()
+            self._wake.wait(self.poll)

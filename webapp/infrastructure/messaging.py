@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from pathlib import Path
 from typing import Any
 
 import requests
-from flask_mail import Mail, Message
+from flask import current_app
+from flask_mail import Connection, Message
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -20,7 +22,11 @@ from webapp.application.interfaces import RenderedMessage
 
 log = logging.getLogger("webapp.delivery")
 
-GATEWAY_TIMEOUT = 10  # seconds; well inside the delivery lease
+# Seconds per network operation (connect, each SMTP command, HTTP connect and read): a send
+# finishes well inside Policy.delivery_send_budget, so a slow server never makes a worker
+# hold a message past its lease (tests/integration/test_delivery_outage.py checks this).
+GATEWAY_TIMEOUT = 10
+SMTP_TIMEOUT = 10
 
 
 class JinjaRenderer:
@@ -51,14 +57,31 @@ class JinjaRenderer:
 class SmtpMailer:
     """Flask-Mail over SMTP (needs an application context, which delivery always has)."""
 
-    def __init__(self, mail: Mail, sender: str) -> None:
-        self.mail = mail
+    def __init__(self, sender: str) -> None:
         self.sender = sender
 
     def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
         message = Message(subject=subject, recipients=[to], body=text, html=html or None,
                           sender=self.sender, extra_headers={"X-Outbox-Key": message_id})
-        self.mail.send(message)
+        with TimedConnection(current_app.extensions["mail"]) as connection:
+            message.send(connection)
+
+
+class TimedConnection(Connection):
+    """Flask-Mail's connection with a socket timeout. Flask-Mail opens ``smtplib.SMTP`` without
+    one, so a server that accepts and then stays silent would hold the worker for ever."""
+
+    timeout: float = SMTP_TIMEOUT
+
+    def configure_host(self) -> smtplib.SMTP:
+        state = self.mail
+        factory = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+        host = factory(state.server, state.port, timeout=self.timeout)
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
 
 
 class ConsoleMailer:
@@ -93,9 +116,12 @@ class TwilioSms:
     """Twilio's official library (``pip install twilio``), imported only when chosen."""
 
     def __init__(self, account_sid: str, auth_token: str, sender: str) -> None:
+        from twilio.http.http_client import TwilioHttpClient  # noqa: PLC0415 - optional
         from twilio.rest import Client  # noqa: PLC0415 - optional dependency
 
-        self.client = Client(account_sid, auth_token)
+        # Twilio's client has no timeout by default; a hung request would outlive the lease.
+        self.client = Client(account_sid, auth_token,
+                             http_client=TwilioHttpClient(timeout=GATEWAY_TIMEOUT))
         self.sender = sender
 
     def send(self, to: str, body: str, message_id: str) -> None:

@@ -210,6 +210,11 @@ class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
         return self._all(select(OutboxRow).where(OutboxRow.user_id == user_id)
                          .order_by(OutboxRow.id.desc()).limit(limit))
 
+    def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
+        return self._all(select(OutboxRow)
+                         .where(OutboxRow.kind.in_([kind.value for kind in kinds]))
+                         .order_by(OutboxRow.id.desc()).limit(limit))
+
 
 class SqlAuditRepository(_Mapped[AuditEvent, AuditEventRow]):
     entity, row = AuditEvent, AuditEventRow

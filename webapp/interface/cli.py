@@ -9,6 +9,7 @@ import threading
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from webapp.application.services import Services
 
@@ -22,6 +23,7 @@ def services() -> Services:
 @click.option("--batch", default=20, show_default=True, help="Messages claimed at a time.")
 @click.option("--idle-sleep", default=1.0, show_default=True,
               help="Seconds to wait when nothing is due.")
+@with_appcontext
 def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
     """Deliver queued email, SMS and Stripe calls, with retries and backoff.
 
