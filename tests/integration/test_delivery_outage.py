@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, Outbox, make_app
+from webapp import create_app
 from webapp.application.policy import Policy
 from webapp.extensions import db
 from webapp.infrastructure import messaging
@@ -123,3 +124,23 @@ def test_worker_burst_survives_an_smtp_outage_and_keeps_the_message(make):
     [message] = Outbox(app).all("email", "jane@example.com")
     assert (message.status, message.attempts) == ("pending", 1)
     assert "ConnectionRefusedError" in message.last_error
+
+
+def test_inline_delivery_picks_up_what_a_previous_process_left_pending(make, tmp_path):
+    before = make(DELIVERY="worker")  # queued, never delivered: as if the process died
+    assert before.test_client().post("/api/auth/register/", json={
+        "email": "jane@example.com", "password": PASSWORD}).status_code == 201
+    restarted = create_app({"APP_ENV": "testing", "SECRET_KEY": before.config["SECRET_KEY"],
+                            "DATABASE_URL": before.config["SQLALCHEMY_DATABASE_URI"],
+                            "DELIVERY": "inline", "RATELIMIT_ENABLED": False})
+    try:
+        assert restarted.test_client().get("/healthz").status_code == 200  # any first request
+
+        outbox = Outbox(restarted)
+        sent = wait_until(lambda: [m for m in outbox.all("email") if m.status == "sent"])
+        assert sent, "the restarted process never delivered the pending message"
+    finally:
+        restarted.extensions["outbox_dispatcher"].wait_idle(5)
+        with restarted.app_context():
+            db.session.remove()
+            db.engine.dispose()
