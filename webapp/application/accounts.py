@@ -61,7 +61,8 @@ class AccountService(Kit):
         """Every field checked; all problems reported together."""
         errors: dict[str, list[str]] = {}
         if not email and not phone:
-            errors["email"] = ["Give an email address, a phone number or both."]
+            missing = "Give an email address, a phone number or both."
+            errors.update(email=[missing], phone=[missing])
         address = collect(errors, lambda: Email.parse(email)) if email else None
         number = (
             collect(errors, lambda: Phone.parse(phone, self.policy.default_region))
