@@ -136,7 +136,10 @@ class TokenService(Kit):
                 uow.commit()
                 return pair
             fresh = uow.families.get(family.id)
-            if fresh is not None and fresh.within_grace(now, self.policy.refresh_grace):
+            # Only the token spent by the last rotation gets the grace (racing tabs held it);
+            # an older generation is reuse however recent the last rotation was.
+            if (fresh is not None and generation == fresh.generation - 1
+                    and fresh.within_grace(now, self.policy.refresh_grace)):
                 raise InvalidToken("This refresh token was just used.", code="token_spent")
             uow.families.revoke(family.id, now, "reuse")
             self.audit(uow, "authn_token_reuse", user, family=family.id)
