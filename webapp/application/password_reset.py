@@ -129,10 +129,12 @@ class PasswordResetService(Kit):
         return user
 
     def _spend_codes(self, uow: UnitOfWork, user: User) -> None:
-        record = uow.codes.latest(user.id or 0, RESET_PURPOSES)
-        if record is not None and record.consumed_at is None:
-            record.consumed_at = self.now()
-            uow.codes.save(record)
+        """Spend the live code of each channel: only the newest per purpose counts."""
+        for purpose in RESET_PURPOSES:
+            record = uow.codes.latest(user.id or 0, [purpose])
+            if record is not None and record.consumed_at is None:
+                record.consumed_at = self.now()
+                uow.codes.save(record)
 
     def _notify_changed(self, uow: UnitOfWork, user: User) -> None:
         if user.email:

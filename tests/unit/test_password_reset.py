@@ -1,0 +1,277 @@
+"""PasswordResetService: request, check and confirm by link or by code."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.conftest import (
+    EMAIL,
+    PASSWORD,
+    PHONE,
+    email_code,
+    link_token,
+    register,
+    sms_code,
+    verified,
+    wrong,
+)
+from webapp.domain.errors import CodeLocked, InvalidToken, ValidationFailed
+
+NEW = "a brand new passphrase"
+
+
+def reset_link(world, to=EMAIL):
+    return link_token(world, to, path="/reset/")
+
+
+def confirm(world, password=NEW, confirm_password=None, **how):
+    return world.services.resets.confirm(
+        new_password=password, confirm_password=confirm_password or password, **how)
+
+
+def request_by_email(world, email=EMAIL):
+    world.services.resets.request(email=email, phone=None)
+
+
+# --- request -----------------------------------------------------------------------------
+
+
+def test_by_email_one_message_with_link_and_code(world):
+    verified(world)
+    before = len(world.emails(EMAIL))
+    request_by_email(world, "Jane@EXAMPLE.com")
+    [message] = world.emails(EMAIL)[before:]
+    assert message.payload["template"] == "reset"
+    assert world.field_of(message, "link").startswith("http://localhost:5000/reset/")
+    assert len(world.field_of(message, "code")) == 6
+    assert world.field_of(message, "minutes") == "60"
+    assert world.audit_kinds()[-1] == "authn_password_reset_requested"
+
+
+def test_by_phone_an_sms_code_valid_10_minutes(world):
+    verified(world, email=None, phone=PHONE)
+    world.services.resets.request(email=None, phone="(415) 555-0123")
+    message = world.texts(PHONE)[-1]
+    assert message.payload["template"] == "reset"
+    assert world.field_of(message, "minutes") == "10"
+    world.clock.advance(minutes=10)
+    with pytest.raises(InvalidToken):
+        confirm(world, phone=PHONE, code=sms_code(world))
+
+
+def test_unknown_or_deactivated_addresses_get_the_same_answer_and_nothing(world):
+    verified(world)
+    user = world.user(email=EMAIL)
+    user.is_active = False
+    world.store.users[user.id] = user
+    before = dict(world.store.outbox)
+
+    assert world.services.resets.request(email="ghost@example.com", phone=None) is None
+    assert world.services.resets.request(email=EMAIL, phone=None) is None
+    assert world.services.resets.request(email=None, phone="+14155550199") is None
+
+    assert world.store.outbox == before
+
+
+def test_an_unverified_account_can_reset_too(world):
+    register(world)
+    request_by_email(world)
+    confirm(world, token=reset_link(world))
+    assert world.user(email=EMAIL).password_hash == f"fake$v1${NEW}"
+
+
+# --- the link ----------------------------------------------------------------------------
+
+
+def test_the_link_resets_once(world):
+    verified(world)
+    request_by_email(world)
+    token = reset_link(world)
+    assert world.services.resets.check(token=token).email == EMAIL
+
+    user = confirm(world, token=token)
+
+    assert user.password_hash == f"fake$v1${NEW}"
+    assert world.user(email=EMAIL).password_hash == f"fake$v1${NEW}"
+    with pytest.raises(InvalidToken):
+        confirm(world, "yet another passphrase", token=token)
+    with pytest.raises(InvalidToken):
+        world.services.resets.check(token=token)
+
+
+def test_the_link_dies_when_the_password_changes_another_way(world):
+    user = verified(world)
+    request_by_email(world)
+    token = reset_link(world)
+    world.services.accounts.change_password(user.id, PASSWORD, NEW, NEW)
+    with pytest.raises(InvalidToken):
+        world.services.resets.check(token=token)
+
+
+def test_the_link_expires_after_an_hour(world):
+    verified(world)
+    request_by_email(world)
+    world.clock.advance(hours=1, seconds=1)
+    with pytest.raises(InvalidToken):
+        confirm(world, token=reset_link(world))
+
+
+def test_a_verification_link_cannot_reset(world):
+    register(world)
+    verify_token = link_token(world)  # the registration email's link
+    with pytest.raises(InvalidToken):
+        world.services.resets.check(token=verify_token)
+    with pytest.raises(InvalidToken):
+        confirm(world, token=verify_token)
+    assert world.user(email=EMAIL).password_hash == f"fake$v1${PASSWORD}"
+
+
+def test_a_verification_code_cannot_reset(world):
+    register(world)
+    with pytest.raises(InvalidToken):
+        confirm(world, email=EMAIL, code=email_code(world))
+
+
+# --- codes -------------------------------------------------------------------------------
+
+
+def test_the_email_code_resets_once(world):
+    verified(world)
+    request_by_email(world)
+    code = email_code(world)
+    assert world.services.resets.check(email=EMAIL, code=code).email == EMAIL
+    assert world.services.resets.check(email=EMAIL, code=code).email == EMAIL  # not spent
+    confirm(world, email=EMAIL, code=code)
+    with pytest.raises(InvalidToken):
+        confirm(world, "yet another passphrase", email=EMAIL, code=code)
+
+
+def test_the_sms_code_resets_once(world):
+    verified(world, email=None, phone=PHONE)
+    world.services.resets.request(email=None, phone=PHONE)
+    code = sms_code(world)
+    confirm(world, phone="(415) 555-0123", code=code)
+    assert world.user(phone=PHONE).password_hash == f"fake$v1${NEW}"
+    with pytest.raises(InvalidToken):
+        confirm(world, "yet another passphrase", phone=PHONE, code=code)
+
+
+def test_every_reset_code_dies_with_the_reset(world):
+    """An emailed code and a later SMS code: using either spends both."""
+    verified(world, email=EMAIL, phone=PHONE)
+    request_by_email(world)
+    emailed = email_code(world)
+    world.services.resets.request(email=None, phone=PHONE)
+    texted = sms_code(world)
+
+    confirm(world, email=EMAIL, code=emailed)
+
+    with pytest.raises(InvalidToken):
+        confirm(world, "yet another passphrase", email=EMAIL, code=emailed)
+    with pytest.raises(InvalidToken):
+        confirm(world, "yet another passphrase", phone=PHONE, code=texted)
+    assert world.user(email=EMAIL).password_hash == f"fake$v1${NEW}"
+
+
+def test_a_code_dies_when_the_password_changes_another_way(world):
+    user = verified(world)
+    request_by_email(world)
+    code = email_code(world)
+    world.clock.advance(minutes=1)
+    world.services.accounts.change_password(user.id, PASSWORD, NEW, NEW)
+    with pytest.raises(InvalidToken):
+        confirm(world, "yet another passphrase", email=EMAIL, code=code)
+
+
+def test_the_code_expires_after_an_hour(world):
+    verified(world)
+    request_by_email(world)
+    world.clock.advance(hours=1)
+    with pytest.raises(InvalidToken):
+        world.services.resets.check(email=EMAIL, code=email_code(world))
+
+
+def test_five_wrong_codes_lock_it(world):
+    verified(world)
+    request_by_email(world)
+    code = email_code(world)
+    for _ in range(4):
+        with pytest.raises(InvalidToken):
+            world.services.resets.check(email=EMAIL, code=wrong(code))
+    with pytest.raises(CodeLocked):
+        confirm(world, email=EMAIL, code=wrong(code))
+    with pytest.raises(CodeLocked):
+        confirm(world, email=EMAIL, code=code)
+    assert world.user(email=EMAIL).password_hash == f"fake$v1${PASSWORD}"
+
+
+def test_a_request_kills_the_previous_code(world):
+    verified(world)
+    request_by_email(world)
+    old = email_code(world)
+    request_by_email(world)
+    if old != email_code(world):
+        with pytest.raises(InvalidToken):
+            world.services.resets.check(email=EMAIL, code=old)
+    world.services.resets.check(email=EMAIL, code=email_code(world))
+
+
+def test_neither_token_nor_code_is_a_validation_error(world):
+    with pytest.raises(ValidationFailed):
+        confirm(world, email=EMAIL)
+
+
+# --- confirm -----------------------------------------------------------------------------
+
+
+def test_mismatch_is_refused_and_costs_no_try(world):
+    verified(world)
+    request_by_email(world)
+    with pytest.raises(ValidationFailed) as caught:
+        confirm(world, NEW, NEW + "!", email=EMAIL, code=email_code(world))
+    assert list(caught.value.errors) == ["confirm_password"]
+    assert all(c.attempts == 0 for c in world.store.codes.values())
+
+
+def test_a_weak_password_leaves_the_code_unspent(world):
+    verified(world)
+    request_by_email(world)
+    code = email_code(world)
+    for weak in ("password1", "short", EMAIL):
+        with pytest.raises(ValidationFailed) as caught:
+            confirm(world, weak, email=EMAIL, code=code)
+        assert list(caught.value.errors) == ["new_password"]
+    confirm(world, email=EMAIL, code=code)
+    assert world.user(email=EMAIL).password_hash == f"fake$v1${NEW}"
+
+
+def test_confirm_revokes_every_session_and_notifies(world):
+    verified(world)
+    tokens = world.services.tokens
+    pairs = [tokens.login(email=EMAIL, phone=None, password=PASSWORD)[1] for _ in range(2)]
+    request_by_email(world)
+
+    confirm(world, token=reset_link(world))
+
+    assert all(not f.is_active for f in world.store.families.values())
+    assert {f.revoke_reason for f in world.store.families.values()} == {"password_reset"}
+    for pair in pairs:
+        with pytest.raises(InvalidToken):
+            tokens.refresh(pair.refresh)
+    assert world.emails(EMAIL)[-1].payload["template"] == "password_changed"
+    assert world.audit_kinds()[-1] == "authn_password_reset_done"
+    tokens.login(email=EMAIL, phone=None, password=NEW)
+
+
+def test_a_phone_only_user_is_notified_by_sms(world):
+    verified(world, email=None, phone=PHONE)
+    world.services.resets.request(email=None, phone=PHONE)
+    confirm(world, phone=PHONE, code=sms_code(world))
+    assert world.texts(PHONE)[-1].payload["template"] == "password_changed"
+
+
+def test_the_link_host_comes_from_the_policy_not_the_request(world):
+    verified(world)
+    request_by_email(world)
+    link = world.field_of(world.emails(EMAIL)[-1], "link")
+    assert link.startswith(world.policy.base_url + "/reset/")
