@@ -110,11 +110,14 @@ class PasswordResetService(Kit):
             user = None
         purpose = CodePurpose.RESET_EMAIL if address else CodePurpose.RESET_PHONE
         try:
-            self.check_code(uow, user, [purpose], clean_code(code), consume=False)
+            record = self.check_code(uow, user, [purpose], clean_code(code), consume=False)
         except InvalidToken:
             uow.commit()  # the wrong try counts
             raise
         assert user is not None
+        if user.password_changed_at is not None and record.created_at < user.password_changed_at:
+            # Like the link's fingerprint: a code dies when the password changes.
+            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
         return user
 
     def _user_for_token(self, uow: UnitOfWork, token: str) -> User:
