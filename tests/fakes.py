@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,11 +135,17 @@ class FakeRequestContext:
 
 
 class FakeMailer:
+    """``fail_times`` makes the next sends fail; ``before_send`` runs first (a slow gateway)."""
+
     def __init__(self) -> None:
         self.sent: list[dict[str, str]] = []
         self.fail_times = 0
+        self.before_send: Callable[[], None] | None = None
 
     def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
+        if self.before_send is not None:
+            hook, self.before_send = self.before_send, None
+            hook()
         if self.fail_times:
             self.fail_times -= 1
             raise ConnectionRefusedError("smtp down")
@@ -149,8 +155,12 @@ class FakeMailer:
 class FakeSms:
     def __init__(self) -> None:
         self.sent: list[dict[str, str]] = []
+        self.fail_times = 0
 
     def send(self, to: str, body: str, message_id: str) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TimeoutError("sms gateway timed out")
         self.sent.append({"to": to, "body": body, "id": message_id})
 
 
@@ -284,7 +294,8 @@ class FakeOutboxRepository(_Repo):
 
     def claim_due(self, now: datetime, lease_until: datetime, worker: str, limit: int
                   ) -> list[OutboxMessage]:
-        due = [m for m in sorted(self.state.outbox.values(), key=lambda m: m.id or 0)
+        due = [m for m in sorted(self.state.outbox.values(),
+                                 key=lambda m: (m.next_attempt_at, m.id or 0))
                if m.status == MessageStatus.PENDING and m.next_attempt_at <= now
                and (m.locked_until is None or m.locked_until < now)][:limit]
         for message in due:
