@@ -1,1 +1,2 @@
-"""Use cases. Each service takes plain arguments and returns domain objects or raises domain errors."""
+"""Use cases: each service takes plain arguments and returns domain objects or raises
+domain errors."""

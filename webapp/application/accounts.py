@@ -110,9 +110,9 @@ class AccountService(Kit):
         owners: list[User] = []
         if address and (user := uow.users.get_by_email(address.value)):
             owners.append(user)
-        if number and (user := uow.users.get_by_phone(number.value)):
-            if all(owner.id != user.id for owner in owners):
-                owners.append(user)
+        user = uow.users.get_by_phone(number.value) if number else None
+        if user is not None and all(owner.id != user.id for owner in owners):
+            owners.append(user)
         return owners
 
     def _tell_owner(
