@@ -98,10 +98,12 @@ class Settings:
         for spec in dataclasses.fields(cls):
             if spec.name == "extra":
                 continue
-            if spec.name in overrides:
-                values[spec.name] = overrides.pop(spec.name)
-            elif spec.name in environ:
-                values[spec.name] = _convert(spec.name, spec.type, environ[spec.name], problems)
+            raw = overrides.pop(spec.name) if spec.name in overrides else environ.get(spec.name)
+            if raw is None:
+                continue
+            # Strings (the environment's, or a caller's) are parsed; typed overrides kept.
+            values[spec.name] = (_convert(spec, raw, problems) if isinstance(raw, str)
+                                 else raw)
         settings = cls(**values, extra=overrides)
         return settings._completed(instance_path, problems)
 
@@ -115,7 +117,7 @@ class Settings:
                 problems.append("SECRET_KEY is required in production "
                                 "(e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
             else:
-                changes["SECRET_KEY"] = _dev_secret(instance_path)
+                changes["SECRET_KEY"] = _dev_secret(instance_path, problems)
         elif self.is_production and len(self.SECRET_KEY) < 32:
             problems.append("SECRET_KEY must be at least 32 characters in production.")
         if not self.DATABASE_URL:
@@ -150,8 +152,10 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _convert(name: str, kind: Any, raw: str, problems: list[str]) -> Any:
-    kind = str(kind)
+def _convert(spec: dataclasses.Field[Any], raw: str, problems: list[str]) -> Any:
+    """The typed value; on a parse error the problem is noted and the default kept,
+    so that the same variable is not reported a second time by the range checks."""
+    kind, name = str(spec.type), spec.name
     if kind == "bool":
         lowered = raw.strip().lower()
         if lowered in TRUE:
@@ -159,13 +163,13 @@ def _convert(name: str, kind: Any, raw: str, problems: list[str]) -> Any:
         if lowered in FALSE:
             return False
         problems.append(f"{name} must be true or false, not {raw!r}.")
-        return False
+        return spec.default
     if kind == "int":
         try:
             return int(raw)
         except ValueError:
             problems.append(f"{name} must be a whole number, not {raw!r}.")
-            return 0
+            return spec.default
     return raw
 
 
@@ -174,17 +178,25 @@ def _check_choice(problems: list[str], name: str, value: str, choices: tuple[str
         problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
 
 
-def _dev_secret(instance_path: Path) -> str:
-    """Generated once and kept in instance/, so sessions survive a restart in development."""
+def _dev_secret(instance_path: Path, problems: list[str]) -> str:
+    """Generated once and kept in instance/ (0600), so sessions survive a restart in
+    development. Published with a hard link: another worker starting at the same moment
+    sees either no file or the whole key, never an empty one."""
     path = instance_path / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker won the race
-        return path.read_text().strip() or key
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another worker won the race: use its key
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        problems.append(f"{path} holds no usable key: delete it to generate a new one, "
+                        "or set SECRET_KEY.")
     return key

@@ -1,0 +1,146 @@
+"""Settings.load: the contract's defaults, validation with every problem listed, the dev key."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from webapp.config import ConfigError, Settings
+
+PROD = {"APP_ENV": "production", "SECRET_KEY": "s" * 40,
+        "APP_BASE_URL": "https://accounts.example.com"}
+
+
+def load(tmp_path: Path, environ: dict[str, str] | None = None, **overrides) -> Settings:
+    return Settings.load(environ or {}, overrides or None, tmp_path / "instance")
+
+
+def problems(tmp_path: Path, environ: dict[str, str] | None = None, **overrides) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, environ, **overrides)
+    return str(caught.value)
+
+
+def test_defaults_match_the_contract(tmp_path):
+    settings = load(tmp_path)
+    assert settings.APP_ENV == "development"
+    database_url = settings.DATABASE_URL
+    assert database_url == f"sqlite:///{tmp_path / 'instance' / 'app.db'}"
+    assert settings.APP_BASE_URL == "http://localhost:5000"
+    assert settings.MAIL_SERVER == ""  # console + dev outbox page
+    assert settings.SMS_BACKEND == "console"
+    assert settings.STRIPE_SECRET_KEY == "" and settings.STRIPE_WEBHOOK_SECRET == ""
+    assert settings.STRIPE_API_BASE == ""
+    assert settings.REDIS_URL == ""
+    assert (settings.JWT_ACCESS_TTL, settings.JWT_REFRESH_TTL) == (900, 1_209_600)
+    assert settings.RATELIMIT_ENABLED is True
+    assert settings.TRUSTED_PROXIES == 0
+    assert settings.PWNED_PASSWORDS_URL == ""
+    assert settings.REGISTRATION == "open"
+    assert settings.DELIVERY == "inline"
+    assert (settings.ARGON2_MEMORY_COST, settings.ARGON2_TIME_COST,
+            settings.ARGON2_PARALLELISM) == (19456, 2, 1)
+    assert len(settings.SECRET_KEY) == 64
+
+
+def test_environment_values_are_converted(tmp_path):
+    settings = load(tmp_path, {"JWT_ACCESS_TTL": "60", "RATELIMIT_ENABLED": "false",
+                               "MAIL_USE_TLS": "Yes", "TRUSTED_PROXIES": "2",
+                               "REGISTRATION": "invite", "DELIVERY": "worker"})
+    assert settings.JWT_ACCESS_TTL == 60 and settings.TRUSTED_PROXIES == 2
+    assert settings.RATELIMIT_ENABLED is False and settings.MAIL_USE_TLS is True
+    assert (settings.REGISTRATION, settings.DELIVERY) == ("invite", "worker")
+
+
+def test_string_overrides_are_converted_like_the_environment(tmp_path):
+    settings = load(tmp_path, JWT_ACCESS_TTL="60", RATELIMIT_ENABLED="false")
+    assert settings.JWT_ACCESS_TTL == 60 and settings.RATELIMIT_ENABLED is False
+
+
+def test_unknown_overrides_are_kept_as_extra(tmp_path):
+    assert load(tmp_path, WTF_CSRF_ENABLED=False).extra == {"WTF_CSRF_ENABLED": False}
+
+
+def test_production_refuses_a_missing_secret_key_with_a_clear_message(tmp_path):
+    message = problems(tmp_path, {**PROD, "SECRET_KEY": ""})
+    assert "SECRET_KEY is required in production" in message
+    assert "secrets.token_hex" in message  # says how to make one
+    assert not (tmp_path / "instance" / "secret_key").exists()  # nothing generated
+
+
+def test_production_refuses_a_short_secret_key(tmp_path):
+    assert "SECRET_KEY must be at least 32 characters" in problems(
+        tmp_path, {**PROD, "SECRET_KEY": "short"})
+
+
+def test_production_with_good_settings_loads(tmp_path):
+    settings = load(tmp_path, PROD)
+    assert settings.is_production and settings.SECRET_KEY == "s" * 40
+
+
+def test_production_needs_https_links(tmp_path):
+    assert "APP_BASE_URL must use https" in problems(
+        tmp_path, {**PROD, "APP_BASE_URL": "http://accounts.example.com"})
+
+
+def test_every_problem_is_listed_together_once(tmp_path):
+    error_text = problems(tmp_path, {
+        "JWT_ACCESS_TTL": "fifteen", "TRUSTED_PROXIES": "1.5", "RATELIMIT_ENABLED": "maybe",
+        "SMS_BACKEND": "pigeon", "REGISTRATION": "closed", "DELIVERY": "later",
+        "APP_ENV": "staging", "APP_BASE_URL": "localhost:5000",
+    })
+    for name in ("JWT_ACCESS_TTL", "TRUSTED_PROXIES", "RATELIMIT_ENABLED", "SMS_BACKEND",
+                 "REGISTRATION", "DELIVERY", "APP_ENV", "APP_BASE_URL"):
+        assert error_text.count(name) == 1, (name, error_text)
+    assert "'fifteen'" in error_text and "'pigeon'" in error_text
+    assert "must be true or false" in error_text
+    assert "must be a whole number" in error_text
+
+
+def test_problems_are_a_list_on_the_exception(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, {"JWT_REFRESH_TTL": "0", "SMS_BACKEND": "http"})
+    assert caught.value.problems == [
+        "SMS_BACKEND=http needs SMS_HTTP_URL.",
+        "JWT_REFRESH_TTL must be a positive number.",
+    ]
+
+
+def test_sms_backends_need_their_settings(tmp_path):
+    assert "TWILIO_ACCOUNT_SID" in problems(tmp_path, {"SMS_BACKEND": "twilio"})
+    assert load(tmp_path, {"SMS_BACKEND": "http",
+                           "SMS_HTTP_URL": "http://127.0.0.1:9/sms"}).SMS_BACKEND == "http"
+
+
+def test_the_dev_secret_key_is_generated_once_private_and_reused(tmp_path):
+    first = load(tmp_path)
+    path = tmp_path / "instance" / "secret_key"
+    assert path.read_text() == first.SECRET_KEY
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load(tmp_path).SECRET_KEY == first.SECRET_KEY
+    assert load(tmp_path, {"APP_ENV": "testing"}).SECRET_KEY == first.SECRET_KEY
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no stray temp files
+
+
+def test_an_explicit_secret_key_is_not_written_anywhere(tmp_path):
+    assert load(tmp_path, {"SECRET_KEY": "x" * 40}).SECRET_KEY == "x" * 40
+    assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+def test_an_empty_kept_secret_key_is_refused_not_used(tmp_path):
+    path = tmp_path / "instance" / "secret_key"
+    path.parent.mkdir()
+    path.write_text("")
+    assert "secret_key" in problems(tmp_path)
+
+
+def test_create_app_refuses_production_without_a_secret_key(monkeypatch, tmp_path):
+    from webapp import create_app
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(ConfigError, match="SECRET_KEY is required in production"):
+        create_app({"APP_BASE_URL": "https://accounts.example.com",
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
