@@ -220,7 +220,9 @@ class UnitOfWorkFactory(Protocol):
 
 
 class UniqueConflict(Exception):
-    """Raised by ``UnitOfWork.commit`` when a unique constraint refused the change.
+    """Raised by a repository's ``add``/``save`` or by ``UnitOfWork.commit`` when a unique
+    constraint refused the change.
 
-    The transaction is rolled back; the caller may start a new one and look again.
+    The transaction is rolled back (at the latest when the unit of work is left); the
+    caller may start a new one and look again.
     """

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.application.interfaces import UniqueConflict
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
@@ -58,10 +60,18 @@ class _Mapped(Generic[E, R]):
             setattr(row, name, getattr(entity, name))
         return row
 
+    def _flush(self) -> None:
+        """A unique constraint refusing the change is the port's UniqueConflict, whether
+        it fires here or at commit (PostgreSQL raises it here once the rival commits)."""
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            raise UniqueConflict(str(exc.orig)) from exc
+
     def _insert(self, entity: E) -> E:
         row = self._copy(entity, self.row())
         self.session.add(row)
-        self.session.flush()
+        self._flush()
         entity.id = row.id  # type: ignore[attr-defined]
         return entity
 
@@ -70,7 +80,7 @@ class _Mapped(Generic[E, R]):
         if row is None:
             raise LookupError(f"{self.row.__name__} {entity.id} is gone")  # type: ignore[attr-defined]
         self._copy(entity, row)
-        self.session.flush()
+        self._flush()
 
     def _one(self, stmt: Any) -> E | None:
         row = self.session.scalars(stmt.limit(1)).first()
@@ -130,7 +140,7 @@ class SqlRefreshFamilyRepository(_Mapped[RefreshFamily, RefreshFamilyRow]):
 
     def add(self, family: RefreshFamily) -> None:
         self.session.add(self._copy(family, RefreshFamilyRow()))
-        self.session.flush()
+        self._flush()
 
     def get(self, family_id: str) -> RefreshFamily | None:
         return self._one(select(RefreshFamilyRow).where(RefreshFamilyRow.id == family_id)

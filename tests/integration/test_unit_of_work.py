@@ -1,0 +1,42 @@
+"""The SQLAlchemy unit of work keeps the port's promises (SQLite, or PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from webapp.application.interfaces import UniqueConflict
+from webapp.domain.model import User
+from webapp.extensions import db
+from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def uow() -> SqlAlchemyUnitOfWork:
+    return SqlAlchemyUnitOfWork(lambda: db.session)
+
+
+def new_user(email: str) -> User:
+    return User(email=email, phone=None, password_hash="x", created_at=NOW)
+
+
+def test_a_duplicate_insert_is_a_unique_conflict_not_a_database_error(app):
+    """What a concurrent registration sees when the other one committed first."""
+    with app.app_context():
+        with uow() as first:
+            first.users.add(new_user("jane@example.com"))
+            first.commit()
+        with uow() as second, pytest.raises(UniqueConflict):
+            second.users.add(new_user("jane@example.com"))
+        with uow() as third:  # the session is usable again
+            assert third.users.get_by_email("jane@example.com") is not None
+
+
+def test_leaving_without_commit_rolls_back(app):
+    with app.app_context():
+        with uow() as work:
+            work.users.add(new_user("jane@example.com"))
+        with uow() as work:
+            assert work.users.get_by_email("jane@example.com") is None
