@@ -80,8 +80,7 @@ class DeliveryService(Kit):
                 raise NotFound("No such message.")
             if message.status != MessageStatus.SENT:
                 message.status = MessageStatus.PENDING
-                message.next_attempt_at = self.now()
-                message.locked_until = None
+                message.next_attempt_at = self.now()  # a live lease is left alone
                 if message.attempts >= self.policy.delivery_max_attempts:
                     message.attempts = 0
                 uow.outbox.save(message)
