@@ -211,11 +211,17 @@ class _Repo:
 
 
 class FakeUserRepository(_Repo):
-    def add(self, user: User) -> User:
+    UNIQUE = ("email", "phone", "stripe_customer_id")  # the unique columns of users
+
+    def _check_unique(self, user: User) -> None:
         for other in self.state.users.values():
-            if (user.email and other.email == user.email) or (
-                    user.phone and other.phone == user.phone):
+            if other.id != user.id and any(
+                    getattr(user, name) and getattr(other, name) == getattr(user, name)
+                    for name in self.UNIQUE):
                 raise UniqueConflict("users")
+
+    def add(self, user: User) -> User:
+        self._check_unique(user)
         user.id = self._next_id()
         self.state.users[user.id] = copy.deepcopy(user)
         return user
@@ -232,6 +238,7 @@ class FakeUserRepository(_Repo):
                     None)
 
     def save(self, user: User) -> None:
+        self._check_unique(user)
         self.state.users[user.id or 0] = copy.deepcopy(user)
 
 
