@@ -180,7 +180,7 @@ def test_signed_tokens_resist_tampering_and_other_keys():
     payload, rest = token.split(".", 1)
     forged = base64.urlsafe_b64encode(b'{"uid":2}').rstrip(b"=").decode()
     for bad in (f"{forged}.{rest}", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"),
-                "garbage", ""):
+                "garbage", "", "\u00e9.\u00e9.\u00e9", "\ud800"):
         with pytest.raises(InvalidToken):
             signer.loads("password-reset", bad, 60)
     with pytest.raises(InvalidToken):

@@ -237,3 +237,19 @@ def test_no_stripe_job_for_a_user_who_already_has_a_customer(world):
     world.store.users[user.id] = user
     world.services.verification.verify_email_code(EMAIL, email_code(world))
     assert stripe_jobs(world) == []
+
+
+def test_codes_typed_with_other_digit_forms_count_as_the_same_digits(world):
+    """A Japanese IME types full-width digits, an Arabic keyboard Arabic-Indic ones."""
+    register(world, email=EMAIL, phone=PHONE)
+    full_width = "".join(chr(0xFF10 + int(d)) for d in email_code(world))
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in sms_code(world))
+    assert world.services.verification.verify_email_code(EMAIL, full_width).is_verified
+    assert world.services.verification.verify_phone_code(PHONE, arabic_indic).is_verified
+
+
+def test_digit_like_characters_that_are_not_digits_are_refused_uncounted(world):
+    register(world)
+    with pytest.raises(ValidationFailed):
+        world.services.verification.verify_email_code(EMAIL, "12345\u00b2")  # superscript 2
+    assert all(c.attempts == 0 for c in world.store.codes.values())

@@ -70,11 +70,15 @@ def parse_identifier(
 
 
 def clean_code(code: str) -> str:
-    """Six digits, forgiving the spaces and dashes people type."""
-    code = code.strip().replace(" ", "").replace("-", "")
-    if len(code) != 6 or not code.isdigit():
+    """Six digits, forgiving the spaces and dashes people type.
+
+    Any decimal digits count (full-width from an IME, Arabic-Indic, ...) and are
+    rewritten as ASCII; ``isdigit`` would also let superscripts through.
+    """
+    code = "".join(code.split()).replace("-", "")
+    if len(code) != 6 or not code.isdecimal():
         raise ValidationFailed.single("code", "Enter the 6-digit code.")
-    return code
+    return f"{int(code):06d}"
 
 
 def collect(errors: dict[str, list[str]], check: Callable[[], T]) -> T | None:
