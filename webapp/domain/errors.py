@@ -6,6 +6,8 @@ an HTTP status (API) or a form error (web) in one place each.
 
 from __future__ import annotations
 
+import math
+
 
 class DomainError(Exception):
     """Base class: a use case refused, with a message safe to show the user."""
@@ -91,8 +93,9 @@ class Throttled(DomainError):
     code = "throttled"
     default_detail = "Too many requests. Try again later."
 
-    def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        self.retry_after = max(1, int(retry_after))
+    def __init__(self, retry_after: float, detail: str | None = None) -> None:
+        # Rounded up: a client that waits the rounded-down time is refused again.
+        self.retry_after = max(1, math.ceil(retry_after))
         super().__init__(detail)
 
 
