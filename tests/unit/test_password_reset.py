@@ -275,3 +275,24 @@ def test_the_link_host_comes_from_the_policy_not_the_request(world):
     request_by_email(world)
     link = world.field_of(world.emails(EMAIL)[-1], "link")
     assert link.startswith(world.policy.base_url + "/reset/")
+
+
+@pytest.mark.parametrize("email,phone,channel", [(EMAIL, PHONE, "email"), (None, PHONE, "sms")])
+def test_staff_send_reset_uses_email_when_there_is_one(world, email, phone, channel):
+    user = verified(world, email=email, phone=phone)
+    before = len(world.store.outbox)
+    with world.services.kit.uow() as uow:
+        world.services.resets.send_reset(uow, user)
+        uow.commit()
+    [message] = list(world.store.outbox.values())[before:]
+    assert (message.kind, message.payload["template"]) == (channel, "reset")
+
+
+def test_the_audit_trail_records_who_asked(world):
+    verified(world)
+    request_by_email(world)
+    event = world.store.audit[-1]
+    assert (event.kind, event.ip, event.user_agent, event.request_id) == (
+        "authn_password_reset_requested", "192.0.2.1", "pytest", "req-1")
+    assert event.data == {"channel": "email"}
+    assert event.user_id == world.user(email=EMAIL).id
