@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import phonenumbers
+
 log = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -69,6 +71,7 @@ class Settings:
     ARGON2_TIME_COST: int = 2
     ARGON2_PARALLELISM: int = 1
     LOG_LEVEL: str = "INFO"
+    FLASK_DEBUG: bool = False  # Flask's own variable (flask run --debug sets it)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -120,6 +123,8 @@ class Settings:
                 changes["SECRET_KEY"] = _dev_secret(instance_path, problems)
         elif self.is_production and len(self.SECRET_KEY) < 32:
             problems.append("SECRET_KEY must be at least 32 characters in production.")
+        if self.is_production and self.FLASK_DEBUG:
+            problems.append("FLASK_DEBUG must be off in production (the debugger runs code).")
         if not self.DATABASE_URL:
             changes["DATABASE_URL"] = f"sqlite:///{instance_path / 'app.db'}"
         _check_choice(problems, "SMS_BACKEND", self.SMS_BACKEND, ("console", "http", "twilio"))
@@ -145,6 +150,7 @@ class Settings:
             problems.append("DELIVERY_BACKOFF_SECONDS must be at least 1.")
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
+        changes.update(_upper_choices(self, problems))
         if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:
             log.warning("ARGON2_MEMORY_COST below OWASP's 19 MiB in production")
         if problems:
@@ -171,6 +177,21 @@ def _convert(spec: dataclasses.Field[Any], raw: str, problems: list[str]) -> Any
             problems.append(f"{name} must be a whole number, not {raw!r}.")
             return spec.default
     return raw
+
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def _upper_choices(settings: Settings, problems: list[str]) -> dict[str, str]:
+    """LOG_LEVEL and PHONE_DEFAULT_REGION, accepted in any case. An unknown region would
+    otherwise make every national phone number invalid without saying why."""
+    level = settings.LOG_LEVEL.strip().upper()
+    _check_choice(problems, "LOG_LEVEL", level, LOG_LEVELS)
+    region = settings.PHONE_DEFAULT_REGION.strip().upper()
+    if region and region not in phonenumbers.SUPPORTED_REGIONS:
+        problems.append(f"PHONE_DEFAULT_REGION must be a two-letter region code such as US "
+                        f"or GB (or empty), not {settings.PHONE_DEFAULT_REGION!r}.")
+    return {"LOG_LEVEL": level, "PHONE_DEFAULT_REGION": region}
 
 
 def _check_choice(problems: list[str], name: str, value: str, choices: tuple[str, ...]) -> None:

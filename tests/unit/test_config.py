@@ -144,3 +144,17 @@ def test_create_app_refuses_production_without_a_secret_key(monkeypatch, tmp_pat
     with pytest.raises(ConfigError, match="SECRET_KEY is required in production"):
         create_app({"APP_BASE_URL": "https://accounts.example.com",
                     "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_log_level_and_phone_region_are_checked(tmp_path):
+    message = problems(tmp_path, {"LOG_LEVEL": "LOUD", "PHONE_DEFAULT_REGION": "USA"})
+    assert "LOG_LEVEL" in message and "PHONE_DEFAULT_REGION" in message
+    settings = load(tmp_path, {"LOG_LEVEL": "debug", "PHONE_DEFAULT_REGION": "gb"})
+    assert (settings.LOG_LEVEL, settings.PHONE_DEFAULT_REGION) == ("DEBUG", "GB")
+    assert load(tmp_path, {"PHONE_DEFAULT_REGION": ""}).PHONE_DEFAULT_REGION == ""
+
+
+def test_production_refuses_debug(tmp_path):
+    assert "FLASK_DEBUG must be off in production" in problems(
+        tmp_path, {**PROD, "FLASK_DEBUG": "1"})
+    assert load(tmp_path, {"FLASK_DEBUG": "1"}).FLASK_DEBUG is True  # fine in development
