@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, Response, render_template, request
@@ -26,6 +27,22 @@ def wants_json() -> bool:
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _on_http_error)
     app.register_error_handler(Exception, _on_unexpected)
+    app.after_request(_no_html_on_api)
+
+
+def _no_html_on_api(response: Response) -> Response:
+    """Werkzeug's own answers that skip the error handlers (the trailing-slash redirect,
+    automatic OPTIONS) carry an HTML body; on /api they get a JSON one or none."""
+    if not wants_json() or response.mimetype != "text/html":
+        return response
+    if response.location:
+        response.set_data(json.dumps({"detail": f"Use {response.location}", "code": "moved"}))
+        response.mimetype = "application/json"
+    else:
+        response.set_data(b"")
+        response.status_code = 204 if response.status_code == 200 else response.status_code
+        del response.headers["Content-Type"]
+    return response
 
 
 def _on_http_error(exc: HTTPException) -> Response | tuple[str, int]:
