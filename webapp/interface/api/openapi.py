@@ -31,6 +31,11 @@ def build_document(server: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.rule, {})[op.method] = _operation(op)
+    paths[bp.url_prefix + "/openapi.json"] = {"get": {
+        "operationId": "openapi", "summary": "This document", "tags": ["meta"],
+        "responses": {"200": {"description": "The OpenAPI 3.1 document", "content": {
+            "application/json": {"schema": {"type": "object"}}}}},
+    }}
     paths["/healthz"] = {"get": {
         "operationId": "healthz", "summary": "Health check", "tags": ["health"],
         "responses": {
@@ -61,11 +66,26 @@ def _models() -> list[type[BaseModel]]:
     return list(seen.values())
 
 
+HEADERS = {
+    "401": {"WWW-Authenticate": {"description": "Bearer challenge", "required": True,
+                                 "schema": {"type": "string"}}},
+    "429": {"Retry-After": {"description": "Seconds to wait", "required": True,
+                            "schema": {"type": "string"}}},
+}
+
+
 def _json(description: str, model: type[BaseModel] | None) -> dict[str, Any]:
-    if model is None:
+    if model is None:  # e.g. 204: no body at all
         return {"description": description}
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}}
+
+
+def _with_headers(responses: dict[str, Any]) -> dict[str, Any]:
+    for code, headers in HEADERS.items():
+        if code in responses:
+            responses[code] = {**responses[code], "headers": headers}
+    return responses
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -76,14 +96,15 @@ def _operation(op: Operation) -> dict[str, Any]:
             responses.setdefault(str(code), _json(text, ErrorOut))
     else:
         responses.setdefault("429", _json(COMMON[429], ErrorOut))
+    if op.auth:
+        responses.setdefault("401", _json("Not authenticated", ErrorOut))
     spec: dict[str, Any] = {
         "operationId": op.name, "summary": op.summary, "description": op.description,
-        "tags": [op.tag], "responses": responses,
+        "tags": [op.tag], "responses": _with_headers(responses),
     }
     if op.body is not None:
         spec["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=op.body.__name__)}}}}
     if op.auth:
         spec["security"] = [{"bearer": []}]
-        responses.setdefault("401", _json("Not authenticated", ErrorOut))
     return spec
