@@ -24,6 +24,7 @@ def clock(app: Flask) -> FakeClock:
 
     JWTs are checked by pyjwt against the real time (``iat`` may not lie in the
     future), so advancing this clock by a few seconds still mints valid tokens.
+    Request it before the fixtures that issue codes, so that they use it too.
     """
     fake = FakeClock(datetime.now(UTC) - timedelta(minutes=5))
     app.extensions["services"].kit.clock = fake
