@@ -38,8 +38,12 @@ class SqlAlchemyUnitOfWork:
         self.invitations = SqlInvitationRepository(self.session)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.rollback()
+        if isinstance(exc, IntegrityError):
+            # A flush inside the use case (e.g. the INSERT of a user whose address a
+            # concurrent transaction has just taken) is a conflict too, not only commit.
+            raise UniqueConflict(str(exc.orig)) from exc
 
     def commit(self) -> None:
         queued, self.outbox.added = self.outbox.added, 0
