@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from webapp.application.common import Kit, Toolkit, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.tokens import TokenService
@@ -27,6 +29,9 @@ def clean_name(value: str | None, field: str) -> str:
     name = " ".join((value or "").split())
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationFailed.single(field, f"Use at most {MAX_NAME_LENGTH} characters.")
+    # Control characters have no place in a name (and PostgreSQL refuses NUL in text).
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise ValidationFailed.single(field, "Remove the control characters.")
     return name
 
 
