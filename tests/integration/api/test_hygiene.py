@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import make_app
 from tests.integration.api.conftest import assert_error
-from webapp.extensions import db
 from webapp.domain import errors as domain
+from webapp.extensions import db
 from webapp.interface.api.base import MAX_BODY
 from webapp.interface.api.openapi import build_document
 

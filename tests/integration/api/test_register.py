@@ -128,6 +128,8 @@ def test_long_and_unicode_passwords_within_the_limits_are_accepted(client, app, 
     ({"email": "", "phone": ""}, "email"),
     ({"email": "jane@example.com", "first_name": "J" * 101}, "first_name"),
     ({"email": "jane@example.com", "last_name": "D" * 101}, "last_name"),
+    ({"email": "jane@example.com", "first_name": "Ja\x00ne"}, "first_name"),
+    ({"email": "jane@example.com", "last_name": "Doe\x07"}, "last_name"),
 ])
 def test_bad_addresses_and_names_are_refused(client, app, body, field):
     response = client.post(REGISTER, json={"password": PASSWORD, **body})
