@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
 from tests.fakes import FakeClock
@@ -86,3 +89,15 @@ def phone_user(client: FlaskClient, register, outbox) -> str:  # noqa: ANN001
     response = client.post("/api/auth/phone-verify/", json={"phone": PHONE, "code": code})
     assert response.status_code == 200, response.json
     return PHONE
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:  # noqa: ANN001
+    """The app on 127.0.0.1, an ephemeral port, one thread per request; stopped afterwards."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+    httpd.server_close()

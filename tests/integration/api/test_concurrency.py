@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
-from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
 from tests.integration.api.conftest import count_users, login, stored_user
 
 THREADS = 10
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:  # noqa: ANN001
-    """The app on 127.0.0.1, an ephemeral port, one thread per request; stopped afterwards."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
-    httpd.server_close()
 
 
 def all_at_once(calls: list[Callable[[], requests.Response]]) -> list[requests.Response]:
