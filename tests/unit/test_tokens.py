@@ -267,6 +267,9 @@ def test_logout_revokes_the_family_only(world):
         world.services.tokens.refresh(laptop_pair.refresh)
     with pytest.raises(InvalidToken):
         world.services.tokens.verify(laptop_pair.refresh)
+    with pytest.raises(InvalidToken):
+        world.services.tokens.verify(laptop_pair.access)  # its login is logged out
+    world.services.tokens.verify(phone_pair.access)
     world.services.tokens.refresh(phone_pair.refresh)  # the other login is untouched
     assert world.audit_kinds().count("authn_logout") == 1
     world.services.tokens.logout(laptop_pair.refresh)  # twice: harmless
