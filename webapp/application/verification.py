@@ -39,6 +39,7 @@ class VerificationService(Kit):
     def resend_email(self, email: str) -> None:
         """The same answer for every address; only an unverified owner gets a message."""
         address = Email.parse(email)
+        self.kit.throttle.before_messages("verify_per_destination", address, None)
         with self.kit.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
             if user is not None and user.is_active and user.email_verified_at is None:
@@ -47,6 +48,7 @@ class VerificationService(Kit):
 
     def resend_phone(self, phone: str) -> None:
         number = Phone.parse(phone, self.policy.default_region)
+        self.kit.throttle.before_messages("verify_per_destination", None, number)
         with self.kit.uow() as uow:
             user = uow.users.get_by_phone(number.value, lock=True)
             if user is not None and user.is_active and user.phone_verified_at is None:
