@@ -50,7 +50,8 @@ def _no_html_on_api(response: Response) -> Response:
 def _on_http_error(exc: HTTPException) -> Response | tuple[str, int]:
     status = exc.code or 500
     if wants_json():
-        detail = exc.description if status != 500 else "An unexpected error occurred."
+        detail = {500: "An unexpected error occurred.",
+                  429: Throttled.default_detail}.get(status, exc.description)
         response = error_response(status, detail, API_CODES.get(status, "error"))
         for name, value in exc.get_headers():  # Allow on 405, Retry-After on 429, ...
             if name.lower() != "content-type":

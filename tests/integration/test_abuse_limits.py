@@ -1,0 +1,231 @@
+"""Throttling over HTTP, as an attacker tries it: brute force, spoofed X-Forwarded-For,
+password spraying, message floods. Each test builds its own app with limits ON (the
+default test config turns them off), so each starts from fresh in-memory storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.conftest import PASSWORD, Outbox, make_app
+from webapp.extensions import db
+
+WRONG = "not the password at all"
+
+
+@pytest.fixture
+def limited(tmp_path) -> Iterator[Any]:
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = make_app(tmp_path / str(len(apps)), RATELIMIT_ENABLED=True, **overrides)
+        apps.append(app)
+        return app
+
+    (tmp_path / "0").mkdir()
+    for i in range(1, 4):
+        (tmp_path / str(i)).mkdir()
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+def make_user(app: Flask, email: str = "jane@example.com", verified: bool = True) -> str:
+    """An account made through the services (no per-address budget spent)."""
+    services = app.extensions["services"]
+    with app.app_context():
+        services.accounts.register(email=email, phone=None, password=PASSWORD)
+        if verified:
+            code = Outbox(app).code("email", email)
+            services.verification.verify_email_code(email, code)
+    return email
+
+
+def login(client, email: str, password: str = WRONG, **headers: str):
+    return client.post("/api/auth/login/", json={"email": email, "password": password},
+                       headers=headers)
+
+
+def shape(response) -> tuple[int, Any, str | None]:
+    """Status, body, and the Retry-After of a 429 (Flask-Limiter also puts its
+    per-address window on other answers; that one says nothing about the account)."""
+    retry_after = response.headers.get("Retry-After") if response.status_code == 429 else None
+    return response.status_code, response.json, retry_after
+
+
+def test_brute_force_one_account_ends_in_429_and_unknown_accounts_look_the_same(limited):
+    app = limited()
+    make_user(app)
+    client = app.test_client()
+    known = [shape(login(client, "jane@example.com")) for _ in range(7)]
+    unknown = [shape(login(client, "nobody@example.com")) for _ in range(7)]
+    assert known == unknown
+    assert [status for status, _, _ in known] == [401] * 5 + [429] * 2
+    status, body, retry_after = known[5]
+    assert body["code"] == "throttled" and retry_after == "60"
+    # the right password does not get through a lock either
+    assert login(client, "jane@example.com", PASSWORD).status_code == 429
+    with app.app_context():
+        from webapp.infrastructure.orm import AuditEventRow
+
+        kinds = db.session.scalars(db.select(AuditEventRow.kind)).all()
+    assert kinds.count("authn_login_lock") == 2  # the known and the unknown account
+
+
+def test_rotating_spoofed_forwarded_for_does_not_reset_limits(limited):
+    app = limited(TRUSTED_PROXIES=0, RATELIMIT_LOGIN="8/minute")
+    make_user(app)
+    client = app.test_client()
+    # one account from "new" addresses each time: the account lockout holds
+    answers = [login(client, "jane@example.com", **{"X-Forwarded-For": f"198.51.100.{i}"})
+               for i in range(6)]
+    assert [r.status_code for r in answers] == [401] * 5 + [429]
+    # many accounts from "new" addresses: the address budget holds (8 a minute)
+    answers = [login(client, f"user{i}@example.com", **{"X-Forwarded-For": f"203.0.113.{i}"})
+               for i in range(6)]
+    assert [r.status_code for r in answers] == [401, 401] + [429] * 4
+    assert all(int(r.headers["Retry-After"]) > 0 for r in answers[2:])
+
+
+def test_behind_one_proxy_only_the_proxy_added_hop_counts(limited):
+    app = limited(TRUSTED_PROXIES=1, RATELIMIT_LOGIN="5/minute")
+    client = app.test_client()
+
+    def via_proxy(i: int, client_ip: str):
+        # the client sent its own X-Forwarded-For; the proxy appended the real address
+        return login(client, f"user{i}@example.com",
+                     **{"X-Forwarded-For": f"10.0.0.{i}, {client_ip}"})
+
+    attacker = [via_proxy(i, "203.0.113.9") for i in range(7)]
+    assert [r.status_code for r in attacker] == [401] * 5 + [429] * 2
+    assert attacker[-1].headers["Retry-After"]
+    # another client behind the same proxy is not locked out by the attacker
+    assert via_proxy(99, "203.0.113.10").status_code == 401
+
+
+def test_password_spraying_across_50_accounts_from_one_address(limited):
+    app = limited()
+    for i in range(3):
+        make_user(app, f"user{i}@example.com")
+    client = app.test_client()
+    statuses = [login(client, f"user{i % 50}@example.com", "Summer2026!").status_code
+                for i in range(50)]
+    assert statuses[:20] == [401] * 20  # "login": 20/minute per address by default
+    assert set(statuses[20:]) == {429}
+    last = login(client, "user1@example.com", PASSWORD)
+    assert last.status_code == 429 and int(last.headers["Retry-After"]) > 0
+    assert last.json["code"] == "throttled"
+
+
+def test_token_endpoint_shares_the_login_budget(limited):
+    app = limited(RATELIMIT_LOGIN="3/minute")
+    client = app.test_client()
+    body = {"email": "a@example.com", "password": WRONG}
+    assert client.post("/api/auth/login/", json=body).status_code == 401
+    assert client.post("/api/auth/token/", json=body).status_code == 401
+    body["email"] = "b@example.com"
+    assert client.post("/api/auth/token/", json=body).status_code == 401
+    assert client.post("/api/auth/login/", json=body).status_code == 429
+
+
+@pytest.mark.parametrize("path,verified,variants", [
+    ("/api/auth/email-verify/resend/", False,
+     ["Jane@Example.com", "JANE@EXAMPLE.COM", "jane@example.com "]),
+    ("/api/auth/password-reset/", True,
+     ["Jane@Example.com", "JANE@EXAMPLE.COM", "jane@example.com", "jAne@example.com"]),
+])
+def test_message_caps_per_destination(limited, path, verified, variants):
+    app = limited(RATELIMIT_RESEND="100/minute", RATELIMIT_RESET="100/minute")
+    known = make_user(app, "jane@example.com", verified=verified)
+    client = app.test_client()
+    outbox = Outbox(app)
+    before = len(outbox.all("email", known))
+    # for resend, registration already sent the first verification message of three
+    allowed = 3 if verified else 2
+    answers = [client.post(path, json={"email": v}) for v in variants[:allowed]]
+    assert {r.status_code for r in answers} == {202}
+    capped = client.post(path, json={"email": variants[-1]})
+    assert capped.status_code == 429 and 3500 < int(capped.headers["Retry-After"]) <= 3600
+    assert len(outbox.all("email", known)) - before == allowed
+    # an unknown address: three answers like the known one's, then the same 429
+    unknown = [shape(client.post(path, json={"email": v}))
+               for v in ["Nobody@Example.com", "nobody@example.com", "NOBODY@example.com",
+                         "nobody@EXAMPLE.com"]]
+    assert [s[:2] for s in unknown[:3]] == [(202, answers[0].json)] * 3
+    status, body, retry_after = unknown[3]
+    assert (status, body) == (429, capped.json) and int(retry_after) > 3500
+
+
+def test_sms_reset_cap_keys_on_the_e164_number(limited):
+    app = limited()
+    client = app.test_client()
+    for number in ("+1 415 555 2671", "(415) 555-2671", "415.555.2671"):
+        assert client.post("/api/auth/password-reset/", json={"phone": number}).status_code == 202
+    refused = client.post("/api/auth/password-reset/", json={"phone": "+14155552671"})
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+
+
+def test_per_address_cap_on_reset_requests(limited):
+    app = limited(RATELIMIT_RESET="4/minute")
+    client = app.test_client()
+    answers = [client.post("/api/auth/password-reset/", json={"email": f"u{i}@example.com"})
+               for i in range(5)]
+    assert [r.status_code for r in answers] == [202] * 4 + [429]
+
+
+def test_lockout_is_lifted_by_a_password_reset(limited):
+    app = limited()
+    email = make_user(app)
+    client = app.test_client()
+    for _ in range(5):
+        login(client, email)
+    assert login(client, email, PASSWORD).status_code == 429
+    assert client.post("/api/auth/password-reset/", json={"email": email}).status_code == 202
+    token = Outbox(app).link_token(email, "/reset/")
+    new = "a completely new passphrase"
+    confirm = client.post("/api/auth/password-reset/confirm/", json={
+        "token": token, "new_password": new, "confirm_password": new})
+    assert confirm.status_code == 200, confirm.json
+    assert login(client, email, new).status_code == 200
+
+
+def test_refresh_is_limited_per_address(limited):
+    app = limited(RATELIMIT_REFRESH="2/minute")
+    client = app.test_client()
+    answers = [client.post("/api/auth/token/refresh/", json={"refresh": "x.y.z"})
+               for _ in range(3)]
+    assert [r.status_code for r in answers] == [401, 401, 429]
+    assert answers[-1].headers["Retry-After"]
+
+
+def test_disabled_limits_never_throttle(tmp_path):
+    app = make_app(tmp_path, RATELIMIT_ENABLED=False)
+    make_user(app)
+    client = app.test_client()
+    statuses = {login(client, "jane@example.com").status_code for _ in range(25)}
+    statuses |= {client.post("/api/auth/password-reset/",
+                             json={"email": "jane@example.com"}).status_code for _ in range(6)}
+    assert statuses == {401, 202}
+    assert login(client, "jane@example.com", PASSWORD).status_code == 200
+
+
+def test_a_throttled_page_is_html_with_retry_after(limited):
+    from webapp.domain.errors import Throttled
+
+    app = limited()
+
+    @app.route("/throttled-page")
+    def throttled_page():
+        raise Throttled(42)
+
+    response = app.test_client().get("/throttled-page")
+    assert response.status_code == 429
+    assert response.mimetype == "text/html"
+    assert response.headers["Retry-After"] == "42"
