@@ -149,10 +149,6 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
         if not settings.is_development:
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
-        if request.environ.get("SERVER_SOFTWARE", "").startswith("Werkzeug"):
-            # Werkzeug's server would announce its and Python's versions; gunicorn says
-            # only "gunicorn" (and adds its own header, so none is set under it).
-            response.headers["Server"] = "webapp"
         return response
 
 
