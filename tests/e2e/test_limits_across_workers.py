@@ -130,7 +130,7 @@ def test_limits_and_lockout_are_shared_by_two_workers(gunicorn, redis_url):
     store.flushdb()  # the storage reset: a fresh minute without waiting for it
     answers = [login(base, "jane@example.com") for _ in range(7)]
     assert [r.status_code for r in answers] == [401] * 5 + [429] * 2
-    assert answers[5].headers["Retry-After"] == "60"
+    assert answers[5].headers["Retry-After"] in ("59", "60")  # the 1-minute lock
     assert store.keys("*webapp/lock:*")
 
     # hardening, as served by gunicorn

@@ -37,6 +37,11 @@ class PasswordResetService(Kit):
         with self.kit.uow() as uow:
             user = find_user(uow, address, number)
             if user is None or not user.is_active:
+                # Recorded too (no address kept): abuse shows in the audit log, and the
+                # answer costs the same write as a real request (no timing difference).
+                self.audit(uow, "authn_password_reset_requested", None,
+                           channel="email" if address else "phone", account="none")
+                uow.commit()
                 return
             if address is not None:
                 self._send_email(uow, user)
