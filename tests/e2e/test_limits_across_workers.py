@@ -1,104 +1,56 @@
 """Limits hold across gunicorn workers when they share Redis, as an attacker sees it over HTTP.
 
-Starts a real redis-server and gunicorn with two workers, both on free loopback
-ports, and stops them. Between phases the limits are reset by flushing Redis
+Starts a real redis-server and gunicorn with two workers (tests/e2e/servers.py), both
+on free loopback ports, and stops them. Between phases the limits are reset by flushing Redis
 (the storage reset), never by waiting.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.e2e import servers
 
 pytestmark = pytest.mark.e2e
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check, what: str, seconds: float = 30) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, requests.RequestException):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not come up")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+ACCESS = "ACCESS %(p)s %(s)s %(U)s"  # the worker's pid on each access-log line
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis_url(tmp_path: Path) -> Iterator[str]:
     import redis
 
-    server = shutil.which("redis-server")
-    if server is None:
+    binary = shutil.which("redis-server")
+    if binary is None:
         pytest.skip("redis-server is not installed (.ci/test installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: redis.Redis(port=port).ping(), "redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop(process)
+    port = servers.free_port()
+    argv = [binary, "--port", str(port), "--bind", servers.HOST, "--save", "",
+            "--appendonly", "no"]
+    with servers.Process("redis", argv, servers.base_env(), log_dir=tmp_path) as process:
+        process.start(lambda: bool(redis.Redis(port=port).ping()) if servers.port_open(port)
+                      else False)
+        yield f"redis://{servers.HOST}:{port}/0"
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    log = tmp_path / "access.log"
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "SECRET_KEY": "e2e-secret-key-" + "s" * 40,
-        "APP_BASE_URL": "https://accounts.example.test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-        "REDIS_URL": redis_url,
-        "RATELIMIT_ENABLED": "true",
-        "RATELIMIT_LOGIN": "8/minute",
-        "DELIVERY": "worker",
-    }
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s %(U)s", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: requests.get(f"{base}/healthz", timeout=5).status_code == 200,
-                   "gunicorn")
-        yield base, log
-    finally:
-        stop(process)
+def gunicorn(tmp_path: Path, redis_url: str) -> Iterator[servers.AppServer]:
+    """Two workers in production mode, limits on, sharing Redis."""
+    env = servers.app_env(
+        f"sqlite:///{tmp_path / 'app.db'}", APP_ENV="production",
+        APP_BASE_URL="https://accounts.example.test", REDIS_URL=redis_url,
+        RATELIMIT_ENABLED="true", RATELIMIT_LOGIN="8/minute", DELIVERY="worker")
+    servers.migrate(env)
+    with servers.AppServer(env, workers=2, log_dir=tmp_path,
+                           extra_args=["--access-logfile", "-",
+                                       "--access-logformat", ACCESS]) as app:
+        app.start()
+        yield app
 
 
 def login(base: str, email: str) -> requests.Response:
@@ -108,21 +60,26 @@ def login(base: str, email: str) -> requests.Response:
                          headers={"Connection": "close"})
 
 
-def workers_seen(log: Path, path: str) -> set[str]:
-    lines = log.read_text().splitlines() if log.exists() else []
-    return {line.split()[0] for line in lines if line.endswith(path)}
+def workers_seen(app: servers.AppServer, path: str) -> set[str]:
+    return {line.split()[1] for line in app.log().splitlines()
+            if line.startswith("ACCESS ") and line.endswith(path)}
 
 
 def test_limits_and_lockout_are_shared_by_two_workers(gunicorn, redis_url):
     import redis
 
-    base, log = gunicorn
+    base = gunicorn.url
+    # /healthz until both workers have booted and answered (one may be slower to start)
+    servers.wait_for(lambda: requests.get(f"{base}/healthz", timeout=5,
+                                          headers={"Connection": "close"}).ok
+                     and len(workers_seen(gunicorn, "/healthz")) == 2,
+                     timeout=60, what="both workers answering")
     # phase 1: spraying from one address; 8 a minute, whichever worker answers
     answers = [login(base, f"user{i}@example.com") for i in range(20)]
     assert [r.status_code for r in answers] == [401] * 8 + [429] * 12
     assert all(int(r.headers["Retry-After"]) > 0 for r in answers[8:])
-    wait_until(lambda: len(workers_seen(log, "/api/auth/login/")) == 2,
-               "access log of both workers", seconds=10)
+    servers.wait_for(lambda: len(workers_seen(gunicorn, "/api/auth/login/")) == 2,
+                     what="requests answered by both workers")
     store = redis.Redis.from_url(redis_url)
     assert store.keys("*webapp-ip*")  # Flask-Limiter's counters live in Redis
 
