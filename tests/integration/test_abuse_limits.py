@@ -231,3 +231,25 @@ def test_a_throttled_page_is_html_with_retry_after(limited):
     assert response.status_code == 429
     assert response.mimetype == "text/html"
     assert response.headers["Retry-After"] == "42"
+
+
+def test_every_password_or_message_endpoint_has_a_per_address_limit(app):
+    for endpoint in ("api.login", "api.token_obtain", "api.token_refresh", "api.register",
+                     "api.email_verify_resend", "api.phone_verify_resend", "api.password_reset",
+                     "api.email_verify", "api.phone_verify", "api.password_reset_verify",
+                     "api.password_reset_confirm"):
+        assert getattr(app.view_functions[endpoint], "_ip_limited", False), endpoint
+
+
+def test_limits_are_configured_one_by_one_and_checked_at_start_up(tmp_path):
+    from webapp.config import ConfigError, Settings
+
+    settings = Settings.load({"RATELIMIT_LOGIN": "3/minute", "LOCKOUT_STEPS": "2:30"},
+                             {"RATELIMIT_RESET_PER_DESTINATION": "1/hour"}, tmp_path)
+    assert settings.RATELIMITS["login"] == "3/minute"
+    assert settings.RATELIMITS["reset_per_destination"] == "1/hour"
+    assert settings.RATELIMITS["register"] == "10/minute;50/hour"  # the default
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"RATELIMIT_LOGIN": "lots", "LOCKOUT_STEPS": "five"}, {}, tmp_path)
+    assert any("RATELIMIT_LOGIN" in p for p in caught.value.problems)
+    assert any("LOCKOUT_STEPS" in p for p in caught.value.problems)

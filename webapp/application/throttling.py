@@ -131,13 +131,17 @@ class Throttle:
 
     # --- login lockout ------------------------------------------------------------
 
-    def ensure_unlocked(self, account: str) -> None:
-        """Throttled while the identifier is locked or over its failure budget."""
+    def before_login(self, account: str) -> None:
+        """Throttled while the identifier is locked or over its failure budget.
+
+        The attempt is counted against the budget now, before the password is checked
+        (atomically, so parallel guesses cannot overtake the count); a success gives it
+        back (``forget_failures``), so only failures use it up.
+        """
         if self.limiter is None:
             return
-        wait = max(self.limiter.held_for(_key("lock", account)),
-                   self.limiter.peek(self.limit("login_failed_per_account"),
-                                     _key("login_failed_per_account", account)))
+        wait = self.limiter.held_for(_key("lock", account)) or self.limiter.hit(
+            self.limit("login_failed_per_account"), _key("login_failed_per_account", account))
         if wait:
             raise Throttled(wait)
 
@@ -145,8 +149,6 @@ class Throttle:
         """Count a failed login: (failures so far, seconds of the lock this started or 0)."""
         if self.limiter is None:
             return 0, 0
-        self.limiter.hit(self.limit("login_failed_per_account"),
-                         _key("login_failed_per_account", account))
         failures = self.limiter.count(_key("failures", account), self.policy.failure_memory)
         seconds = self.policy.lock_seconds(failures)
         if seconds:

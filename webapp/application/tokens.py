@@ -68,7 +68,7 @@ class TokenService(Kit):
         address, number = parse_identifier(email, phone, self.policy.default_region)
         account = str(address or number)
         # Locked identifiers answer before any look-up: the same for unknown ones.
-        self.kit.throttle.ensure_unlocked(account)
+        self.kit.throttle.before_login(account)
         # Normalised whole: cutting first would let a combining mark at the cut compose
         # into a stored password and hide everything after it. Bodies are size-limited.
         secret = normalize_password(password)
