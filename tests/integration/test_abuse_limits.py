@@ -5,36 +5,21 @@ default test config turns them off), so each starts from fresh in-memory storage
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from tests.conftest import PASSWORD, Outbox, make_app
+from tests.conftest import PASSWORD, Outbox
 from webapp.extensions import db
 
 WRONG = "not the password at all"
 
 
 @pytest.fixture
-def limited(tmp_path) -> Iterator[Any]:
-    apps: list[Flask] = []
-
-    def build(**overrides: Any) -> Flask:
-        app = make_app(tmp_path / str(len(apps)), RATELIMIT_ENABLED=True, **overrides)
-        apps.append(app)
-        return app
-
-    (tmp_path / "0").mkdir()
-    for i in range(1, 4):
-        (tmp_path / str(i)).mkdir()
-    yield build
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
+def limited(app_factory) -> Any:
+    """``limited(**overrides)``: an app with the limits ON and fresh in-memory storage."""
+    return lambda **overrides: app_factory(RATELIMIT_ENABLED=True, **overrides)
 
 
 def make_user(app: Flask, email: str = "jane@example.com", verified: bool = True) -> str:
@@ -207,8 +192,8 @@ def test_refresh_is_limited_per_address(limited):
     assert answers[-1].headers["Retry-After"]
 
 
-def test_disabled_limits_never_throttle(tmp_path):
-    app = make_app(tmp_path, RATELIMIT_ENABLED=False)
+def test_disabled_limits_never_throttle(app_factory):
+    app = app_factory(RATELIMIT_ENABLED=False)
     make_user(app)
     client = app.test_client()
     statuses = {login(client, "jane@example.com").status_code for _ in range(25)}

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import Outbox, make_app
+from tests.conftest import Outbox
 from webapp.infrastructure.pwned import PwnedPasswords
 
 BREACHED = "purple monkey dishwasher"
@@ -64,8 +64,8 @@ def test_only_a_five_character_prefix_leaves(range_api):
     assert RangeApi.paths == [f"/range/{sha1(p)[:5]}" for p in (BREACHED, FINE, PADDED)]
 
 
-def test_register_reset_refuse_breached_passwords(tmp_path, range_api):
-    app = make_app(tmp_path, PWNED_PASSWORDS_URL=range_api)
+def test_register_reset_refuse_breached_passwords(app_factory, range_api):
+    app = app_factory(PWNED_PASSWORDS_URL=range_api)
     client = app.test_client()
     refused = client.post("/api/auth/register/", json={"email": "jane@example.com",
                                                        "password": BREACHED})
@@ -81,16 +81,16 @@ def test_register_reset_refuse_breached_passwords(tmp_path, range_api):
     assert all(BREACHED not in path and sha1(BREACHED) not in path for path in RangeApi.paths)
 
 
-def test_an_erroring_service_never_blocks_signup(tmp_path, range_api):
+def test_an_erroring_service_never_blocks_signup(app_factory, range_api):
     RangeApi.status = 500
-    app = make_app(tmp_path, PWNED_PASSWORDS_URL=range_api)
+    app = app_factory(PWNED_PASSWORDS_URL=range_api)
     response = app.test_client().post("/api/auth/register/", json={
         "email": "jane@example.com", "password": BREACHED})
     assert response.status_code == 201
     assert RangeApi.paths  # it was asked
 
 
-def test_an_unreachable_or_silent_service_never_blocks_signup(tmp_path):
+def test_an_unreachable_or_silent_service_never_blocks_signup(app_factory):
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(1)  # accepts connections, never answers: a timeout
@@ -102,7 +102,7 @@ def test_an_unreachable_or_silent_service_never_blocks_signup(tmp_path):
         for port in (silent.getsockname()[1], closed_port):
             checker = PwnedPasswords(f"http://127.0.0.1:{port}/range", timeout=0.5)
             assert checker.is_breached(BREACHED) is False
-        app = make_app(tmp_path, PWNED_PASSWORDS_URL=f"http://127.0.0.1:{closed_port}/range")
+        app = app_factory(PWNED_PASSWORDS_URL=f"http://127.0.0.1:{closed_port}/range")
         response = app.test_client().post("/api/auth/register/", json={
             "email": "jane@example.com", "password": BREACHED})
         assert response.status_code == 201

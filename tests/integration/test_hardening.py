@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_app
-
 BROWSER_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -49,8 +47,8 @@ def test_html_pages_carry_the_csp(app, client):
     assert_hardened(response)
 
 
-def test_no_hsts_in_development(tmp_path):
-    app = make_app(tmp_path, APP_ENV="development")
+def test_no_hsts_in_development(app_factory):
+    app = app_factory(APP_ENV="development")
     response = app.test_client().get("/healthz")
     assert "Strict-Transport-Security" not in response.headers
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -83,6 +81,24 @@ def test_no_stack_trace_or_debug_page(app, client, path):
     assert_hardened(response)
 
 
-def test_no_debug_outside_development(tmp_path):
-    app = make_app(tmp_path, APP_ENV="testing", DEBUG=True)
+def test_no_debug_outside_development(app_factory):
+    app = app_factory(APP_ENV="testing", DEBUG=True)
     assert app.debug is False
+
+
+def test_the_log_filter_is_installed_by_create_app(app_factory):
+    import io
+    import logging
+
+    from webapp.infrastructure.log_filter import SecretMaskingFilter
+
+    handler = logging.StreamHandler(io.StringIO())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        app_factory()
+        assert any(isinstance(f, SecretMaskingFilter) for f in handler.filters)
+        logging.getLogger("webapp.anything").warning("password=%s", "hunter2-secret")
+        assert "hunter2-secret" not in handler.stream.getvalue()
+    finally:
+        root.removeHandler(handler)

@@ -73,14 +73,14 @@ def test_args_extra_fields_and_control_characters(logged):
     assert "'token': '***'" in lines[0] and "'note': 'a" in lines[0]
 
 
-def test_installed_on_the_root_handlers_at_start_up(tmp_path):
-    from tests.conftest import make_app
+def test_installed_on_the_root_handlers_at_start_up():
+    from webapp.infrastructure.log_filter import install_log_filter as at_start_up
 
     handler = logging.StreamHandler(io.StringIO())
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        make_app(tmp_path)
+        at_start_up()  # what create_app's configure() calls
         assert any(isinstance(f, SecretMaskingFilter) for f in handler.filters)
         install_log_filter()  # idempotent
         assert sum(isinstance(f, SecretMaskingFilter) for f in handler.filters) == 1
