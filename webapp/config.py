@@ -165,6 +165,9 @@ class Settings:
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
         changes.update(_upper_choices(self, problems))
+        if self.is_production and self.RATELIMIT_ENABLED and not self.REDIS_URL:
+            log.warning("REDIS_URL is not set: each worker process counts rate limits and "
+                        "lockouts on its own; set it to share them")
         if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:
             log.warning("ARGON2_MEMORY_COST below OWASP's 19 MiB in production")
         if problems:

@@ -238,3 +238,23 @@ def test_limits_are_configured_one_by_one_and_checked_at_start_up(tmp_path):
         Settings.load({"RATELIMIT_LOGIN": "lots", "LOCKOUT_STEPS": "five"}, {}, tmp_path)
     assert any("RATELIMIT_LOGIN" in p for p in caught.value.problems)
     assert any("LOCKOUT_STEPS" in p for p in caught.value.problems)
+
+
+def test_a_page_over_its_address_budget_answers_a_429_page_with_retry_after(limited):
+    from webapp.interface.limits import register_rate_limits
+
+    app = limited(RATELIMIT_LOGIN="2/minute", WTF_CSRF_ENABLED=False)
+
+    def a_login_page():
+        return "<!doctype html><form method=post></form>"
+
+    app.add_url_rule("/a-login-page", "test_login_page", a_login_page, methods=["GET", "POST"])
+    register_rate_limits(app, {"test_login_page": "login"})
+    client = app.test_client()
+    assert {client.get("/a-login-page").status_code for _ in range(5)} == {200}  # GET is free
+    assert [client.post("/a-login-page").status_code for _ in range(2)] == [200, 200]
+    refused = client.post("/a-login-page")
+    assert refused.status_code == 429 and refused.mimetype == "text/html"
+    assert int(refused.headers["Retry-After"]) > 0
+    # the page and the API share the address's one "login" budget
+    assert login(client, "jane@example.com").status_code == 429

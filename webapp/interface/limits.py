@@ -31,18 +31,17 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "api.password_reset_verify": "code",
     "api.password_reset_confirm": "code",
     "api.invitation_accept": "code",
-    # Browser pages (POST only; applied when the views exist)
+    # Browser pages (POST only). Each line applies once that view exists in the app.
     "web.login": "login",
+    "web.account_password": "login",  # the current password is a guess too
     "web.signup": "register",
     "web.verify_resend": "resend",
     "web.reset": "reset",
-    "web.reset_request": "reset",
     "web.verify": "code",
     "web.verify_link": "code",
     "web.reset_code": "code",
-    "web.reset_token": "code",
-    "web.reset_confirm": "code",
-    "web.invite": "code",
+    "web.reset_link": "code",
+    "invite.accept": "code",
 }
 
 _decorators: dict[str, object] = {}
