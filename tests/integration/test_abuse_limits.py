@@ -258,3 +258,15 @@ def test_a_page_over_its_address_budget_answers_a_429_page_with_retry_after(limi
     assert int(refused.headers["Retry-After"]) > 0
     # the page and the API share the address's one "login" budget
     assert login(client, "jane@example.com").status_code == 429
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/auth/phone-verify/resend/", {"phone": "+14155552671"}),
+    ("/api/auth/email-verify/resend/", {"email": "nobody@example.com"}),
+    ("/api/auth/password-reset/", {"phone": "+14155552671"}),
+    ("/api/auth/password-reset/", {"email": "nobody@example.com"}),
+])
+def test_unknown_addresses_rehearse_the_message_and_queue_nothing(client, outbox, path, body):
+    # the same work as a real message (rendered with the real templates), nothing queued
+    assert client.post(path, json=body).status_code == 202
+    assert outbox.all() == []

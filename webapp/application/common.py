@@ -190,6 +190,17 @@ class Kit:
             "to": to, "template": template, "body": rendered.text.strip(),
         })
 
+    def rehearse(self, channel: str, template: str, context: dict[str, Any]) -> None:
+        """The work of a message that is not sent (an address without an account, or one
+        that needs nothing): a code hashed and the message rendered, then dropped, so the
+        answer takes as long as a real one."""
+        self.kit.codes.hash(new_code())
+        self.kit.renderer.render(f"{channel}/{template}", {
+            "site_name": self.policy.site_name, "user": None, "code": "000000",
+            "link": self.policy.link(f"/{template}/{self.kit.signer.dumps(template, {})}"),
+            **context,
+        })
+
     def enqueue(
         self, uow: UnitOfWork, kind: MessageKind, user: User | None, payload: dict[str, Any],
         idempotency_key: str | None = None,

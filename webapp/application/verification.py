@@ -44,6 +44,8 @@ class VerificationService(Kit):
             user = uow.users.get_by_email(address.value, lock=True)
             if user is not None and user.is_active and user.email_verified_at is None:
                 self.send_email_verification(uow, user)
+            else:
+                self.rehearse("email", "verify", {"hours": 24})
             self._audit_resend(uow, user, "email")
             uow.commit()
 
@@ -54,6 +56,8 @@ class VerificationService(Kit):
             user = uow.users.get_by_phone(number.value, lock=True)
             if user is not None and user.is_active and user.phone_verified_at is None:
                 self.send_phone_verification(uow, user)
+            else:
+                self.rehearse("sms", "verify", {"minutes": 10})
             self._audit_resend(uow, user, "phone")
             uow.commit()
 
