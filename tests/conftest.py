@@ -61,6 +61,26 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def app_factory(tmp_path: Path) -> Iterator[Any]:
+    """``app_factory(**overrides)``: an app with other settings (each in its own directory),
+    its database dropped and its connections closed after the test."""
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        directory = tmp_path / f"app{len(apps)}"
+        directory.mkdir()
+        apps.append(make_app(directory, **overrides))
+        return apps[-1]
+
+    yield build
+    for built in apps:
+        with built.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

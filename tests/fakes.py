@@ -20,6 +20,7 @@ from webapp.application.common import Toolkit
 from webapp.application.interfaces import RenderedMessage, RequestInfo, UniqueConflict
 from webapp.application.policy import Policy
 from webapp.application.services import Services
+from webapp.application.throttling import Throttle, ThrottlePolicy
 from webapp.domain.errors import InvalidToken
 from webapp.domain.model import (
     AuditEvent,
@@ -184,6 +185,75 @@ class FakeBilling:
         self.customers[cid] = {"email": email, "phone": phone, "name": name,
                                "metadata": {"user_id": str(user_id)}, "key": idempotency_key}
         return cid
+
+
+class FakeRateLimiter:
+    """The RateLimiter port on the fake clock: moving windows and expiring counters."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.events: dict[str, list[float]] = {}
+        self.marks: dict[str, tuple[int, float]] = {}
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _windows(self, limit: str, key: str) -> list[tuple[str, int, int]]:
+        from limits import parse_many
+
+        return [(f"{key}/{item.amount}/{item.get_expiry()}", item.amount, item.get_expiry())
+                for item in parse_many(limit)]
+
+    def _wait(self, name: str, amount: int, window: int) -> int:
+        live = [t for t in self.events.get(name, []) if t > self._now() - window]
+        self.events[name] = live
+        return 0 if len(live) < amount else max(1, int(live[-amount] + window - self._now()))
+
+    def hit(self, limit: str, key: str) -> int:
+        waits = []
+        for name, amount, window in self._windows(limit, key):
+            wait = self._wait(name, amount, window)
+            if wait:
+                waits.append(wait)
+            else:
+                self.events[name].append(self._now())
+        return max(waits, default=0)
+
+    def peek(self, limit: str, key: str) -> int:
+        return max((self._wait(*w) for w in self._windows(limit, key)), default=0)
+
+    def reset(self, limit: str, key: str) -> None:
+        for name, _, _ in self._windows(limit, key):
+            self.events.pop(name, None)
+
+    def _mark(self, key: str) -> tuple[int, float]:
+        value, until = self.marks.get(key, (0, 0.0))
+        return (value, until) if until > self._now() else (0, 0.0)
+
+    def count(self, key: str, ttl: int) -> int:
+        value, until = self._mark(key)
+        self.marks[key] = (value + 1, until or self._now() + ttl)
+        return value + 1
+
+    def hold(self, key: str, seconds: int) -> None:
+        self.marks[key] = (1, self._now() + seconds)
+
+    def held_for(self, key: str) -> int:
+        value, until = self._mark(key)
+        return max(1, int(until - self._now())) if value else 0
+
+    def drop(self, key: str) -> None:
+        self.marks.pop(key, None)
+
+
+class FakeBreachedPasswords:
+    def __init__(self, *breached: str) -> None:
+        self.breached = set(breached)
+        self.asked: list[str] = []
+
+    def is_breached(self, password: str) -> bool:
+        self.asked.append(password)
+        return password in self.breached
 
 
 # --- repositories and unit of work ---------------------------------------------------
@@ -393,6 +463,7 @@ class World:
     billing: FakeBilling
     services: Services
     policy: Policy
+    limiter: FakeRateLimiter | None = None
 
     def emails(self, to: str | None = None) -> list[OutboxMessage]:
         return [m for m in self.store.outbox.values()
@@ -418,7 +489,9 @@ class World:
         return [e.kind for e in self.store.audit]
 
 
-def make_world(policy: Policy | None = None) -> World:
+def make_world(policy: Policy | None = None, throttle: ThrottlePolicy | None = None,
+               breached: FakeBreachedPasswords | None = None) -> World:
+    """``throttle``: turn the limits on (off by default, like RATELIMIT_ENABLED=false)."""
     from webapp.application.accounts import AccountService
     from webapp.application.delivery import DeliveryService
     from webapp.application.password_reset import PasswordResetService
@@ -430,9 +503,11 @@ def make_world(policy: Policy | None = None) -> World:
     hasher = FakePasswordHasher()
     codec = FakeTokenCodec(clock)
     policy = policy or Policy()
+    limiter = FakeRateLimiter(clock) if throttle is not None else None
     kit = Toolkit(uow=lambda: FakeUnitOfWork(store, uows), clock=clock, passwords=hasher,
                   codes=FakeCodeHasher(), signer=FakeSigner(clock), renderer=FakeRenderer(),
-                  request=FakeRequestContext(), policy=policy)
+                  request=FakeRequestContext(), policy=policy,
+                  throttle=Throttle(limiter, throttle), breached=breached)
     mailer, sms, billing = FakeMailer(), FakeSms(), FakeBilling()
     tokens = TokenService(kit, codec)
     verification = VerificationService(kit)
@@ -441,4 +516,5 @@ def make_world(policy: Policy | None = None) -> World:
         tokens=tokens, resets=PasswordResetService(kit, tokens),
         delivery=DeliveryService(kit, mailer, sms, billing),
     )
-    return World(store, uows, clock, hasher, codec, mailer, sms, billing, services, policy)
+    return World(store, uows, clock, hasher, codec, mailer, sms, billing, services, policy,
+                 limiter)

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.application.services import Services
 from webapp.config import Settings
 from webapp.extensions import csrf, db, limiter, login_manager, mail, migrate
+from webapp.infrastructure.log_filter import install_log_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -31,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None,
     register_extensions(app, settings)
     app.extensions["services"] = services or _build_services(app, settings)
     register_blueprints(app)
+    register_rate_limits(app)
     register_errorhandlers(app)
     register_request_hooks(app, settings)
     register_commands(app)
@@ -39,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None,
 
 def configure(app: Flask, settings: Settings) -> None:
     logging.basicConfig(level=settings.LOG_LEVEL)
+    install_log_filter()  # secrets masked, control characters escaped, on every handler
     app.config.from_mapping(
         SETTINGS=settings,
         ENV_NAME=settings.APP_ENV,
@@ -56,6 +59,8 @@ def configure(app: Flask, settings: Settings) -> None:
         MAIL_DEFAULT_SENDER=settings.MAIL_DEFAULT_SENDER,
         RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_KEY_PREFIX="webapp-ip",
         RATELIMIT_HEADERS_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -111,6 +116,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dev.bp)  # answers 404 unless Settings.dev_outbox_enabled
 
 
+def register_rate_limits(app: Flask) -> None:
+    from webapp.interface.limits import register_rate_limits as register
+
+    register(app)
+
+
 def register_errorhandlers(app: Flask) -> None:
     from webapp.interface.errors import register_errorhandlers as register
 
@@ -135,7 +146,7 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
             "form-action 'self'")
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
-        if not settings.is_development and settings.APP_ENV != "testing":
+        if not settings.is_development:
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
         return response

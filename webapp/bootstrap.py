@@ -14,10 +14,11 @@ from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
 from webapp.application.services import Services
+from webapp.application.throttling import Throttle, ThrottlePolicy, parse_lockout
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.config import Settings
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway
 from webapp.infrastructure.dispatch import InlineDispatcher
 from webapp.infrastructure.messaging import (
@@ -28,6 +29,7 @@ from webapp.infrastructure.messaging import (
     SmtpMailer,
     TwilioSms,
 )
+from webapp.infrastructure.pwned import PwnedPasswords
 from webapp.infrastructure.request_context import FlaskRequestContext
 from webapp.infrastructure.security import (
     Argon2Hasher,
@@ -36,6 +38,7 @@ from webapp.infrastructure.security import (
     PyJwtCodec,
     SystemClock,
 )
+from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -74,6 +77,21 @@ def billing_from(settings: Settings) -> BillingGateway:
     return StripeGateway(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or None)
 
 
+def throttle_from(settings: Settings) -> Throttle:
+    """Flask-Limiter's storage (Redis or memory), or no limits at all when disabled."""
+    policy = ThrottlePolicy(limits=settings.RATELIMITS,
+                            lockout=parse_lockout(settings.LOCKOUT_STEPS))
+    if not settings.RATELIMIT_ENABLED:
+        return Throttle(None, policy)
+    return Throttle(LimitsRateLimiter(limiter.storage), policy)
+
+
+def breached_from(settings: Settings) -> PwnedPasswords | None:
+    if not settings.PWNED_PASSWORDS_URL:
+        return None
+    return PwnedPasswords(settings.PWNED_PASSWORDS_URL, settings.PWNED_PASSWORDS_TIMEOUT)
+
+
 def build_services(app: Flask, settings: Settings) -> Services:
     # The thread wakes at least as often as the shortest retry wait, so retries are on time.
     dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker),
@@ -94,6 +112,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
         renderer=JinjaRenderer(TEMPLATES),
         request=FlaskRequestContext(),
         policy=policy_from(settings),
+        throttle=throttle_from(settings),
+        breached=breached_from(settings),
     )
     tokens = TokenService(kit, PyJwtCodec(settings.SECRET_KEY, settings.JWT_ISSUER))
     verification = VerificationService(kit)

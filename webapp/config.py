@@ -18,6 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
+from limits import parse_many
+
+from webapp.application.throttling import DEFAULT_LIMITS, DEFAULT_LOCKOUT, parse_lockout
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,11 @@ class Settings:
     RATELIMIT_ENABLED: bool = True
     TRUSTED_PROXIES: int = 0
     PWNED_PASSWORDS_URL: str = ""
+    PWNED_PASSWORDS_TIMEOUT: int = 2
+    # Each limit of webapp/application/throttling.py's table, overridable one by one
+    # with RATELIMIT_<NAME> (e.g. RATELIMIT_LOGIN="20/minute;200/hour").
+    RATELIMITS: dict[str, str] = field(default_factory=dict)
+    LOCKOUT_STEPS: str = DEFAULT_LOCKOUT
     REGISTRATION: str = "open"
     INVITATIONS_BY_USERS: bool = False
     DELIVERY: str = "inline"
@@ -98,8 +106,9 @@ class Settings:
         problems: list[str] = []
         values: dict[str, Any] = {}
         overrides = dict(overrides or {})
+        values["RATELIMITS"] = _ratelimits(environ, overrides, problems)
         for spec in dataclasses.fields(cls):
-            if spec.name == "extra":
+            if spec.name in ("extra", "RATELIMITS"):
                 continue
             raw = overrides.pop(spec.name) if spec.name in overrides else environ.get(spec.name)
             if raw is None:
@@ -148,9 +157,17 @@ class Settings:
             problems.append("ARGON2_MEMORY_COST must be at least 8 KiB per lane.")
         if self.DELIVERY_BACKOFF_SECONDS < 1:
             problems.append("DELIVERY_BACKOFF_SECONDS must be at least 1.")
+        try:
+            parse_lockout(self.LOCKOUT_STEPS)
+        except ValueError:
+            problems.append("LOCKOUT_STEPS must look like 5:60,10:300,20:1800 "
+                            "(after N failures, lock S seconds).")
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
         changes.update(_upper_choices(self, problems))
+        if self.is_production and self.RATELIMIT_ENABLED and not self.REDIS_URL:
+            log.warning("REDIS_URL is not set: each worker process counts rate limits and "
+                        "lockouts on its own; set it to share them")
         if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:
             log.warning("ARGON2_MEMORY_COST below OWASP's 19 MiB in production")
         if problems:
@@ -192,6 +209,27 @@ def _upper_choices(settings: Settings, problems: list[str]) -> dict[str, str]:
         problems.append(f"PHONE_DEFAULT_REGION must be a two-letter region code such as US "
                         f"or GB (or empty), not {settings.PHONE_DEFAULT_REGION!r}.")
     return {"LOG_LEVEL": level, "PHONE_DEFAULT_REGION": region}
+def _ratelimits(environ: Mapping[str, str], overrides: dict[str, Any],
+                problems: list[str]) -> dict[str, str]:
+    """The limit table: defaults, then RATELIMITS={...}, then RATELIMIT_<NAME> one by one."""
+    table = dict(DEFAULT_LIMITS)
+    table.update(overrides.pop("RATELIMITS", None) or {})
+    for name in DEFAULT_LIMITS:
+        variable = f"RATELIMIT_{name.upper()}"
+        if variable in overrides:
+            table[name] = str(overrides.pop(variable))
+        elif variable in environ:
+            table[name] = environ[variable]
+    for name, value in table.items():
+        if name not in DEFAULT_LIMITS:
+            problems.append(f"RATELIMITS: unknown limit {name!r}.")
+            continue
+        try:
+            parse_many(value)
+        except ValueError:
+            problems.append(f"RATELIMIT_{name.upper()} must be a rate such as '3/hour' or "
+                            f"'20/minute;200/hour', not {value!r}.")
+    return table
 
 
 def _check_choice(problems: list[str], name: str, value: str, choices: tuple[str, ...]) -> None:

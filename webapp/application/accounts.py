@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from webapp.application.common import Kit, Toolkit, collect
-from webapp.application.interfaces import UniqueConflict, UnitOfWork
+from webapp.application.interfaces import BreachedPasswords, UniqueConflict, UnitOfWork
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidCredentials, RegistrationClosed, ValidationFailed
@@ -17,12 +17,24 @@ MAX_NAME_LENGTH = 100
 REGISTERED = "Check your email or phone to verify your account."
 
 
-def check_new_password(password: str, identities: list[str], field: str = "password") -> str:
-    """The normalised password, or ValidationFailed with every rule it breaks."""
+BREACHED = ("This password has appeared in a data breach and is not safe to use. "
+            "Choose another one.")
+
+
+def check_new_password(password: str, identities: list[str], field: str = "password",
+                       breached: BreachedPasswords | None = None) -> str:
+    """The normalised password, or ValidationFailed with every rule it breaks.
+
+    ``breached``: the optional breached-password corpus, asked only about passwords
+    that pass the local rules (its failure never blocks: it answers False).
+    """
     problems = password_problems(password, identities)
     if problems:
         raise ValidationFailed({field: problems})
-    return normalize_password(password)
+    secret = normalize_password(password)
+    if breached is not None and breached.is_breached(secret):
+        raise ValidationFailed({field: [BREACHED]})
+    return secret
 
 
 def clean_name(value: str | None, field: str) -> str:
@@ -56,6 +68,7 @@ class AccountService(Kit):
             raise RegistrationClosed()
         address, number, secret, names = self._validate(email, phone, password, first_name,
                                                         last_name)
+        self.kit.throttle.before_messages("verify_per_destination", address, number)
         try:
             self._register(address, number, secret, names)
         except UniqueConflict:
@@ -78,7 +91,8 @@ class AccountService(Kit):
             "last_name": collect(errors, lambda: clean_name(last_name, "last_name")) or "",
         }
         identities = [str(v) for v in (address, number) if v] or [v for v in (email, phone) if v]
-        secret = collect(errors, lambda: check_new_password(password, identities))
+        secret = collect(errors, lambda: check_new_password(password, identities,
+                                                            breached=self.kit.breached))
         if errors:
             raise ValidationFailed(errors)
         return address, number, secret, names
@@ -162,7 +176,8 @@ class AccountService(Kit):
                 raise ValidationFailed.single("current_password", "The current password is wrong.")
             if new != confirm:
                 raise ValidationFailed.single("confirm_password", "The two passwords differ.")
-            secret = check_new_password(new, user.identities(), field="new_password")
+            secret = check_new_password(new, user.identities(), field="new_password",
+                                        breached=self.kit.breached)
             user.set_password_hash(self.kit.passwords.hash(secret), self.now())
             uow.users.save(user)
             self.tokens.revoke_all_in(uow, user, reason="password_changed")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from webapp.application.interfaces import (
+    BreachedPasswords,
     Clock,
     CodeHasher,
     LinkSigner,
@@ -19,6 +21,7 @@ from webapp.application.interfaces import (
     UnitOfWorkFactory,
 )
 from webapp.application.policy import Policy
+from webapp.application.throttling import Throttle
 from webapp.domain.errors import CodeLocked, InvalidToken, ValidationFailed
 from webapp.domain.model import (
     MAX_CODE_ATTEMPTS,
@@ -32,6 +35,7 @@ from webapp.domain.model import (
 from webapp.domain.values import Email, Phone
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +50,8 @@ class Toolkit:
     renderer: MessageRenderer
     request: RequestContext
     policy: Policy
+    throttle: Throttle = field(default_factory=Throttle)  # default: no limits
+    breached: BreachedPasswords | None = None  # optional breached-password check
 
 
 def new_code() -> str:
@@ -172,11 +178,27 @@ class Kit:
         self, uow: UnitOfWork, to: str, template: str, context: dict[str, Any],
         user: User | None = None,
     ) -> None:
+        if not self.kit.throttle.take_sms():
+            # The site's daily SMS cap: dropped silently, like any capped destination.
+            log.warning("daily SMS cap reached; %s message not sent", template)
+            self.audit(uow, "sms_cap_reached", user, template=template)
+            return
         rendered = self.kit.renderer.render(
             f"sms/{template}", {"site_name": self.policy.site_name, "user": user, **context}
         )
         self.enqueue(uow, MessageKind.SMS, user, {
             "to": to, "template": template, "body": rendered.text.strip(),
+        })
+
+    def rehearse(self, channel: str, template: str, context: dict[str, Any]) -> None:
+        """The work of a message that is not sent (an address without an account, or one
+        that needs nothing): a code hashed and the message rendered, then dropped, so the
+        answer takes as long as a real one."""
+        self.kit.codes.hash(new_code())
+        self.kit.renderer.render(f"{channel}/{template}", {
+            "site_name": self.policy.site_name, "user": None, "code": "000000",
+            "link": self.policy.link(f"/{template}/{self.kit.signer.dumps(template, {})}"),
+            **context,
         })
 
     def enqueue(

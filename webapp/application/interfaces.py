@@ -107,6 +107,48 @@ class BillingGateway(Protocol):
     ) -> str: ...
 
 
+class RateLimiter(Protocol):
+    """Counters shared by every worker (Redis when configured), for throttling and lockout.
+
+    ``limit`` is a rate string such as ``"3/hour"`` or ``"20/minute;200/hour"``;
+    answers in whole seconds.
+    """
+
+    def hit(self, limit: str, key: str) -> int:
+        """Count one event for ``key``: 0 when within ``limit``, else seconds until it is."""
+        ...
+
+    def peek(self, limit: str, key: str) -> int:
+        """Like ``hit`` without counting."""
+        ...
+
+    def reset(self, limit: str, key: str) -> None: ...
+
+    def count(self, key: str, ttl: int) -> int:
+        """Add one to a plain counter that lives ``ttl`` seconds from its first count."""
+        ...
+
+    def hold(self, key: str, seconds: int) -> None:
+        """(Re)start a mark on ``key`` that lasts ``seconds``."""
+        ...
+
+    def held_for(self, key: str) -> int:
+        """Seconds left on the mark (0: none)."""
+        ...
+
+    def drop(self, key: str) -> None:
+        """Forget a counter or mark."""
+        ...
+
+
+class BreachedPasswords(Protocol):
+    """A breached-password corpus (Have I Been Pwned's k-anonymity range API)."""
+
+    def is_breached(self, password: str) -> bool:
+        """True when the password is known breached; False when not or when unknowable."""
+        ...
+
+
 @dataclass(frozen=True)
 class RequestInfo:
     ip: str = ""

@@ -33,9 +33,16 @@ class PasswordResetService(Kit):
     def request(self, *, email: str | None, phone: str | None) -> None:
         """Send a link and code (email) or a code (SMS). The same answer for every address."""
         address, number = parse_identifier(email, phone, self.policy.default_region)
+        self.kit.throttle.before_messages("reset_per_destination", address, number)
         with self.kit.uow() as uow:
             user = find_user(uow, address, number)
             if user is None or not user.is_active:
+                # Recorded too (no address kept): abuse shows in the audit log, and the
+                # answer costs the same write as a real request (no timing difference).
+                self.audit(uow, "authn_password_reset_requested", None,
+                           channel="email" if address else "phone", account="none")
+                self.rehearse("email" if address else "sms", "reset", {"minutes": 60})
+                uow.commit()
                 return
             if address is not None:
                 self._send_email(uow, user)
@@ -88,7 +95,8 @@ class PasswordResetService(Kit):
         with self.kit.uow() as uow:
             user = self._redeem(uow, token, email, phone, code)
             # A refused password leaves the code unspent: nothing is committed.
-            secret = check_new_password(new_password, user.identities(), "new_password")
+            secret = check_new_password(new_password, user.identities(), "new_password",
+                                        breached=self.kit.breached)
             self._spend_codes(uow, user)
             user.set_password_hash(self.kit.passwords.hash(secret), self.now())
             uow.users.save(user)
@@ -96,7 +104,8 @@ class PasswordResetService(Kit):
             self.audit(uow, "authn_password_reset_done", user)
             self._notify_changed(uow, user)
             uow.commit()
-            return user
+        self.kit.throttle.forget_failures(user.email, user.phone)  # lifts a login lockout
+        return user
 
     def _redeem(self, uow: UnitOfWork, token: str | None, email: str | None,
                 phone: str | None, code: str | None) -> User:

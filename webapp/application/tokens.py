@@ -66,18 +66,22 @@ class TokenService(Kit):
         self, uow: UnitOfWork, email: str | None, phone: str | None, password: str
     ) -> User:
         address, number = parse_identifier(email, phone, self.policy.default_region)
+        account = str(address or number)
+        # Locked identifiers answer before any look-up: the same for unknown ones.
+        self.kit.throttle.before_login(account)
         # Normalised whole: cutting first would let a combining mark at the cut compose
         # into a stored password and hide everything after it. Bodies are size-limited.
         secret = normalize_password(password)
         user = find_user(uow, address, number)
         if user is None:
             self.kit.passwords.dummy_verify(secret)
-            self._fail(uow, None, "unknown_account")
+            self._fail(uow, None, "unknown_account", account)
         assert user is not None
         if not self.kit.passwords.verify(user.password_hash, secret):
-            self._fail(uow, user, "wrong_password")
+            self._fail(uow, user, "wrong_password", account)
         if not user.is_active:
-            self._fail(uow, user, "deactivated")
+            self._fail(uow, user, "deactivated", account)
+        self.kit.throttle.forget_failures(account)
         if not user.is_verified:
             raise Unverified()
         if self.kit.passwords.needs_rehash(user.password_hash):
@@ -87,8 +91,11 @@ class TokenService(Kit):
         self.audit(uow, "authn_login_success", user)
         return user
 
-    def _fail(self, uow: UnitOfWork, user: User | None, reason: str) -> None:
+    def _fail(self, uow: UnitOfWork, user: User | None, reason: str, account: str) -> None:
+        failures, lock = self.kit.throttle.record_failure(account)
         self.audit(uow, "authn_login_fail", user, reason=reason)
+        if lock:
+            self.audit(uow, "authn_login_lock", user, failures=failures, seconds=lock)
         uow.commit()
         raise InvalidCredentials()
 
@@ -123,6 +130,7 @@ class TokenService(Kit):
     def refresh(self, token: str) -> TokenPair:
         """Spend this refresh token for a new pair; reuse of a spent one revokes its family."""
         claims = self._claims(token, REFRESH)
+        self.kit.throttle.spend("refresh_per_account", f"user:{claims.get('sub')}")
         with self.kit.uow() as uow:
             family = uow.families.get(str(claims.get("fam")))
             user = uow.users.get(int(claims["sub"]))

@@ -39,19 +39,32 @@ class VerificationService(Kit):
     def resend_email(self, email: str) -> None:
         """The same answer for every address; only an unverified owner gets a message."""
         address = Email.parse(email)
+        self.kit.throttle.before_messages("verify_per_destination", address, None)
         with self.kit.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
             if user is not None and user.is_active and user.email_verified_at is None:
                 self.send_email_verification(uow, user)
-                uow.commit()
+            else:
+                self.rehearse("email", "verify", {"hours": 24})
+            self._audit_resend(uow, user, "email")
+            uow.commit()
 
     def resend_phone(self, phone: str) -> None:
         number = Phone.parse(phone, self.policy.default_region)
+        self.kit.throttle.before_messages("verify_per_destination", None, number)
         with self.kit.uow() as uow:
             user = uow.users.get_by_phone(number.value, lock=True)
             if user is not None and user.is_active and user.phone_verified_at is None:
                 self.send_phone_verification(uow, user)
-                uow.commit()
+            else:
+                self.rehearse("sms", "verify", {"minutes": 10})
+            self._audit_resend(uow, user, "phone")
+            uow.commit()
+
+    def _audit_resend(self, uow: UnitOfWork, user: User | None, channel: str) -> None:
+        """Every resend is recorded, sent or not: the same write whether or not the
+        address has an account (no timing difference), and floods show in the log."""
+        self.audit(uow, "user_verification_resend", user, channel=channel)
 
     # --- verifying -------------------------------------------------------------------
 

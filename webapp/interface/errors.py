@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, make_response, render_template, request
 from jinja2 import TemplateNotFound
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 
-from webapp.interface.api.base import error_response
+from webapp.domain.errors import Throttled
+from webapp.interface.api.base import domain_error_response, error_response
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def wants_json() -> bool:
 
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _on_http_error)
+    app.register_error_handler(Throttled, _on_throttled)
     app.register_error_handler(Exception, _on_unexpected)
     app.after_request(_no_html_on_api)
 
@@ -48,7 +50,8 @@ def _no_html_on_api(response: Response) -> Response:
 def _on_http_error(exc: HTTPException) -> Response | tuple[str, int]:
     status = exc.code or 500
     if wants_json():
-        detail = exc.description if status != 500 else "An unexpected error occurred."
+        detail = {500: "An unexpected error occurred.",
+                  429: Throttled.default_detail}.get(status, exc.description)
         response = error_response(status, detail, API_CODES.get(status, "error"))
         for name, value in exc.get_headers():  # Allow on 405, Retry-After on 429, ...
             if name.lower() != "content-type":
@@ -59,6 +62,14 @@ def _on_http_error(exc: HTTPException) -> Response | tuple[str, int]:
     return _page(status, exc)
 
 
+def _on_throttled(exc: Throttled) -> Response | tuple[str, int]:
+    """A service's per-account or per-destination limit, outside a view that handled it."""
+    if wants_json():
+        return domain_error_response(exc)
+    page = TooManyRequests(exc.detail, retry_after=exc.retry_after)
+    return _page(429, page)
+
+
 def _on_unexpected(exc: Exception) -> Response | tuple[str, int]:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return _on_http_error(InternalServerError())
@@ -66,10 +77,21 @@ def _on_unexpected(exc: Exception) -> Response | tuple[str, int]:
 
 def _page(status: int, exc: HTTPException) -> Response | tuple[str, int]:
     try:
-        return render_template(f"errors/{status}.html", error=exc), status
+        response = make_response(render_template(f"errors/{status}.html", error=exc), status)
     except TemplateNotFound:
         try:
-            return render_template("errors/generic.html", error=exc, status=status), status
+            response = make_response(
+                render_template("errors/generic.html", error=exc, status=status), status)
         except TemplateNotFound:
             response = exc.get_response()
-            return response
+    return _with_retry_after(response, exc)
+
+
+def _with_retry_after(response: Response, exc: HTTPException) -> Response:
+    """A 429 page carries Retry-After like the JSON answer does."""
+    for name, value in exc.get_headers():
+        if name.lower() == "retry-after":
+            response.headers["Retry-After"] = value
+    if exc.response is not None and "Retry-After" in exc.response.headers:
+        response.headers["Retry-After"] = exc.response.headers["Retry-After"]
+    return response

@@ -1,0 +1,182 @@
+"""Per-account lockout, per-destination caps and breached passwords, in the services (fakes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import FakeBreachedPasswords, make_world
+from webapp.application.throttling import ThrottlePolicy, parse_lockout
+from webapp.domain.errors import InvalidCredentials, Throttled, ValidationFailed
+
+PASSWORD = "correct horse battery staple"
+
+
+def world_with_user(**kwargs):
+    world = make_world(throttle=ThrottlePolicy(**kwargs))
+    world.services.accounts.register(email="jane@example.com", phone=None, password=PASSWORD)
+    code = world.field_of(world.emails("jane@example.com")[-1], "code")
+    world.services.verification.verify_email_code("jane@example.com", code)
+    return world
+
+
+def attempt(world, email: str, password: str = "wrong password!") -> str | int:
+    """'ok', 'bad' or the Retry-After of a refusal."""
+    try:
+        world.services.tokens.login(email=email, phone=None, password=password)
+    except InvalidCredentials:
+        return "bad"
+    except Throttled as exc:
+        return exc.retry_after
+    return "ok"
+
+
+def test_progressive_lockout_is_temporary_and_the_same_for_unknown_accounts():
+    world = world_with_user()
+    for email in ("jane@example.com", "nobody@example.com"):
+        answers = [attempt(world, email) for _ in range(5)]
+        assert answers == ["bad"] * 5
+        assert attempt(world, email, PASSWORD) == 60  # locked, even with the right password
+        world.clock.advance(seconds=61)
+    # 6th..10th failure: 1 minute each time, then 5 minutes from the 10th
+    for email in ("jane@example.com", "nobody@example.com"):
+        for _ in range(4):
+            assert attempt(world, email) == "bad"
+            assert attempt(world, email) == 60
+            world.clock.advance(seconds=61)
+        assert attempt(world, email) == "bad"
+        assert attempt(world, email) == 300
+        world.clock.advance(seconds=301)
+    assert attempt(world, "jane@example.com", PASSWORD) == "ok"  # never permanent
+    assert "authn_login_lock" in world.audit_kinds()
+    locks = [e for e in world.store.audit if e.kind == "authn_login_lock"]
+    assert {e.user_id is None for e in locks} == {True, False}  # both accounts audited
+
+
+def test_lockout_keys_on_the_canonical_address():
+    world = world_with_user()
+    for variant in ("Jane@Example.com", "JANE@EXAMPLE.COM", " jane@example.com", "jAne@example.COM",
+                    "jane@EXAMPLE.com"):
+        assert attempt(world, variant) == "bad"
+    assert isinstance(attempt(world, "jane@example.com", PASSWORD), int)
+
+
+def test_a_successful_login_forgets_the_failures():
+    world = world_with_user()
+    for _ in range(4):
+        assert attempt(world, "jane@example.com") == "bad"
+    assert attempt(world, "jane@example.com", PASSWORD) == "ok"
+    for _ in range(4):
+        assert attempt(world, "jane@example.com") == "bad"
+    assert attempt(world, "jane@example.com", PASSWORD) == "ok"
+
+
+def test_password_reset_lifts_the_lockout():
+    world = world_with_user()
+    for _ in range(5):
+        attempt(world, "jane@example.com")
+    assert attempt(world, "jane@example.com", PASSWORD) == 60
+    world.services.resets.request(email="jane@example.com", phone=None)
+    code = world.field_of(world.emails("jane@example.com")[-1], "code")
+    world.services.resets.confirm(email="jane@example.com", code=code,
+                                  new_password="a whole new passphrase",
+                                  confirm_password="a whole new passphrase")
+    assert attempt(world, "jane@example.com", "a whole new passphrase") == "ok"
+
+
+def test_configured_steps_and_the_failure_budget():
+    world = world_with_user(lockout=parse_lockout("3:10"),
+                            limits={"login_failed_per_account": "4/hour"})
+    assert [attempt(world, "jane@example.com") for _ in range(3)] == ["bad"] * 3
+    assert attempt(world, "jane@example.com") == 10
+    world.clock.advance(seconds=11)
+    assert attempt(world, "jane@example.com") == "bad"
+    world.clock.advance(seconds=11)
+    assert attempt(world, "jane@example.com") > 3000  # 4 failures an hour at most
+
+
+@pytest.mark.parametrize("variants", [
+    ["Jane@Example.com", "jane@example.com", "JANE@EXAMPLE.COM"],
+])
+def test_resend_and_reset_caps_per_destination(variants):
+    world = make_world(throttle=ThrottlePolicy())
+    world.services.accounts.register(email="jane@example.com", phone=None, password=PASSWORD)
+    for variant in variants[:2]:  # registration was the first message of three
+        world.services.verification.resend_email(variant)
+    with pytest.raises(Throttled) as caught:
+        world.services.verification.resend_email(variants[2])
+    assert 3500 < caught.value.retry_after <= 3600
+    assert len(world.emails("jane@example.com")) == 3
+    for variant in variants:
+        world.services.resets.request(email=variant, phone=None)
+    with pytest.raises(Throttled):
+        world.services.resets.request(email="jane@example.com", phone=None)
+    assert len([m for m in world.emails("jane@example.com")
+                if m.payload["template"] == "reset"]) == 3
+    world.clock.advance(hours=1, seconds=1)
+    world.services.resets.request(email="jane@example.com", phone=None)  # an hour later: again
+
+
+def test_unknown_destinations_are_capped_identically():
+    world = make_world(throttle=ThrottlePolicy())
+    for _ in range(3):
+        world.services.resets.request(email="nobody@example.com", phone=None)
+        world.services.verification.resend_phone("+1 415 555 2671")
+    with pytest.raises(Throttled):
+        world.services.resets.request(email="Nobody@Example.com", phone=None)
+    with pytest.raises(Throttled):
+        world.services.verification.resend_phone("(415) 555-2671")
+
+
+def test_global_sms_cap_refuses_every_number_alike_and_drops_racing_messages():
+    world = make_world(throttle=ThrottlePolicy(limits={"sms_global_daily": "2/day"}))
+    world.services.accounts.register(email=None, phone="+14155552671", password=PASSWORD)
+    world.services.accounts.register(email=None, phone="+14155552672", password=PASSWORD)
+    assert len(world.texts()) == 2
+    for number in ("+14155552671", "+14155550000"):  # known and unknown
+        with pytest.raises(Throttled):
+            world.services.resets.request(email=None, phone=number)
+    assert len(world.texts()) == 2
+
+
+def test_refresh_per_account_budget():
+    world = world_with_user(limits={"refresh_per_account": "2/minute"})
+    _, pair = world.services.tokens.login(email="jane@example.com", phone=None,
+                                          password=PASSWORD)
+    pair = world.services.tokens.refresh(pair.refresh)
+    pair = world.services.tokens.refresh(pair.refresh)
+    with pytest.raises(Throttled):
+        world.services.tokens.refresh(pair.refresh)
+
+
+def test_disabled_throttle_never_refuses():
+    world = make_world()
+    world.services.accounts.register(email="jane@example.com", phone=None, password=PASSWORD)
+    for _ in range(30):
+        assert attempt(world, "jane@example.com") == "bad"
+        world.services.resets.request(email="jane@example.com", phone=None)
+
+
+def test_breached_passwords_are_refused_on_register_reset_and_change():
+    breached = FakeBreachedPasswords("password is breached")
+    world = make_world(breached=breached)
+    with pytest.raises(ValidationFailed) as caught:
+        world.services.accounts.register(email="jane@example.com", phone=None,
+                                         password="password is breached")
+    assert "breach" in caught.value.errors["password"][0]
+    world.services.accounts.register(email="jane@example.com", phone=None, password=PASSWORD)
+    user = world.user(email="jane@example.com")
+    with pytest.raises(ValidationFailed) as caught:
+        world.services.accounts.change_password(user.id, PASSWORD, "password is breached",
+                                                "password is breached")
+    assert "new_password" in caught.value.errors
+    world.services.resets.request(email="jane@example.com", phone=None)
+    code = world.field_of(world.emails("jane@example.com")[-1], "code")
+    with pytest.raises(ValidationFailed):
+        world.services.resets.confirm(email="jane@example.com", code=code,
+                                      new_password="password is breached",
+                                      confirm_password="password is breached")
+    assert breached.asked.count("password is breached") == 3
+    # A password that fails the local rules is never sent to the corpus.
+    with pytest.raises(ValidationFailed):
+        world.services.accounts.register(email="x@example.com", phone=None, password="short")
+    assert "short" not in breached.asked

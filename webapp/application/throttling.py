@@ -1,0 +1,167 @@
+"""Abuse limits in one table, and the per-account / per-destination checks of the use cases.
+
+Every limit of the application is named in ``DEFAULT_LIMITS`` (allauth-style
+strings, ``"3/hour"`` or ``"20/minute;200/hour"``), each overridable with an
+environment variable ``RATELIMIT_<NAME>``. Two kinds:
+
+- per client address, enforced at the doors by Flask-Limiter (webapp/interface/limits.py):
+  ``login``, ``refresh``, ``register``, ``resend``, ``reset``, ``code``;
+- per account or destination, enforced here in the services, so that the JSON API
+  and the browser pages get them alike: keyed on the canonical address
+  (``Email.parse``/``Phone.parse``), so ``Jane@Example.COM`` and ``jane@example.com``
+  share one budget.
+
+The login lockout is progressive (after 5, 10, 20 failures: 1, 5, 30 minutes by
+default), counted per identifier whether or not an account has it, so that a
+locked answer says nothing about existence; failures are forgotten a day after
+the first one, a successful login or a password reset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from webapp.application.interfaces import RateLimiter
+from webapp.domain.errors import Throttled
+from webapp.domain.values import Email, Phone
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMITS: Mapping[str, str] = MappingProxyType({
+    # --- per client address (Flask-Limiter decorators on the views) --------------------
+    "login": "20/minute;200/hour",        # login and token: a password guess each
+    "refresh": "60/minute;600/hour",
+    "register": "10/minute;50/hour",
+    "resend": "10/minute;50/hour",         # verification email/SMS resend
+    "reset": "10/minute;50/hour",          # password reset request
+    "code": "30/minute;300/hour",          # typing a verification or reset code/link
+    # --- per account or destination (the services, both doors) ------------------------
+    "login_failed_per_account": "10/minute",
+    "refresh_per_account": "30/minute",
+    "verify_per_destination": "3/hour",    # verification messages (register and resend)
+    "reset_per_destination": "3/hour",     # reset messages
+    "sms_global_daily": "1000/day",        # every SMS the site sends
+})
+
+DEFAULT_LOCKOUT = "5:60,10:300,20:1800"
+FAILURE_MEMORY = 24 * 3600
+
+
+def parse_lockout(text: str) -> tuple[tuple[int, int], ...]:
+    """``"5:60,10:300"`` -> ((5, 60), (10, 300)): after N failures, lock for S seconds."""
+    steps = []
+    for part in text.split(","):
+        failures, _, seconds = part.strip().partition(":")
+        steps.append((int(failures), int(seconds)))
+    if not steps or any(n < 1 or s < 1 for n, s in steps):
+        raise ValueError("each step is FAILURES:SECONDS, both positive")
+    return tuple(sorted(steps))
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    limits: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    lockout: tuple[tuple[int, int], ...] = parse_lockout(DEFAULT_LOCKOUT)
+    failure_memory: int = FAILURE_MEMORY
+
+    def lock_seconds(self, failures: int) -> int:
+        """The lock that ``failures`` consecutive failures earn (0: none yet)."""
+        return max((s for n, s in self.lockout if failures >= n), default=0)
+
+
+def _key(kind: str, value: str) -> str:
+    # Addresses are not stored in the limiter's storage in clear.
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+class Throttle:
+    """The services' view of the limits. ``limiter=None`` (RATELIMIT_ENABLED=false): all off."""
+
+    def __init__(self, limiter: RateLimiter | None = None,
+                 policy: ThrottlePolicy | None = None) -> None:
+        self.limiter = limiter
+        self.policy = policy or ThrottlePolicy()
+
+    @property
+    def enabled(self) -> bool:
+        return self.limiter is not None
+
+    def limit(self, rule: str) -> str:
+        return self.policy.limits.get(rule) or DEFAULT_LIMITS[rule]
+
+    # --- budgets ------------------------------------------------------------------
+
+    def spend(self, rule: str, value: str) -> None:
+        """Count one event of ``rule`` for ``value``; Throttled when the budget is spent."""
+        if self.limiter is None:
+            return
+        wait = self.limiter.hit(self.limit(rule), _key(rule, value))
+        if wait:
+            raise Throttled(wait)
+
+    def before_messages(self, rule: str, email: Email | None, phone: Phone | None) -> None:
+        """Spend the destinations' message budgets, before looking anything up.
+
+        Counted for every request, whether or not an account has the address, so the
+        4th request in the hour is a 429 for everybody and tells nothing.
+        """
+        if phone is not None:
+            self.ensure_sms_budget()
+        for destination in (email, phone):
+            if destination is not None:
+                self.spend(rule, destination.value)
+
+    def ensure_sms_budget(self) -> None:
+        """Throttled when the site's SMS budget is spent: the same answer for every number."""
+        if self.limiter is None:
+            return
+        wait = self.limiter.peek(self.limit("sms_global_daily"), "sms:all")
+        if wait:
+            raise Throttled(wait)
+
+    def take_sms(self) -> bool:
+        """Count one SMS against the global cap; False when it must be dropped."""
+        if self.limiter is None:
+            return True
+        return not self.limiter.hit(self.limit("sms_global_daily"), "sms:all")
+
+    # --- login lockout ------------------------------------------------------------
+
+    def before_login(self, account: str) -> None:
+        """Throttled while the identifier is locked or over its failure budget.
+
+        The attempt is counted against the budget now, before the password is checked
+        (atomically, so parallel guesses cannot overtake the count); a success gives it
+        back (``forget_failures``), so only failures use it up.
+        """
+        if self.limiter is None:
+            return
+        wait = self.limiter.held_for(_key("lock", account)) or self.limiter.hit(
+            self.limit("login_failed_per_account"), _key("login_failed_per_account", account))
+        if wait:
+            raise Throttled(wait)
+
+    def record_failure(self, account: str) -> tuple[int, int]:
+        """Count a failed login: (failures so far, seconds of the lock this started or 0)."""
+        if self.limiter is None:
+            return 0, 0
+        failures = self.limiter.count(_key("failures", account), self.policy.failure_memory)
+        seconds = self.policy.lock_seconds(failures)
+        if seconds:
+            self.limiter.hold(_key("lock", account), seconds)
+        return failures, seconds
+
+    def forget_failures(self, *accounts: str | None) -> None:
+        """A successful login or password reset: the lockout is lifted."""
+        if self.limiter is None:
+            return
+        for account in filter(None, accounts):
+            assert account is not None
+            self.limiter.drop(_key("failures", account))
+            self.limiter.drop(_key("lock", account))
+            self.limiter.reset(self.limit("login_failed_per_account"),
+                               _key("login_failed_per_account", account))

@@ -1,0 +1,93 @@
+"""A logging filter that keeps secrets out of logs and log lines whole.
+
+Installed at start-up on every handler of the root logger (and of gunicorn's
+loggers), so it sees records from every library. It:
+
+- masks the values of secret-looking keys (``password``, ``token``, ``code``,
+  ``refresh``, ``access``, ``secret``, ``Authorization``, ``*_password``,
+  ``*_token`` ...) in ``key=value``, ``key: value``, JSON and query-string text,
+  in the formatted message and in ``extra=`` fields;
+- masks Stripe-style keys (``sk_live_...``, ``whsec_...``), bare JWTs and the
+  tokens of emailed links (``/reset/<token>``, ``/verify/<token>``);
+- escapes control characters (CR, LF, ESC ...) as ``\\r``, ``\\n``, ``\\x1b``, so a
+  value cannot forge a second log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+MASK = "***"
+
+_KEY = (r"(?:[\w-]*(?:password|passwd|secret|token)[\w-]*"
+        r"|code|otp|refresh|access|authorization|api[_-]?key|cookie|set-cookie)")
+# key, optional closing quote, separator, optional opening quote, value
+_PAIR = re.compile(
+    rf"""(?P<key>(?<![\w-]){_KEY})(?P<q1>["']?)(?P<sep>\s*[:=]\s*)"""
+    r"""(?:(?P<dq>"(?:[^"\\]|\\.)*")|(?P<sq>'(?:[^'\\]|\\.)*')"""
+    r"""|(?P<scheme>(?:Bearer|Basic|Token)\s+)?(?P<bare>[^\s&,;"'}\])]+))""",
+    re.IGNORECASE,
+)
+_PATTERNS = [
+    (re.compile(r"\b((?:sk|rk|pk)_(?:live|test)_|whsec_)[A-Za-z0-9]+"), r"\1" + MASK),
+    (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), "<jwt " + MASK + ">"),
+    (re.compile(r"(/(?:reset|verify|invite)/)(?!code\b|resend\b)[\w.-]{16,}"), r"\1" + MASK),
+    (re.compile(r"\b(Bearer|Basic)\s+[\w.~+/=-]{8,}", re.IGNORECASE), r"\1 " + MASK),
+]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SECRET_NAME = re.compile(rf"^{_KEY}$", re.IGNORECASE)
+_RECORD_FIELDS = set(vars(logging.LogRecord("x", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName"}
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    head = match.group("key") + match.group("q1") + match.group("sep")
+    if match.group("dq") is not None:
+        return f'{head}"{MASK}"'
+    if match.group("sq") is not None:
+        return f"{head}'{MASK}'"
+    return head + (match.group("scheme") or "") + MASK
+
+
+def mask_text(text: str) -> str:
+    """Secrets masked, control characters escaped."""
+    text = _PAIR.sub(_mask_pair, text)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+
+
+def mask_value(name: str, value: Any) -> Any:
+    """An ``extra=`` field: masked whole when its name is secret, else masked inside."""
+    if _SECRET_NAME.match(name):
+        return MASK
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(mask_value("", v) for v in value)
+    return value
+
+
+class SecretMaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a broken format string: keep what there is
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = mask_text(message), None
+        for name in set(vars(record)) - _RECORD_FIELDS:
+            setattr(record, name, mask_value(name, getattr(record, name)))
+        return True
+
+
+def install_log_filter(*logger_names: str) -> None:
+    """Add the filter to every handler of the root logger and of the named loggers (once)."""
+    for name in ("", "gunicorn.error", "gunicorn.access", *logger_names):
+        for handler in logging.getLogger(name or None).handlers:
+            if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
+                handler.addFilter(SecretMaskingFilter())

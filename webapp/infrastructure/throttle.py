@@ -1,0 +1,60 @@
+"""The RateLimiter port on the ``limits`` library: Flask-Limiter's own storage.
+
+So the services' per-account and per-destination counters live beside the
+per-address ones of Flask-Limiter: in Redis when ``REDIS_URL`` is set (shared by
+every worker and instance), in the process's memory otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+
+from limits import RateLimitItem, parse_many
+from limits.storage import Storage
+from limits.strategies import MovingWindowRateLimiter
+
+PREFIX = "webapp"
+
+
+@lru_cache(maxsize=64)
+def _items(limit: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(limit))
+
+
+class LimitsRateLimiter:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.strategy = MovingWindowRateLimiter(storage)
+
+    def _wait(self, item: RateLimitItem, key: str) -> int:
+        reset_at = self.strategy.get_window_stats(item, PREFIX, key).reset_time
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def hit(self, limit: str, key: str) -> int:
+        refused = [item for item in _items(limit) if not self.strategy.hit(item, PREFIX, key)]
+        return max((self._wait(item, key) for item in refused), default=0)
+
+    def peek(self, limit: str, key: str) -> int:
+        refused = [item for item in _items(limit) if not self.strategy.test(item, PREFIX, key)]
+        return max((self._wait(item, key) for item in refused), default=0)
+
+    def reset(self, limit: str, key: str) -> None:
+        for item in _items(limit):
+            self.strategy.clear(item, PREFIX, key)
+
+    def count(self, key: str, ttl: int) -> int:
+        return int(self.storage.incr(f"{PREFIX}/{key}", ttl))
+
+    def hold(self, key: str, seconds: int) -> None:
+        self.storage.clear(f"{PREFIX}/{key}")
+        self.storage.incr(f"{PREFIX}/{key}", seconds)
+
+    def held_for(self, key: str) -> int:
+        if not self.storage.get(f"{PREFIX}/{key}"):
+            return 0
+        return max(1, math.ceil(self.storage.get_expiry(f"{PREFIX}/{key}") - time.time()))
+
+    def drop(self, key: str) -> None:
+        self.storage.clear(f"{PREFIX}/{key}")

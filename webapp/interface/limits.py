@@ -1,0 +1,71 @@
+"""Per-client-address limits at the doors (Flask-Limiter), in one registration.
+
+``ENDPOINT_LIMITS`` maps each view (API and browser alike) to a rule of the
+table in webapp/application/throttling.py; views of one rule share one budget
+per address (``/api/auth/login/``, ``/api/auth/token/`` and the ``/login`` page are
+one ``login`` budget). The address is ``request.remote_addr`` after ProxyFix, so
+only ``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed.
+
+The per-account and per-destination limits are not here: the services apply
+them, so every door gets them.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_limiter.util import get_remote_address
+
+from webapp.extensions import limiter
+
+ENDPOINT_LIMITS: dict[str, str] = {
+    # JSON API
+    "api.login": "login",
+    "api.token_obtain": "login",
+    "api.token_refresh": "refresh",
+    "api.register": "register",
+    "api.email_verify_resend": "resend",
+    "api.phone_verify_resend": "resend",
+    "api.password_reset": "reset",
+    "api.email_verify": "code",
+    "api.phone_verify": "code",
+    "api.password_reset_verify": "code",
+    "api.password_reset_confirm": "code",
+    "api.invitation_accept": "code",
+    # Browser pages (POST only). Each line applies once that view exists in the app.
+    "web.login": "login",
+    "web.account_password": "login",  # the current password is a guess too
+    "web.signup": "register",
+    "web.verify_resend": "resend",
+    "web.reset": "reset",
+    "web.verify": "code",
+    "web.verify_link": "code",
+    "web.reset_code": "code",
+    "web.reset_link": "code",
+    "invite.accept": "code",
+}
+
+_decorators: dict[str, object] = {}
+
+
+def _rule_limit(rule: str):  # noqa: ANN202
+    return lambda: current_app.config["SETTINGS"].RATELIMITS[rule]
+
+
+def _decorator(rule: str):  # noqa: ANN202
+    # One decorator per rule for the life of the process: Flask-Limiter registers
+    # limits globally, and a second one per app would count every request twice.
+    if rule not in _decorators:
+        _decorators[rule] = limiter.shared_limit(
+            _rule_limit(rule), scope=f"ip-{rule}", key_func=get_remote_address,
+            methods=["POST"])
+    return _decorators[rule]
+
+
+def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) -> None:
+    """Wrap each listed view that this app has with its rule's per-address limit."""
+    for endpoint, rule in (endpoints or ENDPOINT_LIMITS).items():
+        view = app.view_functions.get(endpoint)
+        if view is not None and not getattr(view, "_ip_limited", False):
+            wrapped = _decorator(rule)(view)  # type: ignore[operator]
+            wrapped._ip_limited = True  # type: ignore[attr-defined]
+            app.view_functions[endpoint] = wrapped
