@@ -21,6 +21,7 @@ from webapp.application.interfaces import RenderedMessage, RequestInfo, UniqueCo
 from webapp.application.policy import Policy
 from webapp.application.services import Services
 from webapp.application.throttling import Throttle, ThrottlePolicy
+from webapp.domain.billing import BillingEvent, InvalidSignature, Plan, Subscription
 from webapp.domain.errors import InvalidToken
 from webapp.domain.model import (
     AuditEvent,
@@ -166,13 +167,24 @@ class FakeSms:
 
 
 class FakeBilling:
+    """Stripe at the port: customers, plans, and the Checkout/portal sessions asked for."""
+
     enabled = True
 
     def __init__(self) -> None:
         self.customers: dict[str, dict[str, Any]] = {}
         self.fail_times = 0
+        self.die_after_create = 0  # the call succeeds at Stripe, then the worker "dies"
+        self.plans: list[Plan] = [
+            Plan("price_basic", "Basic", 500, "usd", "month", product_metadata={"plan": "true"}),
+            Plan("price_pro", "Pro", 1500, "usd", "month", product_metadata={"plan": "true"}),
+            Plan("price_other", "Internal", 100, "usd", "month"),
+        ]
+        self.plan_calls = 0
+        self.sessions: list[dict[str, Any]] = []
+        self.portals: list[dict[str, Any]] = []
 
-    def find_customer(self, user_id: int) -> str | None:
+    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
         return next((cid for cid, c in self.customers.items()
                      if c["metadata"]["user_id"] == str(user_id)), None)
 
@@ -184,7 +196,36 @@ class FakeBilling:
         cid = f"cus_{len(self.customers) + 1}"
         self.customers[cid] = {"email": email, "phone": phone, "name": name,
                                "metadata": {"user_id": str(user_id)}, "key": idempotency_key}
+        if self.die_after_create:
+            self.die_after_create -= 1
+            raise ConnectionResetError("worker killed after Stripe answered")
         return cid
+
+    def list_plans(self) -> list[Plan]:
+        self.plan_calls += 1
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TimeoutError("stripe timed out")
+        return list(self.plans)
+
+    def checkout_url(self, **params: Any) -> str:
+        self.sessions.append(params)
+        return f"https://checkout.stripe.test/c/cs_{len(self.sessions)}"
+
+    def portal_url(self, **params: Any) -> str:
+        self.portals.append(params)
+        return f"https://billing.stripe.test/p/bps_{len(self.portals)}"
+
+
+class FakeWebhooks:
+    """Signature check at the port: ``"valid"`` passes, anything else is forged."""
+
+    configured = True
+
+    def verify(self, payload: bytes, signature: str) -> dict[str, Any]:
+        if signature != "valid":
+            raise InvalidSignature()
+        return json.loads(payload)
 
 
 class FakeRateLimiter:
@@ -269,6 +310,8 @@ class Store:
     outbox: dict[int, OutboxMessage] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
     invitations: dict[int, Invitation] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    billing_events: dict[str, BillingEvent] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -306,6 +349,10 @@ class FakeUserRepository(_Repo):
     def get_by_phone(self, phone: str, *, lock: bool = False) -> User | None:
         return next((copy.deepcopy(u) for u in self.state.users.values() if u.phone == phone),
                     None)
+
+    def get_by_customer(self, customer_id: str, *, lock: bool = False) -> User | None:
+        return next((copy.deepcopy(u) for u in self.state.users.values()
+                     if u.stripe_customer_id == customer_id), None)
 
     def save(self, user: User) -> None:
         self._check_unique(user)
@@ -411,6 +458,41 @@ class FakeInvitationRepository(_Repo):
         self.state.invitations[invitation.id or 0] = copy.deepcopy(invitation)
 
 
+class FakeSubscriptionRepository(_Repo):
+    def add(self, subscription: Subscription) -> None:
+        if subscription.stripe_id in self.state.subscriptions:
+            raise UniqueConflict("subscriptions")
+        subscription.id = self._next_id()
+        self.state.subscriptions[subscription.stripe_id] = copy.deepcopy(subscription)
+
+    def get(self, stripe_id: str, *, lock: bool = False) -> Subscription | None:
+        return copy.deepcopy(self.state.subscriptions.get(stripe_id))
+
+    def save(self, subscription: Subscription) -> None:
+        self.state.subscriptions[subscription.stripe_id] = copy.deepcopy(subscription)
+
+    def for_user(self, user_id: int, customer_id: str | None) -> list[Subscription]:
+        return [copy.deepcopy(s) for s in self.state.subscriptions.values()
+                if s.user_id == user_id or (customer_id and s.customer_id == customer_id)]
+
+    def for_customer(self, customer_id: str) -> list[Subscription]:
+        return [copy.deepcopy(s) for s in self.state.subscriptions.values()
+                if s.customer_id == customer_id]
+
+
+class FakeBillingEventRepository(_Repo):
+    def add(self, event: BillingEvent) -> None:
+        if event.id in self.state.billing_events:
+            raise UniqueConflict("billing_events")
+        self.state.billing_events[event.id] = copy.deepcopy(event)
+
+    def get(self, event_id: str, *, lock: bool = False) -> BillingEvent | None:
+        return copy.deepcopy(self.state.billing_events.get(event_id))
+
+    def save(self, event: BillingEvent) -> None:
+        self.state.billing_events[event.id] = copy.deepcopy(event)
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; ``commit`` publishes it, leaving without commit drops it."""
 
@@ -432,12 +514,15 @@ class FakeUnitOfWork:
         self.outbox = FakeOutboxRepository(self.working)
         self.audit = FakeAuditRepository(self.working)
         self.invitations = FakeInvitationRepository(self.working)
+        self.subscriptions = FakeSubscriptionRepository(self.working)
+        self.billing_events = FakeBillingEventRepository(self.working)
 
     def __exit__(self, *exc: object) -> None:
         self.rollback()
 
     def commit(self) -> None:
-        for name in ("users", "codes", "families", "outbox", "audit", "invitations"):
+        for name in ("users", "codes", "families", "outbox", "audit", "invitations",
+                     "subscriptions", "billing_events"):
             setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
         self.committed = True
         self._begin()
@@ -464,6 +549,7 @@ class World:
     services: Services
     policy: Policy
     limiter: FakeRateLimiter | None = None
+    webhooks: FakeWebhooks = field(default_factory=FakeWebhooks)
 
     def emails(self, to: str | None = None) -> list[OutboxMessage]:
         return [m for m in self.store.outbox.values()
@@ -493,6 +579,7 @@ def make_world(policy: Policy | None = None, throttle: ThrottlePolicy | None = N
                breached: FakeBreachedPasswords | None = None) -> World:
     """``throttle``: turn the limits on (off by default, like RATELIMIT_ENABLED=false)."""
     from webapp.application.accounts import AccountService
+    from webapp.application.billing import BillingService
     from webapp.application.delivery import DeliveryService
     from webapp.application.password_reset import PasswordResetService
     from webapp.application.tokens import TokenService
@@ -511,10 +598,12 @@ def make_world(policy: Policy | None = None, throttle: ThrottlePolicy | None = N
     mailer, sms, billing = FakeMailer(), FakeSms(), FakeBilling()
     tokens = TokenService(kit, codec)
     verification = VerificationService(kit)
+    webhooks = FakeWebhooks()
     services = Services(
         kit=kit, accounts=AccountService(kit, verification, tokens), verification=verification,
         tokens=tokens, resets=PasswordResetService(kit, tokens),
         delivery=DeliveryService(kit, mailer, sms, billing),
+        billing=BillingService(kit, billing, webhooks),
     )
     return World(store, uows, clock, hasher, codec, mailer, sms, billing, services, policy,
-                 limiter)
+                 limiter, webhooks)

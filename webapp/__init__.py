@@ -143,7 +143,8 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'")
+            # Stripe: the subscribe and "Manage billing" forms redirect to Checkout/the portal.
+            "form-action 'self' https://checkout.stripe.com https://billing.stripe.com")
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         if not settings.is_development:

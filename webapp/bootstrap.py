@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp.application.accounts import AccountService
+from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.common import Toolkit
 from webapp.application.delivery import DeliveryService
 from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
@@ -19,7 +20,7 @@ from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.config import Settings
 from webapp.extensions import db, limiter
-from webapp.infrastructure.billing import DisabledBilling, StripeGateway
+from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.dispatch import InlineDispatcher
 from webapp.infrastructure.messaging import (
     ConsoleMailer,
@@ -92,6 +93,11 @@ def breached_from(settings: Settings) -> PwnedPasswords | None:
     return PwnedPasswords(settings.PWNED_PASSWORDS_URL, settings.PWNED_PASSWORDS_TIMEOUT)
 
 
+def billing_settings_from(settings: Settings) -> BillingSettings:
+    prices = tuple(p.strip() for p in settings.STRIPE_PRICES.split(",") if p.strip())
+    return BillingSettings(prices=prices, plans_ttl=timedelta(seconds=settings.STRIPE_PLANS_TTL))
+
+
 def build_services(app: Flask, settings: Settings) -> Services:
     # The thread wakes at least as often as the shortest retry wait, so retries are on time.
     dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker),
@@ -120,12 +126,15 @@ def build_services(app: Flask, settings: Settings) -> Services:
     mailer, sms = mailer_from(settings), sms_from(settings)
     # Console backends are for development: keep bodies so the dev outbox page shows them.
     keep_bodies = settings.console_delivery
+    billing = billing_from(settings)
     services = Services(
         kit=kit,
         accounts=AccountService(kit, verification, tokens),
         verification=verification,
         tokens=tokens,
         resets=PasswordResetService(kit, tokens),
-        delivery=DeliveryService(kit, mailer, sms, billing_from(settings), keep_bodies),
+        delivery=DeliveryService(kit, mailer, sms, billing, keep_bodies),
+        billing=BillingService(kit, billing, StripeWebhooks(settings.STRIPE_WEBHOOK_SECRET),
+                               billing_settings_from(settings)),
     )
     return services

@@ -58,6 +58,8 @@ class Settings:
     STRIPE_SECRET_KEY: str = ""
     STRIPE_API_BASE: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
+    STRIPE_PRICES: str = ""  # comma-separated price ids offered as plans; else product metadata
+    STRIPE_PLANS_TTL: int = 300
     REDIS_URL: str = ""
     JWT_ACCESS_TTL: int = 900
     JWT_REFRESH_TTL: int = 1_209_600
@@ -149,7 +151,7 @@ class Settings:
             problems.append("APP_BASE_URL must be an absolute http(s) URL.")
         elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
             problems.append("APP_BASE_URL must use https in production.")
-        for name in ("JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "ARGON2_TIME_COST",
+        for name in ("JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "STRIPE_PLANS_TTL", "ARGON2_TIME_COST",
                      "ARGON2_PARALLELISM"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive number.")

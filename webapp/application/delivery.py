@@ -120,10 +120,12 @@ class DeliveryService(Kit):
             user = uow.users.get(user_id)
         if user is None or user.stripe_customer_id:
             return
-        customer_id = self.billing.find_customer(user_id) or self.billing.create_customer(
-            user_id=user_id, email=user.email, phone=user.phone, name=user.full_name,
-            idempotency_key=key,
-        )
+        # find_customer: a worker killed after Stripe answered left one behind.
+        customer_id = self.billing.find_customer(user_id, user.email) or (
+            self.billing.create_customer(
+                user_id=user_id, email=user.email, phone=user.phone, name=user.full_name,
+                idempotency_key=key,
+            ))
         with self.kit.uow() as uow:
             user = uow.users.get(user_id, lock=True)
             if user is not None and not user.stripe_customer_id:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from webapp.domain.billing import BillingEvent, Plan, Subscription
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
@@ -97,7 +98,7 @@ class BillingGateway(Protocol):
     @property
     def enabled(self) -> bool: ...
 
-    def find_customer(self, user_id: int) -> str | None:
+    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
         """An existing customer made for this user (metadata ``user_id``), if any."""
         ...
 
@@ -105,6 +106,32 @@ class BillingGateway(Protocol):
         self, *, user_id: int, email: str | None, phone: str | None, name: str,
         idempotency_key: str,
     ) -> str: ...
+
+    def list_plans(self) -> list[Plan]:
+        """Every active recurring price, with its product's name and metadata."""
+        ...
+
+    def checkout_url(
+        self, *, customer_id: str, price_id: str, user_id: int, success_url: str,
+        cancel_url: str, idempotency_key: str,
+    ) -> str:
+        """A Checkout Session in subscription mode for this customer; its URL."""
+        ...
+
+    def portal_url(self, *, customer_id: str, return_url: str) -> str:
+        """A billing portal session for this customer; its URL."""
+        ...
+
+
+class WebhookVerifier(Protocol):
+    """Checks a webhook's signature over the raw body (Stripe-Signature, with a tolerance)."""
+
+    @property
+    def configured(self) -> bool: ...
+
+    def verify(self, payload: bytes, signature: str) -> dict[str, Any]:
+        """The event as plain data, or raises InvalidSignature."""
+        ...
 
 
 class RateLimiter(Protocol):
@@ -173,6 +200,10 @@ class UserRepository(Protocol):
 
     def get_by_phone(self, phone: str, *, lock: bool = False) -> User | None: ...
 
+    def get_by_customer(self, customer_id: str, *, lock: bool = False) -> User | None:
+        """The user whose ``stripe_customer_id`` this is."""
+        ...
+
     def save(self, user: User) -> None: ...
 
 
@@ -234,6 +265,28 @@ class InvitationRepository(Protocol):
     def save(self, invitation: Invitation) -> None: ...
 
 
+class SubscriptionRepository(Protocol):
+    def add(self, subscription: Subscription) -> None: ...
+
+    def get(self, stripe_id: str, *, lock: bool = False) -> Subscription | None: ...
+
+    def save(self, subscription: Subscription) -> None: ...
+
+    def for_user(self, user_id: int, customer_id: str | None) -> list[Subscription]:
+        """The user's subscriptions (linked by user id or by their Stripe customer)."""
+        ...
+
+    def for_customer(self, customer_id: str) -> list[Subscription]: ...
+
+
+class BillingEventRepository(Protocol):
+    def add(self, event: BillingEvent) -> None: ...
+
+    def get(self, event_id: str, *, lock: bool = False) -> BillingEvent | None: ...
+
+    def save(self, event: BillingEvent) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back."""
 
@@ -243,6 +296,8 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     audit: AuditRepository
     invitations: InvitationRepository
+    subscriptions: SubscriptionRepository
+    billing_events: BillingEventRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

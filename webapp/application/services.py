@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webapp.application.accounts import AccountService
+from webapp.application.billing import BillingService
 from webapp.application.common import Toolkit
 from webapp.application.delivery import DeliveryService
 from webapp.application.password_reset import PasswordResetService
@@ -20,3 +21,4 @@ class Services:
     tokens: TokenService
     resets: PasswordResetService
     delivery: DeliveryService
+    billing: BillingService

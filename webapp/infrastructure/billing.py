@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import stripe
+
+from webapp.domain.billing import InvalidSignature, Plan
+
+WEBHOOK_TOLERANCE = 300  # seconds; Stripe's own default
+TIMEOUT = 20  # seconds per call: well inside the outbox lease, so a slow call is not done twice
 
 
 class DisabledBilling:
@@ -10,30 +18,54 @@ class DisabledBilling:
 
     enabled = False
 
-    def find_customer(self, user_id: int) -> str | None:
+    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
         return None
 
     def create_customer(self, **_: object) -> str:
+        raise RuntimeError("billing is off")
+
+    def list_plans(self) -> list[Plan]:
+        return []
+
+    def checkout_url(self, **_: object) -> str:
+        raise RuntimeError("billing is off")
+
+    def portal_url(self, **_: object) -> str:
         raise RuntimeError("billing is off")
 
 
 class StripeGateway:
     enabled = True
 
-    def __init__(self, api_key: str, api_base: str | None = None) -> None:
-        kwargs: dict = {"max_network_retries": 0}
+    def __init__(self, api_key: str, api_base: str | None = None,
+                 http_client: stripe.HTTPClient | None = None) -> None:
+        kwargs: dict = {"max_network_retries": 0,  # the outbox retries, with backoff
+                        "http_client": http_client or stripe.RequestsClient(timeout=TIMEOUT)}
         if api_base:
             kwargs["base_addresses"] = {"api": api_base.rstrip("/")}
         self.client = stripe.StripeClient(api_key, **kwargs)
 
-    def find_customer(self, user_id: int) -> str | None:
-        """A customer already made for this user, e.g. by a worker killed after Stripe answered."""
+    # --- customers -------------------------------------------------------------------
+
+    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
+        """A customer already made for this user, e.g. by a worker killed after Stripe answered.
+
+        Listing by email is immediately consistent (search lags by up to a minute);
+        search covers phone-only users. An emulator without search gets a full scan.
+        """
+        wanted = str(int(user_id))
+        if email:
+            listed = self.client.v1.customers.list(params={"email": email, "limit": 100})
+            found = _with_user(listed.auto_paging_iter(), wanted)
+            if found:
+                return found
         try:
-            found = self.client.v1.customers.search(
-                params={"query": f"metadata['user_id']:'{int(user_id)}'", "limit": 1})
-        except stripe.InvalidRequestError:
-            return None  # search is not offered (e.g. by an emulator)
-        return found.data[0].id if found.data else None
+            result = self.client.v1.customers.search(
+                params={"query": f"metadata['user_id']:'{wanted}'", "limit": 1})
+            return result.data[0].id if result.data else None
+        except stripe.InvalidRequestError:  # search is not offered (e.g. localstripe)
+            listed = self.client.v1.customers.list(params={"limit": 100})
+            return _with_user(listed.auto_paging_iter(), wanted) if not email else None
 
     def create_customer(self, *, user_id: int, email: str | None, phone: str | None,
                         name: str, idempotency_key: str) -> str:
@@ -47,3 +79,82 @@ class StripeGateway:
         customer = self.client.v1.customers.create(
             params=params, options={"idempotency_key": idempotency_key})
         return customer.id
+
+    # --- plans, checkout, portal -----------------------------------------------------
+
+    def list_plans(self) -> list[Plan]:
+        prices = self.client.v1.prices.list(params={
+            "active": True, "type": "recurring", "limit": 100, "expand": ["data.product"]})
+        return [_plan(price.to_dict()) for price in prices.auto_paging_iter()
+                if _product_active(price.to_dict())]
+
+    def checkout_url(self, *, customer_id: str, price_id: str, user_id: int, success_url: str,
+                     cancel_url: str, idempotency_key: str) -> str:
+        metadata = {"user_id": str(user_id), "price_id": price_id}
+        session = self.client.v1.checkout.sessions.create(params={
+            "mode": "subscription",
+            "customer": customer_id,
+            "client_reference_id": str(user_id),
+            "line_items": [{"price": price_id, "quantity": 1}],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata": metadata,
+            "subscription_data": {"metadata": metadata},
+        }, options={"idempotency_key": idempotency_key})
+        return str(session.url)
+
+    def portal_url(self, *, customer_id: str, return_url: str) -> str:
+        session = self.client.v1.billing_portal.sessions.create(
+            params={"customer": customer_id, "return_url": return_url})
+        return str(session.url)
+
+
+def _with_user(customers: Any, user_id: str) -> str | None:
+    for customer in customers:
+        if customer.to_dict().get("metadata", {}).get("user_id") == user_id:
+            return customer.id
+    return None
+
+
+def _product_active(price: dict[str, Any]) -> bool:
+    product = price.get("product")
+    return not isinstance(product, dict) or bool(product.get("active", True))
+
+
+def _plan(price: dict[str, Any]) -> Plan:
+    product = price.get("product")
+    product = product if isinstance(product, dict) else {}
+    recurring = price.get("recurring") or {}
+    return Plan(
+        price_id=price["id"],
+        name=product.get("name") or price.get("nickname") or price["id"],
+        amount=price.get("unit_amount"),
+        currency=price.get("currency", ""),
+        interval=recurring.get("interval", ""),
+        interval_count=int(recurring.get("interval_count") or 1),
+        product_metadata={str(k): str(v) for k, v in (product.get("metadata") or {}).items()},
+    )
+
+
+class StripeWebhooks:
+    """``stripe.Webhook.construct_event`` over the raw body, 300 s tolerance."""
+
+    def __init__(self, secret: str, tolerance: int = WEBHOOK_TOLERANCE) -> None:
+        self.secret = secret
+        self.tolerance = tolerance
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret)
+
+    def verify(self, payload: bytes, signature: str) -> dict[str, Any]:
+        try:
+            stripe.Webhook.construct_event(payload, signature, self.secret, self.tolerance)
+        except stripe.SignatureVerificationError as exc:
+            raise InvalidSignature() from exc
+        except ValueError as exc:  # signed, but not JSON
+            raise InvalidSignature("The webhook body is not a JSON event.") from exc
+        data = json.loads(payload)
+        if not isinstance(data, dict):
+            raise InvalidSignature("The webhook body is not a JSON event.")
+        return data

@@ -115,6 +115,9 @@ class SqlUserRepository(_Mapped[User, UserRow]):
     def get_by_phone(self, phone: str, *, lock: bool = False) -> User | None:
         return self._one(self._select(lock).where(UserRow.phone == phone))
 
+    def get_by_customer(self, customer_id: str, *, lock: bool = False) -> User | None:
+        return self._one(self._select(lock).where(UserRow.stripe_customer_id == customer_id))
+
 
 class SqlCodeRepository(_Mapped[OneTimeCode, OneTimeCodeRow]):
     entity, row = OneTimeCode, OneTimeCodeRow

@@ -10,6 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.application.interfaces import UniqueConflict
+from webapp.infrastructure.billing_repositories import (
+    SqlBillingEventRepository,
+    SqlSubscriptionRepository,
+)
 from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlCodeRepository,
@@ -36,6 +40,8 @@ class SqlAlchemyUnitOfWork:
         self.outbox = SqlOutboxRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
         self.invitations = SqlInvitationRepository(self.session)
+        self.subscriptions = SqlSubscriptionRepository(self.session)
+        self.billing_events = SqlBillingEventRepository(self.session)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:

@@ -1,6 +1,6 @@
 """The JSON API blueprint at /api (views are registered by importing their modules)."""
 
-from webapp.interface.api import auth, openapi  # noqa: F401  (registers the routes)
+from webapp.interface.api import auth, billing, openapi  # noqa: F401  (registers the routes)
 from webapp.interface.api.base import bp
 
 __all__ = ["bp"]

@@ -1,0 +1,50 @@
+"""Browser billing: the account page's subscribe and "Manage billing" buttons go to Stripe.
+
+The panel itself is ``templates/billing/_panel.html``, rendered by the account page
+with ``billing=services.billing.summary(user_id)``.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, request
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from webapp.application.services import Services
+from webapp.domain.errors import DomainError
+from webapp.interface.web import bp
+
+ACCOUNT = "/account"
+
+
+def services() -> Services:
+    return current_app.extensions["services"]
+
+
+@bp.post("/billing/checkout")
+@login_required
+def billing_checkout() -> Response:
+    """Subscribe to the chosen plan: off to Stripe Checkout (or back, with the reason)."""
+    try:
+        url = services().billing.checkout(current_user.user.id, request.form.get("plan", ""))
+    except DomainError as exc:
+        flash(_message(exc), "error")
+        return redirect(ACCOUNT, 303)
+    return redirect(url, 303)
+
+
+@bp.post("/billing/portal")
+@login_required
+def billing_portal() -> Response:
+    """Manage billing: off to the Stripe billing portal."""
+    try:
+        url = services().billing.portal(current_user.user.id)
+    except DomainError as exc:
+        flash(_message(exc), "error")
+        return redirect(ACCOUNT, 303)
+    return redirect(url, 303)
+
+
+def _message(exc: DomainError) -> str:
+    errors = getattr(exc, "errors", None) or {}
+    return next((m for messages in errors.values() for m in messages), exc.detail)
