@@ -4,6 +4,7 @@ and signed webhooks that keep subscriptions in step. Stripe sits behind the Bill
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -172,10 +173,8 @@ class BillingService(Kit):
         if not jobs:  # e.g. the customer was deleted in Stripe: make a new one
             self.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
                          idempotency_key=f"customer-create-{user.id}-{int(now.timestamp())}")
-        try:
+        with contextlib.suppress(UniqueConflict):  # a simultaneous click queued it
             uow.commit()
-        except UniqueConflict:
-            pass  # a simultaneous click queued it
 
     # --- what the account shows ------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from webapp.application.common import Kit
 from webapp.application.interfaces import UnitOfWork
-from webapp.domain.billing import EPOCH, ENDED, Subscription, from_timestamp
+from webapp.domain.billing import ENDED, EPOCH, Subscription, from_timestamp
 
 SUBSCRIPTION_EVENTS = ("customer.subscription.created", "customer.subscription.updated",
                        "customer.subscription.deleted")

@@ -6,7 +6,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.application.interfaces import UniqueConflict
-
 from webapp.domain.billing import BillingEvent, Subscription
 from webapp.infrastructure.orm import BillingEventRow, SubscriptionRow
 from webapp.infrastructure.repositories import _Mapped

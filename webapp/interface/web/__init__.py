@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from webapp.interface.web import session  # noqa: E402,F401  (registers the user loader)
-from webapp.interface.web import billing  # noqa: E402,F401  (registers the billing routes)
+# Importing the view modules registers their routes (and the user loader).
+from webapp.interface.web import billing, session  # noqa: E402,F401
 
 __all__ = ["bp"]
