@@ -7,18 +7,33 @@ with ``billing=services.billing.summary(user_id)``.
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, request
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from webapp.application.billing import BillingSummary
 from webapp.application.services import Services
 from webapp.domain.errors import DomainError
+from webapp.domain.model import User
 from webapp.interface.web import bp
 
 ACCOUNT = "/account"
+# The account page renders templates/billing/_panel.html with what this callable returns.
+ACCOUNT_CONTEXT = "billing.account_context"
 
 
 def services() -> Services:
     return current_app.extensions["services"]
+
+
+def account_context(user: User) -> BillingSummary:
+    """The billing panel's ``billing`` object for the account page."""
+    return services().billing.summary(user.id or 0)
+
+
+@bp.record_once
+def _offer_account_context(state: BlueprintSetupState) -> None:
+    state.app.extensions[ACCOUNT_CONTEXT] = account_context
 
 
 @bp.post("/billing/checkout")
