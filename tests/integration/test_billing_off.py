@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.billing_fixtures import deliver, panel
+from tests.integration.billing.helpers import deliver, panel
 
 
 def test_billing_off_answers_503_and_nulls_and_verification_still_works(app, client, tokens,

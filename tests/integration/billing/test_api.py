@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from tests.integration.billing_fixtures import (  # noqa: F401  (fixtures)
-    app,
+from tests.integration.billing.helpers import (
     deliver,
-    fake_billing,
     user_id,
 )
 

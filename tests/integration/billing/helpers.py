@@ -1,45 +1,20 @@
-"""An app with billing on: the real webhook verifier, Stripe faked at the port."""
+"""Helpers of the billing integration tests: delivery, users, the panel, signed events."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import stripe
 from flask import Flask, render_template
 from flask.testing import FlaskClient
 from flask_login.utils import _create_identifier
 
-from tests.conftest import make_app
-from tests.fakes import FakeBilling
 from webapp.application.tokens import session_version
 from webapp.domain.model import User
-from webapp.extensions import db
 
 WEBHOOK_SECRET = "whsec_integration_secret"
-
-
-@pytest.fixture
-def fake_billing() -> FakeBilling:
-    return FakeBilling()
-
-
-@pytest.fixture
-def app(tmp_path: Path, fake_billing: FakeBilling) -> Iterator[Flask]:
-    app = make_app(tmp_path, STRIPE_SECRET_KEY="sk_test_integration",
-                   STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_API_BASE="http://127.0.0.1:9")
-    services = app.extensions["services"]
-    services.billing.gateway = fake_billing  # Checkout and the portal are not in any emulator
-    services.delivery.billing = fake_billing
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
 
 
 def deliver(app: Flask) -> None:
