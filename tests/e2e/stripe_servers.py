@@ -2,68 +2,31 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
+from tests.e2e.servers import HOST, Process, base_env, free_port
+
 KEY = "sk_test_e2e_billing"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+class LocalStripe(Process):
+    """localstripe on a free loopback port, state in memory (see localstripe_loopback.py)."""
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``check`` until truthy, with a deadline (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not met within {timeout} s")
-        time.sleep(0.05)
-
-
-class LocalStripe:
-    """localstripe in a subprocess on a free loopback port; stopped with its process group."""
-
-    def __init__(self) -> None:
+    def __init__(self, log_dir: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
-        self.log = Path(tempfile.mkdtemp(prefix="localstripe-")) / "localstripe.log"
-        self.popen: subprocess.Popen[bytes] | None = None
+        super().__init__("localstripe", [sys.executable, "-m", "tests.e2e.localstripe_loopback",
+                                         str(self.port)], base_env(), log_dir=log_dir)
 
-    def start(self) -> LocalStripe:
-        with open(self.log, "wb") as log:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "tests.e2e.localstripe_loopback", str(self.port)],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            wait_for(lambda: self.popen.poll() is not None or self._answers(), 30,
-                     "localstripe up")
-        except TimeoutError:
-            self.stop()
-            raise
-        if self.popen.poll() is not None:
-            raise RuntimeError(f"localstripe exited:\n{self.log.read_text()}")
+    def start(self, ready: Any = None, timeout: float = 30.0) -> LocalStripe:
+        super().start(ready or self._answers, timeout)
         return self
 
     def _answers(self) -> bool:
@@ -89,16 +52,6 @@ class LocalStripe:
     def customers_of(self, user_id: int) -> list[str]:
         return [c["id"] for c in self.customers()
                 if (c.get("metadata") or {}).get("user_id") == str(user_id)]
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(10)
 
 
 class FlakyProxy:

@@ -15,7 +15,8 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, Outbox, make_app
-from tests.e2e.stripe_servers import KEY, ROOT, FlakyProxy, LocalStripe, free_port, wait_for
+from tests.e2e.servers import BIN, ROOT, app_env, free_port, wait_for
+from tests.e2e.stripe_servers import KEY, FlakyProxy, LocalStripe
 from webapp.extensions import db
 
 pytestmark = pytest.mark.e2e
@@ -23,9 +24,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def localstripe() -> Iterator[LocalStripe]:
-    server = LocalStripe().start()
-    yield server
-    server.stop()
+    with LocalStripe().start() as server:
+        yield server
 
 
 @pytest.fixture
@@ -43,17 +43,14 @@ class Site:
         self.api_base = api_base
 
     def env(self, api_base: str | None = None) -> dict[str, str]:
-        return {
-            "PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "APP_ENV": "testing",
-            "SECRET_KEY": self.app.config["SECRET_KEY"],
-            "DATABASE_URL": self.app.config["SQLALCHEMY_DATABASE_URI"],
-            "DELIVERY": "worker", "STRIPE_SECRET_KEY": KEY,
-            "STRIPE_API_BASE": api_base or self.api_base, "LOG_LEVEL": "WARNING",
-        }
+        return app_env(self.app.config["SQLALCHEMY_DATABASE_URI"],
+                       SECRET_KEY=self.app.config["SECRET_KEY"], DELIVERY="worker",
+                       STRIPE_SECRET_KEY=KEY, STRIPE_API_BASE=api_base or self.api_base,
+                       LOG_LEVEL="WARNING")
 
     def worker(self, *args: str, api_base: str | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "worker", *args],
+            [str(BIN / "flask"), "--app", "wsgi", "worker", *args],
             env=self.env(api_base), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True)
 
@@ -168,10 +165,12 @@ def test_a_worker_killed_mid_call_leaves_one_customer(stripe, site_for):
         site = site_for(proxy.url)
         user_id = site.verify("jane@example.com", site.register_and_code("jane@example.com"))
         worker = site.worker("--burst")
-        wait_for(lambda: proxy.customer_posts == 1 and stripe.customers_of(user_id), 60,
-                 "the worker's create call reached Stripe")
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.communicate(timeout=30)
+        try:
+            wait_for(lambda: proxy.customer_posts == 1 and stripe.customers_of(user_id), 60,
+                     what="the worker's create call reached Stripe")
+        finally:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate(timeout=30)
         proxy.release()
         assert site.customer_id(user_id) is None
         site.staff_retry(user_id)  # the dead worker's lease would otherwise expire first

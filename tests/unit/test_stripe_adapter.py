@@ -141,3 +141,22 @@ def test_webhook_verifier_accepts_stripes_signature_and_refuses_forged_or_stale(
     with pytest.raises(InvalidSignature):  # the body was changed after signing
         hooks.verify(payload.replace("ping", "pong").encode(), signed(payload))
     assert StripeWebhooks("").configured is False
+
+
+def test_find_customer_scans_where_search_is_not_offered():
+    listed = {"object": "list", "has_more": False, "url": "/v1/customers", "data": [
+        {"id": "cus_7", "object": "customer", "metadata": {"user_id": "7"}}]}
+    stripe_gw, client = gateway({
+        "GET /v1/customers/search": ({"error": {"type": "invalid_request_error",
+                                                "message": "Not Found"}}, 404),
+        "GET /v1/customers": (listed, 200)})
+    assert stripe_gw.find_customer(7) == "cus_7"
+    assert stripe_gw.find_customer(8) is None
+    assert [r["path"] for r in client.requests].count("/v1/customers/search") == 2
+
+
+def test_find_customer_by_email_finds_none_in_one_call():
+    stripe_gw, client = gateway({"GET /v1/customers": (
+        {"object": "list", "has_more": False, "url": "/v1/customers", "data": []}, 200)})
+    assert stripe_gw.find_customer(7, "jane@example.com") is None
+    assert len(client.requests) == 1

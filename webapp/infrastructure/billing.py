@@ -10,7 +10,9 @@ import stripe
 from webapp.domain.billing import InvalidSignature, Plan
 
 WEBHOOK_TOLERANCE = 300  # seconds; Stripe's own default
-TIMEOUT = 20  # seconds per call: well inside the outbox lease, so a slow call is not done twice
+# Seconds per call, like every other gateway's: finding then creating a customer (two calls)
+# stays within the delivery's send budget, so a slow Stripe is not asked twice.
+TIMEOUT = 10
 
 
 class DisabledBilling:
@@ -50,22 +52,22 @@ class StripeGateway:
     def find_customer(self, user_id: int, email: str | None = None) -> str | None:
         """A customer already made for this user, e.g. by a worker killed after Stripe answered.
 
-        Listing by email is immediately consistent (search lags by up to a minute);
-        search covers phone-only users. An emulator without search gets a full scan.
+        By email when there is one: a list is immediately consistent (search lags by up
+        to a minute) and works on localstripe. Phone-only users: search by our metadata
+        (a scan where search is not offered, as on localstripe). Within 24 h the
+        idempotency key covers what search has not indexed yet.
         """
         wanted = str(int(user_id))
         if email:
             listed = self.client.v1.customers.list(params={"email": email, "limit": 100})
-            found = _with_user(listed.auto_paging_iter(), wanted)
-            if found:
-                return found
+            return _with_user(listed.auto_paging_iter(), wanted)
         try:
             result = self.client.v1.customers.search(
                 params={"query": f"metadata['user_id']:'{wanted}'", "limit": 1})
-            return result.data[0].id if result.data else None
-        except stripe.InvalidRequestError:  # search is not offered (e.g. localstripe)
+        except stripe.InvalidRequestError:  # search is not offered
             listed = self.client.v1.customers.list(params={"limit": 100})
-            return _with_user(listed.auto_paging_iter(), wanted) if not email else None
+            return _with_user(listed.auto_paging_iter(), wanted)
+        return result.data[0].id if result.data else None
 
     def create_customer(self, *, user_id: int, email: str | None, phone: str | None,
                         name: str, idempotency_key: str) -> str:
