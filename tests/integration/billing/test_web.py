@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.integration.billing.helpers import deliver, panel, sign_in
+import pytest
+
+from tests import stripe_events as se
+from tests.integration.billing.helpers import deliver, panel, post_event, sign_in
 
 
 def test_subscribe_and_manage_from_the_account_panel(app, client, verified_user, fake_billing):
@@ -27,3 +30,21 @@ def test_the_subscribe_form_needs_csrf_and_a_session(app, client, verified_user,
     sign_in(app, client)
     assert client.post("/billing/checkout", data={"plan": "price_basic"}).status_code == 400
     assert fake_billing.sessions == []
+
+
+def test_the_account_page_shows_the_subscription_the_webhooks_left(app, client, verified_user):
+    """Active once the web pages' /account view (which includes billing/_panel.html) is merged."""
+    if not any(rule.rule == "/account" for rule in app.url_map.iter_rules()):
+        pytest.skip("the /account page is not part of this build yet")
+    deliver(app)
+    with app.app_context(), app.extensions["services"].kit.uow() as uow:
+        customer = uow.users.get_by_email("jane@example.com").stripe_customer_id
+    for data in (se.subscription("updated", "active", se.T0 + 5, customer=customer),
+                 se.subscription("created", "incomplete", se.T0, customer=customer)):
+        assert post_event(client, data).status_code == 200
+    sign_in(app, client)
+    page = client.get("/account")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Pro" in html and "active" in html and "2026-01-31" in html
+    assert "Manage billing" in html
