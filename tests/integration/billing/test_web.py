@@ -48,3 +48,13 @@ def test_the_account_page_shows_the_subscription_the_webhooks_left(app, client, 
     html = page.get_data(as_text=True)
     assert "Pro" in html and "active" in html and "2026-01-31" in html
     assert "Manage billing" in html
+
+
+def test_anonymous_subscribers_are_sent_to_log_in(app, client, fake_billing):
+    """Active once the web pages (and their login view) are merged."""
+    if "web.login" not in app.view_functions:
+        pytest.skip("the login page is not part of this build yet")
+    app.config["WTF_CSRF_ENABLED"] = False
+    response = client.post("/billing/checkout", data={"plan": "price_basic"})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert fake_billing.sessions == []
