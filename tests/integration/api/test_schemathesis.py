@@ -25,7 +25,18 @@ from webapp.interface.api.openapi import build_document
 # Bounded by default to keep the suite fast and deterministic; API_FUZZ_EXAMPLES=500 digs deeper
 # (and then with random seeds).
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "15"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+
+
+@schemathesis.check
+def no_server_error(ctx, response, case):  # noqa: ANN001, ANN201
+    """No 5xx, except a 503 the operation documents: billing answers 503 by contract while
+    Stripe is not configured, as in these tests."""
+    if response.status_code == 503 and "503" in case.operation.definition.raw["responses"]:
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
+CHECKS = [no_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
 
