@@ -39,6 +39,7 @@ def make_app(tmp_path: Path, **overrides: Any) -> Flask:
         "APP_BASE_URL": "http://testserver",
         "DELIVERY": "worker",
         "RATELIMIT_ENABLED": False,
+        "RESEND_COOLDOWN": 0,  # tests that need the cool-down turn it on
         "WTF_CSRF_ENABLED": True,
         **FAST_ARGON2,
         **overrides,

@@ -145,7 +145,8 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
             "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; "
             # Stripe: the subscribe and "Manage billing" forms redirect to Checkout/the portal.
             "form-action 'self' https://checkout.stripe.com https://billing.stripe.com")
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or response.mimetype == "text/html":
+            # Pages are per-user and carry CSRF tokens (some carry link tokens): never cached.
             response.headers.setdefault("Cache-Control", "no-store")
         if not settings.is_development:
             response.headers.setdefault("Strict-Transport-Security",

@@ -54,6 +54,7 @@ def policy_from(settings: Settings) -> Policy:
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
         issuer=settings.JWT_ISSUER,
         delivery_backoff=timedelta(seconds=settings.DELIVERY_BACKOFF_SECONDS),
+        resend_cooldown=timedelta(seconds=settings.RESEND_COOLDOWN),
     )
 
 

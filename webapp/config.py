@@ -77,6 +77,7 @@ class Settings:
     DELIVERY: str = "inline"
     DELIVERY_BACKOFF_SECONDS: int = 10
     PHONE_DEFAULT_REGION: str = "US"
+    RESEND_COOLDOWN: int = 60
     ARGON2_MEMORY_COST: int = 19 * 1024
     ARGON2_TIME_COST: int = 2
     ARGON2_PARALLELISM: int = 1
@@ -164,6 +165,8 @@ class Settings:
         except ValueError:
             problems.append("LOCKOUT_STEPS must look like 5:60,10:300,20:1800 "
                             "(after N failures, lock S seconds).")
+        if self.RESEND_COOLDOWN < 0:
+            problems.append("RESEND_COOLDOWN must be 0 or more seconds.")
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
         changes.update(_upper_choices(self, problems))

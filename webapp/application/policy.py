@@ -18,6 +18,9 @@ class Policy:
     email_code_ttl: timedelta = timedelta(hours=24)
     sms_code_ttl: timedelta = timedelta(minutes=10)
     reset_ttl: timedelta = timedelta(hours=1)
+    # A resend within this time of the last message is quietly skipped (only the newest
+    # code counts, so a second one would only confuse). Off unless configured (RESEND_COOLDOWN).
+    resend_cooldown: timedelta = timedelta(0)
     issuer: str = "webapp"
     delivery_max_attempts: int = 10
     # A claimed message belongs to one worker until its lease ends; after that another

@@ -37,12 +37,14 @@ class VerificationService(Kit):
         }, user)
 
     def resend_email(self, email: str) -> None:
-        """The same answer for every address; only an unverified owner gets a message."""
+        """The same answer for every address; only an unverified owner gets a message,
+        and not within ``policy.resend_cooldown`` of the previous one."""
         address = Email.parse(email)
         self.kit.throttle.before_messages("verify_per_destination", address, None)
         with self.kit.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
-            if user is not None and user.is_active and user.email_verified_at is None:
+            if (user is not None and user.is_active and user.email_verified_at is None
+                    and not self._cooling_down(uow, user, CodePurpose.VERIFY_EMAIL)):
                 self.send_email_verification(uow, user)
             else:
                 self.rehearse("email", "verify", {"hours": 24})
@@ -54,7 +56,8 @@ class VerificationService(Kit):
         self.kit.throttle.before_messages("verify_per_destination", None, number)
         with self.kit.uow() as uow:
             user = uow.users.get_by_phone(number.value, lock=True)
-            if user is not None and user.is_active and user.phone_verified_at is None:
+            if (user is not None and user.is_active and user.phone_verified_at is None
+                    and not self._cooling_down(uow, user, CodePurpose.VERIFY_PHONE)):
                 self.send_phone_verification(uow, user)
             else:
                 self.rehearse("sms", "verify", {"minutes": 10})
@@ -65,6 +68,12 @@ class VerificationService(Kit):
         """Every resend is recorded, sent or not: the same write whether or not the
         address has an account (no timing difference), and floods show in the log."""
         self.audit(uow, "user_verification_resend", user, channel=channel)
+
+    def _cooling_down(self, uow: UnitOfWork, user: User, purpose: CodePurpose) -> bool:
+        if not self.policy.resend_cooldown:
+            return False
+        record = uow.codes.latest(user.id or 0, [purpose])
+        return record is not None and self.now() - record.created_at < self.policy.resend_cooldown
 
     # --- verifying -------------------------------------------------------------------
 

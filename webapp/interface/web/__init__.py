@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-# Importing the view modules registers their routes (and the user loader).
-from webapp.interface.web import billing, session  # noqa: E402,F401
+# Importing the modules registers the user loader and the views on ``bp``.
+from webapp.interface.web import account, billing, pages, reset, session, verify  # noqa: E402,F401
 
 __all__ = ["bp"]

@@ -35,6 +35,10 @@ class SessionUser(UserMixin):
         return self.user.is_staff
 
 
+login_manager.login_message = "Log in to see that page."
+login_manager.login_message_category = "info"
+
+
 def services() -> Services:
     return current_app.extensions["services"]
 
@@ -61,3 +65,32 @@ def start_session(user: User, remember: bool = False) -> None:
 def end_session() -> None:
     logout_user()
     session.clear()
+
+
+# --- what the browser is in the middle of ------------------------------------------------
+
+PENDING = "pending_identifier"
+RESEND_AT = "resend_at"
+
+
+def remember_pending(identifier: str | None, *, sent: bool) -> None:
+    """The address being verified (to prefill the code form) and, when a message was
+    just sent, when: the resend button waits out the cool-down from then."""
+    if identifier:
+        session[PENDING] = identifier
+    if sent:
+        session[RESEND_AT] = services().kit.clock.now().timestamp()
+
+
+def pending_identifier() -> str:
+    return str(session.get(PENDING, ""))
+
+
+def resend_wait() -> int:
+    """Whole seconds until another code may be asked for (0: now)."""
+    cooldown = services().kit.policy.resend_cooldown.total_seconds()
+    sent_at = session.get(RESEND_AT)
+    if not cooldown or not isinstance(sent_at, int | float):
+        return 0
+    left = sent_at + cooldown - services().kit.clock.now().timestamp()
+    return max(0, int(left + 0.999))

@@ -1,0 +1,95 @@
+"""Flask-WTF forms of the browser pages.
+
+They carry the CSRF token and the fields, nothing else: every rule (what makes a
+valid address, a strong password, a right code) lives in the service layer, which
+reports broken rules as a ValidationFailed that ``outcomes.put_error`` puts on the form.
+Only sizes are capped here, so that no field can carry megabytes into a service.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField, TelField
+from wtforms.validators import Length
+
+from webapp.domain.passwords import MAX_LENGTH, MIN_LENGTH
+
+PASSWORD_HELP = (
+    f"At least {MIN_LENGTH} characters (up to {MAX_LENGTH}). Not a common password and not like "
+    "your email address or phone number. A few unrelated words make a strong one."
+)
+SHORT = Length(max=320)
+PASSWORD = Length(max=MAX_LENGTH + 1)  # one more, so the service can say it is too long
+
+
+def split_identifier(text: str | None) -> tuple[str | None, str | None]:
+    """One "email or phone" box as the (email, phone) pair the services take."""
+    value = (text or "").strip()
+    if not value:
+        return None, None
+    return (value, None) if "@" in value else (None, value)
+
+
+class WebForm(FlaskForm):
+    """Service fields that this form shows under another name (e.g. email -> identifier)."""
+
+    aliases: dict[str, str] = {}
+
+
+class IdentifierForm(WebForm):
+    """Forms with one "email or phone" box."""
+
+    aliases = {"email": "identifier", "phone": "identifier"}
+    identifier = StringField("Email or phone number", validators=[SHORT])
+
+    def email_or_phone(self) -> dict[str, str | None]:
+        email, phone = split_identifier(self.identifier.data)
+        return {"email": email, "phone": phone}
+
+
+class SignupForm(WebForm):
+    email = EmailField("Email address", validators=[SHORT])
+    phone = TelField("Phone number", validators=[SHORT])
+    password = PasswordField("Password", validators=[PASSWORD], description=PASSWORD_HELP)
+    first_name = StringField("First name", validators=[SHORT])
+    last_name = StringField("Last name", validators=[SHORT])
+
+
+class LoginForm(IdentifierForm):
+    password = PasswordField("Password", validators=[PASSWORD])
+    next = HiddenField(validators=[Length(max=2000)])
+
+
+class CodeForm(IdentifierForm):
+    code = StringField("6-digit code", validators=[Length(max=20)])
+
+
+class ResendForm(IdentifierForm):
+    pass
+
+
+class ResetRequestForm(IdentifierForm):
+    pass
+
+
+class NewPasswordForm(WebForm):
+    new_password = PasswordField("New password", validators=[PASSWORD],
+                                 description=PASSWORD_HELP)
+    confirm_password = PasswordField("New password again", validators=[PASSWORD])
+
+
+class ResetCodeForm(CodeForm, NewPasswordForm):
+    pass
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField("Current password", validators=[PASSWORD])
+
+
+class ProfileForm(WebForm):
+    first_name = StringField("First name", validators=[SHORT])
+    last_name = StringField("Last name", validators=[SHORT])
+
+
+class ButtonForm(WebForm):
+    """A form that is only a button (log out, confirm a link): the CSRF token is its content."""

@@ -1,0 +1,77 @@
+"""The front door: landing page, sign up, log in, log out."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp.domain.errors import DomainError, Unverified
+from webapp.interface.web import bp
+from webapp.interface.web.forms import ButtonForm, LoginForm, SignupForm
+from webapp.interface.web.outcomes import go, services, show
+from webapp.interface.web.safety import safe_next
+from webapp.interface.web.session import end_session, remember_pending, start_session
+
+SENT = ("If that address can be used, we have sent a message to it. "
+        "Enter the code from it below, or open the link in the email.")
+
+
+@bp.get("/")
+def landing() -> Response | str:
+    """Signed in: the account page. Otherwise a welcome with the ways in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("web.account"))
+    return render_template("web/landing.html")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Response:
+    """Create an account with an email address, a phone number or both."""
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            services().accounts.register(
+                email=form.email.data or None, phone=form.phone.data or None,
+                password=form.password.data or "", first_name=form.first_name.data,
+                last_name=form.last_name.data)
+        except DomainError as exc:
+            return show("web/signup.html", {"form": form}, form=form,
+                        partial="web/_signup_form.html", error=exc)
+        # The same answer whether or not the address was taken (its owner is told instead).
+        remember_pending(form.email.data or form.phone.data, sent=True)
+        flash(SENT, "success")
+        return go(url_for("web.verify"))
+    return show("web/signup.html", {"form": form}, form=form, partial="web/_signup_form.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """Log in with email or phone and password; on to ``next`` when it is a path here."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        try:
+            user = services().tokens.authenticate(**form.email_or_phone(),
+                                                  password=form.password.data or "")
+        except Unverified as exc:
+            remember_pending(form.identifier.data, sent=False)
+            return show("web/login.html", {"form": form, "unverified": True}, form=form,
+                        partial="web/_login_form.html", error=exc)
+        except DomainError as exc:
+            return show("web/login.html", {"form": form}, form=form,
+                        partial="web/_login_form.html", error=exc)
+        start_session(user)
+        return go(safe_next(form.next.data, url_for("web.account")))
+    return show("web/login.html", {"form": form}, form=form, partial="web/_login_form.html")
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    """POST ends this browser's session. GET only asks, so a link cannot log anyone out."""
+    form = ButtonForm()
+    if form.validate_on_submit():
+        end_session()
+        flash("You are logged out.", "success")
+        return go(url_for("web.login"))
+    return show("web/logout.html", {"form": form})
