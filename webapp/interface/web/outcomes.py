@@ -81,7 +81,7 @@ def show(template: str, context: dict, *, form: WebForm | None = None,
         response = Response(render_template(template, **context), status=status)
     if isinstance(error, Throttled):
         response.headers["Retry-After"] = str(error.retry_after)
-    response.headers["Vary"] = "HX-Request"
+    response.vary.add("HX-Request")
     return response
 
 

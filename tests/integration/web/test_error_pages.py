@@ -1,0 +1,51 @@
+"""Error pages in the site's look for HTML requests; JSON stays JSON on /api."""
+
+from __future__ import annotations
+
+import pytest
+from flask import abort
+
+from tests.integration.web.conftest import text
+
+PAGES = {
+    400: "That request did not work",
+    403: "You cannot open this page",
+    404: "Page not found",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+
+
+@pytest.fixture
+def failing(app):
+    def fail(status: int):
+        if status == 500:
+            raise RuntimeError("boom")
+        abort(status)
+
+    app.add_url_rule("/fail/<int:status>", "fail", fail)
+    return app.test_client()
+
+
+@pytest.mark.parametrize(("status", "heading"), PAGES.items())
+def test_html_error_pages(failing, status, heading):
+    response = failing.get(f"/fail/{status}")
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    page = text(response)
+    assert heading in page
+    assert f"Error {status}" in page
+    assert 'href="/static/css/site.css' in page  # the site's look
+    assert "RuntimeError" not in page and "Traceback" not in page
+
+
+def test_an_unknown_status_gets_the_generic_page(failing):
+    response = failing.get("/fail/418")
+    assert response.status_code == 418
+    assert "Error 418" in text(response)
+
+
+def test_api_errors_stay_json(client):
+    response = client.get("/api/no-such-endpoint")
+    assert response.status_code == 404
+    assert response.is_json

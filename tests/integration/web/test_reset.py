@@ -1,0 +1,142 @@
+"""Password reset pages: request, by code, by the emailed link."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from itsdangerous import TimestampSigner
+
+from tests.conftest import PASSWORD
+from tests.integration.web.conftest import flashes, login, submit, text
+
+NEW = "a brand new passphrase"
+
+
+def request_reset(client, identifier="jane@example.com"):
+    return submit(client, "/reset", {"identifier": identifier})
+
+
+def test_request_answers_the_same_for_known_and_unknown_addresses(client, verified_user,
+                                                                  outbox):
+    known = request_reset(client)
+    known_flash = flashes(client)
+    client.get("/reset/code")
+    unknown = request_reset(client, "nobody@example.com")
+    assert (known.status_code, known.headers["Location"]) == (
+        unknown.status_code, unknown.headers["Location"]) == (303, "/reset/code")
+    assert known_flash == flashes(client)
+    assert outbox.last("email", "jane@example.com").payload["template"] == "reset"
+    assert not outbox.all("email", "nobody@example.com")
+
+
+def test_request_with_nothing_says_what_to_give(client):
+    response = request_reset(client, "")
+    assert response.status_code == 422
+    assert "Give an email address or a phone number." in text(response)
+
+
+def test_reset_by_code(client, app, verified_user, outbox):
+    request_reset(client)
+    code = outbox.code("email", "jane@example.com")
+    page = text(client.get("/reset/code"))
+    assert 'value="jane@example.com"' in page  # prefilled from the request
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": code,
+        "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert login(client, "jane@example.com", NEW).status_code == 303
+
+
+def test_reset_by_sms_code(client, register, outbox):
+    register(None, phone="+14155550123")
+    submit(client, "/verify", {"identifier": "+14155550123",
+                               "code": outbox.code("sms", "+14155550123")})
+    request_reset(client, "+14155550123")
+    code = outbox.code("sms", "+14155550123")
+    response = submit(client, "/reset/code", {
+        "identifier": "+14155550123", "code": code,
+        "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 303
+    assert login(client, "+14155550123", NEW).status_code == 303
+
+
+def test_reset_with_a_wrong_code(client, verified_user, outbox):
+    request_reset(client)
+    code = outbox.code("email", "jane@example.com")
+    wrong = "000000" if code != "000000" else "111111"
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": wrong,
+        "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 422
+    assert "The code is invalid or has expired." in text(response)
+    assert login(client, "jane@example.com", PASSWORD).status_code == 303
+
+
+def test_reset_with_passwords_that_differ(client, verified_user, outbox):
+    request_reset(client)
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": NEW, "confirm_password": NEW + "!"})
+    assert response.status_code == 422
+    assert 'id="confirm_password-error"><li>The two passwords differ.' in text(response)
+
+
+def test_the_link_page_checks_the_link_without_spending_it(client, verified_user, outbox):
+    request_reset(client)
+    token = outbox.link_token("jane@example.com", "/reset/")
+    for _ in range(2):  # a mail scanner, then the person
+        page = text(client.get(f"/reset/{token}"))
+        assert "Choose a new password" in page and 'name="new_password"' in page
+
+
+def test_reset_by_link_then_the_link_is_dead(client, verified_user, outbox):
+    request_reset(client)
+    token = outbox.link_token("jane@example.com", "/reset/")
+    response = submit(client, f"/reset/{token}", {"new_password": NEW,
+                                                  "confirm_password": NEW})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    again = client.get(f"/reset/{token}")
+    assert again.status_code == 422
+    assert "This link does not work" in text(again) and 'href="/reset"' in text(again)
+    assert login(client, "jane@example.com", NEW).status_code == 303
+
+
+def test_a_weak_new_password_keeps_the_link_alive(client, verified_user, outbox):
+    request_reset(client)
+    token = outbox.link_token("jane@example.com", "/reset/")
+    response = submit(client, f"/reset/{token}", {"new_password": "short",
+                                                  "confirm_password": "short"})
+    assert response.status_code == 422
+    assert "Use at least 8 characters." in text(response)
+    assert client.get(f"/reset/{token}").status_code == 200
+
+
+def test_an_expired_reset_link(client, verified_user, outbox, monkeypatch):
+    past = int(datetime.now(UTC).timestamp()) - 2 * 3600
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: past)
+    request_reset(client)
+    monkeypatch.undo()
+    token = outbox.link_token("jane@example.com", "/reset/")
+    page = client.get(f"/reset/{token}")
+    assert page.status_code == 422 and "This link does not work" in text(page)
+    posted = submit(client, f"/reset/{token}", {"new_password": NEW, "confirm_password": NEW},
+                    page="/reset")
+    assert posted.status_code == 422
+    assert login(client, "jane@example.com", NEW).status_code == 422
+
+
+def test_a_reset_ends_every_session(app, client, verified_user, outbox):
+    other = app.test_client()
+    assert login(other, "jane@example.com").status_code == 303
+    request_reset(client)
+    submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": NEW, "confirm_password": NEW})
+    assert other.get("/account").status_code == 302
+
+
+def test_reset_forms_by_htmx(client, verified_user):
+    response = submit(client, "/reset/code", {"identifier": "jane@example.com", "code": "1"},
+                      htmx=True)
+    assert response.status_code == 422
+    assert text(response).lstrip().startswith('<form id="reset-code-form"')

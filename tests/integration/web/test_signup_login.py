@@ -1,0 +1,173 @@
+"""Landing, sign up, log in and log out, through the pages."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import PASSWORD
+from tests.integration.web.conftest import flashes, login, signup, submit, text
+from webapp.application.policy import Policy
+from webapp.domain.errors import Throttled
+
+
+def test_landing_offers_the_ways_in(client):
+    page = text(client.get("/"))
+    assert 'href="/signup"' in page and 'href="/login"' in page
+
+
+def test_landing_sends_a_signed_in_user_to_the_account(client, signed_in):
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+
+
+def test_signup_by_email_sends_the_verification_and_goes_to_verify(client, outbox):
+    response = signup(client, email="new@example.com", first_name="Nia")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/verify"
+    assert outbox.code("email", "new@example.com")
+    page = text(client.get("/verify"))
+    assert 'value="new@example.com"' in page  # the code form is prefilled
+    assert "If that address can be used" in page
+
+
+def test_signup_by_phone_sends_an_sms(client, outbox):
+    response = signup(client, phone="+14155550123")
+    assert response.status_code == 303
+    assert outbox.code("sms", "+14155550123")
+
+
+def test_signup_answers_the_same_for_a_taken_address(client, verified_user, outbox):
+    taken = signup(client, email="jane@example.com")
+    taken_flash = flashes(client)
+    client.get("/verify")  # consume the flash
+    fresh = signup(client, email="other@example.com")
+    assert (taken.status_code, taken.headers["Location"]) == (
+        fresh.status_code, fresh.headers["Location"])
+    assert taken_flash == flashes(client)
+    # The owner is told instead, by email.
+    assert outbox.last("email", "jane@example.com").payload["template"] == "account_exists"
+
+
+def test_signup_shows_every_problem_next_to_its_field(client):
+    response = signup(client, email="not-an-email", password="short")
+    assert response.status_code == 422
+    page = text(response)
+    assert 'id="email" ' in page and 'aria-describedby="email-error"' in page
+    assert re.search(r'id="email-error">.*valid email', page)
+    assert 'aria-describedby="password-help password-error"' in page
+    assert "Use at least 8 characters." in page
+    assert 'value="not-an-email"' in page  # what was typed stays
+    assert PASSWORD not in page
+
+
+def test_signup_refuses_a_common_password_and_names_the_rule(client):
+    page = text(signup(client, email="x@example.com", password="password123"))
+    assert "too common" in page
+
+
+def test_signup_without_email_or_phone_says_what_is_missing(client):
+    page = text(signup(client))
+    assert "Give an email address, a phone number or both." in page
+
+
+def test_signup_by_htmx_returns_only_the_form(client):
+    response = submit(client, "/signup", {"email": "bad", "password": "x"}, htmx=True)
+    assert response.status_code == 422
+    page = text(response)
+    assert page.lstrip().startswith('<form id="signup-form"')
+    assert "<html" not in page and 'aria-invalid="true"' in page
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_signup_by_htmx_success_navigates_the_page(client):
+    response = submit(client, "/signup", {"email": "ok@example.com", "password": PASSWORD},
+                      htmx=True)
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/verify"
+
+
+def test_signup_when_registration_is_by_invitation(client, app):
+    app.extensions["services"].accounts.policy = Policy(registration_open=False)
+    response = signup(client, email="x@example.com")
+    assert response.status_code == 403
+    assert "Registration is by invitation only." in text(response)
+
+
+def test_login_with_email_opens_the_account(client, verified_user):
+    email, password = verified_user
+    response = login(client, email.upper(), password)
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
+    page = text(client.get("/account"))
+    assert "jane@example.com" in page
+
+
+def test_login_with_phone(client, register, outbox):
+    register(None, phone="+14155550123")
+    code = outbox.code("sms", "+14155550123")
+    assert submit(client, "/verify", {"identifier": "+14155550123", "code": code}
+                  ).status_code == 303
+    response = login(client, "(415) 555-0123")
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
+
+
+def test_login_gives_one_answer_for_unknown_account_and_wrong_password(client, verified_user):
+    wrong = login(client, "jane@example.com", "not the password at all")
+    unknown = login(client, "nobody@example.com", "not the password at all")
+    assert wrong.status_code == unknown.status_code == 422
+    message = "The credentials are not valid."
+    assert message in text(wrong) and message in text(unknown)
+    assert client.get("/account").status_code == 302
+
+
+def test_login_of_an_unverified_account_points_to_verification(client, register):
+    register("new@example.com")
+    response = login(client, "new@example.com")
+    assert response.status_code == 422
+    page = text(response)
+    assert "Verify your email address or phone number" in page
+    assert 'href="/verify"' in page
+    assert 'value="new@example.com"' in text(client.get("/verify"))
+
+
+def test_login_by_htmx_returns_the_form_with_the_error(client, verified_user):
+    response = submit(client, "/login", {"identifier": "jane@example.com", "password": "nope"},
+                      htmx=True)
+    assert response.status_code == 422
+    assert text(response).lstrip().startswith('<form id="login-form"')
+    assert 'role="alert"' in text(response)
+
+
+def test_login_by_htmx_success_sets_the_session_and_navigates(client, verified_user):
+    email, password = verified_user
+    response = submit(client, "/login", {"identifier": email, "password": password},
+                      htmx=True)
+    assert response.headers["HX-Redirect"] == "/account"
+    assert client.get("/account").status_code == 200
+
+
+def test_a_throttled_login_is_a_429_with_retry_after(client, app, monkeypatch):
+    def throttled(**_):
+        raise Throttled(42)
+
+    monkeypatch.setattr(app.extensions["services"].tokens, "authenticate", throttled)
+    response = login(client, "jane@example.com", "whatever")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "42"
+    assert "Too many requests" in text(response)
+
+
+def test_logout_by_post_ends_the_session(client, signed_in):
+    response = submit(client, "/logout", page="/account")
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert client.get("/account").status_code == 302
+
+
+def test_logout_page_by_get_only_asks(client, signed_in):
+    page = text(client.get("/logout"))
+    assert "Log out?" in page
+    assert client.get("/account").status_code == 200
+
+
+def test_header_shows_log_out_button_when_signed_in(client, signed_in):
+    page = text(client.get("/account"))
+    assert 'action="/logout"' in page and 'name="csrf_token"' in page

@@ -1,0 +1,226 @@
+"""Verification pages: the code form, resend with its cool-down, and the emailed link."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from itsdangerous import TimestampSigner
+
+from tests.conftest import make_app
+from tests.fakes import FakeClock
+from tests.integration.web.conftest import HTMX, csrf_token, login, signup, submit, text
+
+EMAIL = "new@example.com"
+
+
+@pytest.fixture
+def signed_up(client, outbox):
+    assert signup(client, email=EMAIL).status_code == 303
+    return outbox.code("email", EMAIL)
+
+
+def is_verified(client) -> bool:
+    return login(client, EMAIL).status_code == 303
+
+
+def test_the_right_code_verifies_and_sends_to_login(client, signed_up):
+    response = submit(client, "/verify", {"identifier": EMAIL, "code": signed_up})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert "Your account is verified" in text(client.get("/login"))
+    assert is_verified(client)
+
+
+def test_a_code_with_spaces_is_forgiven(client, signed_up):
+    code = f"{signed_up[:3]} {signed_up[3:]}"
+    assert submit(client, "/verify", {"identifier": EMAIL, "code": code}).status_code == 303
+
+
+def test_a_wrong_code_is_an_error_on_the_code_field(client, signed_up):
+    wrong = "000000" if signed_up != "000000" else "111111"
+    response = submit(client, "/verify", {"identifier": EMAIL, "code": wrong})
+    assert response.status_code == 422
+    page = text(response)
+    assert re.search(r'id="code-error"><li>The code is invalid or has expired.', page)
+    assert 'aria-describedby="code-help code-error"' in page
+    assert not is_verified(client)
+
+
+def test_a_code_for_an_unknown_address_gets_the_same_answer(client, signed_up):
+    unknown = submit(client, "/verify", {"identifier": "nobody@example.com", "code": "123456"})
+    assert unknown.status_code == 422
+    assert "The code is invalid or has expired." in text(unknown)
+
+
+def test_five_wrong_codes_lock_it(client, signed_up):
+    wrong = "000000" if signed_up != "000000" else "111111"
+    for _ in range(5):
+        response = submit(client, "/verify", {"identifier": EMAIL, "code": wrong})
+    assert "Too many wrong codes" in text(response)
+    right = submit(client, "/verify", {"identifier": EMAIL, "code": signed_up})
+    assert "Too many wrong codes" in text(right)
+    assert not is_verified(client)
+
+
+def test_an_expired_code_is_refused(client, app, signed_up):
+    clock = FakeClock(datetime.now(UTC))
+    clock.advance(hours=25)
+    app.extensions["services"].kit.clock = clock
+    response = submit(client, "/verify", {"identifier": EMAIL, "code": signed_up})
+    assert "The code is invalid or has expired." in text(response)
+
+
+def test_a_malformed_code_says_what_a_code_looks_like(client, signed_up):
+    response = submit(client, "/verify", {"identifier": EMAIL, "code": "12ab"})
+    assert "Enter the 6-digit code." in text(response)
+
+
+def test_the_sms_code_verifies_a_phone(client, outbox):
+    signup(client, phone="+14155550123")
+    code = outbox.code("sms", "+14155550123")
+    response = submit(client, "/verify", {"identifier": "+1 415 555 0123", "code": code})
+    assert response.status_code == 303
+
+
+def test_the_code_form_by_htmx_returns_the_form(client, signed_up):
+    response = submit(client, "/verify", {"identifier": EMAIL, "code": "12"}, htmx=True)
+    assert response.status_code == 422
+    assert text(response).lstrip().startswith('<form id="verify-form"')
+
+
+# --- resend -------------------------------------------------------------------------------
+
+
+def test_resend_sends_a_new_code_and_the_old_one_dies(client, outbox, signed_up):
+    response = submit(client, "/verify/resend", {"identifier": EMAIL}, page="/verify")
+    assert response.status_code == 303 and response.headers["Location"] == "/verify"
+    fresh = outbox.code("email", EMAIL)
+    assert len(outbox.all("email", EMAIL)) == 2
+    if fresh != signed_up:
+        old = submit(client, "/verify", {"identifier": EMAIL, "code": signed_up})
+        assert old.status_code == 422
+    assert submit(client, "/verify", {"identifier": EMAIL, "code": fresh}).status_code == 303
+
+
+def test_resend_answers_the_same_for_unknown_and_verified_addresses(client, verified_user,
+                                                                    outbox):
+    answers = []
+    for address in ("nobody@example.com", "jane@example.com"):
+        response = submit(client, "/verify/resend", {"identifier": address}, page="/verify")
+        answers.append((response.status_code, response.headers.get("Location"),
+                        "new code is on its way" in text(client.get("/verify"))))
+    assert answers[0] == answers[1] == (303, "/verify", True)
+    assert len(outbox.all("email", "jane@example.com")) == 1  # only the first verification
+
+
+def test_resend_by_htmx_returns_the_resend_form_with_a_notice(client, signed_up):
+    response = submit(client, "/verify/resend", {"identifier": EMAIL}, page="/verify",
+                      htmx=True)
+    assert response.status_code == 200
+    page = text(response)
+    assert page.lstrip().startswith('<form id="resend-form"')
+    assert "new code is on its way" in page
+
+
+def test_resend_with_a_bad_address_shows_the_error(client):
+    response = submit(client, "/verify/resend", {"identifier": "not an email@"},
+                      page="/verify")
+    assert response.status_code == 422
+    assert "valid email address" in text(response)
+
+
+def test_resend_page_by_get_goes_to_verify(client):
+    assert client.get("/verify/resend").headers["Location"] == "/verify"
+
+
+@pytest.fixture
+def cooling(tmp_path):
+    app = make_app(tmp_path, RESEND_COOLDOWN=60)
+    clock = FakeClock(datetime.now(UTC))
+    app.extensions["services"].kit.clock = clock
+    return app, clock
+
+
+def test_resend_waits_out_the_cool_down_and_shows_it(cooling, outbox):
+    app, clock = cooling
+    client = app.test_client()
+    signup(client, email=EMAIL)
+    page = text(client.get("/verify"))
+    assert re.search(r'disabled data-wait="60"', page)
+    assert "<span data-countdown>60</span> seconds" in page
+
+    clock.advance(seconds=20)
+    assert 'data-wait="40"' in text(client.get("/verify"))
+    # Asked anyway (a crafted request, or a page without JavaScript): nothing is sent.
+    body = {"csrf_token": csrf_token(client, "/verify"), "identifier": EMAIL}
+    client.post("/verify/resend", data=body)
+    assert len(_emails(app, EMAIL)) == 1
+
+    assert 'data-wait="60"' in text(client.get("/verify"))  # asking again restarts the wait
+
+    clock.advance(seconds=61)
+    page = text(client.get("/verify"))
+    assert "data-wait" not in page and "disabled" not in page
+    client.post("/verify/resend", data=body)
+    assert len(_emails(app, EMAIL)) == 2
+    assert 'data-wait="60"' in text(client.get("/verify"))
+
+
+def _emails(app, to):
+    from tests.conftest import Outbox
+
+    return Outbox(app).all("email", to)
+
+
+# --- the emailed link ------------------------------------------------------------------------
+
+
+def test_opening_the_link_spends_nothing(client, outbox, signed_up):
+    token = outbox.link_token(EMAIL, "/verify/")
+    page = text(client.get(f"/verify/{token}"))
+    assert "Confirm my email address" in page
+    assert f'action="/verify/{token}"' in page
+    client.get(f"/verify/{token}")  # a mail scanner, twice
+    assert not is_verified(client)
+
+
+def test_confirming_the_link_verifies(client, outbox, signed_up):
+    token = outbox.link_token(EMAIL, "/verify/")
+    response = submit(client, f"/verify/{token}")
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert is_verified(client)
+
+
+def test_a_tampered_link_is_refused(client, outbox, signed_up):
+    token = outbox.link_token(EMAIL, "/verify/")
+    response = submit(client, f"/verify/{token[:-2]}xx")
+    assert response.status_code == 422
+    page = text(response)
+    assert "This link does not work" in page and 'href="/verify"' in page
+    assert not is_verified(client)
+
+
+def test_an_expired_link_is_refused(client, outbox, monkeypatch):
+    day_and_more = int(datetime.now(UTC).timestamp()) - 25 * 3600
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: day_and_more)
+    signup(client, email=EMAIL)
+    monkeypatch.undo()
+    token = outbox.link_token(EMAIL, "/verify/")
+    response = submit(client, f"/verify/{token}")
+    assert response.status_code == 422
+    assert "This link has expired" in text(response)
+    assert not is_verified(client)
+
+
+def test_a_reset_link_does_not_verify(client, outbox, verified_user, signed_up):
+    submit(client, "/reset", {"identifier": "jane@example.com"})
+    token = outbox.link_token("jane@example.com", "/reset/")
+    assert submit(client, f"/verify/{token}").status_code == 422
+
+
+def test_the_link_by_htmx_navigates(client, outbox, signed_up):
+    token = outbox.link_token(EMAIL, "/verify/")
+    body = {"csrf_token": csrf_token(client, f"/verify/{token}")}
+    response = client.post(f"/verify/{token}", data=body, headers=HTMX)
+    assert response.headers["HX-Redirect"] == "/login"
