@@ -165,13 +165,14 @@ class Process:
 
 
 def app_env(database_url: str, **overrides: Any) -> dict[str, str]:
-    """The app's environment for e2e runs: testing mode, fast argon2, no rate limits, console
-    mail and SMS unless ``overrides`` say otherwise (e.g. MAIL_SERVER, MAIL_PORT)."""
+    """The app's environment for e2e runs: testing mode, fast argon2, no rate limits or resend
+    cool-down, console mail and SMS unless ``overrides`` say otherwise (e.g. MAIL_SERVER)."""
     return base_env(**{
         "APP_ENV": "testing",
         "SECRET_KEY": "e2e-secret-key-" + "x" * 32,
         "DATABASE_URL": database_url,
         "RATELIMIT_ENABLED": "false",
+        "RESEND_COOLDOWN": "0",  # like the integration tests: on only where a test wants it
         "LOG_LEVEL": "INFO",
         **FAST_ARGON2,
         **overrides,

@@ -12,7 +12,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.web_servers import ROOT, AppServer, SmsSink, SmtpSink
+from tests.e2e import servers
+from tests.e2e.servers import ROOT, AppServer, HttpSink, SmtpServer
 
 pytestmark = pytest.mark.e2e
 
@@ -33,23 +34,35 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def sms() -> Iterator[SmsSink]:
-    with SmsSink() as sink:
+def sms() -> Iterator[HttpSink]:
+    with HttpSink(name="sms-gateway") as sink:
         yield sink
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, smtp, sms) -> Iterator[AppServer]:
-    with AppServer(tmp_path_factory.mktemp("web-e2e"), MAIL_SERVER="127.0.0.1",
-                   MAIL_PORT=str(smtp.port), SMS_BACKEND="http", SMS_HTTP_URL=sms.url,
-                   RESEND_COOLDOWN="3") as app:
+    tmp = tmp_path_factory.mktemp("web-e2e")
+    env = servers.app_env(f"sqlite:///{tmp / 'app.db'}", MAIL_SERVER=servers.HOST,
+                          MAIL_PORT=smtp.port, SMS_BACKEND="http",
+                          SMS_HTTP_URL=f"{sms.url}/messages", RESEND_COOLDOWN=3)
+    servers.migrate(env)
+    with AppServer(env, workers=2, log_dir=tmp).start() as app:
         yield app
+
+
+def email_text(smtp: SmtpServer, to: str, count: int = 1) -> str:
+    """The text of the ``count``-th email to ``to`` (waits for it)."""
+    return smtp.wait_for(to, count)[count - 1].text
+
+
+def sms_text(sms: HttpSink, to: str, count: int = 1) -> str:
+    return sms.wait_for(lambda hit: hit.body["to"] == to, count)[count - 1].body["body"]
 
 
 @pytest.fixture
@@ -106,16 +119,16 @@ def log_in(page: Page, identifier: str, password: str = PASSWORD) -> None:
     expect(page).to_have_url(re.compile(r"/account$"))
 
 
-def make_verified_user(server: AppServer, smtp: SmtpSink, email: str) -> None:
+def make_verified_user(server: AppServer, smtp: SmtpServer, email: str) -> None:
     """Quickly, through the JSON API: the browser parts are tested elsewhere."""
     requests.post(f"{server.url}/api/auth/register/", json={
         "email": email, "password": PASSWORD, "first_name": "Rosa"}, timeout=10)
-    code = code_in(smtp.text(smtp.wait(email)))
+    code = code_in(email_text(smtp, email))
     requests.post(f"{server.url}/api/auth/email-verify/", json={"email": email, "code": code},
                   timeout=10).raise_for_status()
 
 
-def test_sign_up_by_email_open_the_link_log_in_and_out(page: Page, smtp: SmtpSink):
+def test_sign_up_by_email_open_the_link_log_in_and_out(page: Page, smtp: SmtpServer):
     page.goto("/")
     shoot(page, "landing")
     page.get_by_role("link", name="Create an account").click()
@@ -142,9 +155,9 @@ def test_sign_up_by_email_open_the_link_log_in_and_out(page: Page, smtp: SmtpSin
     expect(page.get_by_role("status").first).to_contain_text("If that address can be used")
     shoot(page, "verify")
 
-    message = smtp.wait("jane@example.com")
-    assert message.get_body(("html",)) is not None  # the HTML part shares the look
-    page.goto(link_in(smtp.text(message), "/verify/"))
+    message = smtp.wait_for("jane@example.com")[0]
+    assert "Verify my email" in message.html  # the HTML part shares the look
+    page.goto(link_in(message.text, "/verify/"))
     expect(page.get_by_role("heading", name="Confirm your email address")).to_be_visible()
     shoot(page, "verify-link")
     page.get_by_role("button", name="Confirm my email address").click()
@@ -163,13 +176,13 @@ def test_sign_up_by_email_open_the_link_log_in_and_out(page: Page, smtp: SmtpSin
     expect(page).to_have_url(re.compile(r"/login\?next=%2Faccount$"))
 
 
-def test_sign_up_by_phone_and_enter_the_sms_code(page: Page, sms: SmsSink):
+def test_sign_up_by_phone_and_enter_the_sms_code(page: Page, sms: HttpSink):
     page.goto("/signup")
     page.get_by_label("Phone number").fill("+1 415 555 0199")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page).to_have_url(re.compile(r"/verify$"))
-    first = code_in(sms.wait("+14155550199"))
+    first = code_in(sms_text(sms, "+14155550199"))
 
     # The resend button waits out its cool-down (3 s here), then sends a new code in place.
     resend = page.get_by_role("button", name="Send a new code")
@@ -178,7 +191,7 @@ def test_sign_up_by_phone_and_enter_the_sms_code(page: Page, sms: SmsSink):
     resend.click()
     expect(page.locator("#resend-form")).to_contain_text("new code is on its way")
     expect(page.get_by_role("button", name="Send a new code")).to_be_disabled()
-    code = code_in(sms.wait("+14155550199", count=2))
+    code = code_in(sms_text(sms, "+14155550199", count=2))
 
     code_box = page.get_by_label("6-digit code")
     code_box.fill("000000" if first != "000000" else "111111")
@@ -194,7 +207,7 @@ def test_sign_up_by_phone_and_enter_the_sms_code(page: Page, sms: SmsSink):
 
 
 def test_reset_a_password_through_the_emailed_link(page: Page, server: AppServer,
-                                                  smtp: SmtpSink):
+                                                  smtp: SmtpServer):
     make_verified_user(server, smtp, "rosa@example.com")
     page.goto("/login")
     page.get_by_role("link", name="Forgot your password?").first.click()
@@ -205,8 +218,7 @@ def test_reset_a_password_through_the_emailed_link(page: Page, server: AppServer
     expect(page).to_have_url(re.compile(r"/reset/code$"))
     shoot(page, "reset-code")
 
-    message = smtp.wait("rosa@example.com", count=2)
-    page.goto(link_in(smtp.text(message), "/reset/"))
+    page.goto(link_in(email_text(smtp, "rosa@example.com", count=2), "/reset/"))
     shoot(page, "reset-link")
     new = "a brand new passphrase"
     page.get_by_label("New password", exact=True).fill(new)
@@ -221,7 +233,7 @@ def test_reset_a_password_through_the_emailed_link(page: Page, server: AppServer
 
 
 def test_every_page_works_without_javascript(browser: Browser, server: AppServer,
-                                             smtp: SmtpSink):
+                                             smtp: SmtpServer):
     make_verified_user(server, smtp, "nojs@example.com")
     context = browser.new_context(base_url=server.url, java_script_enabled=False)
     page = context.new_page()
