@@ -4,13 +4,18 @@ with the CSRF token read from the rendered page."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_app
+from webapp.extensions import db
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                   r'type="hidden" name="csrf_token" value="([^"]+)"')
@@ -59,3 +64,16 @@ def signed_in(client: FlaskClient, verified_user: tuple[str, str]) -> tuple[str,
     response = login(client, email, password)
     assert response.status_code == 303, text(response)
     return email, password
+
+
+@contextmanager
+def own_app(tmp_path: Path, **overrides: Any) -> Iterator[Flask]:
+    """An app with other settings than the ``app`` fixture's, its connections closed after."""
+    app = make_app(tmp_path, **overrides)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()

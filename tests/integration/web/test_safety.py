@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import make_app
-from tests.integration.web.conftest import HTMX, login, submit, text
+from tests.integration.web.conftest import HTMX, login, own_app, submit, text
 from webapp.interface.web.safety import safe_next
 
 BAD_NEXT = [
@@ -101,9 +100,9 @@ def test_session_cookie_is_httponly_and_lax(client, verified_user):
 
 
 def test_session_cookie_is_secure_outside_development(tmp_path):
-    app = make_app(tmp_path, APP_ENV="production", APP_BASE_URL="https://accounts.example")
-    assert app.config["SESSION_COOKIE_SECURE"] is True
-    response = app.test_client().get("/login", base_url="https://accounts.example")
+    with own_app(tmp_path, APP_ENV="production", APP_BASE_URL="https://accounts.example") as app:
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        response = app.test_client().get("/login", base_url="https://accounts.example")
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
     assert "Secure" in cookie and "HttpOnly" in cookie
 

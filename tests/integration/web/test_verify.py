@@ -8,9 +8,16 @@ from datetime import UTC, datetime
 import pytest
 from itsdangerous import TimestampSigner
 
-from tests.conftest import make_app
 from tests.fakes import FakeClock
-from tests.integration.web.conftest import HTMX, csrf_token, login, signup, submit, text
+from tests.integration.web.conftest import (
+    HTMX,
+    csrf_token,
+    login,
+    own_app,
+    signup,
+    submit,
+    text,
+)
 
 EMAIL = "new@example.com"
 
@@ -136,10 +143,10 @@ def test_resend_page_by_get_goes_to_verify(client):
 
 @pytest.fixture
 def cooling(tmp_path):
-    app = make_app(tmp_path, RESEND_COOLDOWN=60)
-    clock = FakeClock(datetime.now(UTC))
-    app.extensions["services"].kit.clock = clock
-    return app, clock
+    with own_app(tmp_path, RESEND_COOLDOWN=60) as app:
+        clock = FakeClock(datetime.now(UTC))
+        app.extensions["services"].kit.clock = clock
+        yield app, clock
 
 
 def test_resend_waits_out_the_cool_down_and_shows_it(cooling, outbox):
