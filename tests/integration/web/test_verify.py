@@ -35,7 +35,9 @@ def is_verified(client) -> bool:
 def test_the_right_code_verifies_and_sends_to_login(client, signed_up):
     response = submit(client, "/verify", {"identifier": EMAIL, "code": signed_up})
     assert response.status_code == 303 and response.headers["Location"] == "/login"
-    assert "Your account is verified" in text(client.get("/login"))
+    page = text(client.get("/login"))
+    assert "Your account is verified" in page
+    assert 'value="new@example.com"' in page  # the login form is prefilled
     assert is_verified(client)
 
 

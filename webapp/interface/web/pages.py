@@ -10,7 +10,12 @@ from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, LoginForm, SignupForm
 from webapp.interface.web.outcomes import go, services, show
 from webapp.interface.web.safety import safe_next
-from webapp.interface.web.session import end_session, remember_pending, start_session
+from webapp.interface.web.session import (
+    end_session,
+    pending_identifier,
+    remember_pending,
+    start_session,
+)
 
 SENT = ("If that address can be used, we have sent a message to it. "
         "Enter the code from it below, or open the link in the email.")
@@ -50,6 +55,7 @@ def login() -> Response:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
+        form.identifier.data = pending_identifier()  # just verified: one field less to type
     if form.validate_on_submit():
         try:
             user = services().tokens.authenticate(**form.email_or_phone(),
