@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import abort
 
-from tests.integration.web.conftest import text
+from tests.integration.web.conftest import login, own_app, text
 
 PAGES = {
     400: "That request did not work",
@@ -49,3 +49,16 @@ def test_api_errors_stay_json(client):
     response = client.get("/api/no-such-endpoint")
     assert response.status_code == 404
     assert response.is_json
+
+
+def test_the_login_page_is_rate_limited_with_a_429_page(tmp_path):
+    with own_app(tmp_path, RATELIMIT_ENABLED=True, RATELIMITS={"login": "2/minute"}) as app:
+        client = app.test_client()
+        statuses = [login(client, "x@example.com", "wrong password!").status_code
+                    for _ in range(3)]
+        assert statuses[:2] == [422, 422]
+        assert statuses[2] == 429
+        response = login(client, "x@example.com", "wrong password!")
+        assert response.status_code == 429
+        assert "Too many attempts" in text(response)
+        assert int(response.headers["Retry-After"]) > 0
