@@ -191,3 +191,13 @@ def tokens(client: FlaskClient, verified_user):  # noqa: ANN001, ANN201
     response = client.post("/api/auth/login/", json={"email": email, "password": password})
     assert response.status_code == 200, response.json
     return response.json["tokens"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres`` need TEST_DATABASE_URL (``.ci/test`` runs them on PostgreSQL)."""
+    if is_postgres():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

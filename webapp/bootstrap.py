@@ -46,6 +46,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def policy_from(settings: Settings) -> Policy:
+    lease = timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     return Policy(
         base_url=settings.APP_BASE_URL, site_name=settings.SITE_NAME,
         default_region=settings.PHONE_DEFAULT_REGION or None,
@@ -55,6 +56,9 @@ def policy_from(settings: Settings) -> Policy:
         issuer=settings.JWT_ISSUER,
         delivery_backoff=timedelta(seconds=settings.DELIVERY_BACKOFF_SECONDS),
         resend_cooldown=timedelta(seconds=settings.RESEND_COOLDOWN),
+        delivery_lease=lease,
+        # A send starts only while this much of the lease is left (see DeliveryService).
+        delivery_send_budget=min(timedelta(seconds=30), lease / 2),
     )
 
 

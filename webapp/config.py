@@ -76,6 +76,7 @@ class Settings:
     INVITATIONS_BY_USERS: bool = False
     DELIVERY: str = "inline"
     DELIVERY_BACKOFF_SECONDS: int = 10
+    DELIVERY_LEASE_SECONDS: int = 60
     PHONE_DEFAULT_REGION: str = "US"
     RESEND_COOLDOWN: int = 60
     ARGON2_MEMORY_COST: int = 19 * 1024
@@ -153,7 +154,7 @@ class Settings:
         elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
             problems.append("APP_BASE_URL must use https in production.")
         for name in ("JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "STRIPE_PLANS_TTL", "ARGON2_TIME_COST",
-                     "ARGON2_PARALLELISM"):
+                     "ARGON2_PARALLELISM", "DELIVERY_LEASE_SECONDS"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive number.")
         if self.ARGON2_MEMORY_COST < 8 * self.ARGON2_PARALLELISM:

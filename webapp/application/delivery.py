@@ -8,6 +8,7 @@ message that keeps failing ends as ``failed`` for staff to retry.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from webapp.application.common import Kit, Toolkit
@@ -39,19 +40,29 @@ class DeliveryService(Kit):
         self.billing = billing
         self.keep_bodies = keep_bodies
 
-    def deliver_due(self, worker: str, limit: int = 20) -> int:
-        """Claim and deliver up to ``limit`` due messages; returns how many were tried."""
+    def deliver_due(self, worker: str, limit: int = 20,
+                    stop: Callable[[], bool] | None = None) -> int:
+        """Claim and deliver up to ``limit`` due messages; returns how many were tried.
+
+        ``stop`` is asked after each message (a worker's SIGTERM): the message in
+        hand is finished, and the claims on the rest are handed back at once
+        rather than left to expire with their lease.
+        """
         now = self.now()
         with self.kit.uow() as uow:
             batch = uow.outbox.claim_due(now, now + self.policy.delivery_lease, worker, limit)
             uow.commit()
-        for message in batch:
+        for tried, message in enumerate(batch, start=1):
             if self._lease_left(message) < self.policy.delivery_send_budget:
                 # Too little of the lease is left to finish a send: once it runs out another
                 # worker may claim the message, and two sends would be a duplicate.
                 self._release(message, worker)
             else:
                 self._deliver(message, worker)
+            if stop is not None and stop():
+                for untried in batch[tried:]:
+                    self._release(untried, worker)
+                return tried
         return len(batch)
 
     def _lease_left(self, message: OutboxMessage) -> timedelta:

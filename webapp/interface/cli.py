@@ -21,7 +21,7 @@ def services() -> Services:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--batch", default=20, show_default=True, help="Messages claimed at a time.")
-@click.option("--idle-sleep", default=1.0, show_default=True,
+@click.option("--idle-sleep", default=1.0, type=float, show_default=True,
               help="Seconds to wait when nothing is due.")
 @with_appcontext
 def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
@@ -34,14 +34,14 @@ def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
-        click.echo(f"{name}: signal {signum}, finishing the current batch", err=True)
+        click.echo(f"{name}: signal {signum}, finishing the message in hand", err=True)
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     delivered = 0
     while not stop.is_set():
-        tried = services().delivery.deliver_due(name, batch)
+        tried = services().delivery.deliver_due(name, batch, stop=stop.is_set)
         delivered += tried
         if tried == 0:
             if burst:
