@@ -11,7 +11,12 @@ from webapp.application.accounts import AccountService
 from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.common import Toolkit
 from webapp.application.delivery import DeliveryService
-from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
+from webapp.application.interfaces import (
+    BillingGateway,
+    Mailer,
+    ReadOnlyUnitOfWorkFactory,
+    SmsSender,
+)
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
 from webapp.application.services import Services
@@ -31,6 +36,7 @@ from webapp.infrastructure.messaging import (
     TwilioSms,
 )
 from webapp.infrastructure.pwned import PwnedPasswords
+from webapp.infrastructure.readers import SqlReadOnlyUnitOfWork
 from webapp.infrastructure.request_context import FlaskRequestContext
 from webapp.infrastructure.security import (
     Argon2Hasher,
@@ -103,6 +109,13 @@ def billing_settings_from(settings: Settings) -> BillingSettings:
     return BillingSettings(prices=prices, plans_ttl=timedelta(seconds=settings.STRIPE_PLANS_TTL))
 
 
+def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
+    """PostgreSQL: token and session checks read without a transaction (one round trip)."""
+    if not settings.DATABASE_URL.startswith("postgresql"):
+        return None
+    return lambda: SqlReadOnlyUnitOfWork(lambda: db.engine)
+
+
 def build_services(app: Flask, settings: Settings) -> Services:
     # The thread wakes at least as often as the shortest retry wait, so retries are on time.
     dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker),
@@ -115,6 +128,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         app.before_request(dispatcher.ensure_running)
     kit = Toolkit(
         uow=lambda: SqlAlchemyUnitOfWork(lambda: db.session, after_commit),
+        reader=reader_from(settings),
         clock=SystemClock(),
         passwords=Argon2Hasher(settings.ARGON2_MEMORY_COST, settings.ARGON2_TIME_COST,
                                settings.ARGON2_PARALLELISM),

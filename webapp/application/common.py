@@ -16,6 +16,8 @@ from webapp.application.interfaces import (
     LinkSigner,
     MessageRenderer,
     PasswordHasher,
+    ReadOnlyUnitOfWork,
+    ReadOnlyUnitOfWorkFactory,
     RequestContext,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -52,6 +54,11 @@ class Toolkit:
     policy: Policy
     throttle: Throttle = field(default_factory=Throttle)  # default: no limits
     breached: BreachedPasswords | None = None  # optional breached-password check
+    # The per-request checks; a full unit of work when no cheaper reader is given.
+    reader: ReadOnlyUnitOfWorkFactory | None = None
+
+    def read(self) -> ReadOnlyUnitOfWork:
+        return (self.reader or self.uow)()
 
 
 def new_code() -> str:

@@ -316,6 +316,25 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
 
+class UserReader(Protocol):
+    def get(self, user_id: int) -> User | None: ...
+
+
+class ReadOnlyUnitOfWork(Protocol):
+    """Reads outside any transaction, for the checks made on every request (an access
+    token, a browser session): no BEGIN, no ROLLBACK, nothing to commit."""
+
+    users: UserReader
+
+    def __enter__(self) -> ReadOnlyUnitOfWork: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class ReadOnlyUnitOfWorkFactory(Protocol):
+    def __call__(self) -> ReadOnlyUnitOfWork: ...
+
+
 class UniqueConflict(Exception):
     """Raised by a repository's ``add``/``save`` or by ``UnitOfWork.commit`` when a unique
     constraint refused the change.

@@ -161,7 +161,7 @@ class TokenService(Kit):
             claims = self._claims(token, ACCESS)
         except InvalidToken as exc:
             raise AuthenticationRequired(exc.detail) from exc
-        with self.kit.uow() as uow:
+        with self.kit.read() as uow:  # the one read per request: revocation and the profile
             user = uow.users.get(int(claims["sub"]))
         if not _current(user, claims):
             raise AuthenticationRequired("The access token is no longer valid.")
@@ -170,7 +170,7 @@ class TokenService(Kit):
 
     def user_for_session(self, user_id: int, version: str) -> User:
         """The active user of a browser session, if its session version is still current."""
-        with self.kit.uow() as uow:
+        with self.kit.read() as uow:
             user = uow.users.get(user_id)
         if user is None or not user.is_active or version != session_version(user):
             raise AuthenticationRequired("The session has ended.")
