@@ -1,10 +1,13 @@
-"""Unbound extension instances; ``create_app`` binds them with ``init_app``."""
+"""Unbound extension instances; ``create_app`` binds them with ``init_app``.
+
+Flask-Migrate is not here: it is bound only for the ``flask`` command line
+(see ``register_migrations``), so app servers do not load Alembic.
+"""
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -15,7 +18,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()

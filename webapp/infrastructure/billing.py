@@ -1,11 +1,17 @@
-"""Stripe behind the billing port; the only module that imports ``stripe``."""
+"""Stripe behind the billing port; the only module that imports ``stripe``.
+
+``stripe`` (with its HTTP clients, about 10 MiB per process) is imported on the
+first Stripe call, not at start-up: an app server whose Stripe calls go through
+the outbox workers never loads it.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
+if TYPE_CHECKING:
+    import stripe
 
 from webapp.domain.billing import InvalidSignature, Plan
 
@@ -41,11 +47,20 @@ class StripeGateway:
 
     def __init__(self, api_key: str, api_base: str | None = None,
                  http_client: stripe.HTTPClient | None = None) -> None:
-        kwargs: dict = {"max_network_retries": 0,  # the outbox retries, with backoff
-                        "http_client": http_client or stripe.RequestsClient(timeout=TIMEOUT)}
-        if api_base:
-            kwargs["base_addresses"] = {"api": api_base.rstrip("/")}
-        self.client = stripe.StripeClient(api_key, **kwargs)
+        self._api_key, self._api_base, self._http_client = api_key, api_base, http_client
+        self._client: stripe.StripeClient | None = None
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        if self._client is None:
+            stripe = _stripe()
+            kwargs: dict = {"max_network_retries": 0,  # the outbox retries, with backoff
+                            "http_client": self._http_client
+                            or stripe.RequestsClient(timeout=TIMEOUT)}
+            if self._api_base:
+                kwargs["base_addresses"] = {"api": self._api_base.rstrip("/")}
+            self._client = stripe.StripeClient(self._api_key, **kwargs)
+        return self._client
 
     # --- customers -------------------------------------------------------------------
 
@@ -64,7 +79,7 @@ class StripeGateway:
         try:
             result = self.client.v1.customers.search(
                 params={"query": f"metadata['user_id']:'{wanted}'", "limit": 1})
-        except stripe.InvalidRequestError:  # search is not offered
+        except _stripe().InvalidRequestError:  # search is not offered
             listed = self.client.v1.customers.list(params={"limit": 100})
             return _with_user(listed.auto_paging_iter(), wanted)
         return result.data[0].id if result.data else None
@@ -111,6 +126,12 @@ class StripeGateway:
         return str(session.url)
 
 
+def _stripe() -> Any:
+    import stripe
+
+    return stripe
+
+
 def _with_user(customers: Any, user_id: str) -> str | None:
     for customer in customers:
         if customer.to_dict().get("metadata", {}).get("user_id") == user_id:
@@ -151,8 +172,8 @@ class StripeWebhooks:
 
     def verify(self, payload: bytes, signature: str) -> dict[str, Any]:
         try:
-            stripe.Webhook.construct_event(payload, signature, self.secret, self.tolerance)
-        except stripe.SignatureVerificationError as exc:
+            _stripe().Webhook.construct_event(payload, signature, self.secret, self.tolerance)
+        except _stripe().SignatureVerificationError as exc:
             raise InvalidSignature() from exc
         except ValueError as exc:  # signed, but not JSON
             raise InvalidSignature("The webhook body is not a JSON event.") from exc

@@ -7,7 +7,6 @@ import smtplib
 from pathlib import Path
 from typing import Any
 
-import requests
 from flask import current_app
 from flask_mail import Connection, Message
 from jinja2 import (
@@ -107,6 +106,8 @@ class HttpSms:
         headers = {"Idempotency-Key": message_id}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        import requests  # only SMS_BACKEND=http needs it: not loaded by every app server
+
         response = requests.post(self.url, json={"to": to, "body": body}, headers=headers,
                                  timeout=GATEWAY_TIMEOUT)
         response.raise_for_status()
