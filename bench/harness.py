@@ -1,0 +1,235 @@
+"""Machinery of the benchmark: databases, seeding, gunicorn servers, an SMTP sink, wrk.
+
+Every server listens on 127.0.0.1 on a free port and is stopped by ``Stack.close``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import requests
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WRK = ROOT / "bench" / "wrk"
+SECRET_KEY = secrets.token_hex(32)
+COLUMNS = ("email", "password_hash", "first_name", "last_name", "uniquifier",
+           "email_verified_at", "is_active", "is_staff", "created_at", "password_changed_at")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A new, empty database on the server, migrated like a deploy does (flask db upgrade)."""
+    with psycopg.connect(libpq(server_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = server_url.rsplit("/", 1)[0] + "/" + name
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
+                   env=app_env(url), check=True, capture_output=True, timeout=120)
+    return url
+
+
+def seed_users(url: str, count: int, password_hash: str, chunk: int = 50_000) -> float:
+    """``count`` verified users user1..userN@bench.example with COPY; returns seconds taken."""
+    started = time.monotonic()
+    now = datetime.now(UTC).isoformat()
+    with psycopg.connect(libpq(url)) as conn:
+        with conn.cursor().copy(f"COPY users ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for start in range(1, count + 1, chunk):
+                lines = [
+                    f"user{i}@bench.example\t{password_hash}\tBench\tUser {i}\t"
+                    f"{secrets.token_hex(16)}\t{now}\tt\tf\t{now}\t{now}\n"
+                    for i in range(start, min(start + chunk, count + 1))
+                ]
+                copy.write("".join(lines))
+        conn.commit()
+    # Settle now what autovacuum would otherwise do in the middle of the measurements.
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute("VACUUM (FREEZE, ANALYZE) users")
+        conn.execute("CHECKPOINT")
+    return time.monotonic() - started
+
+
+def app_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "STRIPE_"))}
+    env.update({
+        "APP_ENV": "production", "SECRET_KEY": SECRET_KEY, "DATABASE_URL": database_url,
+        "APP_BASE_URL": "https://bench.example", "LOG_LEVEL": "WARNING",
+        # The benchmark measures the cost of a request, not the limiter saying 429.
+        "RATELIMIT_ENABLED": "false",
+        **extra,
+    })
+    return env
+
+
+class SlowSmtp:
+    """An SMTP server that takes ``delay`` seconds to accept each message."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.received = 0
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.received += 1
+        return "250 OK"
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        return children(self.process.pid)
+
+
+class Stack:
+    """Everything the benchmark starts, stopped in ``close`` whatever happened."""
+
+    def __init__(self) -> None:
+        self.servers: list[Server] = []
+        self.smtp = SlowSmtp()
+        self.smtp.controller.start()
+        self.logs = Path(tempfile.mkdtemp(prefix="webapp-bench-"))
+
+    def gunicorn(self, name: str, target: str, env: dict[str, str]) -> Server:
+        port = free_port()
+        env = {**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2",
+               "PYTHONPATH": str(ROOT)}
+        log = self.logs / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [str(BIN / "gunicorn"), "-c", "python:webapp.gunicorn_conf", target],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = Server(name, process, port, log)
+        self.servers.append(server)
+        deadline = time.monotonic() + 60
+        while len(server.worker_pids()) < 2 or not _healthy(server.url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return server
+
+    def stop(self, server: Server) -> None:
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                server.process.wait(30)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+        if server in self.servers:
+            self.servers.remove(server)
+
+    def close(self) -> None:
+        for server in list(self.servers):
+            self.stop(server)
+        self.smtp.controller.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url + "/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p95_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk(url: str, scenario: str | None, *args: str, seconds: int = 10, connections: int = 4,
+        headers: tuple[str, ...] = ()) -> Load:
+    """Run wrk (one thread: the load generator shares the machine) and read its report."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    parts = [(WRK / f"{scenario}.lua").read_text()] if scenario else []
+    script.write_text("\n".join([*parts, (WRK / "report.lua").read_text()]))
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+               "-s", str(script)]
+    for header in headers:
+        command += ["-H", header]
+    try:
+        out = subprocess.run([*command, url, "--", *args], capture_output=True, text=True,
+                             check=True, timeout=seconds + 60).stdout
+    finally:
+        script.unlink()
+    report = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    return Load(report["requests"], report["duration_us"] / 1e6, report["errors"],
+                report["p50_us"] / 1000, report["p95_us"] / 1000)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the most resident memory the process ever had."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (those gone count as zero)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def postmaster_pid(url: str) -> int:
+    """The parent of every process of the PostgreSQL server behind ``url``."""
+    with psycopg.connect(libpq(url)) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
