@@ -8,6 +8,7 @@ Every value can be overridden by the environment (below) or on the command line.
 - ``GUNICORN_TIMEOUT`` (30 s): a worker silent for longer is killed and replaced.
 - ``GUNICORN_MAX_REQUESTS`` (10000, with jitter): recycle workers to bound slow leaks.
 - ``ACCESS_LOG`` (``-``, stdout) as one JSON object per request; ``ACCESS_LOG=off`` disables it.
+- ``GUNICORN_CONTROL_SOCKET`` (unset: no control socket).
 
 gunicorn's ``Server`` header carries no version number; the client address the app
 believes comes from ``TRUSTED_PROXIES`` (ProxyFix in the app), not from gunicorn.
@@ -45,6 +46,10 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 _access = os.environ.get("ACCESS_LOG", "-")
 accesslog = None if _access.lower() in ("off", "none", "") else _access
 proc_name = "webapp"
+# gunicorn >= 25 opens a control socket at one fixed path per user: two servers on one
+# host would fight over it. Off unless GUNICORN_CONTROL_SOCKET names a path of its own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 
 class JsonAccessLogger(Logger):
