@@ -63,15 +63,20 @@ def reset_database() -> None:
         db.create_all()
         return
     url = engine.url.render_as_string(hide_password=False)
+    names = [t.name for t in db.metadata.sorted_tables]
     with engine.begin() as connection:
         connection.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
-        if url not in _SCHEMA_READY:  # once per session: whatever an earlier run left
+        present = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename = ANY(%(names)s)", {"names": names}).scalar()
+        # Once per session (whatever an earlier run left), and again if a test dropped tables.
+        if url not in _SCHEMA_READY or present != len(names):
             connection.exec_driver_sql("DROP SCHEMA public CASCADE")
             connection.exec_driver_sql("CREATE SCHEMA public")
             db.metadata.create_all(connection)
             _SCHEMA_READY.add(url)
             return
-        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        tables = ", ".join(f'"{name}"' for name in names)
         connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
