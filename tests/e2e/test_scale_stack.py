@@ -1,0 +1,125 @@
+"""The production shape, end to end: two app servers (gunicorn, the repository's
+configuration) and two delivery workers on one PostgreSQL and one Redis, with a
+real SMTP server and a Stripe emulator. Register on one server, verify on the
+other, one Stripe customer, log in: nothing depends on which server answers.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.conftest import PASSWORD, database_url
+from tests.e2e import servers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+
+@pytest.fixture
+def database(tmp_path) -> Iterator[str]:  # noqa: ANN001
+    """A new database on the test PostgreSQL server, migrated as a deploy does."""
+    server = sa.make_url(database_url(tmp_path))
+    name = f"e2e_scale_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_url(tmp_path) -> Iterator[str]:  # noqa: ANN001
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (.ci/test installs it)")
+    port = servers.free_port()
+    redis = servers.Process("redis", [binary, "--port", str(port), "--bind", servers.HOST,
+                                      "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                            servers.base_env(), log_dir=tmp_path)
+    with redis.start(lambda: servers.port_open(port)):
+        yield f"redis://{servers.HOST}:{port}/0"
+
+
+@pytest.fixture
+def stripe_url(tmp_path) -> Iterator[str]:  # noqa: ANN001
+    port = servers.free_port()
+    stripe = servers.Process("localstripe", [str(servers.BIN / "localstripe"), "--port",
+                                             str(port), "--from-scratch"],
+                             servers.base_env(), cwd=tmp_path, log_dir=tmp_path)
+    with stripe.start(lambda: servers.port_open(port)):
+        yield f"http://{servers.HOST}:{port}"
+
+
+def customers(stripe_url: str, email: str) -> list[dict]:
+    found = requests.get(f"{stripe_url}/v1/customers", auth=("sk_test_x", ""), timeout=10)
+    found.raise_for_status()
+    return [c for c in found.json()["data"] if c.get("email") == email]
+
+
+def stripe_customer_id(url: str, email: str) -> str | None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(
+                "SELECT stripe_customer_id FROM users WHERE email = :email"),
+                {"email": email}).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_two_app_servers_and_two_workers_on_postgresql_and_redis(
+        tmp_path, database, redis_url, stripe_url, smtp_server) -> None:  # noqa: ANN001
+    env = servers.app_env(
+        database, REDIS_URL=redis_url, RATELIMIT_ENABLED="true", DELIVERY="worker",
+        MAIL_SERVER=servers.HOST, MAIL_PORT=str(smtp_server.port),
+        STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=stripe_url)
+    servers.migrate(env)
+    conf = ("-c", "python:webapp.gunicorn_conf")
+    apps = [servers.AppServer(env, workers=2, log_dir=tmp_path, extra_args=conf)
+            for _ in range(2)]
+    workers = [servers.Process(f"worker{n}", [str(servers.BIN / "flask"), "--app", "wsgi",
+                                              "worker", "--idle-sleep", "0.2"],
+                               env, log_dir=tmp_path) for n in range(2)]
+    try:
+        for app in apps:
+            app.start()
+        for worker in workers:
+            worker.start(lambda: True)  # no port: running is ready
+        a, b = apps
+        email = "scale@example.com"
+        assert requests.post(a.url + "/api/auth/register/", timeout=30, json={
+            "email": email, "password": PASSWORD}).status_code == 201
+
+        [message] = smtp_server.wait_for(email, timeout=30)  # a worker sent it
+        code = re.search(r"\b(\d{6})\b", message.text).group(1)
+        verified = requests.post(b.url + "/api/auth/email-verify/", timeout=30,
+                                 json={"email": email, "code": code})
+        assert verified.status_code == 200, verified.text
+        again = requests.post(a.url + "/api/auth/email-verify/", timeout=30,
+                              json={"email": email, "code": code})
+        assert again.status_code == 200, again.text
+
+        customer = servers.wait_for(lambda: stripe_customer_id(database, email), 30,
+                                    what="the Stripe customer")
+        assert [c["id"] for c in customers(stripe_url, email)] == [customer]
+
+        login = requests.post(b.url + "/api/auth/login/", timeout=30,
+                              json={"email": email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        me = requests.get(a.url + "/api/auth/me/", timeout=30, headers={
+            "Authorization": f"Bearer {login.json()['tokens']['access']}"})
+        assert me.status_code == 200 and me.json()["email"] == email
+    finally:
+        for process in [*workers, *apps]:
+            process.stop()
+    assert all(w.popen.returncode == 0 for w in workers), [w.log() for w in workers]
