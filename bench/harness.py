@@ -211,16 +211,26 @@ def peak_rss_mib(pid: int) -> float:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (those gone count as zero)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICK
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def tree_cpu(parent: int) -> float:
+    """CPU seconds (user + system) used so far by ``parent`` and all its children, those
+    already exited and reaped included (their time is in the parent's cutime/cstime):
+    workers that gunicorn recycles or backends that PostgreSQL ends still count."""
+    fields = _stat(parent)
+    if not fields:
+        return 0.0
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    for child in children(parent):
+        child_fields = _stat(child)
+        if child_fields:
+            ticks += sum(int(child_fields[i]) for i in (11, 12, 13, 14))
+    return ticks / TICK
 
 
 def children(pid: int) -> list[int]:

@@ -26,12 +26,11 @@ from bench.harness import (
     Server,
     Stack,
     app_env,
-    children,
-    cpu_seconds,
     create_database,
     peak_rss_mib,
     postmaster_pid,
     seed_users,
+    tree_cpu,
     wrk,
 )
 from webapp.domain.passwords import normalize_password
@@ -84,14 +83,16 @@ class Side:
     tally: Tally = field(default_factory=Tally)
 
     def measure(self, seconds: int) -> None:
-        pids = [self.server.process.pid, *self.server.worker_pids()]
-        if self.postmaster:
-            pids += [self.postmaster, *children(self.postmaster)]
-        before = cpu_seconds(pids)
+        before = self.cpu()
         load = self.run(seconds)
         if load.errors or not load.requests:
             raise RuntimeError(f"{self.name}: {load.errors} errors in {load.requests} requests")
-        self.tally.add(load, cpu_seconds(pids) - before)
+        self.tally.add(load, self.cpu() - before)
+
+    def cpu(self) -> float:
+        """CPU seconds so far of this side's gunicorn and, if it uses it, PostgreSQL."""
+        used = tree_cpu(self.server.process.pid)
+        return used + (tree_cpu(self.postmaster) if self.postmaster else 0.0)
 
 
 @dataclass
