@@ -13,6 +13,7 @@ from webapp.application.common import Toolkit
 from webapp.application.delivery import DeliveryService
 from webapp.application.interfaces import (
     BillingGateway,
+    BreachedPasswords,
     Mailer,
     ReadOnlyUnitOfWorkFactory,
     SmsSender,
@@ -35,7 +36,6 @@ from webapp.infrastructure.messaging import (
     SmtpMailer,
     TwilioSms,
 )
-from webapp.infrastructure.pwned import PwnedPasswords
 from webapp.infrastructure.readers import SqlReadOnlyUnitOfWork
 from webapp.infrastructure.request_context import FlaskRequestContext
 from webapp.infrastructure.security import (
@@ -98,9 +98,12 @@ def throttle_from(settings: Settings) -> Throttle:
     return Throttle(LimitsRateLimiter(limiter.storage), policy)
 
 
-def breached_from(settings: Settings) -> PwnedPasswords | None:
+def breached_from(settings: Settings) -> BreachedPasswords | None:
     if not settings.PWNED_PASSWORDS_URL:
         return None
+    # Imported here: it brings requests (~6 MiB), which an app server without it never needs.
+    from webapp.infrastructure.pwned import PwnedPasswords
+
     return PwnedPasswords(settings.PWNED_PASSWORDS_URL, settings.PWNED_PASSWORDS_TIMEOUT)
 
 
