@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,25 @@ def tokens(client: FlaskClient, verified_user):  # noqa: ANN001, ANN201
     response = client.post("/api/auth/login/", json={"email": email, "password": password})
     assert response.status_code == 200, response.json
     return response.json["tokens"]
+
+
+@pytest.fixture
+def scratch_database(tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database on the test PostgreSQL server, dropped afterwards
+    (for tests that migrate from nothing or hand the database to real servers)."""
+    import sqlalchemy as sa
+
+    server = sa.make_url(database_url(tmp_path))
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -8,33 +8,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD, database_url
+from tests.conftest import PASSWORD
 from tests.e2e import servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-
-
-@pytest.fixture
-def database(tmp_path) -> Iterator[str]:  # noqa: ANN001
-    """A new database on the test PostgreSQL server, migrated as a deploy does."""
-    server = sa.make_url(database_url(tmp_path))
-    name = f"e2e_scale_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture
@@ -78,7 +61,8 @@ def stripe_customer_id(url: str, email: str) -> str | None:
 
 
 def test_two_app_servers_and_two_workers_on_postgresql_and_redis(
-        tmp_path, database, redis_url, stripe_url, smtp_server) -> None:  # noqa: ANN001
+        tmp_path, scratch_database, redis_url, stripe_url, smtp_server) -> None:  # noqa: ANN001
+    database = scratch_database
     env = servers.app_env(
         database, REDIS_URL=redis_url, RATELIMIT_ENABLED="true", DELIVERY="worker",
         MAIL_SERVER=servers.HOST, MAIL_PORT=str(smtp_server.port),

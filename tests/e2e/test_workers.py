@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 
-from tests.e2e.processes import SmtpSink, app_env, running, start_worker, wait_for
+from tests.e2e.processes import SmtpSink, running, start_worker
+from tests.e2e.servers import app_env, wait_for
 from webapp.domain.model import MessageKind, OutboxMessage
 from webapp.extensions import db
 from webapp.infrastructure.orm import OutboxRow
@@ -42,8 +43,9 @@ def rows(app: Flask) -> list[OutboxRow]:
 
 
 def worker_env(app: Flask, sink: SmtpSink, lease: int = 60) -> dict[str, str]:
-    return app_env(app.config["SQLALCHEMY_DATABASE_URI"], MAIL_SERVER="127.0.0.1",
-                   MAIL_PORT=str(sink.port), DELIVERY_LEASE_SECONDS=str(lease))
+    return app_env(app.config["SQLALCHEMY_DATABASE_URI"], DELIVERY="worker",
+                   MAIL_SERVER="127.0.0.1", MAIL_PORT=str(sink.port),
+                   DELIVERY_LEASE_SECONDS=str(lease))
 
 
 def test_many_workers_deliver_every_message_exactly_once(app: Flask) -> None:
@@ -69,7 +71,7 @@ def test_a_killed_workers_job_is_delivered_once_by_another_after_its_lease(app: 
         env = worker_env(app, sink, lease=2)
         doomed = start_worker(env, "--idle-sleep", "0.1")
         with running([doomed]):
-            wait_for(sink.held.is_set, 60, "the first worker to start sending")
+            wait_for(sink.held.is_set, 60, what="the first worker to start sending")
             doomed.kill()  # SIGKILL mid-job: no chance to clean up
             doomed.wait(10)
         sink.release()  # the dead worker's connection is gone: it never gets the 250
@@ -77,7 +79,7 @@ def test_a_killed_workers_job_is_delivered_once_by_another_after_its_lease(app: 
         assert row.status == "pending" and row.locked_by, "the dead worker's claim remains"
         survivor = start_worker(env, "--idle-sleep", "0.1")
         with running([survivor]):
-            wait_for(lambda: rows(app)[0].status == "sent", 60, "the lease to expire")
+            wait_for(lambda: rows(app)[0].status == "sent", 60, what="the lease to expire")
         assert survivor.returncode == 0
     assert sink.keys == [key]  # the dead worker's try was never accepted; the survivor's once
     [row] = rows(app)
@@ -90,7 +92,7 @@ def test_sigterm_finishes_the_message_in_hand_and_hands_back_the_rest(app: Flask
         sink.hold_first()
         worker = start_worker(worker_env(app, sink), "--batch", "5")
         with running([worker]):
-            wait_for(sink.held.is_set, 60, "the worker to start sending")
+            wait_for(sink.held.is_set, 60, what="the worker to start sending")
             worker.terminate()  # SIGTERM while the first message is in hand
             sink.release()
             output, _ = worker.communicate(timeout=30)
