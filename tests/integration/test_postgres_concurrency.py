@@ -46,24 +46,18 @@ def count(app: Flask, stmt: Any) -> int:
             db.session.remove()
 
 
-def test_concurrent_registrations_of_one_email_make_one_account(app: Flask) -> None:
+@pytest.mark.parametrize(("field", "value"), [("email", "race@example.com"),
+                                             ("phone", "+14155550142")])
+def test_concurrent_registrations_of_one_address_make_one_account(
+        app: Flask, field: str, value: str) -> None:
     def register(_: int) -> int:
         return app.test_client().post("/api/auth/register/", json={
-            "email": "race@example.com", "password": PASSWORD}).status_code
+            field: value, "password": PASSWORD}).status_code
 
     assert race(register) == [201] * RACERS
+    column = getattr(UserRow, field)
     assert count(app, db.select(db.func.count()).select_from(UserRow)
-                 .where(UserRow.email == "race@example.com")) == 1
-
-
-def test_concurrent_registrations_of_one_phone_make_one_account(app: Flask) -> None:
-    def register(i: int) -> int:
-        return app.test_client().post("/api/auth/register/", json={
-            "phone": "+14155550142", "password": PASSWORD}).status_code
-
-    assert race(register) == [201] * RACERS
-    assert count(app, db.select(db.func.count()).select_from(UserRow)
-                 .where(UserRow.phone == "+14155550142")) == 1
+                 .where(column == value)) == 1
 
 
 def test_the_database_refuses_a_second_account_or_a_shared_customer(app: Flask) -> None:
