@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -158,6 +159,7 @@ class Stack:
         for server in list(self.servers):
             self.stop(server)
         self.smtp.controller.stop()
+        shutil.rmtree(self.logs, ignore_errors=True)  # a server that failed to start said why
 
 
 def _healthy(url: str) -> bool:
