@@ -27,6 +27,11 @@ REFUSALS = {
 }
 
 
+def refusal(state: InvitationState) -> InvalidToken:
+    detail, code = REFUSALS[state]
+    return InvalidToken(detail, code=code)
+
+
 class InvitationService(Kit):
     def __init__(self, kit: Toolkit, verification: VerificationService,
                  tokens: TokenService) -> None:
@@ -62,7 +67,7 @@ class InvitationService(Kit):
             invitation = self._get(uow, invitation_id)
             state = invitation.state(self.now())
             if state in (InvitationState.ACCEPTED, InvitationState.REVOKED):
-                raise InvalidToken(*REFUSALS[state])
+                raise refusal(state)
             invitation.expires_at = self.now() + self.policy.invitation_ttl
             uow.invitations.save(invitation)
             self._send(uow, invitation, actor)
@@ -75,7 +80,7 @@ class InvitationService(Kit):
             actor = self._staff(uow, actor_id)
             invitation = self._get(uow, invitation_id)
             if invitation.state(self.now()) == InvitationState.ACCEPTED:
-                raise InvalidToken(*REFUSALS[InvitationState.ACCEPTED])
+                raise refusal(InvitationState.ACCEPTED)
             if invitation.revoked_at is None:
                 invitation.revoked_at = self.now()
                 uow.invitations.save(invitation)
@@ -134,14 +139,16 @@ class InvitationService(Kit):
             return self._pending(uow, token)
 
     def _pending(self, uow: UnitOfWork, token: str) -> Invitation:
+        # The invitation's own expiry decides; the signature's age limit is only a backstop
+        # (twice as long, so an expired invitation is refused with the reason).
         payload = self.kit.signer.loads(INVITE_PURPOSE, token,
-                                        int(self.policy.invitation_ttl.total_seconds()))
+                                        int(self.policy.invitation_ttl.total_seconds()) * 2)
         invitation = uow.invitations.get(int(payload.get("iid", 0)))
         if invitation is None or invitation.email != payload.get("email"):
             raise InvalidToken(INVALID_LINK)
         state = invitation.state(self.now())
         if state != InvitationState.PENDING:
-            raise InvalidToken(*REFUSALS[state])
+            raise refusal(state)
         return invitation
 
     def accept(self, token: str, password: str, *, first_name: str | None = None,
@@ -150,7 +157,7 @@ class InvitationService(Kit):
         try:
             return self._accept(token, password, first_name, last_name, email)
         except UniqueConflict as exc:  # a second accept raced this one and won
-            raise InvalidToken(*REFUSALS[InvitationState.ACCEPTED]) from exc
+            raise refusal(InvitationState.ACCEPTED) from exc
 
     def accept_and_login(self, token: str, password: str, **fields: str | None
                          ) -> tuple[User, TokenPair]:
