@@ -31,6 +31,22 @@ def staff_auth(app, client):
     return bearer(client, "boss@example.com")
 
 
+@pytest.fixture
+def app_with(tmp_path):
+    """Another app on the test database, with other settings; disposed afterwards."""
+    made = []
+
+    def _make(**overrides):
+        made.append(make_app(tmp_path, **overrides))
+        return made[-1]
+
+    yield _make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def invite(client, auth, outbox, email="new@example.com", **extra):
     response = client.post("/api/auth/invitations/", json={"email": email, **extra},
                            headers=auth)
@@ -65,8 +81,8 @@ def test_only_staff_bearer_tokens_invite(app, client, outbox):
     assert outbox.all("email") == []
 
 
-def test_users_invite_when_the_setting_allows(tmp_path, outbox):
-    app = make_app(tmp_path, INVITATIONS_BY_USERS=True)
+def test_users_invite_when_the_setting_allows(app_with, outbox):
+    app = app_with(INVITATIONS_BY_USERS=True)
     client = app.test_client()
     make_user(app, "plain@example.com")
     auth = bearer(client, "plain@example.com")
@@ -122,8 +138,8 @@ def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_aut
     assert no_csrf.status_code == 400
 
 
-def test_invite_only_registration_refuses_signup(tmp_path, outbox):
-    app = make_app(tmp_path, REGISTRATION="invite")
+def test_invite_only_registration_refuses_signup(app_with, outbox):
+    app = app_with(REGISTRATION="invite")
     client = app.test_client()
     refused = client.post("/api/auth/register/", json={"email": "walk.in@example.com",
                                                        "password": PASSWORD})
