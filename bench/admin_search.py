@@ -22,10 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_login.utils import _create_identifier  # noqa: E402
-
+from tests.integration.admin_support import log_in  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.application.tokens import session_version  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.infrastructure.orm import UserRow  # noqa: E402
 
@@ -80,12 +78,7 @@ def staff_client(app, count: int):
     client = app.test_client()
     with app.app_context(), app.extensions["services"].kit.uow() as uow:
         staff = uow.users.get_by_email(f"user{count - 1:07d}@example.com")
-    with app.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = f"{staff.id}:{session_version(staff)}"
-        sess["_fresh"] = True
-        sess["_id"] = identifier
+    log_in(client, staff)
     return client
 
 

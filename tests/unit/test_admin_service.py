@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import make_world
+from tests.unit.test_invitations import add_user
 from webapp.application.admin import ActionRefused
 from webapp.domain.errors import NotFound, PermissionDenied, ValidationFailed
-from webapp.domain.model import RefreshFamily, User
-
-
-def add_user(world, email, **fields):
-    with world.services.kit.uow() as uow:
-        user = uow.users.add(User(email=email, phone=None, password_hash="fake$v1$x",
-                                  created_at=world.clock.now(), **fields))
-        uow.commit()
-        return user
+from webapp.domain.model import RefreshFamily
 
 
 @pytest.fixture

@@ -45,6 +45,22 @@ class ActionRefused(DomainError):
     code = "action_refused"
 
 
+def require_staff(service: Kit, uow: UnitOfWork, actor_id: int | None, action: str
+                  ) -> User | None:
+    """The acting staff member, read in this transaction (None: the operator's command line).
+
+    Anyone else gets PermissionDenied, and an ``authz_fail`` event is committed first.
+    """
+    if actor_id is None:
+        return None
+    actor = uow.users.get(actor_id)
+    if actor is None or not actor.is_active or not actor.is_staff:
+        service.audit(uow, "authz_fail", actor, action=action)
+        uow.commit()
+        raise PermissionDenied()
+    return actor
+
+
 # --- the read side ----------------------------------------------------------------------
 
 
@@ -168,15 +184,7 @@ class AdminService(Kit):
     # --- who may act ------------------------------------------------------------------
 
     def require_staff(self, uow: UnitOfWork, actor_id: int | None) -> User | None:
-        """The acting staff member (None: the operator's command line), or PermissionDenied."""
-        if actor_id is None:
-            return None
-        actor = uow.users.get(actor_id)
-        if actor is None or not actor.is_active or not actor.is_staff:
-            self.audit(uow, "authz_fail", actor, action="admin")
-            uow.commit()
-            raise PermissionDenied()
-        return actor
+        return require_staff(self, uow, actor_id, "admin")
 
     def denied(self, user: User | None, path: str) -> None:
         """Record a refused attempt on a staff page (OWASP ``authz_fail``)."""

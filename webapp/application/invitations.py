@@ -8,6 +8,7 @@ its expiry the token is refused, whatever its signature says.
 from __future__ import annotations
 
 from webapp.application.accounts import check_new_password, clean_name
+from webapp.application.admin import require_staff
 from webapp.application.common import Kit, Toolkit, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.tokens import TokenPair, TokenService
@@ -63,7 +64,7 @@ class InvitationService(Kit):
     def resend(self, actor_id: int | None, invitation_id: int) -> Invitation:
         """A fresh link for a pending (or expired) invitation; its expiry starts again."""
         with self.kit.uow() as uow:
-            actor = self._staff(uow, actor_id)
+            actor = require_staff(self, uow, actor_id, "manage_invitation")
             invitation = self._get(uow, invitation_id)
             state = invitation.state(self.now())
             if state in (InvitationState.ACCEPTED, InvitationState.REVOKED):
@@ -77,7 +78,7 @@ class InvitationService(Kit):
 
     def revoke(self, actor_id: int | None, invitation_id: int) -> Invitation:
         with self.kit.uow() as uow:
-            actor = self._staff(uow, actor_id)
+            actor = require_staff(self, uow, actor_id, "manage_invitation")
             invitation = self._get(uow, invitation_id)
             if invitation.state(self.now()) == InvitationState.ACCEPTED:
                 raise refusal(InvitationState.ACCEPTED)
@@ -103,16 +104,6 @@ class InvitationService(Kit):
         raise PermissionDenied("Only staff can send invitations." if as_staff or not
                                self.policy.invitations_by_users else
                                "Verify your account before inviting people.")
-
-    def _staff(self, uow: UnitOfWork, actor_id: int | None) -> User | None:
-        if actor_id is None:
-            return None
-        actor = uow.users.get(actor_id)
-        if actor is None or not actor.is_active or not actor.is_staff:
-            self.audit(uow, "authz_fail", actor, action="manage_invitation")
-            uow.commit()
-            raise PermissionDenied()
-        return actor
 
     @staticmethod
     def _get(uow: UnitOfWork, invitation_id: int) -> Invitation:
