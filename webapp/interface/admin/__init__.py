@@ -9,8 +9,6 @@ request). Anonymous visitors are sent to the login page; signed-in non-staff get
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, redirect, request
@@ -50,12 +48,6 @@ def _no_store(response: Response) -> Response:
 @bp.app_template_filter("utc")
 def utc(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
-
-
-@bp.context_processor
-def _layout() -> dict[str, Any]:
-    static = Path(current_app.static_folder or "")
-    return {"htmx_available": (static / "vendor" / "htmx.min.js").exists()}
 
 
 from webapp.interface.admin import pages, views  # noqa: E402,F401  (registers the routes)

@@ -31,7 +31,7 @@ class Chart:
     width: int
     height: int
     bars: list[Bar]
-    ticks: list[tuple[float, str]]  # x position, day label
+    ticks: list[tuple[float, str, str]]  # x position, day label, text-anchor
     gridlines: list[tuple[float, int]]  # y position, value
     series: list[tuple[str, str, int]]  # key, label, 30-day total
     baseline: float
@@ -56,7 +56,8 @@ def funnel_chart(days: list[FunnelDay], today: date, span: int = 30) -> Chart:
                             y=round(TOP + plot_h - h, 1), width=round(bar_w, 1),
                             height=round(h, 1), series=key,
                             title=f"{day.isoformat()}: {value} {dict(SERIES)[key].lower()}"))
-    ticks = [(round(LEFT + i * slot + slot / 2, 1), day.strftime("%d %b"))
+    ticks = [(round(LEFT + i * slot + slot / 2, 1), day.strftime("%d %b"),
+              "end" if i == span - 1 else "middle")
              for i, day in enumerate(dates) if i % 5 == 0 or i == span - 1]
     grid = [(round(TOP + plot_h - plot_h * v / peak, 1), v) for v in _steps(peak)]
     totals = [(key, label, sum((getattr(d, key) or 0) for d in days))

@@ -74,7 +74,8 @@ def user(user_id: int) -> str:
     actors = services().admin.queries.users_by_id(
         {e.actor_id for e in detail.events if e.actor_id})
     return render_template("admin/user.html", d=detail, u=detail.user, actors=actors,
-                           actions=available_actions(detail.user))
+                           actions=[(a, ACTIONS[a][0], ACTIONS[a][2])
+                                    for a in available_actions(detail.user)])
 
 
 def available_actions(u) -> list[str]:  # noqa: ANN001
