@@ -75,6 +75,10 @@ def test_sorting_and_pages(app, client, people):
 def test_nonsense_parameters_are_harmless(client, people):
     assert client.get("/admin/users?page=-3&sort=drop&verified=maybe").status_code == 200
     assert client.get("/admin/users?q=" + "x" * 5000).status_code == 200
+    assert client.get("/admin/users?page=" + "9" * 40).status_code == 200
+    assert client.get("/admin/audit?before=" + "9" * 40 + "&user=" + "9" * 40
+                      ).status_code == 200
+    assert client.get("/admin/queue?before=99999999999999999999999").status_code == 200
 
 
 def test_search_terms_are_decided_in_one_place():

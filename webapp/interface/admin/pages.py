@@ -15,9 +15,13 @@ QUEUE_STATUSES = {"": ("pending", "failed"), "pending": ("pending",), "failed": 
                   "sent": ("sent",)}
 
 
+def number(value: str) -> int | None:
+    """A row id from the query string; anything else (or absurdly long) is no id."""
+    return int(value) if value.isdigit() and len(value) <= 12 else None
+
+
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return number(request.args.get(name, ""))
 
 
 @bp.get("/audit")
@@ -25,7 +29,7 @@ def audit() -> str:
     """Security events, newest first; filter by user (id or email) and kind."""
     queries = services().admin.queries
     who = request.args.get("user", "").strip()
-    user_id = int(who) if who.isdigit() else None
+    user_id = number(who)
     if who and user_id is None:
         try:
             user_id = services().admin.user_id_for(who)

@@ -12,6 +12,7 @@ from webapp.domain.errors import DomainError
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.chart import funnel_chart
 from webapp.interface.admin.forms import ConfirmForm
+from webapp.interface.admin.pages import number
 
 # action -> (button label, what it does, whether it is destructive)
 ACTIONS = {
@@ -32,6 +33,7 @@ ACTIONS = {
     "demote": ("Remove staff", "Takes away access to these staff pages.", True),
 }
 TRI = {"yes": True, "no": False}
+MAX_PAGE = 20_000  # 1,000,000 accounts at 50 a page; beyond that, search
 
 
 @bp.get("/")
@@ -46,12 +48,12 @@ def dashboard() -> str:
 
 def _filter_from_request() -> UserFilter:
     args = request.args
-    page = args.get("page", "1")
+    page = number(args.get("page", "1")) or 1
     return UserFilter(
         terms=search_terms(args.get("q", "")[:254], services().kit.policy.default_region),
         verified=TRI.get(args.get("verified", "")), active=TRI.get(args.get("active", "")),
         staff=TRI.get(args.get("staff", "")), customer=TRI.get(args.get("customer", "")),
-        sort=args.get("sort", "newest"), page=int(page) if page.isdigit() else 1,
+        sort=args.get("sort", "newest"), page=min(page, MAX_PAGE),
         limit=PAGE_SIZE,
     )
 
