@@ -109,10 +109,8 @@ class SqlStaffQueries:
                                   AuditEventRow.actor_id == user_id))
         if kind:
             stmt = stmt.where(AuditEventRow.kind == kind)
-        if before_id is not None:
-            stmt = stmt.where(AuditEventRow.id < before_id)
-        stmt = stmt.order_by(AuditEventRow.id.desc()).limit(limit)
-        return SqlAuditRepository(self.session)._all(stmt)
+        return SqlAuditRepository(self.session)._all(
+            _newest_first(stmt, AuditEventRow.id, before_id, limit))
 
     def audit_kinds(self) -> list[str]:
         return list(self.session.scalars(
@@ -123,10 +121,8 @@ class SqlStaffQueries:
         stmt = select(OutboxRow).where(OutboxRow.status.in_(statuses))
         if kind:
             stmt = stmt.where(OutboxRow.kind == kind)
-        if before_id is not None:
-            stmt = stmt.where(OutboxRow.id < before_id)
-        stmt = stmt.order_by(OutboxRow.id.desc()).limit(limit)
-        return SqlOutboxRepository(self.session)._all(stmt)
+        return SqlOutboxRepository(self.session)._all(
+            _newest_first(stmt, OutboxRow.id, before_id, limit))
 
     def invitations(self, *, pending_at: datetime | None, limit: int) -> list[Invitation]:
         stmt = select(InvitationRow)
@@ -175,6 +171,13 @@ class SqlStaffQueries:
             .where(UserRow.created_at >= since).group_by(day).order_by(day)).all()
         return [FunnelDay(day=_as_date(d), signups=s, verified=v, customers=c, subscribed=None)
                 for d, s, v, c in rows]
+
+
+def _newest_first(stmt: Any, id_column: Any, before_id: int | None, limit: int) -> Any:
+    """Keyset pages of an append-only table: ``before`` is the last id of the previous page."""
+    if before_id is not None:
+        stmt = stmt.where(id_column < before_id)
+    return stmt.order_by(id_column.desc()).limit(limit)
 
 
 def _as_date(value: Any) -> date:
