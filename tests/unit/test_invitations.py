@@ -125,3 +125,16 @@ def test_only_staff_invite_unless_users_may(world, boss):
 def test_an_address_with_an_account_is_not_invited(world, boss):
     with pytest.raises(ValidationFailed):
         world.services.invitations.invite(boss.id, "boss@example.com")
+
+
+def test_a_breached_password_is_refused_on_accept_and_for_the_first_admin():
+    from tests.fakes import FakeBreachedPasswords
+
+    world = make_world(breached=FakeBreachedPasswords("leaked but long passphrase"))
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    _, token = invite(world, boss)
+    with pytest.raises(ValidationFailed) as refused:
+        world.services.invitations.accept(token, "leaked but long passphrase")
+    assert "password" in refused.value.errors
+    with pytest.raises(ValidationFailed):
+        world.services.admin.create_admin("root@example.com", "leaked but long passphrase")

@@ -349,7 +349,7 @@ class AdminService(Kit):
         Returns the user and whether it was created. The password rules apply.
         """
         address = Email.parse(email)
-        secret = check_new_password(password, [address.value])
+        secret = check_new_password(password, [address.value], breached=self.kit.breached)
         password_hash = self.kit.passwords.hash(secret)
         with self.kit.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)

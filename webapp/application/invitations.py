@@ -168,7 +168,8 @@ class InvitationService(Kit):
             errors: dict[str, list[str]] = {}
             names = {"first_name": collect(errors, lambda: clean_name(first_name, "first_name")),
                      "last_name": collect(errors, lambda: clean_name(last_name, "last_name"))}
-            secret = collect(errors, lambda: check_new_password(password, [invitation.email]))
+            secret = collect(errors, lambda: check_new_password(
+                password, [invitation.email], breached=self.kit.breached))
             if errors or secret is None:
                 raise ValidationFailed(errors)
             user = self._create(uow, invitation, secret, names)
