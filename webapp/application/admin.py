@@ -22,6 +22,7 @@ from webapp.application.interfaces import UnitOfWork
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
+from webapp.domain.billing import Subscription
 from webapp.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from webapp.domain.model import (
     AuditEvent,
@@ -84,6 +85,7 @@ class UserFilter:
     active: bool | None = None
     staff: bool | None = None
     customer: bool | None = None
+    subscription: str | None = None  # "live", "none", or one Stripe status ("past_due")
     sort: str = "newest"  # newest | oldest | email
     page: int = 1
     limit: int = PAGE_SIZE
@@ -128,6 +130,10 @@ class StaffQueries(Protocol):
 
     def users_by_id(self, ids: set[int]) -> dict[int, User]: ...
 
+    def subscription_statuses(self, user_ids: set[int]) -> dict[int, str]:
+        """Each listed user's most recent subscription status (users without one: absent)."""
+        ...
+
 
 def search_terms(q: str, default_region: str | None) -> SearchTerms:
     """``@`` means an email; digits mean a phone number; words are names (or email starts)."""
@@ -153,6 +159,7 @@ class UserDetail:
     families: list[RefreshFamily]
     messages: list[OutboxMessage]
     events: list[AuditEvent]
+    subscriptions: list[Subscription]
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -206,6 +213,7 @@ class AdminService(Kit):
                 families=uow.families.active_for_user(user_id),
                 messages=uow.outbox.for_user(user_id, limit=20),
                 events=uow.audit.for_user(user_id, limit=50),
+                subscriptions=uow.subscriptions.for_user(user_id, user.stripe_customer_id),
             )
 
     def user_id_for(self, identifier: str) -> int:

@@ -14,13 +14,20 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.application.admin import FunnelDay, SearchTerms, UserFilter, UserPage
+from webapp.domain.billing import LIVE
 from webapp.domain.model import AuditEvent, Invitation, OutboxMessage, User
-from webapp.infrastructure.orm import AuditEventRow, InvitationRow, OutboxRow, UserRow
+from webapp.infrastructure.orm import (
+    AuditEventRow,
+    InvitationRow,
+    OutboxRow,
+    SubscriptionRow,
+    UserRow,
+)
 from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlInvitationRepository,
@@ -34,6 +41,14 @@ SORTS = {
     "oldest": (UserRow.id.asc(),),
     "email": (UserRow.email.asc(), UserRow.id.asc()),
 }
+
+
+def _has_subscription(statuses: frozenset[str] | set[str]) -> ColumnElement[bool]:
+    """The user has a subscription in one of ``statuses`` (linked by user or by customer)."""
+    return exists().where(
+        or_(SubscriptionRow.user_id == UserRow.id,
+            SubscriptionRow.customer_id == UserRow.stripe_customer_id),
+        SubscriptionRow.status.in_(statuses))
 
 
 def _escape_like(text: str) -> str:
@@ -86,6 +101,12 @@ class SqlStaffQueries:
         if wanted.customer is not None:
             column = UserRow.stripe_customer_id
             stmt = stmt.where(column.is_not(None) if wanted.customer else column.is_(None))
+        if wanted.subscription == "live":
+            stmt = stmt.where(_has_subscription(LIVE))
+        elif wanted.subscription == "none":
+            stmt = stmt.where(~_has_subscription(LIVE))
+        elif wanted.subscription:
+            stmt = stmt.where(_has_subscription({wanted.subscription}))
         page = max(1, wanted.page)
         stmt = (stmt.order_by(*SORTS.get(wanted.sort, SORTS["newest"]))
                 .offset((page - 1) * wanted.limit).limit(wanted.limit + 1))
@@ -98,6 +119,16 @@ class SqlStaffQueries:
             return {}
         rows = SqlUserRepository(self.session)._all(select(UserRow).where(UserRow.id.in_(ids)))
         return {user.id or 0: user for user in rows}
+
+    def subscription_statuses(self, user_ids: set[int]) -> dict[int, str]:
+        if not user_ids:
+            return {}
+        rows = self.session.execute(
+            select(UserRow.id, SubscriptionRow.status)
+            .join(SubscriptionRow, or_(SubscriptionRow.user_id == UserRow.id,
+                                       SubscriptionRow.customer_id == UserRow.stripe_customer_id))
+            .where(UserRow.id.in_(user_ids)).order_by(SubscriptionRow.state_at)).all()
+        return {user_id: status for user_id, status in rows}  # the latest wins
 
     # --- audit, delivery, invitations -------------------------------------------------
 
@@ -146,6 +177,13 @@ class SqlStaffQueries:
             func.count(UserRow.stripe_customer_id),
             func.count(case((UserRow.created_at >= since, 1))),
         )).one()
+        # From the (much smaller) subscriptions table, not a probe per account.
+        subscribed = self.session.scalar(
+            select(func.count(func.distinct(UserRow.id)))
+            .select_from(SubscriptionRow)
+            .join(UserRow, or_(UserRow.id == SubscriptionRow.user_id,
+                               UserRow.stripe_customer_id == SubscriptionRow.customer_id))
+            .where(SubscriptionRow.status.in_(LIVE))) or 0
         outbox = dict(self.session.execute(
             select(OutboxRow.status, func.count()).where(OutboxRow.status != "sent")
             .group_by(OutboxRow.status)).all())
@@ -154,6 +192,7 @@ class SqlStaffQueries:
             InvitationRow.expires_at > since)) or 0
         names = ("users", "verified", "staff", "deactivated", "customers", "signups_30d")
         return {**dict(zip(names, (int(v or 0) for v in users), strict=True)),
+                "subscribed": int(subscribed),
                 "outbox_pending": int(outbox.get("pending", 0)),
                 "outbox_failed": int(outbox.get("failed", 0)),
                 "invitations_open": int(invitations)}
@@ -167,10 +206,11 @@ class SqlStaffQueries:
                        UserRow.phone_verified_at.is_not(None))
         rows = self.session.execute(
             select(day.label("day"), func.count(), func.count(case((verified, 1))),
-                   func.count(UserRow.stripe_customer_id))
+                   func.count(UserRow.stripe_customer_id),
+                   func.count(case((_has_subscription(LIVE), 1))))
             .where(UserRow.created_at >= since).group_by(day).order_by(day)).all()
-        return [FunnelDay(day=_as_date(d), signups=s, verified=v, customers=c, subscribed=None)
-                for d, s, v, c in rows]
+        return [FunnelDay(day=_as_date(d), signups=s, verified=v, customers=c, subscribed=p)
+                for d, s, v, c, p in rows]
 
 
 def _newest_first(stmt: Any, id_column: Any, before_id: int | None, limit: int) -> Any:

@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from webapp.application.admin import PAGE_SIZE, UserFilter, search_terms
+from webapp.domain.billing import ENDED, LIVE
 from webapp.domain.errors import DomainError
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.chart import funnel_chart
@@ -33,6 +34,8 @@ ACTIONS = {
     "demote": ("Remove staff", "Takes away access to these staff pages.", True),
 }
 TRI = {"yes": True, "no": False}
+SUBSCRIPTION = {"": "any", "live": "subscribed (any live status)", "none": "not subscribed",
+                **{status: status.replace("_", " ") for status in sorted(LIVE | ENDED)}}
 MAX_PAGE = 20_000  # 1,000,000 accounts at 50 a page; beyond that, search
 
 
@@ -53,6 +56,7 @@ def _filter_from_request() -> UserFilter:
         terms=search_terms(args.get("q", "")[:254], services().kit.policy.default_region),
         verified=TRI.get(args.get("verified", "")), active=TRI.get(args.get("active", "")),
         staff=TRI.get(args.get("staff", "")), customer=TRI.get(args.get("customer", "")),
+        subscription=wanted if (wanted := args.get("subscription")) in SUBSCRIPTION else None,
         sort=args.get("sort", "newest"), page=min(page, MAX_PAGE),
         limit=PAGE_SIZE,
     )
@@ -61,9 +65,13 @@ def _filter_from_request() -> UserFilter:
 @bp.get("/users")
 def users() -> str:
     """Search (``q``: email, phone or name prefix), filter, sort and page through accounts."""
-    page = services().admin.queries.users(_filter_from_request())
+    queries = services().admin.queries
+    page = queries.users(_filter_from_request())
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("admin/users.html", page=page, args=args)
+    return render_template("admin/users.html", page=page, args=args,
+                           subscriptions=queries.subscription_statuses(
+                               {u.id for u in page.users if u.id}),
+                           subscription_choices=list(SUBSCRIPTION.items()))
 
 
 @bp.get("/users/<int:user_id>")
