@@ -71,3 +71,18 @@ def test_create_admin_applies_the_password_rules(world):
     user, created = world.services.admin.create_admin("root@example.com",
                                                       "correct horse battery staple")
     assert created and user.is_staff and user.email_verified_at is not None
+
+
+def test_a_staff_retry_leaves_a_live_lease_alone(world):
+    from datetime import timedelta
+
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    user = add_user(world, "v@example.com", email_verified_at=world.clock.now())
+    world.services.admin.act(boss.id, user.id, "retry_stripe")  # queues the job
+    job = next(m for m in world.store.outbox.values() if m.kind == "stripe_customer")
+    job.locked_by, job.locked_until = "worker-1", world.clock.now() + timedelta(seconds=30)
+    job.attempts = 10
+    world.services.admin.retry_message(boss.id, job.id)
+    again = world.store.outbox[job.id]
+    assert (again.locked_by, again.status, again.attempts) == ("worker-1", "pending", 0)
+    assert again.next_attempt_at == world.clock.now()

@@ -262,11 +262,7 @@ class AdminService(Kit):
     def _requeue(self, uow: UnitOfWork, message: OutboxMessage) -> None:
         if message.status == MessageStatus.SENT:
             raise ActionRefused("This message was already delivered.")
-        message.status = MessageStatus.PENDING
-        message.next_attempt_at = self.now()
-        message.locked_until = None
-        message.locked_by = None
-        message.attempts = 0
+        message.due_again(self.now(), self.policy.delivery_max_attempts)
         uow.outbox.save(message)
 
     def _mark_verified(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
