@@ -9,9 +9,8 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_login.utils import _create_identifier
 
-from webapp.application.tokens import session_version
+from tests.conftest import log_in_browser
 from webapp.domain.model import User
 from webapp.extensions import db
 from webapp.infrastructure.orm import AuditEventRow, UserRow
@@ -49,14 +48,8 @@ def reload(app: Flask, user_id: int) -> User:
 
 
 def log_in(client: FlaskClient, user: User) -> None:
-    """Set the Flask-Login session as a login would (including the 'strong' protection id)."""
-    app = client.application
-    with app.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = f"{user.id}:{session_version(user)}"
-        sess["_fresh"] = True
-        sess["_id"] = identifier
+    """Set the Flask-Login session as a login would."""
+    log_in_browser(client, user)
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
