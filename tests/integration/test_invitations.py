@@ -144,6 +144,11 @@ def test_invite_only_registration_refuses_signup(app_with, outbox):
     refused = client.post("/api/auth/register/", json={"email": "walk.in@example.com",
                                                        "password": PASSWORD})
     assert refused.status_code == 403 and refused.json["code"] == "registration_closed"
+    page = client.post("/signup", data={
+        "csrf_token": csrf_token(client, "/signup"), "email": "walk.in@example.com",
+        "password": PASSWORD})
+    assert "by invitation only" in page.text
+    assert outbox.all("email", "walk.in@example.com") == []
     make_user(app, "boss@example.com", staff=True)
     _, token = invite(client, bearer(client, "boss@example.com"), outbox)
     accepted = client.post("/api/auth/invitations/accept/", json={"token": token,
