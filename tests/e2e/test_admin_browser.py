@@ -32,8 +32,6 @@ def browser_page() -> Iterator[object]:
 
 def test_staff_find_and_deactivate_a_user_whose_tokens_then_fail(start_app, browser_page):
     app = start_app(workers=2)
-    if requests.get(f"{app.url}/login", timeout=10).status_code == 404:
-        pytest.skip("needs the browser /login page (web branch), staff log in through it")
     app.flask("users", "create-admin", "boss@example.com", "--password", STAFF_PASSWORD)
     app.flask("users", "create-admin", "jane@example.com", "--password", USER_PASSWORD)
     app.flask("users", "demote", "jane@example.com")  # a verified, ordinary account
