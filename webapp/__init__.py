@@ -41,8 +41,9 @@ def create_app(config: dict[str, Any] | None = None,
 
 def configure(app: Flask, settings: Settings) -> None:
     logging.basicConfig(level=settings.LOG_LEVEL)
-    install_log_filter()  # secrets masked, control characters escaped, on every handler
     _audit_log_lines()
+    # secrets masked, control characters escaped, on every handler (the audit lines' too)
+    install_log_filter("webapp.audit")
     app.config.from_mapping(
         SETTINGS=settings,
         ENV_NAME=settings.APP_ENV,

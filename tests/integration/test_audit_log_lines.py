@@ -62,3 +62,12 @@ def test_secret_looking_fields_are_redacted_in_the_store_and_the_log(app, lines)
     assert stored == {"password": "[redacted]", "reset_token": "[redacted]",
                       "detail": {"otp_code": "[redacted]", "n": 1}}
     assert "hunter2" not in lines[-1] and "123456" not in lines[-1]
+
+
+def test_the_audit_handler_masks_like_every_other_handler(app):
+    from webapp.infrastructure.log_filter import SecretMaskingFilter
+
+    handlers = logging.getLogger("webapp.audit").handlers
+    ours = [h for h in handlers if getattr(h, "audit_json", False)]
+    assert len(ours) == 1  # one per process, however many apps were built
+    assert any(isinstance(f, SecretMaskingFilter) for f in ours[0].filters)
