@@ -67,3 +67,5 @@ def test_staff_find_and_deactivate_a_user_whose_tokens_then_fail(start_app, brow
 
     page.goto(f"{app.url}/admin/audit?kind=authz_admin")
     assert "action=deactivate" in page.content() and "boss@example.com" in page.content()
+    page.goto(f"{app.url}/admin/")
+    assert "<strong>1</strong> deactivated" in page.content()  # and on the dashboard
