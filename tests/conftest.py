@@ -226,3 +226,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def log_in_browser(client: FlaskClient, user: Any) -> None:
+    """A Flask-Login browser session for ``user``, as the login page would leave it
+    (including the 'strong' session-protection identifier of this client)."""
+    from flask_login.utils import _create_identifier
+
+    from webapp.application.tokens import session_version
+
+    with client.application.test_request_context(environ_base=client.environ_base):
+        identifier = _create_identifier()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = f"{user.id}:{session_version(user)}"
+        sess["_fresh"] = True
+        sess["_id"] = identifier

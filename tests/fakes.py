@@ -534,6 +534,21 @@ class FakeUnitOfWork:
         return None
 
 
+class FakeStaffQueries:
+    """The staff read side over the committed store (only what service tests read)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def audit(self, *, user_id: int | None, kind: str | None, before_id: int | None,
+              limit: int) -> list[AuditEvent]:
+        events = [e for e in reversed(self.store.audit)
+                  if (user_id is None or user_id in (e.user_id, e.actor_id))
+                  and (kind is None or e.kind == kind)
+                  and (before_id is None or (e.id or 0) < before_id)]
+        return copy.deepcopy(events[:limit])
+
+
 @dataclass
 class World:
     """Everything a service test needs, with handles on each fake."""
@@ -579,8 +594,10 @@ def make_world(policy: Policy | None = None, throttle: ThrottlePolicy | None = N
                breached: FakeBreachedPasswords | None = None) -> World:
     """``throttle``: turn the limits on (off by default, like RATELIMIT_ENABLED=false)."""
     from webapp.application.accounts import AccountService
+    from webapp.application.admin import AdminService
     from webapp.application.billing import BillingService
     from webapp.application.delivery import DeliveryService
+    from webapp.application.invitations import InvitationService
     from webapp.application.password_reset import PasswordResetService
     from webapp.application.tokens import TokenService
     from webapp.application.verification import VerificationService
@@ -599,11 +616,14 @@ def make_world(policy: Policy | None = None, throttle: ThrottlePolicy | None = N
     tokens = TokenService(kit, codec)
     verification = VerificationService(kit)
     webhooks = FakeWebhooks()
+    resets = PasswordResetService(kit, tokens)
     services = Services(
         kit=kit, accounts=AccountService(kit, verification, tokens), verification=verification,
-        tokens=tokens, resets=PasswordResetService(kit, tokens),
+        tokens=tokens, resets=resets,
         delivery=DeliveryService(kit, mailer, sms, billing),
         billing=BillingService(kit, billing, webhooks),
+        invitations=InvitationService(kit, verification, tokens),
+        admin=AdminService(kit, verification, resets, tokens, FakeStaffQueries(store)),
     )
     return World(store, uows, clock, hasher, codec, mailer, sms, billing, services, policy,
                  limiter, webhooks)

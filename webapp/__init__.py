@@ -41,7 +41,9 @@ def create_app(config: dict[str, Any] | None = None,
 
 def configure(app: Flask, settings: Settings) -> None:
     logging.basicConfig(level=settings.LOG_LEVEL)
-    install_log_filter()  # secrets masked, control characters escaped, on every handler
+    _audit_log_lines()
+    # secrets masked, control characters escaped, on every handler (the audit lines' too)
+    install_log_filter("webapp.audit")
     app.config.from_mapping(
         SETTINGS=settings,
         ENV_NAME=settings.APP_ENV,
@@ -76,6 +78,18 @@ def configure(app: Flask, settings: Settings) -> None:
         n = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0,  # type: ignore[method-assign]
                                 x_port=0, x_prefix=0)
+
+
+def _audit_log_lines() -> None:
+    """Audit events go to stderr as bare JSON lines (one per event), ready for a log shipper."""
+    audit = logging.getLogger("webapp.audit")
+    if not any(getattr(h, "audit_json", False) for h in audit.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.audit_json = True  # type: ignore[attr-defined]
+        audit.addHandler(handler)
+        audit.setLevel(logging.INFO)
+        audit.propagate = False
 
 
 def _engine_options(url: str) -> dict[str, Any]:
@@ -121,13 +135,15 @@ def _build_services(app: Flask, settings: Settings) -> Services:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp.interface import api, dev, health, web
+    from webapp.interface import admin, api, dev, health, invite, web
 
     csrf.exempt(api.bp)  # bearer tokens, not cookies; JSON only (415 otherwise)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(dev.bp)  # answers 404 unless Settings.dev_outbox_enabled
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(invite.bp)
 
 
 def register_rate_limits(app: Flask) -> None:

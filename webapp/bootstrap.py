@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp.application.accounts import AccountService
+from webapp.application.admin import AdminService
 from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.common import Toolkit
 from webapp.application.delivery import DeliveryService
@@ -18,6 +19,7 @@ from webapp.application.interfaces import (
     ReadOnlyUnitOfWorkFactory,
     SmsSender,
 )
+from webapp.application.invitations import InvitationService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
 from webapp.application.services import Services
@@ -26,6 +28,7 @@ from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.config import Settings
 from webapp.extensions import db, limiter
+from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.dispatch import InlineDispatcher
 from webapp.infrastructure.messaging import (
@@ -57,6 +60,7 @@ def policy_from(settings: Settings) -> Policy:
         base_url=settings.APP_BASE_URL, site_name=settings.SITE_NAME,
         default_region=settings.PHONE_DEFAULT_REGION or None,
         registration_open=settings.REGISTRATION == "open",
+        invitations_by_users=settings.INVITATIONS_BY_USERS,
         access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
         issuer=settings.JWT_ISSUER,
@@ -149,14 +153,18 @@ def build_services(app: Flask, settings: Settings) -> Services:
     # Console backends are for development: keep bodies so the dev outbox page shows them.
     keep_bodies = settings.console_delivery
     billing = billing_from(settings)
+    resets = PasswordResetService(kit, tokens)
     services = Services(
         kit=kit,
         accounts=AccountService(kit, verification, tokens),
         verification=verification,
         tokens=tokens,
-        resets=PasswordResetService(kit, tokens),
+        resets=resets,
         delivery=DeliveryService(kit, mailer, sms, billing, keep_bodies),
         billing=BillingService(kit, billing, StripeWebhooks(settings.STRIPE_WEBHOOK_SECRET),
                                billing_settings_from(settings)),
+        invitations=InvitationService(kit, verification, tokens),
+        admin=AdminService(kit, verification, resets, tokens,
+                           SqlStaffQueries(lambda: db.session)),
     )
     return services

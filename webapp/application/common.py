@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from webapp.application.audit_log import redacted, write_json_line
 from webapp.application.interfaces import (
     BreachedPasswords,
     Clock,
@@ -225,10 +226,10 @@ class Kit:
         actor: User | None = None, **data: Any,
     ) -> None:
         info = self.kit.request.current()
-        uow.audit.add(
-            AuditEvent(
-                kind=kind, created_at=self.now(), user_id=user.id if user else None,
-                actor_id=actor.id if actor else None, ip=info.ip, user_agent=info.user_agent,
-                request_id=info.request_id, data=data,
-            )
+        event = AuditEvent(
+            kind=kind, created_at=self.now(), user_id=user.id if user else None,
+            actor_id=actor.id if actor else None, ip=info.ip, user_agent=info.user_agent,
+            request_id=info.request_id, data=redacted(data),
         )
+        uow.audit.add(event)
+        write_json_line(event)

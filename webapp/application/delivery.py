@@ -90,10 +90,7 @@ class DeliveryService(Kit):
             if message is None:
                 raise NotFound("No such message.")
             if message.status != MessageStatus.SENT:
-                message.status = MessageStatus.PENDING
-                message.next_attempt_at = self.now()  # a live lease is left alone
-                if message.attempts >= self.policy.delivery_max_attempts:
-                    message.attempts = 0
+                message.due_again(self.now(), self.policy.delivery_max_attempts)
                 uow.outbox.save(message)
                 uow.commit()
             return message

@@ -30,6 +30,8 @@ class Policy:
     delivery_lease: timedelta = timedelta(seconds=60)
     delivery_send_budget: timedelta = timedelta(seconds=30)
     delivery_backoff: timedelta = timedelta(seconds=10)  # doubles after each failed attempt
+    invitation_ttl: timedelta = timedelta(days=7)
+    invitations_by_users: bool = False
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

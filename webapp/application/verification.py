@@ -86,7 +86,7 @@ class VerificationService(Kit):
             user = uow.users.get(int(payload.get("uid", 0)), lock=True)
             if user is None or not user.is_active or user.email != payload.get("email"):
                 raise InvalidToken(INVALID_LINK)
-            self._mark_verified(uow, user, email=True)
+            self.mark_verified(uow, user, email=True)
             uow.commit()
             return user
 
@@ -119,7 +119,7 @@ class VerificationService(Kit):
                 uow.commit()  # keep the counted wrong try
                 raise
             assert user is not None
-            self._mark_verified(uow, user, email=email)
+            self.mark_verified(uow, user, email=email)
             uow.commit()
             return user
 
@@ -132,7 +132,8 @@ class VerificationService(Kit):
             and self.kit.codes.matches(code, record.code_hash)
         )
 
-    def _mark_verified(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
+    def mark_verified(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
+        """The address counts as proven (also for staff and invitations); Stripe customer queued."""
         now = self.now()
         was = user.email_verified_at if email else user.phone_verified_at
         first = user.mark_email_verified(now) if email else user.mark_phone_verified(now)

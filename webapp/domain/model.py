@@ -160,6 +160,14 @@ class OutboxMessage:
     def destination(self) -> str:
         return str(self.payload.get("to", ""))
 
+    def due_again(self, now: datetime, max_attempts: int) -> None:
+        """Staff asked for another try now. A live lease is left alone: its worker owns the
+        message until the lease ends, so nobody sends it twice."""
+        self.status = MessageStatus.PENDING
+        self.next_attempt_at = now
+        if self.attempts >= max_attempts:
+            self.attempts = 0
+
 
 @dataclass(eq=False)
 class AuditEvent:

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    func,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,8 +46,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+PATTERN_OPS = "text_pattern_ops"  # PostgreSQL: lets LIKE 'prefix%' use the index
+
+
 class UserRow(db.Model):
     __tablename__ = "users"
+    # The staff search: prefixes of email, phone and (case-folded) names, on both databases.
+    __table_args__ = (
+        Index("ix_users_email_prefix", "email", postgresql_ops={"email": PATTERN_OPS}),
+        Index("ix_users_phone_prefix", "phone", postgresql_ops={"phone": PATTERN_OPS}),
+        Index("ix_users_first_name_prefix", func.lower(text("first_name")).label("first_lower"),
+              postgresql_ops={"first_lower": PATTERN_OPS}),
+        Index("ix_users_last_name_prefix", func.lower(text("last_name")).label("last_lower"),
+              postgresql_ops={"last_lower": PATTERN_OPS}),
+        Index("ix_users_staff", "is_staff", "id"),
+        Index("ix_users_active", "is_active", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
@@ -113,7 +137,8 @@ class AuditEventRow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True)  # "what did this staff do"
     ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
     request_id: Mapped[str] = mapped_column(String(64), default="")

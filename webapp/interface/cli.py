@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app wsgi worker [--burst]`` (and ``db ...`` from Flask-Migrate)."""
+"""Operator commands: ``worker [--burst]``, ``users ...`` (and ``db ...`` from Flask-Migrate)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import threading
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from webapp.application.services import Services
+from webapp.domain.errors import DomainError
 
 
 def services() -> Services:
@@ -50,5 +51,72 @@ def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
     click.echo(f"{name}: {delivered} message(s) tried", err=True)
 
 
+users_group = AppGroup("users", help="Manage accounts: the first admin, staff, deactivation.")
+
+
+def _refused(exc: DomainError) -> click.ClickException:
+    details = [m for ms in getattr(exc, "errors", {}).values() for m in ms]
+    return click.ClickException(" ".join(details) or exc.detail)
+
+
+@users_group.command("create-admin")
+@click.argument("email")
+@click.option("--password", help="The password (prompted for, hidden, when not given).")
+def create_admin_command(email: str, password: str | None) -> None:
+    """Create a verified staff account for EMAIL, or promote (and verify) an existing one.
+
+    An existing account also gets the given password, and its sessions end.
+    The password rules of every account apply.
+    """
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user, created = services().admin.create_admin(email, password)
+    except DomainError as exc:
+        raise _refused(exc) from exc
+    verb = "Created" if created else "Promoted"
+    click.echo(f"{verb} staff account {user.email} (id {user.id}). Log in at /login.")
+
+
+def _user_action(action: str, done: str, help_text: str) -> click.Command:
+    @click.argument("identifier", metavar="EMAIL_OR_PHONE")
+    def command(identifier: str) -> None:
+        admin = services().admin
+        try:
+            admin.act(None, admin.user_id_for(identifier), action)
+        except DomainError as exc:
+            raise _refused(exc) from exc
+        click.echo(f"{identifier}: {done}")
+
+    command.__doc__ = help_text + " Audited as a command-line staff action."
+    return command
+
+
+for _name, _action, _done, _help in (
+        ("promote", "promote", "now a staff member",
+         "Give an account access to the staff pages at /admin/."),
+        ("demote", "demote", "no longer a staff member",
+         "Take away an account's access to the staff pages."),
+        ("deactivate", "deactivate", "deactivated; every session and token revoked",
+         "Stop an account from logging in; its sessions and tokens die at once."),
+        ("reactivate", "reactivate", "reactivated", "Let a deactivated account log in again."),
+        ("logout-everywhere", "revoke_sessions", "every session and token revoked",
+         "End every session and refresh token of an account.")):
+    users_group.command(_name)(_user_action(_action, _done, _help))
+
+
+@users_group.command("invite")
+@click.argument("email")
+@click.option("--staff", is_flag=True, help="The account is created as a staff member.")
+def invite_command(email: str, staff: bool) -> None:
+    """Email an invitation to EMAIL (needed to bootstrap when REGISTRATION=invite)."""
+    try:
+        invitation = services().invitations.invite(None, email, as_staff=staff)
+    except DomainError as exc:
+        raise _refused(exc) from exc
+    click.echo(f"Invitation #{invitation.id} queued for {invitation.email}.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
+    app.cli.add_command(users_group)

@@ -30,9 +30,13 @@ CHUNKED = {"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"}
 POST_PATHS = [path for path, method in BODY_OPERATIONS if method == "post"]
 
 
-def body_fields(path: str, method: str = "post") -> list[str]:
+def body_properties(path: str, method: str = "post") -> dict[str, dict]:
     ref = DOCUMENT["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
-    return list(SCHEMAS[ref["$ref"].rsplit("/", 1)[1]]["properties"])
+    return SCHEMAS[ref["$ref"].rsplit("/", 1)[1]]["properties"]
+
+
+def body_fields(path: str, method: str = "post") -> list[str]:
+    return list(body_properties(path, method))
 
 
 def test_the_parametrization_sees_the_contract_endpoints():
@@ -120,7 +124,9 @@ def test_an_empty_body_is_a_validation_error(client, path):
 @pytest.mark.parametrize("value", [3, 1.5, True, ["a"], {"a": 1}, "\ud800"],
                          ids=["int", "float", "bool", "list", "dict", "lone-surrogate"])
 def test_wrong_types_are_400_naming_the_field(client, path, value):
-    for field in body_fields(path):
+    for field, schema in body_properties(path).items():
+        if isinstance(value, bool) and schema.get("type") == "boolean":
+            continue  # the right type for a flag such as invitations' "staff"
         response = client.post(path, json={field: value})
         body = assert_error(response, 400, "invalid")
         assert field in body["errors"], (field, body)

@@ -9,9 +9,8 @@ from typing import Any
 import stripe
 from flask import Flask, render_template
 from flask.testing import FlaskClient
-from flask_login.utils import _create_identifier
 
-from webapp.application.tokens import session_version
+from tests.conftest import log_in_browser
 from webapp.domain.model import User
 
 WEBHOOK_SECRET = "whsec_integration_secret"
@@ -43,13 +42,7 @@ def panel(app: Flask, email: str = "jane@example.com") -> str:
 
 def sign_in(app: Flask, client: FlaskClient, email: str = "jane@example.com") -> None:
     """A Flask-Login browser session for the user, as the login page would leave it."""
-    user = domain_user(app, email)
-    with app.test_request_context(environ_base=client.environ_base):
-        ident = _create_identifier()
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user.id}:{session_version(user)}"
-        session["_fresh"] = True
-        session["_id"] = ident
+    log_in_browser(client, domain_user(app, email))
 
 
 def post_event(client: FlaskClient, data: dict[str, Any], *, secret: str = WEBHOOK_SECRET,

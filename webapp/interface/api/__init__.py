@@ -1,6 +1,11 @@
 """The JSON API blueprint at /api (views are registered by importing their modules)."""
 
-from webapp.interface.api import auth, billing, openapi  # noqa: F401  (registers the routes)
+from webapp.interface.api import (  # noqa: F401  (registers the routes)
+    auth,
+    billing,
+    invitations,
+    openapi,
+)
 from webapp.interface.api.base import bp
 
 __all__ = ["bp"]

@@ -1,0 +1,89 @@
+"""The user list: search by email, phone or name prefix, filters, sorting, pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.integration.admin_support import log_in, make_user
+from webapp.application.admin import SearchTerms, search_terms
+
+
+@pytest.fixture
+def people(app, client):
+    boss = make_user(app, "boss@example.com", staff=True)
+    make_user(app, "jane.doe@example.com", first_name="Jane", last_name="Doe",
+              customer="cus_jane")
+    make_user(app, "janet@example.org", first_name="Janet", last_name="Smith", verified=False)
+    make_user(app, None, phone="+14155550123", first_name="Phil", last_name="Jones")
+    make_user(app, "old@example.com", first_name="Olga", last_name="Doe", active=False)
+    make_user(app, "under_score@example.com")
+    log_in(client, boss)
+
+
+def listed(client, query=""):
+    html = client.get(f"/admin/users{query}").text
+    cells = re.findall(r'<a href="/admin/users/\d+">([^<]+)</a>', html)
+    return cells
+
+
+def test_search_by_email_prefix(client, people):
+    assert listed(client, "?q=jane.doe@") == ["jane.doe@example.com"]
+    assert sorted(listed(client, "?q=JANE")) == ["jane.doe@example.com", "janet@example.org"]
+    assert listed(client, "?q=under_") == ["under_score@example.com"]
+    assert listed(client, "?q=under%25") == []  # LIKE wildcards are literal
+    assert listed(client, "?q=example.com") == []  # prefixes only (indexable)
+
+
+def test_search_by_phone_in_any_form(client, people):
+    assert listed(client, "?q=%2B1415555") == ["+14155550123"]
+    assert listed(client, "?q=(415) 555-0123") == ["+14155550123"]  # national, default region
+    assert listed(client, "?q=1 415") == ["+14155550123"]
+
+
+def test_search_by_names(client, people):
+    assert sorted(listed(client, "?q=doe")) == ["jane.doe@example.com", "old@example.com"]
+    assert listed(client, "?q=phi") == ["+14155550123"]
+    assert listed(client, "?q=jane d") == ["jane.doe@example.com"]  # first and last
+
+
+def test_filters(client, people):
+    assert listed(client, "?staff=yes") == ["boss@example.com"]
+    assert listed(client, "?active=no") == ["old@example.com"]
+    assert listed(client, "?verified=no") == ["janet@example.org"]
+    assert listed(client, "?customer=yes") == ["jane.doe@example.com"]
+    assert "janet@example.org" not in listed(client, "?verified=yes")
+    assert listed(client, "?q=doe&active=yes") == ["jane.doe@example.com"]
+
+
+def test_sorting_and_pages(app, client, people):
+    newest = listed(client)
+    assert newest[0] == "under_score@example.com" and newest[-1] == "boss@example.com"
+    assert listed(client, "?sort=oldest") == newest[::-1]
+    emails = [e for e in listed(client, "?sort=email") if "@" in e]
+    assert emails == sorted(emails)
+    for i in range(60):
+        make_user(app, f"bulk{i:02d}@example.net")
+    first = client.get("/admin/users?q=bulk&sort=email").text
+    assert first.count("bulk") >= 50 and "page=2" in first and "Next" in first
+    second = listed(client, "?q=bulk&sort=email&page=2")
+    assert second == [f"bulk{i:02d}@example.net" for i in range(50, 60)]
+    assert "Next" not in client.get("/admin/users?q=bulk&sort=email&page=2").text
+
+
+def test_nonsense_parameters_are_harmless(client, people):
+    assert client.get("/admin/users?page=-3&sort=drop&verified=maybe").status_code == 200
+    assert client.get("/admin/users?q=" + "x" * 5000).status_code == 200
+    assert client.get("/admin/users?page=" + "9" * 40).status_code == 200
+    assert client.get("/admin/audit?before=" + "9" * 40 + "&user=" + "9" * 40
+                      ).status_code == 200
+    assert client.get("/admin/queue?before=99999999999999999999999").status_code == 200
+
+
+def test_search_terms_are_decided_in_one_place():
+    assert search_terms("  ", "US") == SearchTerms()
+    assert search_terms("Ann@X", "US").email_prefix == "ann@x"
+    assert search_terms("+44 20", "US").phone_prefix == "+4420"
+    assert search_terms("Ann Lee", "US").name_prefixes == ("ann", "lee")
+    assert search_terms("ann", "US").email_prefix == "ann"

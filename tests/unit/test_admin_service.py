@@ -1,0 +1,88 @@
+"""Staff actions on the service layer: the acting account is re-checked in the transaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import make_world
+from tests.unit.test_invitations import add_user
+from webapp.application.admin import ActionRefused
+from webapp.domain.errors import NotFound, PermissionDenied, ValidationFailed
+from webapp.domain.model import RefreshFamily
+
+
+@pytest.fixture
+def world():
+    return make_world()
+
+
+def test_a_demoted_or_deactivated_actor_cannot_act(world):
+    admin = world.services.admin
+    target = add_user(world, "t@example.com")
+    for actor in (add_user(world, "plain@example.com"),
+                  add_user(world, "gone@example.com", is_staff=True, is_active=False)):
+        with pytest.raises(PermissionDenied):
+            admin.act(actor.id, target.id, "deactivate")
+    assert world.store.users[target.id].is_active
+    assert world.audit_kinds() == ["authz_fail", "authz_fail"]
+
+
+def test_deactivation_revokes_families_and_rotates_the_uniquifier(world):
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    target = add_user(world, "t@example.com")
+    world.store.families["f1"] = RefreshFamily(id="f1", user_id=target.id,
+                                               created_at=world.clock.now())
+    before = world.store.users[target.id].uniquifier
+    world.services.admin.act(boss.id, target.id, "deactivate")
+    after = world.store.users[target.id]
+    assert not after.is_active and after.uniquifier != before
+    assert world.store.families["f1"].revoke_reason == "deactivated"
+    event = world.store.audit[-1]
+    assert (event.kind, event.actor_id, event.user_id) == ("authz_admin", boss.id, target.id)
+    assert event.request_id == "req-1" and event.ip == "192.0.2.1"
+
+
+def test_refusals_and_unknowns(world):
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    customer = add_user(world, "c@example.com", stripe_customer_id="cus_1",
+                        email_verified_at=world.clock.now())
+    with pytest.raises(ActionRefused):
+        world.services.admin.act(boss.id, customer.id, "retry_stripe")
+    with pytest.raises(ActionRefused):
+        world.services.admin.act(boss.id, customer.id, "resend_verification")
+    with pytest.raises(NotFound):
+        world.services.admin.act(boss.id, customer.id, "drop_table")
+    with pytest.raises(NotFound):
+        world.services.admin.act(boss.id, 999, "promote")
+    assert "authz_admin" not in world.audit_kinds()
+
+
+def test_retry_stripe_queues_a_job_when_none_exists(world):
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    user = add_user(world, "v@example.com", email_verified_at=world.clock.now())
+    world.services.admin.act(boss.id, user.id, "retry_stripe")
+    jobs = [m for m in world.store.outbox.values() if m.kind == "stripe_customer"]
+    assert [j.idempotency_key for j in jobs] == [f"customer-create-{user.id}"]
+
+
+def test_create_admin_applies_the_password_rules(world):
+    with pytest.raises(ValidationFailed):
+        world.services.admin.create_admin("root@example.com", "password")
+    user, created = world.services.admin.create_admin("root@example.com",
+                                                      "correct horse battery staple")
+    assert created and user.is_staff and user.email_verified_at is not None
+
+
+def test_a_staff_retry_leaves_a_live_lease_alone(world):
+    from datetime import timedelta
+
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    user = add_user(world, "v@example.com", email_verified_at=world.clock.now())
+    world.services.admin.act(boss.id, user.id, "retry_stripe")  # queues the job
+    job = next(m for m in world.store.outbox.values() if m.kind == "stripe_customer")
+    job.locked_by, job.locked_until = "worker-1", world.clock.now() + timedelta(seconds=30)
+    job.attempts = 10
+    world.services.admin.retry_message(boss.id, job.id)
+    again = world.store.outbox[job.id]
+    assert (again.locked_by, again.status, again.attempts) == ("worker-1", "pending", 0)
+    assert again.next_attempt_at == world.clock.now()

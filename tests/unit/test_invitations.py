@@ -1,0 +1,140 @@
+"""The invitation lifecycle on the service layer, with fakes and a fake clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.fakes import make_world
+from webapp.application.policy import Policy
+from webapp.domain.errors import InvalidToken, PermissionDenied, ValidationFailed
+from webapp.domain.model import User
+
+PASSWORD = "correct horse battery staple"
+
+
+def add_user(world, email, **fields):
+    with world.services.kit.uow() as uow:
+        user = uow.users.add(User(email=email, phone=None, password_hash="fake$v1$x",
+                                  created_at=world.clock.now(), **fields))
+        uow.commit()
+        return user
+
+
+@pytest.fixture
+def world():
+    return make_world()
+
+
+@pytest.fixture
+def boss(world):
+    return add_user(world, "boss@example.com", is_staff=True,
+                    email_verified_at=world.clock.now())
+
+
+def invite(world, boss, email="new@example.com", **kw):
+    invitation = world.services.invitations.invite(boss.id, email, **kw)
+    sent = world.emails(invitation.email)[-1]
+    token = world.field_of(sent, "link").rsplit("/invite/", 1)[1]
+    return invitation, token
+
+
+def test_accept_creates_a_verified_account_and_queues_the_stripe_customer(world, boss):
+    invitation, token = invite(world, boss, "New@Example.com", as_staff=True)
+    assert invitation.email == "new@example.com"
+    user = world.services.invitations.accept(token, PASSWORD, first_name=" Ann ")
+    assert user.email_verified_at is not None and user.is_staff and user.first_name == "Ann"
+    stored = world.store.invitations[invitation.id]
+    assert stored.accepted_user_id == user.id
+    jobs = [m for m in world.store.outbox.values() if m.kind == "stripe_customer"]
+    assert [j.payload["user_id"] for j in jobs] == [user.id]
+    assert {"user_invited", "user_created", "user_verified",
+            "invitation_accepted"} <= set(world.audit_kinds())
+
+
+def test_a_used_invitation_cannot_be_used_again(world, boss):
+    _, token = invite(world, boss)
+    world.services.invitations.accept(token, PASSWORD)
+    with pytest.raises(InvalidToken) as refused:
+        world.services.invitations.accept(token, PASSWORD)
+    assert refused.value.code == "invitation_used"
+
+
+def test_expired_invitation_is_refused_and_resend_revives_it(world, boss):
+    invitation, token = invite(world, boss)
+    world.clock.advance(days=7, seconds=1)
+    with pytest.raises(InvalidToken) as refused:
+        world.services.invitations.accept(token, PASSWORD)
+    assert refused.value.code == "invitation_expired"
+    world.services.invitations.resend(boss.id, invitation.id)
+    fresh = world.field_of(world.emails("new@example.com")[-1], "link").rsplit("/", 1)[1]
+    assert world.services.invitations.accept(fresh, PASSWORD).email == "new@example.com"
+
+
+def test_revoked_invitation_is_refused(world, boss):
+    invitation, token = invite(world, boss)
+    world.services.invitations.revoke(boss.id, invitation.id)
+    with pytest.raises(InvalidToken) as refused:
+        world.services.invitations.lookup(token)
+    assert refused.value.code == "invitation_revoked"
+
+
+def test_wrong_address_and_existing_account_are_refused(world, boss):
+    _, token = invite(world, boss)
+    with pytest.raises(ValidationFailed) as wrong:
+        world.services.invitations.accept(token, PASSWORD, email="other@example.com")
+    assert "different address" in wrong.value.errors["email"][0]
+    add_user(world, "new@example.com")  # registered meanwhile
+    with pytest.raises(ValidationFailed) as taken:
+        world.services.invitations.accept(token, PASSWORD)
+    assert "already exists" in taken.value.errors["email"][0]
+
+
+def test_a_token_for_another_invitation_or_purpose_is_refused(world, boss):
+    _, token = invite(world, boss)
+    forged = world.services.kit.signer.dumps("invitation", {"iid": 999, "email": "x@y.z"})
+    other = world.services.kit.signer.dumps("verify-email", {"iid": 1,
+                                                             "email": "new@example.com"})
+    for bad in (forged, other, token + "x"):
+        with pytest.raises(InvalidToken):
+            world.services.invitations.accept(bad, PASSWORD)
+
+
+def test_weak_password_leaves_the_invitation_usable(world, boss):
+    _, token = invite(world, boss)
+    with pytest.raises(ValidationFailed) as weak:
+        world.services.invitations.accept(token, "password")
+    assert "password" in weak.value.errors
+    assert world.services.invitations.accept(token, PASSWORD).is_verified
+
+
+def test_only_staff_invite_unless_users_may(world, boss):
+    plain = add_user(world, "plain@example.com", email_verified_at=world.clock.now())
+    with pytest.raises(PermissionDenied):
+        world.services.invitations.invite(plain.id, "friend@example.com")
+    assert world.audit_kinds()[-1] == "authz_fail"
+    world.services.invitations.policy = replace(Policy(), invitations_by_users=True)
+    assert world.services.invitations.invite(plain.id, "friend@example.com").id
+    with pytest.raises(PermissionDenied):  # never as staff
+        world.services.invitations.invite(plain.id, "mate@example.com", as_staff=True)
+    with pytest.raises(PermissionDenied):  # nor manage invitations
+        world.services.invitations.revoke(plain.id, 1)
+
+
+def test_an_address_with_an_account_is_not_invited(world, boss):
+    with pytest.raises(ValidationFailed):
+        world.services.invitations.invite(boss.id, "boss@example.com")
+
+
+def test_a_breached_password_is_refused_on_accept_and_for_the_first_admin():
+    from tests.fakes import FakeBreachedPasswords
+
+    world = make_world(breached=FakeBreachedPasswords("leaked but long passphrase"))
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    _, token = invite(world, boss)
+    with pytest.raises(ValidationFailed) as refused:
+        world.services.invitations.accept(token, "leaked but long passphrase")
+    assert "password" in refused.value.errors
+    with pytest.raises(ValidationFailed):
+        world.services.admin.create_admin("root@example.com", "leaked but long passphrase")

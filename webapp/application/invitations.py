@@ -1,0 +1,199 @@
+"""Invitations: staff (and, when allowed, users) invite an address; accepting creates the account.
+
+The emailed link carries a signed token naming the invitation and its address.
+The invitation's own state makes it single use: once accepted, revoked or past
+its expiry the token is refused, whatever its signature says.
+"""
+
+from __future__ import annotations
+
+from webapp.application.accounts import check_new_password, clean_name
+from webapp.application.admin import require_staff
+from webapp.application.common import Kit, Toolkit, collect
+from webapp.application.interfaces import UniqueConflict, UnitOfWork
+from webapp.application.tokens import TokenPair, TokenService
+from webapp.application.verification import VerificationService
+from webapp.domain.errors import InvalidToken, NotFound, PermissionDenied, ValidationFailed
+from webapp.domain.model import Invitation, InvitationState, User
+from webapp.domain.values import Email
+
+INVITE_PURPOSE = "invitation"
+INVALID_LINK = "This invitation link is invalid or has expired."
+REFUSALS = {
+    InvitationState.ACCEPTED: ("This invitation has already been used. Log in instead.",
+                               "invitation_used"),
+    InvitationState.REVOKED: ("This invitation has been withdrawn.", "invitation_revoked"),
+    InvitationState.EXPIRED: ("This invitation has expired. Ask for a new one.",
+                              "invitation_expired"),
+}
+
+
+def refusal(state: InvitationState) -> InvalidToken:
+    detail, code = REFUSALS[state]
+    return InvalidToken(detail, code=code)
+
+
+class InvitationService(Kit):
+    def __init__(self, kit: Toolkit, verification: VerificationService,
+                 tokens: TokenService) -> None:
+        super().__init__(kit)
+        self.verification = verification
+        self.tokens = tokens
+
+    # --- inviting --------------------------------------------------------------------
+
+    def invite(self, inviter_id: int | None, email: str, *, as_staff: bool = False
+               ) -> Invitation:
+        """Invite an address. ``inviter_id`` None is the operator's command line."""
+        address = Email.parse(email)
+        with self.kit.uow() as uow:
+            inviter = self._inviter(uow, inviter_id, as_staff)
+            if uow.users.get_by_email(address.value) is not None:
+                raise ValidationFailed.single("email", "This address already has an account.")
+            now = self.now()
+            invitation = Invitation(email=address.value, inviter_id=inviter_id,
+                                    expires_at=now + self.policy.invitation_ttl,
+                                    created_at=now, as_staff=as_staff)
+            uow.invitations.add(invitation)
+            self._send(uow, invitation, inviter)
+            self.audit(uow, "user_invited", None, actor=inviter, invitation=invitation.id,
+                       email=invitation.email, staff=as_staff)
+            uow.commit()
+            return invitation
+
+    def resend(self, actor_id: int | None, invitation_id: int) -> Invitation:
+        """A fresh link for a pending (or expired) invitation; its expiry starts again."""
+        with self.kit.uow() as uow:
+            actor = require_staff(self, uow, actor_id, "manage_invitation")
+            invitation = self._get(uow, invitation_id)
+            state = invitation.state(self.now())
+            if state in (InvitationState.ACCEPTED, InvitationState.REVOKED):
+                raise refusal(state)
+            invitation.expires_at = self.now() + self.policy.invitation_ttl
+            uow.invitations.save(invitation)
+            self._send(uow, invitation, actor)
+            self.audit(uow, "invitation_resent", None, actor=actor, invitation=invitation.id)
+            uow.commit()
+            return invitation
+
+    def revoke(self, actor_id: int | None, invitation_id: int) -> Invitation:
+        with self.kit.uow() as uow:
+            actor = require_staff(self, uow, actor_id, "manage_invitation")
+            invitation = self._get(uow, invitation_id)
+            if invitation.state(self.now()) == InvitationState.ACCEPTED:
+                raise refusal(InvitationState.ACCEPTED)
+            if invitation.revoked_at is None:
+                invitation.revoked_at = self.now()
+                uow.invitations.save(invitation)
+                self.audit(uow, "invitation_revoked", None, actor=actor,
+                           invitation=invitation.id)
+                uow.commit()
+            return invitation
+
+    def _inviter(self, uow: UnitOfWork, inviter_id: int | None, as_staff: bool) -> User | None:
+        if inviter_id is None:
+            return None
+        inviter = uow.users.get(inviter_id)
+        if inviter is not None and inviter.is_active:
+            if inviter.is_staff:
+                return inviter
+            if self.policy.invitations_by_users and inviter.is_verified and not as_staff:
+                return inviter
+        self.audit(uow, "authz_fail", inviter, action="invite")
+        uow.commit()
+        raise PermissionDenied("Only staff can send invitations." if as_staff or not
+                               self.policy.invitations_by_users else
+                               "Verify your account before inviting people.")
+
+    @staticmethod
+    def _get(uow: UnitOfWork, invitation_id: int) -> Invitation:
+        invitation = uow.invitations.get(invitation_id)
+        if invitation is None:
+            raise NotFound("No such invitation.")
+        return invitation
+
+    def _send(self, uow: UnitOfWork, invitation: Invitation, inviter: User | None) -> None:
+        token = self.kit.signer.dumps(INVITE_PURPOSE, {"iid": invitation.id,
+                                                       "email": invitation.email})
+        self.send_email(uow, invitation.email, "invite", {
+            "link": self.policy.link(f"/invite/{token}"),
+            "inviter": inviter.full_name or inviter.email if inviter else "",
+            "as_staff": invitation.as_staff,
+            "days": max(1, self.policy.invitation_ttl.days),
+        })
+
+    # --- accepting -------------------------------------------------------------------
+
+    def lookup(self, token: str) -> Invitation:
+        """The pending invitation this token stands for, or InvalidToken saying why not."""
+        with self.kit.uow() as uow:
+            return self._pending(uow, token)
+
+    def _pending(self, uow: UnitOfWork, token: str) -> Invitation:
+        # The invitation's own expiry decides; the signature's age limit is only a backstop
+        # (twice as long, so an expired invitation is refused with the reason).
+        payload = self.kit.signer.loads(INVITE_PURPOSE, token,
+                                        int(self.policy.invitation_ttl.total_seconds()) * 2)
+        invitation = uow.invitations.get(int(payload.get("iid", 0)))
+        if invitation is None or invitation.email != payload.get("email"):
+            raise InvalidToken(INVALID_LINK)
+        state = invitation.state(self.now())
+        if state != InvitationState.PENDING:
+            raise refusal(state)
+        return invitation
+
+    def accept(self, token: str, password: str, *, first_name: str | None = None,
+               last_name: str | None = None, email: str | None = None) -> User:
+        """Create the account, verified for the invited address (Stripe customer queued)."""
+        try:
+            return self._accept(token, password, first_name, last_name, email)
+        except UniqueConflict as exc:  # a second accept raced this one and won
+            raise refusal(InvitationState.ACCEPTED) from exc
+
+    def accept_and_login(self, token: str, password: str, **fields: str | None
+                         ) -> tuple[User, TokenPair]:
+        """For the API: accept, then log in as any login would (same audit, same tokens)."""
+        user = self.accept(token, password, **fields)
+        assert user.email is not None
+        return self.tokens.login(email=user.email, phone=None, password=password)
+
+    def _accept(self, token: str, password: str, first_name: str | None,
+                last_name: str | None, email: str | None) -> User:
+        with self.kit.uow() as uow:
+            invitation = self._pending(uow, token)
+            self._check_address(invitation, email)
+            if uow.users.get_by_email(invitation.email) is not None:
+                raise ValidationFailed.single(
+                    "email", "An account with this address already exists. Log in instead.")
+            errors: dict[str, list[str]] = {}
+            names = {"first_name": collect(errors, lambda: clean_name(first_name, "first_name")),
+                     "last_name": collect(errors, lambda: clean_name(last_name, "last_name"))}
+            secret = collect(errors, lambda: check_new_password(
+                password, [invitation.email], breached=self.kit.breached))
+            if errors or secret is None:
+                raise ValidationFailed(errors)
+            user = self._create(uow, invitation, secret, names)
+            uow.commit()
+            return user
+
+    @staticmethod
+    def _check_address(invitation: Invitation, email: str | None) -> None:
+        if email and Email.parse(email).value != invitation.email:
+            raise ValidationFailed.single("email", "This invitation is for a different address.")
+
+    def _create(self, uow: UnitOfWork, invitation: Invitation, secret: str,
+                names: dict[str, str | None]) -> User:
+        now = self.now()
+        user = uow.users.add(User(
+            email=invitation.email, phone=None, password_hash=self.kit.passwords.hash(secret),
+            first_name=names["first_name"] or "", last_name=names["last_name"] or "",
+            is_staff=invitation.as_staff, created_at=now, password_changed_at=now,
+        ))
+        self.audit(uow, "user_created", user, via="invitation", invitation=invitation.id)
+        self.verification.mark_verified(uow, user, email=True)
+        invitation.accepted_at = now
+        invitation.accepted_user_id = user.id
+        uow.invitations.save(invitation)
+        self.audit(uow, "invitation_accepted", user, invitation=invitation.id,
+                   staff=invitation.as_staff)
+        return user

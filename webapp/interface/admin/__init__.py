@@ -1,0 +1,55 @@
+"""The staff-only blueprint at /admin/.
+
+Every request is checked here on the server, against the database: the session's
+user is loaded fresh (a deactivated or demoted account loses access on its next
+request). Anonymous visitors are sent to the login page; signed-in non-staff get
+403 and an ``authz_fail`` audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, redirect, request
+from flask_login import current_user
+
+from webapp.application.services import Services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def services() -> Services:
+    return current_app.extensions["services"]
+
+
+def acting_id() -> int:
+    """The signed-in staff member's id (the guard below has already checked them)."""
+    return int(current_user.user.id)
+
+
+@bp.before_request
+def _staff_only() -> Response | None:
+    if not current_user.is_authenticated:
+        target = request.full_path.rstrip("?") if request.method == "GET" else "/admin/"
+        return redirect("/login?next=" + quote(target, safe="/"))
+    if not current_user.is_staff:
+        services().admin.denied(current_user.user, request.path)
+        abort(403)
+    return None
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"  # personal data: never in a shared cache
+    return response
+
+
+@bp.app_template_filter("utc")
+def utc(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+from webapp.interface.admin import pages, views  # noqa: E402,F401  (registers the routes)
+
+__all__ = ["bp"]

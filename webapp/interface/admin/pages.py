@@ -1,0 +1,114 @@
+"""Staff views: the audit log, the delivery queue, invitations."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from webapp.domain.errors import DomainError
+from webapp.domain.model import MessageKind
+from webapp.interface.admin import acting_id, bp, services
+from webapp.interface.admin.forms import ConfirmForm, InviteForm
+
+PAGE = 100
+QUEUE_STATUSES = {"": ("pending", "failed"), "pending": ("pending",), "failed": ("failed",),
+                  "sent": ("sent",)}
+
+
+def number(value: str) -> int | None:
+    """A row id from the query string; anything else (or absurdly long) is no id."""
+    return int(value) if value.isdigit() and len(value) <= 12 else None
+
+
+def _int_arg(name: str) -> int | None:
+    return number(request.args.get(name, ""))
+
+
+@bp.get("/audit")
+def audit() -> str:
+    """Security events, newest first; filter by user (id or email) and kind."""
+    queries = services().admin.queries
+    who = request.args.get("user", "").strip()
+    user_id = number(who)
+    if who and user_id is None:
+        try:
+            user_id = services().admin.user_id_for(who)
+        except DomainError:
+            user_id = 0  # nobody: an empty list, not every event
+    kind = request.args.get("kind", "").strip() or None
+    events = queries.audit(user_id=user_id, kind=kind, before_id=_int_arg("before"),
+                           limit=PAGE)
+    people = queries.users_by_id({i for e in events for i in (e.user_id, e.actor_id) if i})
+    return render_template("admin/audit.html", events=events, people=people,
+                           kinds=queries.audit_kinds(), who=who, kind=kind or "",
+                           more=len(events) == PAGE)
+
+
+@bp.get("/queue")
+def queue() -> str:
+    """Emails, SMS and Stripe jobs not yet delivered (or failed), with their last error."""
+    status = request.args.get("status", "")
+    kind = request.args.get("kind", "")
+    if status not in QUEUE_STATUSES or kind not in ("", *MessageKind):
+        abort(400)
+    messages = services().admin.queries.outbox(
+        statuses=QUEUE_STATUSES[status], kind=kind or None, before_id=_int_arg("before"),
+        limit=PAGE)
+    return render_template("admin/queue.html", messages=messages, status=status, kind=kind,
+                           form=ConfirmForm(),
+                           more=len(messages) == PAGE)
+
+
+@bp.post("/queue/<int:message_id>/retry")
+def queue_retry(message_id: int) -> Response:
+    """Try a pending or failed message again now."""
+    if ConfirmForm().validate_on_submit():
+        try:
+            services().admin.retry_message(acting_id(), message_id)
+            flash(f"Message #{message_id} will be tried again now.", "success")
+        except DomainError as exc:
+            flash(exc.detail, "error")
+    return redirect(request.form.get("back", "") if _local(request.form.get("back", ""))
+                    else url_for("admin.queue"))
+
+
+def _local(path: str) -> bool:
+    return path.startswith("/admin/") and not path.startswith("//")
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+def invitations() -> Response | str:
+    """Invite someone by email (optionally as staff); list invitations still open."""
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            invitation = services().invitations.invite(acting_id(), form.email.data or "",
+                                                       as_staff=bool(form.staff.data))
+        except DomainError as exc:
+            for message in getattr(exc, "errors", {}).get("email", [exc.detail]):
+                form.email.errors.append(message)  # type: ignore[attr-defined]
+        else:
+            flash(f"Invitation sent to {invitation.email}.", "success")
+            return redirect(url_for("admin.invitations"))
+    now = services().kit.clock.now()
+    everything = request.args.get("all") == "1"
+    rows = services().admin.queries.invitations(pending_at=None if everything else now,
+                                               limit=PAGE)
+    people = services().admin.queries.users_by_id({i.inviter_id for i in rows if i.inviter_id})
+    return render_template("admin/invitations.html", form=form, rows=rows, now=now,
+                           people=people, confirm=ConfirmForm(), everything=everything)
+
+
+@bp.post("/invitations/<int:invitation_id>/<any(resend, revoke):verb>")
+def invitation_action(invitation_id: int, verb: str) -> Response:
+    """Send a pending invitation again (new link, new expiry), or withdraw it."""
+    if ConfirmForm().validate_on_submit():
+        service = services().invitations
+        try:
+            invitation = (service.resend if verb == "resend" else service.revoke)(
+                acting_id(), invitation_id)
+            flash(f"Invitation to {invitation.email} "
+                  f"{'sent again' if verb == 'resend' else 'revoked'}.", "success")
+        except DomainError as exc:
+            flash(exc.detail, "error")
+    return redirect(url_for("admin.invitations"))

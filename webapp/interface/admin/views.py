@@ -1,0 +1,123 @@
+"""Staff views: the dashboard, the user list and search, a user's page and its actions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from webapp.application.admin import PAGE_SIZE, UserFilter, search_terms
+from webapp.domain.billing import ENDED, LIVE
+from webapp.domain.errors import DomainError
+from webapp.interface.admin import acting_id, bp, services
+from webapp.interface.admin.chart import funnel_chart
+from webapp.interface.admin.forms import ConfirmForm
+from webapp.interface.admin.pages import number
+
+# action -> (button label, what it does, whether it is destructive)
+ACTIONS = {
+    "mark_verified": ("Mark verified", "Marks the account's address as verified, as if the "
+                      "user had followed the link, and queues their Stripe customer.", False),
+    "resend_verification": ("Resend verification", "Sends a new verification link and code; "
+                            "earlier codes stop working.", False),
+    "send_reset": ("Send password reset", "Sends a password reset link (or SMS code) to the "
+                   "account's address.", False),
+    "deactivate": ("Deactivate", "The user can no longer log in; every session, access token "
+                   "and refresh token stops working at once.", True),
+    "reactivate": ("Reactivate", "The user can log in again.", False),
+    "revoke_sessions": ("Log out everywhere", "Ends every browser session and revokes every "
+                        "refresh token of this account.", True),
+    "retry_stripe": ("Retry Stripe customer", "Queues the creation of the Stripe customer "
+                     "again (it is never created twice).", False),
+    "promote": ("Make staff", "Gives this account access to these staff pages.", True),
+    "demote": ("Remove staff", "Takes away access to these staff pages.", True),
+}
+TRI = {"yes": True, "no": False}
+SUBSCRIPTION = {"": "any", "live": "subscribed (any live status)", "none": "not subscribed",
+                **{status: status.replace("_", " ") for status in sorted(LIVE | ENDED)}}
+MAX_PAGE = 20_000  # 1,000,000 accounts at 50 a page; beyond that, search
+
+
+@bp.get("/")
+def dashboard() -> str:
+    """Counts and the last 30 days' funnel: signups, verified, Stripe customers, subscribed."""
+    now = services().kit.clock.now()
+    since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
+    queries = services().admin.queries
+    return render_template("admin/dashboard.html", counts=queries.counts(since),
+                           chart=funnel_chart(queries.funnel(since), now.date()))
+
+
+def _filter_from_request() -> UserFilter:
+    args = request.args
+    page = number(args.get("page", "1")) or 1
+    return UserFilter(
+        terms=search_terms(args.get("q", "")[:254], services().kit.policy.default_region),
+        verified=TRI.get(args.get("verified", "")), active=TRI.get(args.get("active", "")),
+        staff=TRI.get(args.get("staff", "")), customer=TRI.get(args.get("customer", "")),
+        subscription=wanted if (wanted := args.get("subscription")) in SUBSCRIPTION else None,
+        sort=args.get("sort", "newest"), page=min(page, MAX_PAGE),
+        limit=PAGE_SIZE,
+    )
+
+
+@bp.get("/users")
+def users() -> str:
+    """Search (``q``: email, phone or name prefix), filter, sort and page through accounts."""
+    queries = services().admin.queries
+    page = queries.users(_filter_from_request())
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("admin/users.html", page=page, args=args,
+                           subscriptions=queries.subscription_statuses(
+                               {u.id for u in page.users if u.id}),
+                           subscription_choices=list(SUBSCRIPTION.items()))
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int) -> str:
+    """Everything about one account: identity, verification, logins, tokens, messages, trail."""
+    try:
+        detail = services().admin.user_detail(user_id)
+    except DomainError:
+        abort(404)
+    actors = services().admin.queries.users_by_id(
+        {e.actor_id for e in detail.events if e.actor_id})
+    return render_template("admin/user.html", d=detail, u=detail.user, actors=actors,
+                           actions=[(a, ACTIONS[a][0], ACTIONS[a][2])
+                                    for a in available_actions(detail.user)])
+
+
+def available_actions(u) -> list[str]:  # noqa: ANN001
+    wanted = []
+    if not u.is_verified or (u.email and not u.email_verified_at):
+        wanted += ["mark_verified", "resend_verification"]
+    if u.is_active:
+        wanted += ["send_reset", "revoke_sessions", "deactivate"]
+    else:
+        wanted.append("reactivate")
+    if u.is_verified and not u.stripe_customer_id:
+        wanted.append("retry_stripe")
+    wanted.append("demote" if u.is_staff else "promote")
+    return wanted
+
+
+@bp.route("/users/<int:user_id>/<action>", methods=["GET", "POST"])
+def user_action(user_id: int, action: str) -> Response | str:
+    """GET asks for confirmation; POST (with the form's CSRF token) does it."""
+    if action not in ACTIONS:
+        abort(404)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            flash(services().admin.act(acting_id(), user_id, action), "success")
+        except DomainError as exc:
+            flash(exc.detail, "error")
+        return redirect(url_for("admin.user", user_id=user_id))
+    try:
+        detail = services().admin.user_detail(user_id)
+    except DomainError:
+        abort(404)
+    label, explanation, danger = ACTIONS[action]
+    return render_template("admin/confirm.html", u=detail.user, form=form, action=action,
+                           label=label, explanation=explanation, danger=danger)

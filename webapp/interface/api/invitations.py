@@ -1,0 +1,76 @@
+"""Invitation endpoints: invite (staff Bearer token) and accept (creates a verified account)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Response
+from pydantic import Field
+
+from webapp.domain.model import Invitation
+from webapp.interface.api.base import bearer_user, endpoint, reply, services
+from webapp.interface.api.schemas import (
+    ErrorOut,
+    In,
+    LoginOut,
+    Out,
+    TokenPairOut,
+    UserOut,
+)
+
+
+class InviteIn(In):
+    email: str = Field(examples=["new.colleague@example.com"])
+    staff: bool = Field(False, description="The account is created as a staff member.")
+
+
+class AcceptIn(In):
+    token: str = Field(description="The token from the emailed /invite/<token> link.")
+    password: str = Field(description="8 to 128 characters, not a common password.")
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = Field(None, description="Optional; must be the invited address.")
+
+
+class InvitationOut(Out):
+    id: int
+    email: str
+    staff: bool
+    state: str = Field(description="pending, accepted, revoked or expired")
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, invitation: Invitation, now: datetime) -> InvitationOut:
+        return cls(id=invitation.id or 0, email=invitation.email, staff=invitation.as_staff,
+                   state=str(invitation.state(now)), created_at=invitation.created_at,
+                   expires_at=invitation.expires_at)
+
+
+@endpoint("/auth/invitations/", summary="Invite someone by email", body=InviteIn, auth=True,
+          tag="invitations",
+          responses={201: ("The invitation; its link is on its way by email", InvitationOut),
+                     400: ("Invalid address, or it already has an account", ErrorOut),
+                     401: ("Not authenticated", ErrorOut),
+                     403: ("Not staff (or users may not invite)", ErrorOut)})
+def invitation_create(data: InviteIn) -> Response:
+    """Staff invite any address, optionally as staff. Verified users may invite (not as
+    staff) when the server runs with ``INVITATIONS_BY_USERS=true``."""
+    inviter = bearer_user()
+    invitation = services().invitations.invite(inviter.id, data.email, as_staff=data.staff)
+    return reply(InvitationOut.of(invitation, services().kit.clock.now()), 201)
+
+
+@endpoint("/auth/invitations/accept/", summary="Accept an invitation", body=AcceptIn,
+          tag="invitations",
+          responses={200: ("The account exists, verified; tokens as from login", LoginOut),
+                     400: ("Invalid, expired, revoked or spent invitation; weak password; "
+                           "another address", ErrorOut)})
+def invitation_accept(data: AcceptIn) -> Response:
+    """Creates the account for the invited address, already verified (so its Stripe
+    customer is queued), and logs it in."""
+    user, pair = services().invitations.accept_and_login(
+        data.token, data.password, first_name=data.first_name, last_name=data.last_name,
+        email=data.email)
+    return reply(LoginOut(tokens=TokenPairOut(access=pair.access, refresh=pair.refresh),
+                          user=UserOut.of(user)))

@@ -1,0 +1,67 @@
+"""``/invite/<token>``: accept an invitation in the browser (the JSON door is
+``POST /api/auth/invitations/accept/``; both call InvitationService.accept)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from webapp.application.services import Services
+from webapp.domain.errors import DomainError, InvalidToken, ValidationFailed
+from webapp.interface.web.session import start_session
+
+bp = Blueprint("invite", __name__)
+
+
+class AcceptForm(FlaskForm):
+    first_name = StringField("First name", validators=[Length(max=100)])
+    last_name = StringField("Last name", validators=[Length(max=100)])
+    password = PasswordField("Choose a password", validators=[DataRequired()])
+    confirm_password = PasswordField("Repeat the password", validators=[
+        DataRequired(), EqualTo("password", message="The two passwords differ.")])
+
+
+def services() -> Services:
+    return current_app.extensions["services"]
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept(token: str) -> Response | tuple[str, int] | str:
+    """Show the invitation and the form; on a valid POST create the account and sign in."""
+    invitations = services().invitations
+    try:
+        invitation = invitations.lookup(token)
+    except InvalidToken as exc:
+        return render_template("invite.html", problem=exc.detail, form=None), 400
+    form = AcceptForm()
+    if form.validate_on_submit():
+        try:
+            user = invitations.accept(token, form.password.data or "",
+                                      first_name=form.first_name.data,
+                                      last_name=form.last_name.data)
+            # Signing in is a login like any other: the same audit event and bookkeeping.
+            user = services().tokens.authenticate(email=user.email, phone=None,
+                                                  password=form.password.data or "")
+        except ValidationFailed as exc:
+            _attach(form, exc)
+        except DomainError as exc:
+            return render_template("invite.html", problem=exc.detail, form=None), 400
+        else:
+            start_session(user)
+            return redirect(_landing(user.is_staff))
+    return render_template("invite.html", invitation=invitation, form=form, problem=None)
+
+
+def _attach(form: AcceptForm, exc: ValidationFailed) -> None:
+    for name, messages in exc.errors.items():
+        field = getattr(form, name, None) or form.password
+        field.errors = [*field.errors, *messages]
+
+
+def _landing(staff: bool) -> str:
+    if staff:
+        return "/admin/"
+    return "/account" if "web.account" in current_app.view_functions else "/"
