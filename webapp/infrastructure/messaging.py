@@ -116,13 +116,17 @@ class HttpSms:
 class TwilioSms:
     """Twilio's official library (``pip install twilio``), imported only when chosen."""
 
-    def __init__(self, account_sid: str, auth_token: str, sender: str) -> None:
-        from twilio.http.http_client import TwilioHttpClient  # noqa: PLC0415 - optional
-        from twilio.rest import Client  # noqa: PLC0415 - optional dependency
-
+    def __init__(self, account_sid: str, auth_token: str, sender: str,
+                 http_client: object | None = None) -> None:
+        try:
+            from twilio.http.http_client import TwilioHttpClient  # noqa: PLC0415 - optional
+            from twilio.rest import Client  # noqa: PLC0415 - optional dependency
+        except ImportError as exc:
+            raise RuntimeError("SMS_BACKEND=twilio needs Twilio's library: "
+                               "pip install 'webapp[twilio]' (or pip install twilio)") from exc
         # Twilio's client has no timeout by default; a hung request would outlive the lease.
         self.client = Client(account_sid, auth_token,
-                             http_client=TwilioHttpClient(timeout=GATEWAY_TIMEOUT))
+                             http_client=http_client or TwilioHttpClient(timeout=GATEWAY_TIMEOUT))
         self.sender = sender
 
     def send(self, to: str, body: str, message_id: str) -> None:
