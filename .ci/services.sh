@@ -27,7 +27,11 @@ _apt_install() {
 }
 
 _pg_bin() {
-  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+  # The server's bin directory: the client package alone creates .../bin too (psql), so
+  # look for initdb, which only the server package ships.
+  local initdb
+  initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)"
+  [ -n "$initdb" ] && dirname "$initdb"
 }
 
 # Run a command as the postgres user when we are root (initdb refuses root).
