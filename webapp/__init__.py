@@ -16,6 +16,7 @@ from webapp.application.services import Services
 from webapp.config import Settings
 from webapp.extensions import csrf, db, limiter, login_manager, mail
 from webapp.infrastructure.log_filter import install_log_filter
+from webapp.interface.cookie_session import LazySecureCookieSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -74,6 +75,7 @@ def configure(app: Flask, settings: Settings) -> None:
         **settings.extra,
     )
     app.debug = app.debug and settings.is_development
+    app.session_interface = LazySecureCookieSessionInterface()
     if settings.TRUSTED_PROXIES:
         n = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0,  # type: ignore[method-assign]

@@ -1,0 +1,19 @@
+"""Flask's signed-cookie session, without its cost on requests that carry no cookie.
+
+Flask builds an itsdangerous serializer (key derivation included) on every request
+before it even looks for the cookie. API requests authenticate with a bearer token
+and carry no session cookie, so here a request without the cookie gets a new empty
+session at once; one with the cookie is read exactly as Flask reads it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+
+
+class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()  # what Flask returns for a missing cookie
+        return super().open_session(app, request)
