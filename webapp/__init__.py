@@ -185,7 +185,7 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     def _headers(response: Response) -> Response:
         headers = response.headers
         headers["X-Request-ID"] = g.get("request_id", "")
-        present = {name.lower() for name in headers.keys()}
+        present = {name.lower() for name, _value in headers.items()}
         wanted = defaults
         if request.path.startswith("/api/") or response.mimetype == "text/html":
             # Pages are per-user and carry CSRF tokens (some carry link tokens): never cached.

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from webapp.domain.model import User
 from webapp.infrastructure.orm import UserRow, UTCDateTime
@@ -29,8 +30,10 @@ from webapp.infrastructure.orm import UserRow, UTCDateTime
 _FIELDS = [f.name for f in dataclasses.fields(User)]
 _COLUMNS = UserRow.__table__.c
 _DATETIMES = frozenset(name for name in _FIELDS if isinstance(_COLUMNS[name].type, UTCDateTime))
-_USER_BY_ID = (f"SELECT {', '.join(_COLUMNS[name].name for name in _FIELDS)} "
-               f"FROM {UserRow.__table__.name} WHERE {_COLUMNS.id.name} = %s")
+# Compiled once by SQLAlchemy for psycopg: SELECT ... FROM users WHERE users.id = %(user_id)s
+_USER_BY_ID = str(select(*(_COLUMNS[name] for name in _FIELDS))
+                  .where(_COLUMNS.id == bindparam("user_id"))
+                  .compile(dialect=psycopg_dialect.dialect()))
 
 
 def _user(row: tuple[Any, ...]) -> User:
@@ -48,7 +51,7 @@ class CoreUserReader:
     def get(self, user_id: int) -> User | None:
         # Binary results: timestamps are not parsed from text (a good part of the read's CPU).
         with self._connection.cursor(binary=True) as cursor:
-            row = cursor.execute(_USER_BY_ID, (user_id,), prepare=True).fetchone()
+            row = cursor.execute(_USER_BY_ID, {"user_id": user_id}, prepare=True).fetchone()
         return _user(row) if row is not None else None
 
 
