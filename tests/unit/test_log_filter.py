@@ -44,6 +44,12 @@ SECRETS = ["hunter2-secret", "abc123token", "123456", "rt-0123456789", "at-98765
     "link http://x/reset/IjEyMyI.ZqZqZq.abc123tokenabc123token",
     "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc123token",
     "reset_token: abc123token",
+    # Upper case and non-ASCII spellings that IGNORECASE matches (the cheap pre-check
+    # must not let them through): the long s "\u017f" matches "s", the Kelvin sign "k".
+    "PASSWORD=hunter2-secret",
+    "AUTHORIZATION: BEARER abc123token",
+    "\u017fecret=hunter2-secret",
+    "api_\u212aey=abc123token",
 ])
 def test_secrets_are_masked(text):
     masked = mask_text(text)
