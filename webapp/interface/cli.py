@@ -8,15 +8,11 @@ import socket
 import threading
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from webapp.application.services import Services
 from webapp.domain.errors import DomainError
-
-
-def services() -> Services:
-    return current_app.extensions["services"]
+from webapp.interface import services
 
 
 @click.command("worker")

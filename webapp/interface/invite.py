@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from webapp.application.services import Services
 from webapp.domain.errors import DomainError, InvalidToken, ValidationFailed
+from webapp.interface import services
 from webapp.interface.web.session import start_session
 
 bp = Blueprint("invite", __name__)
@@ -22,10 +22,6 @@ class AcceptForm(FlaskForm):
     password = PasswordField("Choose a password", validators=[DataRequired()])
     confirm_password = PasswordField("Repeat the password", validators=[
         DataRequired(), EqualTo("password", message="The two passwords differ.")])
-
-
-def services() -> Services:
-    return current_app.extensions["services"]
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])

@@ -11,16 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, redirect, request
+from flask import Blueprint, Response, abort, redirect, request
 from flask_login import current_user
 
-from webapp.application.services import Services
+from webapp.interface import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def services() -> Services:
-    return current_app.extensions["services"]
 
 
 def acting_id() -> int:

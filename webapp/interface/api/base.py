@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.application.services import Services
 from webapp.domain.errors import (
     AuthenticationRequired,
     DomainError,
@@ -30,6 +29,7 @@ from webapp.domain.errors import (
     ValidationFailed,
 )
 from webapp.domain.model import User
+from webapp.interface import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -73,10 +73,6 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
-
-
-def services() -> Services:
-    return current_app.extensions["services"]
 
 
 def error_response(status: int, detail: str, code: str,

@@ -10,9 +10,10 @@ from jinja2 import TemplateNotFound
 
 from webapp.domain.errors import DomainError
 from webapp.domain.model import User
+from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, ChangePasswordForm, ProfileForm
-from webapp.interface.web.outcomes import go, services, show
+from webapp.interface.web.outcomes import go, show
 from webapp.interface.web.session import end_session, start_session
 
 BILLING_PANEL = "billing/_panel.html"

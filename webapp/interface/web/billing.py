@@ -6,24 +6,20 @@ with ``billing=services.billing.summary(user_id)``.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request
+from flask import flash, redirect, request
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from webapp.application.billing import BillingSummary
-from webapp.application.services import Services
 from webapp.domain.errors import DomainError
 from webapp.domain.model import User
+from webapp.interface import services
 from webapp.interface.web import bp
 
 ACCOUNT = "/account"
 # The account page renders templates/billing/_panel.html with what this callable returns.
 ACCOUNT_CONTEXT = "billing.account_context"
-
-
-def services() -> Services:
-    return current_app.extensions["services"]
 
 
 def account_context(user: User) -> BillingSummary:

@@ -8,9 +8,8 @@ back, so errors appear in place; without JavaScript the whole page is.
 
 from __future__ import annotations
 
-from flask import Response, current_app, redirect, render_template, request
+from flask import Response, redirect, render_template, request
 
-from webapp.application.services import Services
 from webapp.domain.errors import (
     DomainError,
     InvalidToken,
@@ -31,10 +30,6 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
 ]
 # A bad or spent code belongs next to the code box, when the form has one.
 FIELD_OF: list[tuple[type[DomainError], str]] = [(InvalidToken, "code")]
-
-
-def services() -> Services:
-    return current_app.extensions["services"]
 
 
 def is_htmx() -> bool:

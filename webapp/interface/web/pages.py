@@ -6,9 +6,10 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.domain.errors import DomainError, Unverified
+from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, LoginForm, SignupForm
-from webapp.interface.web.outcomes import go, services, show
+from webapp.interface.web.outcomes import go, show
 from webapp.interface.web.safety import safe_next
 from webapp.interface.web.session import (
     end_session,

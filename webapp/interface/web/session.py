@@ -7,14 +7,14 @@ rotate it) ends every other session on its next request.
 
 from __future__ import annotations
 
-from flask import current_app, session
+from flask import session
 from flask_login import UserMixin, login_user, logout_user
 
-from webapp.application.services import Services
 from webapp.application.tokens import session_version
 from webapp.domain.errors import AuthenticationRequired
 from webapp.domain.model import User
 from webapp.extensions import login_manager
+from webapp.interface import services
 
 
 class SessionUser(UserMixin):
@@ -37,10 +37,6 @@ class SessionUser(UserMixin):
 
 login_manager.login_message = "Log in to see that page."
 login_manager.login_message_category = "info"
-
-
-def services() -> Services:
-    return current_app.extensions["services"]
 
 
 @login_manager.user_loader

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Response, flash, redirect, url_for
 
 from webapp.domain.errors import DomainError
+from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, CodeForm, ResendForm, split_identifier
-from webapp.interface.web.outcomes import go, is_htmx, services, show
+from webapp.interface.web.outcomes import go, is_htmx, show
 from webapp.interface.web.safety import secret_page
 from webapp.interface.web.session import pending_identifier, remember_pending, resend_wait
 
