@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from webapp.application.audit_log import redacted, write_json_line
@@ -120,7 +120,7 @@ class Kit:
         self.kit = kit
         self.policy = kit.policy
 
-    def now(self):  # noqa: ANN201 - datetime
+    def now(self) -> datetime:
         return self.kit.clock.now()
 
     # --- one-time codes -------------------------------------------------------------

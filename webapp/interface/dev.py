@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, make_response, render
 from webapp.application.delivery import DeliveryService
 from webapp.domain.errors import NotFound
 from webapp.domain.model import MessageKind, OutboxMessage
+from webapp.interface import services
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -58,7 +59,7 @@ class MessageView:
 
 
 def delivery() -> DeliveryService:
-    return current_app.extensions["services"].delivery
+    return services().delivery
 
 
 @bp.before_request

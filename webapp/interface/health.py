@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
+
+from webapp.interface import services
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -14,7 +16,7 @@ log = logging.getLogger(__name__)
 def healthz() -> Response | tuple[Response, int]:
     """For load balancers and orchestrators."""
     try:
-        with current_app.extensions["services"].kit.uow() as uow:
+        with services().kit.uow() as uow:
             uow.ping()
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         log.exception("health check failed")
