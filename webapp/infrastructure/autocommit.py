@@ -30,8 +30,17 @@ def autocommit_connection(engine: Engine) -> Iterator[Any]:
     try:
         yield connection
     finally:
-        if connection.closed or connection.broken:
-            pooled.invalidate()  # e.g. the database restarted: next checkout reconnects
-        else:
-            connection.autocommit = False
-            pooled.close()
+        _give_back(pooled)
+
+
+def _give_back(pooled: Any) -> None:
+    connection = pooled.driver_connection
+    if connection is None or connection.closed or connection.broken:
+        pooled.invalidate()  # e.g. the database restarted: next checkout reconnects
+        return
+    try:
+        connection.autocommit = False
+    except Exception:
+        pooled.invalidate()
+        raise
+    pooled.close()

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+import psycopg
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
@@ -146,3 +148,19 @@ def test_logged_out_everywhere_meanwhile_the_login_gets_live_tokens(app, client,
     assert client.post("/api/auth/token/refresh/",
                        json={"refresh": tokens["refresh"]}).status_code == 200
     assert len(families(app, user.id)) == 1
+
+
+@pytest.mark.postgres
+def test_a_connection_the_database_dropped_is_replaced_not_reused(app, client, verified_user):
+    if not is_postgres():
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
+    email, _ = verified_user
+    assert post_login(client, email).status_code == 200
+    with app.app_context():
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as other:  # as a database restart would
+        other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    statuses = [post_login(client, email).status_code for _ in range(6)]
+    # Each dead pooled connection fails one request at most, then is replaced.
+    assert statuses[-2:] == [200, 200], statuses
