@@ -152,8 +152,6 @@ def test_logged_out_everywhere_meanwhile_the_login_gets_live_tokens(app, client,
 
 @pytest.mark.postgres
 def test_a_connection_the_database_dropped_is_replaced_not_reused(app, client, verified_user):
-    if not is_postgres():
-        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
     email, _ = verified_user
     assert post_login(client, email).status_code == 200
     with app.app_context():
