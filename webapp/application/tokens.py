@@ -78,7 +78,7 @@ class TokenService(Kit):
         # Normalised whole: cutting first would let a combining mark at the cut compose
         # into a stored password and hide everything after it. Bodies are size-limited.
         secret = normalize_password(password)
-        verified = None  # the stored hash this password was found to match
+        verified: str | None = None  # the stored hash this password was found to match
         for _ in range(LOGIN_ROUNDS):
             user = self._check_credentials(self.logins.find_user(address, number),
                                            secret, account, verified)
