@@ -69,6 +69,24 @@ class FakePasswordHasher:
         self.verifications += 1
 
 
+class RacingPasswords:
+    """Wraps a PasswordHasher: ``race`` runs once, during the first password check, as if
+    another request changed the account between a login's read and its write."""
+
+    def __init__(self, inner: Any, race: Callable[[], None]) -> None:
+        self.inner = inner
+        self.race: Callable[[], None] | None = race
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        return bool(self.inner.verify(password_hash, password))
+
+    def __getattr__(self, name: str) -> Any:  # hash, needs_rehash, dummy_verify
+        return getattr(self.inner, name)
+
+
 class FakeCodeHasher:
     def hash(self, code: str) -> str:
         return hashlib.sha256(b"k" + code.encode()).hexdigest()

@@ -15,6 +15,7 @@ from webapp.application.delivery import DeliveryService
 from webapp.application.interfaces import (
     BillingGateway,
     BreachedPasswords,
+    LoginStore,
     Mailer,
     ReadOnlyUnitOfWorkFactory,
     SmsSender,
@@ -31,6 +32,7 @@ from webapp.extensions import db, limiter
 from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.dispatch import InlineDispatcher
+from webapp.infrastructure.logins import PostgresLogins
 from webapp.infrastructure.messaging import (
     ConsoleMailer,
     ConsoleSms,
@@ -123,6 +125,13 @@ def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
     return lambda: SqlReadOnlyUnitOfWork(lambda: db.engine)
 
 
+def logins_from(settings: Settings) -> LoginStore | None:
+    """PostgreSQL: a login is one read and one guarded write, no ORM (else the unit of work)."""
+    if not settings.DATABASE_URL.startswith("postgresql"):
+        return None
+    return PostgresLogins(lambda: db.engine)
+
+
 def build_services(app: Flask, settings: Settings) -> Services:
     # The thread wakes at least as often as the shortest retry wait, so retries are on time.
     dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker),
@@ -147,7 +156,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
         throttle=throttle_from(settings),
         breached=breached_from(settings),
     )
-    tokens = TokenService(kit, PyJwtCodec(settings.SECRET_KEY, settings.JWT_ISSUER))
+    tokens = TokenService(kit, PyJwtCodec(settings.SECRET_KEY, settings.JWT_ISSUER),
+                          logins_from(settings))
     verification = VerificationService(kit)
     mailer, sms = mailer_from(settings), sms_from(settings)
     # Console backends are for development: keep bodies so the dev outbox page shows them.

@@ -225,11 +225,17 @@ class Kit:
         self, uow: UnitOfWork, kind: str, user: User | None = None, *,
         actor: User | None = None, **data: Any,
     ) -> None:
+        event = self.audit_event(kind, user, actor=actor, **data)
+        uow.audit.add(event)
+        write_json_line(event)
+
+    def audit_event(
+        self, kind: str, user: User | None = None, *, actor: User | None = None, **data: Any,
+    ) -> AuditEvent:
+        """The event, not yet recorded (``audit`` records it and writes its log line)."""
         info = self.kit.request.current()
-        event = AuditEvent(
+        return AuditEvent(
             kind=kind, created_at=self.now(), user_id=user.id if user else None,
             actor_id=actor.id if actor else None, ip=info.ip, user_agent=info.user_agent,
             request_id=info.request_id, data=redacted(data),
         )
-        uow.audit.add(event)
-        write_json_line(event)

@@ -21,6 +21,7 @@ from webapp.domain.model import (
     RefreshFamily,
     User,
 )
+from webapp.domain.values import Email, Phone
 
 
 class Clock(Protocol):
@@ -333,6 +334,41 @@ class ReadOnlyUnitOfWork(Protocol):
 
 class ReadOnlyUnitOfWorkFactory(Protocol):
     def __call__(self) -> ReadOnlyUnitOfWork: ...
+
+
+@dataclass(frozen=True)
+class SuccessfulLogin:
+    """What a successful login writes, all or nothing.
+
+    ``user`` carries the new ``last_login_at`` and ``password_hash`` (rehashed or the
+    same); ``verified_hash`` is the stored hash the password was checked against.
+    ``family`` is the new refresh family of a token login (None for a browser login).
+    """
+
+    user: User
+    verified_hash: str
+    event: AuditEvent
+    family: RefreshFamily | None = None
+
+    def still_applies_to(self, current: User) -> bool:
+        """The account is still as it was checked: active, with the same session version
+        (uniquifier) and the same password hash. Otherwise the login is not written."""
+        return (current.id == self.user.id and current.is_active
+                and current.uniquifier == self.user.uniquifier
+                and current.password_hash == self.verified_hash)
+
+
+class LoginStore(Protocol):
+    """A login's read and its write, each a short step of its own: no transaction is
+    held open across the password hash between them."""
+
+    def find_user(self, email: Email | None, phone: Phone | None) -> User | None: ...
+
+    def record(self, login: SuccessfulLogin) -> bool:
+        """Write the login at once if ``login.still_applies_to`` the stored account:
+        ``last_login_at`` and ``password_hash``, the family and the audit event.
+        False, and nothing written, when it does not."""
+        ...
 
 
 class UniqueConflict(Exception):

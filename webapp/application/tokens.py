@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, NoReturn
 
-from webapp.application.common import Kit, Toolkit, find_user, parse_identifier
-from webapp.application.interfaces import TokenCodec, UnitOfWork
+from webapp.application.audit_log import write_json_line
+from webapp.application.common import Kit, Toolkit, parse_identifier
+from webapp.application.interfaces import LoginStore, SuccessfulLogin, TokenCodec, UnitOfWork
+from webapp.application.logins import UnitOfWorkLogins
 from webapp.domain.errors import (
     AuthenticationRequired,
     InvalidCredentials,
@@ -39,32 +42,35 @@ def session_version(user: User) -> str:
     return hashlib.sha256(user.uniquifier.encode()).hexdigest()[:16]
 
 
+# A login whose account changed between the read and the write is checked again against
+# the account as it is now, once; a second change in that moment fails it.
+LOGIN_ROUNDS = 2
+
+
 class TokenService(Kit):
-    def __init__(self, kit: Toolkit, codec: TokenCodec) -> None:
+    def __init__(self, kit: Toolkit, codec: TokenCodec, logins: LoginStore | None = None) -> None:
         super().__init__(kit)
         self.codec = codec
+        self.logins = logins or UnitOfWorkLogins(kit.uow)
 
     # --- credentials ----------------------------------------------------------------
 
     def authenticate(self, *, email: str | None, phone: str | None, password: str) -> User:
         """The user whose password this is, or one InvalidCredentials for every failure."""
-        with self.kit.uow() as uow:
-            user = self._check_credentials(uow, email, phone, password)
-            uow.commit()
-            return user
+        return self._sign_in(email, phone, password, new_family=False).user
 
     def login(
         self, *, email: str | None, phone: str | None, password: str
     ) -> tuple[User, TokenPair]:
-        with self.kit.uow() as uow:
-            user = self._check_credentials(uow, email, phone, password)
-            pair = self._new_family(uow, user)
-            uow.commit()
-            return user, pair
+        login = self._sign_in(email, phone, password, new_family=True)
+        assert login.family is not None
+        return login.user, self._pair(login.user, login.family.id, 0)
 
-    def _check_credentials(
-        self, uow: UnitOfWork, email: str | None, phone: str | None, password: str
-    ) -> User:
+    def _sign_in(
+        self, email: str | None, phone: str | None, password: str, *, new_family: bool
+    ) -> SuccessfulLogin:
+        """Check the credentials, then record the login in one step, provided the account
+        is still as checked. No transaction is open while the password is hashed."""
         address, number = parse_identifier(email, phone, self.policy.default_region)
         account = str(address or number)
         # Locked identifiers answer before any look-up: the same for unknown ones.
@@ -72,43 +78,63 @@ class TokenService(Kit):
         # Normalised whole: cutting first would let a combining mark at the cut compose
         # into a stored password and hide everything after it. Bodies are size-limited.
         secret = normalize_password(password)
-        user = find_user(uow, address, number)
+        verified: str | None = None  # the stored hash this password was found to match
+        for _ in range(LOGIN_ROUNDS):
+            user = self._check_credentials(self.logins.find_user(address, number),
+                                           secret, account, verified)
+            login = self._successful_login(user, secret, new_family)
+            if self.logins.record(login):
+                write_json_line(login.event)
+                return login
+            # Deactivated, password changed or logged out everywhere meanwhile: look again.
+            verified = user.password_hash
+        self._fail(user, "changed_during_login", account)
+
+    def _check_credentials(
+        self, user: User | None, secret: str, account: str, verified: str | None
+    ) -> User:
         if user is None:
             self.kit.passwords.dummy_verify(secret)
-            self._fail(uow, None, "unknown_account", account)
-        assert user is not None
-        if not self.kit.passwords.verify(user.password_hash, secret):
-            self._fail(uow, user, "wrong_password", account)
+            self._fail(None, "unknown_account", account)
+        if user.password_hash != verified and not self.kit.passwords.verify(
+                user.password_hash, secret):
+            self._fail(user, "wrong_password", account)
         if not user.is_active:
-            self._fail(uow, user, "deactivated", account)
+            self._fail(user, "deactivated", account)
         self.kit.throttle.forget_failures(account)
         if not user.is_verified:
             raise Unverified()
-        if self.kit.passwords.needs_rehash(user.password_hash):
-            user.password_hash = self.kit.passwords.hash(secret)
-        user.last_login_at = self.now()
-        uow.users.save(user)
-        self.audit(uow, "authn_login_success", user)
         return user
 
-    def _fail(self, uow: UnitOfWork, user: User | None, reason: str, account: str) -> None:
+    def _successful_login(self, user: User, secret: str, new_family: bool) -> SuccessfulLogin:
+        password_hash = user.password_hash
+        if self.kit.passwords.needs_rehash(password_hash):
+            password_hash = self.kit.passwords.hash(secret)
+        now = self.now()
+        signed_in = replace(user, password_hash=password_hash, last_login_at=now)
+        return SuccessfulLogin(
+            user=signed_in, verified_hash=user.password_hash,
+            event=self.audit_event("authn_login_success", signed_in),
+            family=self._new_family(signed_in, now) if new_family else None,
+        )
+
+    def _fail(self, user: User | None, reason: str, account: str) -> NoReturn:
         failures, lock = self.kit.throttle.record_failure(account)
-        self.audit(uow, "authn_login_fail", user, reason=reason)
-        if lock:
-            self.audit(uow, "authn_login_lock", user, failures=failures, seconds=lock)
-        uow.commit()
+        with self.kit.uow() as uow:
+            self.audit(uow, "authn_login_fail", user, reason=reason)
+            if lock:
+                self.audit(uow, "authn_login_lock", user, failures=failures, seconds=lock)
+            uow.commit()
         raise InvalidCredentials()
 
     # --- tokens -----------------------------------------------------------------------
 
-    def _new_family(self, uow: UnitOfWork, user: User) -> TokenPair:
+    def _new_family(self, user: User, now: datetime) -> RefreshFamily:
         info = self.kit.request.current()
-        family = RefreshFamily(
-            id=uuid.uuid4().hex, user_id=user.id or 0, created_at=self.now(),
+        return RefreshFamily(
+            id=uuid.uuid4().hex, user_id=user.id or 0, created_at=now,
             user_agent=info.user_agent[:255], ip=info.ip,
         )
-        uow.families.add(family)
-        return self._pair(user, family.id, 0)
 
     def _pair(self, user: User, family_id: str, generation: int) -> TokenPair:
         now = self.now()
