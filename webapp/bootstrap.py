@@ -52,7 +52,7 @@ from webapp.infrastructure.security import (
 )
 from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
-from webapp.infrastructure.user_cache import CachedReadOnlyUnitOfWork, UserCache
+from webapp.infrastructure.user_cache import CachedReader, UserCache
 from webapp.infrastructure.user_feed import PostgresUserFeed
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -133,7 +133,7 @@ def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
         return read
     cache = UserCache(PostgresUserFeed(lambda: db.engine), size=settings.USER_CACHE_SIZE,
                       max_age=settings.USER_CACHE_MAX_AGE)
-    return lambda: CachedReadOnlyUnitOfWork(cache, read)
+    return CachedReader(cache, read)
 
 
 def logins_from(settings: Settings) -> LoginStore | None:

@@ -216,6 +216,17 @@ class CachedReadOnlyUnitOfWork:
             return uow.users.get(user_id)
 
 
+class CachedReader:
+    """The ReadOnlyUnitOfWorkFactory that bootstrap wires in on PostgreSQL."""
+
+    def __init__(self, cache: UserCache, inner: ReadOnlyUnitOfWorkFactory) -> None:
+        self.cache = cache
+        self._inner = inner
+
+    def __call__(self) -> CachedReadOnlyUnitOfWork:
+        return CachedReadOnlyUnitOfWork(self.cache, self._inner)
+
+
 # --- every cache of this process ---------------------------------------------------------
 
 _CACHES: weakref.WeakSet[UserCache] = weakref.WeakSet()

@@ -90,6 +90,12 @@ class PostgresUserFeed:
         self._lost = False
         self._connection, self._pid = connection, os.getpid()
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process that listens for this process (None: not connected)."""
+        connection = self._connection
+        return connection.info.backend_pid if connection is not None else None
+
     def _notice(self, diagnostic: Any) -> None:
         # The server ending this session (e.g. pg_terminate_backend) says so before the
         # socket closes: count the connection as lost from that message on.
