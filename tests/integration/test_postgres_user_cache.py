@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from tests.conftest import database_url
 from tests.e2e.servers import app_env, flask
 from webapp.infrastructure.user_cache import UserCache
+from webapp.infrastructure.user_feed import CHANNEL, FeedUnavailable, _hear_own_hello
 
 pytestmark = pytest.mark.postgres
 
@@ -155,3 +156,14 @@ def test_the_migration_installs_and_removes_the_trigger(scratch_database: str) -
 def test_the_cache_can_be_turned_off(app_factory: Callable[..., Flask]) -> None:
     off = app_factory(USER_CACHE_SIZE=0)
     assert not hasattr(off.extensions["services"].kit.reader, "cache")
+
+
+def test_a_connection_that_does_not_hear_the_channel_is_refused() -> None:
+    """What a transaction-mode pooler would do: LISTEN lost between statements."""
+    url = sa.make_url(database_url(Path()))
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         dbname=url.database, autocommit=True) as connection:
+        with pytest.raises(FeedUnavailable):
+            _hear_own_hello(connection)
+        connection.execute(f"LISTEN {CHANNEL}")
+        _hear_own_hello(connection)

@@ -7,11 +7,12 @@ has announced as changed, and that it serves nothing at all while not listening.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
 from webapp.domain.model import User
-from webapp.infrastructure.user_cache import CLEAR_ALL, UserCache, _after_fork_in_child
+from webapp.infrastructure.user_cache import CLEAR_ALL, UserCache
 
 
 class FakeFeed:
@@ -225,8 +226,23 @@ def test_unknown_users_are_not_cached(cache, db) -> None:  # noqa: ANN001
 
 def test_a_forked_child_starts_empty_and_not_listening(cache, db, feed) -> None:  # noqa: ANN001
     get(cache, db, 1)
-    _after_fork_in_child()  # what os.fork runs in the child (registered at import)
+    cache.after_fork_in_child()
     assert feed.forgotten and not cache.live and len(cache) == 0
     get(cache, db, 1)  # the child opens its own connection
     get(cache, db, 1)
     assert feed.connects == 2 and db.reads == 2
+
+
+def test_os_fork_resets_the_cache_in_the_child_only(cache, db, feed) -> None:  # noqa: ANN001
+    get(cache, db, 1)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave at once, without pytest's clean-up
+        reset = feed.forgotten and not cache.live and len(cache) == 0
+        os.write(write_end, b"1" if reset else b"0")
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 1) == b"1"
+    os.close(read_end)
+    assert cache.live and len(cache) == 1 and not feed.forgotten

@@ -144,10 +144,11 @@ class UserCache:
             return
         self._generation += 1
         for payload in payloads:
-            if not payload.isdigit():  # CLEAR_ALL, or anything unexpected: forget all
+            try:
+                self._entries.pop(int(payload), None)
+            except ValueError:  # CLEAR_ALL, or anything unexpected: forget everything
                 self._entries.clear()
                 return
-            self._entries.pop(int(payload), None)
 
     def _go_down(self, why: str) -> None:
         log.warning("user cache off, reading every user from the database: %s", why)

@@ -7,19 +7,22 @@ The models (orm.py, for ``create_all``) and migration 0004 install the same trig
 
 Each worker process owns one dedicated connection (autocommit, TCP keepalives) that
 LISTENs; it is opened lazily by the process that uses it, and confirms at connect time
-that the trigger is installed and enabled: without it the cache stays off.
+that the trigger is installed and enabled and that the session hears its own NOTIFY
+(not so behind a transaction-mode pooler): otherwise the cache stays off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import DDL, Engine, Table, event
 
 CHANNEL = "webapp_user_changed"
+HELLO = "hello "  # a listener's proof that it hears the channel; not a change
 FUNCTION = "webapp_notify_user_change"
 ROW_TRIGGER = "users_notify_change"
 TRUNCATE_TRIGGER = "users_notify_truncate"
@@ -84,6 +87,7 @@ class PostgresUserFeed:
             if row is None or row[0] != 2:
                 raise FeedUnavailable(f"the {ROW_TRIGGER} trigger on users is missing or "
                                       "disabled (run flask db upgrade)")
+            _hear_own_hello(connection)
         except BaseException:
             connection.close()
             raise
@@ -113,7 +117,9 @@ class PostgresUserFeed:
             pgconn.consume_input()  # reads what the socket holds; never waits
             payloads = []
             while (notify := pgconn.notifies()) is not None:
-                payloads.append(notify.extra.decode())
+                payload = notify.extra.decode()
+                if not payload.startswith(HELLO):
+                    payloads.append(payload)
         except psycopg.Error:
             return None
         if self._lost or pgconn.status != psycopg.pq.ConnStatus.OK:
@@ -144,6 +150,24 @@ class PostgresUserFeed:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _hear_own_hello(connection: Any) -> None:
+    """Proof that this session receives what is announced on the channel: a connection
+    pooler in transaction mode (PgBouncer's default) accepts LISTEN but would deliver
+    nothing, and the cache must not run on such a connection."""
+    hello = f"{HELLO}{os.getpid()} {secrets.token_hex(8)}"
+    heard: list[str] = []
+    handler = lambda notify: heard.append(notify.payload)  # noqa: E731
+    connection.add_notify_handler(handler)
+    try:
+        # PostgreSQL hands a listener its own notification before the statement's end.
+        connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, hello))
+    finally:
+        connection.remove_notify_handler(handler)
+    if hello not in heard:
+        raise FeedUnavailable("this connection does not receive its own NOTIFY on "
+                              f"{CHANNEL} (behind a transaction-mode pooler?)")
 
 
 def _detach(connection: Any) -> None:
