@@ -132,7 +132,7 @@ def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
     if not settings.USER_CACHE_SIZE:
         return read
     cache = UserCache(PostgresUserFeed(lambda: db.engine), size=settings.USER_CACHE_SIZE,
-                      max_age=settings.USER_CACHE_MAX_AGE)
+                      max_age=settings.USER_CACHE_MAX_AGE, idle_drain=10.0)
     return CachedReader(cache, read)
 
 

@@ -246,3 +246,15 @@ def test_os_fork_resets_the_cache_in_the_child_only(cache, db, feed) -> None:  #
     assert os.read(read_end, 1) == b"1"
     os.close(read_end)
     assert cache.live and len(cache) == 1 and not feed.forgotten
+
+
+def test_an_idle_worker_still_reads_its_notifications(feed, clock, db) -> None:  # noqa: ANN001
+    cache = UserCache(feed, idle_drain=3600, monotonic=clock)
+    get(cache, db, 1)
+    drainer = cache._drainer
+    assert drainer is not None and drainer.is_alive() and drainer.daemon
+    feed.announce("1")
+    cache.drain()  # what the drainer does every idle_drain seconds
+    assert feed.pending == [] and len(cache) == 0
+    get(cache, db, 2)
+    assert cache._drainer is drainer  # one per process

@@ -29,6 +29,10 @@ listening backend wakes and sends it; sub-millisecond on a healthy server). A re
 checked in that moment still sees the previous row, as a read that started just
 before the COMMIT would.
 
+A worker that serves no requests (a server out of the load balancer's rotation) still
+reads its notifications every few seconds on a daemon thread: left unread they would
+fill its socket, then hold back PostgreSQL's notification queue, which all writers share.
+
 Thread-safe (one lock; gunicorn may run threads). A forked child (gunicorn forks its
 workers; the app may be loaded before the fork) starts with an empty, disconnected
 cache and never touches the parent's listening connection.
@@ -75,9 +79,12 @@ class ChangeFeed(Protocol):
 
 class UserCache:
     def __init__(self, feed: ChangeFeed, *, size: int = 10_000, max_age: float = 60.0,
-                 retry: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 retry: float = 5.0, idle_drain: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._feed = feed
         self._size, self._max_age, self._retry = size, max_age, retry
+        self._idle_drain = idle_drain
+        self._drainer: threading.Thread | None = None
         self._now = monotonic
         self._entries: OrderedDict[int, tuple[float, User]] = OrderedDict()
         self._generation = 0
@@ -175,8 +182,23 @@ class UserCache:
                 self._entries.clear()
                 self._generation += 1
                 self._live = True
+            self._start_drainer()
         finally:
             self._connecting.release()
+
+    def drain(self) -> None:
+        """Apply what the feed received so far (the idle drainer's tick)."""
+        with self._lock:
+            self._sync()
+
+    def _start_drainer(self) -> None:
+        """A worker that serves no requests still reads its notifications: left unread
+        they fill the socket, then PostgreSQL's queue, which every writer shares."""
+        if self._idle_drain <= 0 or (self._drainer is not None and self._drainer.is_alive()):
+            return
+        self._drainer = threading.Thread(target=_drain_while_alive, name="user-cache-drain",
+                                         args=(weakref.ref(self), self._idle_drain), daemon=True)
+        self._drainer.start()
 
     def close(self) -> None:
         with self._lock:
@@ -226,6 +248,16 @@ class CachedReader:
 
     def __call__(self) -> CachedReadOnlyUnitOfWork:
         return CachedReadOnlyUnitOfWork(self.cache, self._inner)
+
+
+def _drain_while_alive(ref: weakref.ref[UserCache], every: float) -> None:
+    stop = threading.Event()  # never set: waits ``every`` seconds between ticks
+    while not stop.wait(every):
+        cache = ref()
+        if cache is None:  # the app is gone
+            return
+        cache.drain()
+        del cache
 
 
 # --- every cache of this process ---------------------------------------------------------
