@@ -52,6 +52,8 @@ from webapp.infrastructure.security import (
 )
 from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
+from webapp.infrastructure.user_cache import CachedReader, UserCache
+from webapp.infrastructure.user_feed import PostgresUserFeed
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -119,10 +121,19 @@ def billing_settings_from(settings: Settings) -> BillingSettings:
 
 
 def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
-    """PostgreSQL: token and session checks read without a transaction (one round trip)."""
+    """PostgreSQL: token and session checks read without a transaction (one round trip),
+    and, with the user cache, usually not at all (evicted by LISTEN/NOTIFY)."""
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
-    return lambda: SqlReadOnlyUnitOfWork(lambda: db.engine)
+
+    def read() -> SqlReadOnlyUnitOfWork:
+        return SqlReadOnlyUnitOfWork(lambda: db.engine)
+
+    if not settings.USER_CACHE_SIZE:
+        return read
+    cache = UserCache(PostgresUserFeed(lambda: db.engine), size=settings.USER_CACHE_SIZE,
+                      max_age=settings.USER_CACHE_MAX_AGE, idle_drain=10.0)
+    return CachedReader(cache, read)
 
 
 def logins_from(settings: Settings) -> LoginStore | None:

@@ -82,6 +82,10 @@ class Settings:
     ARGON2_MEMORY_COST: int = 19 * 1024
     ARGON2_TIME_COST: int = 2
     ARGON2_PARALLELISM: int = 1
+    # PostgreSQL: users cached per worker for token and session checks, evicted by
+    # LISTEN/NOTIFY (webapp/infrastructure/user_cache.py); USER_CACHE_SIZE=0 turns it off.
+    USER_CACHE_SIZE: int = 10_000
+    USER_CACHE_MAX_AGE: int = 60
     LOG_LEVEL: str = "INFO"
     FLASK_DEBUG: bool = False  # Flask's own variable (flask run --debug sets it)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -170,6 +174,10 @@ class Settings:
             problems.append("RESEND_COOLDOWN must be 0 or more seconds.")
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
+        if self.USER_CACHE_SIZE < 0:
+            problems.append("USER_CACHE_SIZE must be 0 (off) or more.")
+        if self.USER_CACHE_MAX_AGE < 1:
+            problems.append("USER_CACHE_MAX_AGE must be a positive number of seconds.")
         changes.update(_upper_choices(self, problems))
         if self.is_production and self.RATELIMIT_ENABLED and not self.REDIS_URL:
             log.warning("REDIS_URL is not set: each worker process counts rate limits and "

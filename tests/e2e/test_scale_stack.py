@@ -60,6 +60,34 @@ def stripe_customer_id(url: str, email: str) -> str | None:
         engine.dispose()
 
 
+def csrf(page: requests.Response) -> str:
+    assert page.status_code == 200, page.text
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def staff_deactivation_on_one_server_ends_the_token_on_the_other(
+        env: dict[str, str], a: servers.AppServer, b: servers.AppServer, access: str,
+        user_id: int) -> None:
+    """Server B caches the user (per worker); a staff member deactivates the account on
+    server A; B's next checks answer 401 (PostgreSQL's NOTIFY evicted it everywhere)."""
+    bearer = {"Authorization": f"Bearer {access}"}
+    for _ in range(8):  # every worker of B has seen (and cached) the user by now
+        assert requests.get(b.url + "/api/auth/me/", headers=bearer, timeout=30).ok
+    servers.flask(["users", "create-admin", "staff@example.com", "--password", PASSWORD], env)
+    staff = requests.Session()
+    staff.post(a.url + "/login", timeout=30, data={
+        "identifier": "staff@example.com", "password": PASSWORD,
+        "csrf_token": csrf(staff.get(a.url + "/login", timeout=30))})
+    action = f"{a.url}/admin/users/{user_id}/deactivate"
+    done = staff.post(action, timeout=30, data={"csrf_token": csrf(staff.get(action, timeout=30))})
+    assert done.status_code == 200 and "deactivated" in done.text.lower(), done.text
+    assert servers.wait_for(
+        lambda: all(requests.get(b.url + "/api/auth/me/", headers=bearer, timeout=30)
+                    .status_code == 401 for _ in range(8)), 10, what="the token to end on B")
+
+
 def test_two_app_servers_and_two_workers_on_postgresql_and_redis(
         tmp_path, scratch_database, redis_url, stripe_url, smtp_server) -> None:  # noqa: ANN001
     database = scratch_database
@@ -103,6 +131,8 @@ def test_two_app_servers_and_two_workers_on_postgresql_and_redis(
         me = requests.get(a.url + "/api/auth/me/", timeout=30, headers={
             "Authorization": f"Bearer {login.json()['tokens']['access']}"})
         assert me.status_code == 200 and me.json()["email"] == email
+        staff_deactivation_on_one_server_ends_the_token_on_the_other(
+            env, a, b, login.json()["tokens"]["access"], login.json()["user"]["id"])
     finally:
         for process in [*workers, *apps]:
             process.stop()

@@ -26,3 +26,21 @@ def test_a_cookie_is_still_read_and_a_forged_one_is_not(app, client):
     client.set_cookie(app.config.get("SESSION_COOKIE_NAME", "session"), "forged.value.sig")
     with client.session_transaction() as session:
         assert "probe" not in session
+
+
+def test_saving_answers_with_the_same_headers_as_flasks_own(app, tokens):  # noqa: ANN001
+    """Vary: Cookie when the session was looked at, Set-Cookie only when it changed."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    def answers(interface: SecureCookieSessionInterface) -> list:
+        app.session_interface = interface
+        client = app.test_client()
+        bearer = {"Authorization": f"Bearer {tokens['access']}"}
+        responses = [client.get("/api/auth/me/", headers=bearer), client.get("/healthz"),
+                     client.get("/login"), client.get("/login")]  # the second has the cookie
+        return [(r.status_code, r.headers.get("Vary"), "Set-Cookie" in r.headers)
+                for r in responses]
+
+    ours = answers(LazySecureCookieSessionInterface())
+    assert ours == answers(SecureCookieSessionInterface())
+    assert ours[0][1] == "Cookie" and ours[2][2]

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
+from webapp.infrastructure.user_feed import install_trigger_with
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -78,6 +79,10 @@ class UserRow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# PostgreSQL announces every changed user row to the app's user caches (user_feed.py).
+install_trigger_with(UserRow.__table__)
 
 
 class OneTimeCodeRow(db.Model):

@@ -8,8 +8,8 @@ session at once; one with the cookie is read exactly as Flask reads it.
 
 from __future__ import annotations
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 
 class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
@@ -17,3 +17,10 @@ class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()  # what Flask returns for a missing cookie
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified:  # Flask would set and delete nothing
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)

@@ -1,0 +1,169 @@
+"""The user cache on a real PostgreSQL: tokens and sessions stop working as soon as the
+user's row changes, whoever changes it, and nothing is cached without a listener."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import database_url
+from tests.e2e.servers import app_env, flask
+from webapp.infrastructure.user_cache import UserCache
+from webapp.infrastructure.user_feed import CHANNEL, FeedUnavailable, _hear_own_hello
+
+pytestmark = pytest.mark.postgres
+
+
+def cache_of(app: Flask) -> UserCache:
+    return app.extensions["services"].kit.reader.cache
+
+
+def sql(statement: str, *params: Any) -> Any:
+    """Run a statement on a connection of its own (another process, as far as the app knows)."""
+    url = sa.make_url(database_url(Path()))
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         dbname=url.database, autocommit=True) as connection:
+        cursor = connection.execute(statement, params)
+        return cursor.fetchone() if cursor.description else None
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+    return check()
+
+
+@pytest.fixture
+def bearer(client: FlaskClient, tokens: dict[str, str]) -> dict[str, str]:
+    """The access token's header, its user now cached (the second /me was a cache hit)."""
+    header = {"Authorization": f"Bearer {tokens['access']}"}
+    assert client.get("/api/auth/me/", headers=header).status_code == 200
+    assert client.get("/api/auth/me/", headers=header).status_code == 200
+    cache = cache_of(client.application)
+    assert cache.live and len(cache) == 1
+    return header
+
+
+def user_id(client: FlaskClient, bearer: dict[str, str]) -> int:
+    return int(client.get("/api/auth/me/", headers=bearer).json["id"])
+
+
+def me(client: FlaskClient, bearer: dict[str, str]) -> int:
+    return client.get("/api/auth/me/", headers=bearer).status_code
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE users SET is_active = false WHERE id = %s",
+    "UPDATE users SET uniquifier = 'rotated' WHERE id = %s",  # logout everywhere
+    "DELETE FROM users WHERE id = %s",
+])
+def test_a_change_from_another_connection_ends_the_cached_token(
+        client: FlaskClient, bearer: dict[str, str], change: str) -> None:
+    sql(change, user_id(client, bearer))
+    assert eventually(lambda: me(client, bearer) == 401)
+
+
+def test_a_staff_deactivation_in_this_process_ends_the_token_at_once(
+        app: Flask, client: FlaskClient, bearer: dict[str, str]) -> None:
+    uid = user_id(client, bearer)
+    with app.app_context():
+        app.extensions["services"].admin.act(None, uid, "deactivate")
+    assert me(client, bearer) == 401
+
+
+def test_logout_everywhere_ends_the_token_at_once(
+        app: Flask, client: FlaskClient, bearer: dict[str, str]) -> None:
+    uid = user_id(client, bearer)
+    with app.app_context():
+        app.extensions["services"].tokens.revoke_all(uid)
+    assert me(client, bearer) == 401
+
+
+def test_a_password_change_ends_the_token_at_once(
+        client: FlaskClient, bearer: dict[str, str], verified_user: tuple[str, str]) -> None:
+    app = client.application
+    uid, (_, password) = user_id(client, bearer), verified_user
+    with app.app_context():
+        app.extensions["services"].accounts.change_password(
+            uid, password, "a brand new passphrase", "a brand new passphrase")
+    assert me(client, bearer) == 401
+
+
+def test_a_profile_change_is_served_at_once(
+        client: FlaskClient, bearer: dict[str, str]) -> None:
+    sql("UPDATE users SET first_name = 'Janet' WHERE id = %s", user_id(client, bearer))
+    assert eventually(lambda: client.get("/api/auth/me/", headers=bearer)
+                      .json["first_name"] == "Janet")
+
+
+def test_a_dropped_listener_falls_back_to_reads_then_recovers(
+        client: FlaskClient, bearer: dict[str, str]) -> None:
+    cache = cache_of(client.application)
+    cache._retry = 0.0  # reconnect on the next request instead of seconds later
+    listener = cache._feed.backend_pid
+    uid = user_id(client, bearer)
+    sql("SELECT pg_terminate_backend(%s)", listener)
+    # Noticed from the server's goodbye; the lookups meanwhile read the database.
+    assert eventually(lambda: me(client, bearer) == 200 and cache._feed.backend_pid != listener)
+    sql("UPDATE users SET is_active = false WHERE id = %s", uid)
+    assert eventually(lambda: me(client, bearer) == 401)
+    sql("UPDATE users SET is_active = true WHERE id = %s", uid)
+    assert eventually(lambda: me(client, bearer) == 200)
+    assert me(client, bearer) == 200
+    assert cache.live and len(cache) == 1 and cache._feed.backend_pid not in (None, listener)
+
+
+def test_without_the_trigger_nothing_is_cached(app: Flask, client: FlaskClient,
+                                               tokens: dict[str, str]) -> None:
+    header = {"Authorization": f"Bearer {tokens['access']}"}
+    sql("ALTER TABLE users DISABLE TRIGGER users_notify_change")
+    try:
+        assert [me(client, header) for _ in "abc"] == [200, 200, 200]
+        cache = cache_of(app)
+        assert not cache.live and len(cache) == 0
+        sql("UPDATE users SET is_active = false")
+        assert me(client, header) == 401  # read from the database, not from a cache
+    finally:
+        sql("ALTER TABLE users ENABLE TRIGGER users_notify_change")
+
+
+def test_the_migration_installs_and_removes_the_trigger(scratch_database: str) -> None:
+    env = app_env(scratch_database)
+    count = ("SELECT count(*) FROM pg_trigger WHERE tgname IN "
+             "('users_notify_change', 'users_notify_truncate')")
+    engine = sa.create_engine(scratch_database)
+    try:
+        flask(["db", "upgrade"], env)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql(count).scalar() == 2
+        flask(["db", "downgrade", "0003_admin"], env)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql(count).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_the_cache_can_be_turned_off(app_factory: Callable[..., Flask]) -> None:
+    off = app_factory(USER_CACHE_SIZE=0)
+    assert not hasattr(off.extensions["services"].kit.reader, "cache")
+
+
+def test_a_connection_that_does_not_hear_the_channel_is_refused() -> None:
+    """What a transaction-mode pooler would do: LISTEN lost between statements."""
+    url = sa.make_url(database_url(Path()))
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         dbname=url.database, autocommit=True) as connection:
+        with pytest.raises(FeedUnavailable):
+            _hear_own_hello(connection)
+        connection.execute(f"LISTEN {CHANNEL}")
+        _hear_own_hello(connection)
