@@ -9,6 +9,13 @@ Every value can be overridden by the environment (below) or on the command line.
 - ``GUNICORN_MAX_REQUESTS`` (10000, with jitter): recycle workers to bound slow leaks.
 - ``ACCESS_LOG`` (``-``, stdout) as one JSON object per request; ``ACCESS_LOG=off`` disables it.
 - ``GUNICORN_CONTROL_SOCKET`` (unset: no control socket).
+- ``GUNICORN_PRELOAD`` (``1``): build the app once in the master and fork the workers from
+  it (``preload_app``). Each worker then starts without importing anything and without
+  the import's transient peak (it peaks about 5 MiB lower), and starts at once. The
+  database pool is left behind at the fork (``post_fork`` below), so no connection the
+  master may hold is ever used by a worker; the outbox thread and the limiter's storage
+  are per process already (started on first use after the fork, or pid-checked).
+  New code needs a restart (or ``USR2``), not a ``HUP``. ``0`` imports in every worker.
 
 gunicorn's ``Server`` header carries no version number; the client address the app
 believes comes from ``TRUSTED_PROXIES`` (ProxyFix in the app), not from gunicorn.
@@ -50,6 +57,15 @@ proc_name = "webapp"
 # host would fight over it. Off unless GUNICORN_CONTROL_SOCKET names a path of its own.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1").lower() not in ("0", "false", "no", "off")
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: with ``preload_app``, forget the master's database pool."""
+    if server.cfg.preload_app:
+        from webapp.forking import forget_inherited_connections
+
+        forget_inherited_connections(server.app.wsgi())
 
 
 class JsonAccessLogger(Logger):
