@@ -15,7 +15,8 @@ Every value can be overridden by the environment (below) or on the command line.
   database pool is dropped in each new worker (``post_fork`` below), so no connection
   the master may have opened is ever used by a worker; the outbox thread and the
   limiter's storage are per process already (started or pid-checked after the fork).
-  New code then needs a restart or ``USR2``, not ``HUP``. ``0``: each worker imports.
+  New code then needs a restart or ``USR2``, not ``HUP`` (and ``--reload`` needs ``0``).
+  ``0``: each worker imports the app itself.
 
 gunicorn's ``Server`` header carries no version number; the client address the app
 believes comes from ``TRUSTED_PROXIES`` (ProxyFix in the app), not from gunicorn.
