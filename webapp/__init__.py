@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.application.services import Services
 from webapp.config import Settings
-from webapp.extensions import csrf, db, limiter, login_manager, mail
+from webapp.extensions import csrf, db, limiter, login_manager
 from webapp.infrastructure.log_filter import install_log_filter
 from webapp.interface.cookie_session import LazySecureCookieSessionInterface
 
@@ -106,7 +106,6 @@ def _engine_options(url: str) -> dict[str, Any]:
 def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
     register_migrations(app)
-    mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

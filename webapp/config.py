@@ -8,8 +8,10 @@ with a message an operator can act on.
 from __future__ import annotations
 
 import dataclasses
+import importlib.machinery
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
 from limits import parse_many
 
 from webapp.application.throttling import DEFAULT_LIMITS, DEFAULT_LOCKOUT, parse_lockout
@@ -213,13 +214,25 @@ def _convert(spec: dataclasses.Field[Any], raw: str, problems: list[str]) -> Any
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
+def _is_phone_region(region: str) -> bool:
+    """Whether phonenumbers has metadata for ``region`` (its SUPPORTED_REGIONS), found
+    without importing it: the library (about 1 MiB per process) is loaded on the first
+    phone number parsed, and servers that only log in by email never load it.
+    tests/unit/test_config.py checks this against SUPPORTED_REGIONS."""
+    spec = importlib.machinery.PathFinder.find_spec("phonenumbers")
+    if not re.fullmatch(r"[A-Z]{2}", region) or spec is None:
+        return False
+    return any((Path(folder) / "data" / f"region_{region}.py").is_file()
+               for folder in spec.submodule_search_locations or ())
+
+
 def _upper_choices(settings: Settings, problems: list[str]) -> dict[str, str]:
     """LOG_LEVEL and PHONE_DEFAULT_REGION, accepted in any case. An unknown region would
     otherwise make every national phone number invalid without saying why."""
     level = settings.LOG_LEVEL.strip().upper()
     _check_choice(problems, "LOG_LEVEL", level, LOG_LEVELS)
     region = settings.PHONE_DEFAULT_REGION.strip().upper()
-    if region and region not in phonenumbers.SUPPORTED_REGIONS:
+    if region and not _is_phone_region(region):
         problems.append(f"PHONE_DEFAULT_REGION must be a two-letter region code such as US "
                         f"or GB (or empty), not {settings.PHONE_DEFAULT_REGION!r}.")
     return {"LOG_LEVEL": level, "PHONE_DEFAULT_REGION": region}

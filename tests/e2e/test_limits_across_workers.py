@@ -41,14 +41,18 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def gunicorn(tmp_path: Path, redis_url: str) -> Iterator[servers.AppServer]:
-    """Two workers in production mode, limits on, sharing Redis."""
+    """Two workers in production mode, limits on, sharing Redis; with the repository's
+    gunicorn configuration, so forked from a master that built the app (and its limiter
+    storage) before the fork. Only the access log keeps the plain format read below."""
     env = servers.app_env(
         f"sqlite:///{tmp_path / 'app.db'}", APP_ENV="production",
         APP_BASE_URL="https://accounts.example.test", REDIS_URL=redis_url,
         RATELIMIT_ENABLED="true", RATELIMIT_LOGIN="8/minute", DELIVERY="worker")
     servers.migrate(env)
     with servers.AppServer(env, workers=2, log_dir=tmp_path,
-                           extra_args=["--access-logfile", "-",
+                           extra_args=["-c", "python:webapp.gunicorn_conf",
+                                       "--logger-class", "gunicorn.glogging.Logger",
+                                       "--access-logfile", "-",
                                        "--access-logformat", ACCESS]) as app:
         app.start()
         yield app

@@ -16,7 +16,8 @@ from webapp import create_app
 from webapp.application.policy import Policy
 from webapp.extensions import db
 from webapp.infrastructure import messaging
-from webapp.infrastructure.messaging import SmtpMailer, TimedConnection
+from webapp.infrastructure.messaging import SmtpMailer
+from webapp.infrastructure.smtp import TimedConnection
 
 
 def closed_port() -> int:

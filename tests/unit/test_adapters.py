@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from argon2 import extract_parameters
 from itsdangerous import TimestampSigner
 
 from webapp.domain.errors import InvalidToken
@@ -72,6 +73,20 @@ def test_argon2_needs_rehash_when_parameters_change():
 def test_the_dummy_hash_costs_what_a_real_one_does(owasp):
     owasp.dummy_verify(PASSWORD)
     assert argon2_parameters(owasp._dummy) == argon2_parameters(owasp.hash(PASSWORD))
+    # argon2's own parser: also the salt and digest lengths, which the cost depends on.
+    assert extract_parameters(owasp._dummy) == extract_parameters(owasp.hash(PASSWORD))
+    assert not owasp.verify(owasp._dummy, PASSWORD)  # a well-formed hash nothing matches
+    assert Argon2Hasher()._dummy != owasp._dummy  # random, not a constant to precompute
+
+
+def test_building_the_hasher_hashes_nothing(monkeypatch):
+    # Each worker builds one at start-up: no 19 MiB argon2 buffer (nor its CPU) for that.
+    def refuse(*args, **kwargs):
+        raise AssertionError("hashed at start-up")
+
+    monkeypatch.setattr("argon2.low_level.hash_secret", refuse)
+    monkeypatch.setattr("argon2.PasswordHasher.hash", refuse)
+    Argon2Hasher()
 
 
 # --- PyJwtCodec ----------------------------------------------------------------------------

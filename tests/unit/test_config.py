@@ -154,6 +154,19 @@ def test_log_level_and_phone_region_are_checked(tmp_path):
     assert load(tmp_path, {"PHONE_DEFAULT_REGION": ""}).PHONE_DEFAULT_REGION == ""
 
 
+def test_phone_regions_are_phonenumbers_own_without_importing_it():
+    # The start-up check looks for the library's metadata files instead of importing it.
+    import string
+
+    import phonenumbers
+
+    from webapp.config import _is_phone_region
+
+    codes = {a + b for a in string.ascii_uppercase for b in string.ascii_uppercase}
+    assert {c for c in codes if _is_phone_region(c)} == set(phonenumbers.SUPPORTED_REGIONS)
+    assert not any(_is_phone_region(c) for c in ("001", "800", "us", "", "G", "GBR", "../X"))
+
+
 def test_production_refuses_debug(tmp_path):
     assert "FLASK_DEBUG must be off in production" in problems(
         tmp_path, {**PROD, "FLASK_DEBUG": "1"})

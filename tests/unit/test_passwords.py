@@ -7,6 +7,7 @@ import pytest
 from webapp.domain.passwords import (
     MAX_LENGTH,
     MIN_LENGTH,
+    LineSet,
     common_passwords,
     normalize_password,
     password_problems,
@@ -58,6 +59,15 @@ def test_nfkc_makes_full_width_and_ascii_forms_equal():
     full_width = "\uff43\uff4f\uff52\uff52\uff45\uff43\uff54 horse battery staple"
     assert normalize_password(full_width) == GOOD
     assert normalize_password("e\u0301") == "\u00e9"  # composed
+
+
+def test_the_list_matches_whole_lines_only():
+    listed = LineSet("password\r\nqwerty\n\n123456\n")
+    assert len(listed) == 3
+    assert all(word in listed for word in ("password", "qwerty", "123456"))
+    # Not a part of a line, nor two lines at once, nor the empty line.
+    for word in ("assword", "passwor", "password\nqwerty", "qwerty\n", "", "\n", None):
+        assert word not in listed, word
 
 
 def test_the_common_list_is_large_and_checked_case_insensitively():

@@ -22,11 +22,28 @@ def normalize_password(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw)
 
 
+class LineSet:
+    """The lines of a text, for membership tests: kept as the one string they came in
+    (0.1 MiB for the shipped list, where a frozenset of its 11,611 strings takes 1.1 MiB
+    in every process that ever checks a password). A lookup is a substring search of
+    about 20 microseconds, next to the argon2 hash that follows it."""
+
+    def __init__(self, text: str) -> None:
+        self._text = "\n" + text.replace("\r\n", "\n").strip("\n") + "\n"
+
+    def __contains__(self, word: object) -> bool:
+        return (isinstance(word, str) and bool(word) and "\n" not in word
+                and f"\n{word}\n" in self._text)
+
+    def __len__(self) -> int:
+        return sum(1 for line in self._text.split("\n") if line)
+
+
 @lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
+def common_passwords() -> LineSet:
     """The shipped list (zxcvbn's, MIT; see data/COMMON-PASSWORDS-LICENSE.txt)."""
-    text = resources.files("webapp").joinpath("data/common-passwords.txt").read_text("utf-8")
-    return frozenset(line for line in text.splitlines() if line)
+    return LineSet(resources.files("webapp").joinpath("data/common-passwords.txt")
+                   .read_text("utf-8"))
 
 
 def password_problems(raw: str, identities: Iterable[str] = ()) -> list[str]:

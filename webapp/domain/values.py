@@ -9,7 +9,6 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from webapp.domain.errors import ValidationFailed
@@ -54,6 +53,10 @@ class Phone:
             raise ValidationFailed.single(field, "Enter a phone number.")
         if len(text) > 32:
             raise ValidationFailed.single(field, "Enter a valid phone number.")
+        # Imported on first use: the library (about 1 MiB per process) is not needed by the
+        # requests that never parse a phone number, such as logins by email.
+        import phonenumbers
+
         try:
             number = phonenumbers.parse(text, default_region or None)
         except phonenumbers.NumberParseException as exc:

@@ -1,14 +1,11 @@
-"""Rendering and sending messages: Jinja templates, Flask-Mail SMTP, console, SMS gateways."""
+"""Rendering and sending messages: Jinja templates, SMTP (smtp.py), console, SMS gateways."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
-from flask_mail import Connection, Message
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -60,27 +57,11 @@ class SmtpMailer:
         self.sender = sender
 
     def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
-        message = Message(subject=subject, recipients=[to], body=text, html=html or None,
-                          sender=self.sender, extra_headers={"X-Outbox-Key": message_id})
-        with TimedConnection(current_app.extensions["mail"]) as connection:
-            message.send(connection)
+        # Imported on the first message: Flask-Mail and smtplib (about 1 MiB per process)
+        # wait until a process sends one (a login never does).
+        from webapp.infrastructure.smtp import send_mail
 
-
-class TimedConnection(Connection):
-    """Flask-Mail's connection with a socket timeout. Flask-Mail opens ``smtplib.SMTP`` without
-    one, so a server that accepts and then stays silent would hold the worker for ever."""
-
-    timeout: float = SMTP_TIMEOUT
-
-    def configure_host(self) -> smtplib.SMTP:
-        state = self.mail
-        factory = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
-        host = factory(state.server, state.port, timeout=self.timeout)
-        if state.use_tls:
-            host.starttls()
-        if state.username and state.password:
-            host.login(state.username, state.password)
-        return host
+        send_mail(self.sender, to, subject, text, html, message_id)
 
 
 class ConsoleMailer:

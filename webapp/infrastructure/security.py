@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +13,7 @@ import jwt
 from argon2 import PasswordHasher as Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import ARGON2_VERSION
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from webapp.domain.errors import InvalidToken
@@ -30,8 +33,20 @@ class Argon2Hasher:
                  parallelism: int = 1) -> None:
         self._argon = Argon2(time_cost=time_cost, memory_cost=memory_cost,
                              parallelism=parallelism, type=Type.ID)
-        # For unknown accounts: a real hash of a random secret with the same cost.
-        self._dummy = self._argon.hash(hashlib.sha256(b"dummy").hexdigest())
+        self._dummy = self._dummy_hash()
+
+    def _dummy_hash(self) -> str:
+        """For unknown accounts: an encoded hash with this hasher's parameters, a random salt
+        and a random digest, which no password matches and whose verification costs what a
+        real one does. Not hashed here: that would take the 19 MiB argon2 buffer (and a
+        hash's CPU) in every process at start-up."""
+        argon = self._argon
+
+        def b64(size: int) -> str:
+            return base64.b64encode(secrets.token_bytes(size)).decode().rstrip("=")
+
+        return (f"$argon2id$v={ARGON2_VERSION}$m={argon.memory_cost},t={argon.time_cost},"
+                f"p={argon.parallelism}${b64(argon.salt_len)}${b64(argon.hash_len)}")
 
     def hash(self, password: str) -> str:
         return self._argon.hash(password)

@@ -1,0 +1,41 @@
+"""What an app server does not load until a request needs it (each is about 1 MiB or more
+per worker process, and gunicorn runs several): the phone-number library until a phone
+number is parsed, Flask-Mail and smtplib until an email is sent, Stripe until billing is
+used, Alembic outside the ``flask`` command, the SQLite driver on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAZY = ["phonenumbers", "flask_mail", "smtplib", "stripe", "requests", "alembic",
+        "flask_migrate", "sqlite3"]
+PROBE = """
+import json, sys
+from wsgi import app
+print(json.dumps(sorted(name for name in sys.argv[1:] if name in sys.modules)))
+"""
+
+
+def loaded_at_start(**env: str) -> list[str]:
+    environment = {"PATH": os.environ.get("PATH", ""), "APP_ENV": "production",
+                   "SECRET_KEY": "s" * 40, "APP_BASE_URL": "https://accounts.example.com",
+                   "LOG_LEVEL": "WARNING", **env}
+    result = subprocess.run([sys.executable, "-c", PROBE, *LAZY], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_an_app_server_on_postgresql_loads_none_of_them_at_start() -> None:
+    # The engine is created, not connected: no server needs to listen at this address.
+    assert loaded_at_start(DATABASE_URL="postgresql+psycopg://u@127.0.0.1:9/db",
+                           MAIL_SERVER="smtp.example.com", STRIPE_SECRET_KEY="sk_test_x",
+                           PHONE_DEFAULT_REGION="GB") == []
+
+
+def test_on_sqlite_only_its_driver_is_loaded(tmp_path: Path) -> None:
+    assert loaded_at_start(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}") == ["sqlite3"]
