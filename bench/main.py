@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing import Queue, get_context
 
 import requests
 
@@ -111,6 +112,11 @@ class Argon2Yardstick:
 
     The CPU's speed drifts on a shared machine, so the verification is timed again in
     every round, between the loads, and the limit uses the sum over all rounds.
+
+    The limit times one verification alone, as defined. With every core hashing at once
+    (as the workers do under the login load) a verification costs more CPU, because the
+    hashes share the caches and the memory bus; that is timed too and printed as the
+    ratio's ceiling (what a server doing nothing but hashes would reach).
     """
 
     def __init__(self) -> None:
@@ -120,14 +126,34 @@ class Argon2Yardstick:
         self.hasher.verify(self.stored, self.secret)
         self.cpu = 0.0
         self.samples = 0
+        self.busy_cpu = 0.0
+        self.busy_samples = 0
 
-    def measure(self, samples: int = 10) -> float:
+    def _verify(self, samples: int) -> float:
         started = time.process_time()
         for _ in range(samples):
             assert self.hasher.verify(self.stored, self.secret)
-        cpu = time.process_time() - started
+        return time.process_time() - started
+
+    def _verify_in_child(self, samples: int, results: Queue[float]) -> None:
+        self._verify(1)  # untimed: the first one copies the parent's 19 MiB on write
+        results.put(self._verify(samples))
+
+    def measure(self, samples: int = 10) -> float:
+        """One round: alone, then on every core at once. Returns the lone mean, seconds."""
+        cpu = self._verify(samples)
         self.cpu += cpu
         self.samples += samples
+        fork = get_context("fork")
+        results: Queue[float] = fork.Queue()
+        children = [fork.Process(target=self._verify_in_child, args=(samples, results))
+                    for _ in range(os.cpu_count() or 1)]
+        for child in children:
+            child.start()
+        self.busy_cpu += sum(results.get(timeout=120) for _ in children)
+        self.busy_samples += samples * len(children)
+        for child in children:
+            child.join()
         return cpu / samples
 
     @property
@@ -137,6 +163,11 @@ class Argon2Yardstick:
     @property
     def limit(self) -> float:
         return (os.cpu_count() or 1) / self.hash_cpu
+
+    @property
+    def ceiling(self) -> float:
+        """Lone / all-cores CPU of a verification: the ratio's best case."""
+        return self.hash_cpu / (self.busy_cpu / self.busy_samples)
 
 
 def login_token(url: str) -> str:
@@ -169,8 +200,10 @@ def run(server_url: str, seconds: int, rounds: int, log: Callable[[str], None]) 
             f"{os.cpu_count()} cores")
         rss = max(peak_rss_mib(pid) for key in ("login_small", "login_large")
                   for pid in sides[key].server.worker_pids())
-        return _figures(yardstick.limit, yardstick.hash_cpu,
-                        {k: s.tally for k, s in sides.items()}, rss)
+        log(f"with every core hashing at once a verification costs "
+            f"{yardstick.busy_cpu / yardstick.busy_samples * 1000:.1f} ms CPU: the login "
+            f"ratio's ceiling is {yardstick.ceiling:.2f}")
+        return _figures(yardstick, {k: s.tally for k, s in sides.items()}, rss)
     finally:
         stack.close()
 
@@ -208,12 +241,13 @@ def _start(stack: Stack, small: str, large: str, database: int) -> dict[str, Sid
     }
 
 
-def _figures(limit: float, hash_cpu: float, t: dict[str, Tally], rss: float) -> list[Figure]:
+def _figures(yardstick: Argon2Yardstick, t: dict[str, Tally], rss: float) -> list[Figure]:
+    limit, hash_cpu = yardstick.limit, yardstick.hash_cpu
     small, large, me, bare = t["login_small"], t["login_large"], t["me"], t["bare"]
     fast, slow = t["register_instant"], t["register_slow"]
     figures = [
         ("login req/s / argon2 limit", small.rps / limit, 0.9, True,
-         f"{small.rps:.1f}/s / {limit:.1f}/s"),
+         f"{small.rps:.1f}/s / {limit:.1f}/s (ceiling {yardstick.ceiling:.2f})"),
         ("  same in CPU: hash / CPU per login", hash_cpu * 1000 / small.cpu_ms, 0.9, True,
          f"{hash_cpu * 1000:.1f} ms / {small.cpu_ms:.1f} ms (app + PostgreSQL)"),
         ("GET /me req/s / bare Flask JWT endpoint", me.rps / bare.rps, 0.7, True,
