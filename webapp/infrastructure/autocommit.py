@@ -3,8 +3,8 @@
 Each statement is its own transaction: no BEGIN/COMMIT round trips and no transaction
 left open between steps. The connection is checked out from SQLAlchemy's pool and
 given back with autocommit off (the pool's other users expect transactions); one
-that failed is invalidated, not reused. (readers.SqlReadOnlyUnitOfWork does the same
-for the per-request reads.)
+that failed is invalidated, not reused. Used by the per-request reads (readers.py) and
+the login (logins.py).
 """
 
 from __future__ import annotations

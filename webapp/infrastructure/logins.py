@@ -19,25 +19,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy import Engine
 
 from webapp.application.interfaces import SuccessfulLogin
 from webapp.domain.model import User
 from webapp.domain.values import Email, Phone
 from webapp.infrastructure.autocommit import autocommit_connection
-from webapp.infrastructure.readers import _COLUMNS, _FIELDS, _user
+from webapp.infrastructure.readers import select_user_by, user_from_row
 
-
-def _user_by(column: str) -> str:
-    """SELECT <every User field> FROM users WHERE users.<column> = %(value)s, for psycopg."""
-    return str(select(*(_COLUMNS[name] for name in _FIELDS))
-               .where(_COLUMNS[column] == bindparam("value"))
-               .compile(dialect=psycopg_dialect.dialect()))
-
-
-_USER_BY_EMAIL = _user_by("email")
-_USER_BY_PHONE = _user_by("phone")
+_USER_BY_EMAIL = select_user_by("email")
+_USER_BY_PHONE = select_user_by("phone")
 
 # The family is inserted only for a token login (a browser login has none).
 _RECORD = """
@@ -105,7 +96,7 @@ class PostgresLogins:
         with (autocommit_connection(self._engine()) as connection,
               connection.cursor(binary=True) as cursor):
             row = cursor.execute(query, {"value": value}, prepare=True).fetchone()
-        return _user(row) if row is not None else None
+        return user_from_row(row) if row is not None else None
 
     def record(self, login: SuccessfulLogin) -> bool:
         with autocommit_connection(self._engine()) as connection:

@@ -25,18 +25,27 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from webapp.domain.model import User
+from webapp.infrastructure.autocommit import autocommit_connection
 from webapp.infrastructure.orm import UserRow, UTCDateTime
 
 _FIELDS = [f.name for f in dataclasses.fields(User)]
 _COLUMNS = UserRow.__table__.c
 _DATETIMES = frozenset(name for name in _FIELDS if isinstance(_COLUMNS[name].type, UTCDateTime))
-# Compiled once by SQLAlchemy for psycopg: SELECT ... FROM users WHERE users.id = %(user_id)s
-_USER_BY_ID = str(select(*(_COLUMNS[name] for name in _FIELDS))
-                  .where(_COLUMNS.id == bindparam("user_id"))
-                  .compile(dialect=psycopg_dialect.dialect()))
 
 
-def _user(row: tuple[Any, ...]) -> User:
+def select_user_by(column: str) -> str:
+    """SELECT <every User field> FROM users WHERE users.<column> = %(value)s, compiled
+    once by SQLAlchemy for psycopg."""
+    return str(select(*(_COLUMNS[name] for name in _FIELDS))
+               .where(_COLUMNS[column] == bindparam("value"))
+               .compile(dialect=psycopg_dialect.dialect()))
+
+
+_USER_BY_ID = select_user_by("id")
+
+
+def user_from_row(row: tuple[Any, ...]) -> User:
+    """The User of a row read by a ``select_user_by`` query."""
     values = dict(zip(_FIELDS, row, strict=True))
     for name in _DATETIMES:  # aware UTC, as the ORM's UTCDateTime gives them
         if values[name] is not None:
@@ -51,8 +60,8 @@ class CoreUserReader:
     def get(self, user_id: int) -> User | None:
         # Binary results: timestamps are not parsed from text (a good part of the read's CPU).
         with self._connection.cursor(binary=True) as cursor:
-            row = cursor.execute(_USER_BY_ID, {"user_id": user_id}, prepare=True).fetchone()
-        return _user(row) if row is not None else None
+            row = cursor.execute(_USER_BY_ID, {"value": user_id}, prepare=True).fetchone()
+        return user_from_row(row) if row is not None else None
 
 
 class SqlReadOnlyUnitOfWork:
@@ -60,24 +69,9 @@ class SqlReadOnlyUnitOfWork:
         self._engine = engine
 
     def __enter__(self) -> SqlReadOnlyUnitOfWork:
-        self._pooled = self._engine().raw_connection()
-        connection = self._pooled.driver_connection
-        try:
-            connection.autocommit = True  # client-side only in psycopg: no round trip
-        except Exception:
-            self._pooled.invalidate()
-            raise
-        self.users = CoreUserReader(connection)
+        self._checkout = autocommit_connection(self._engine())
+        self.users = CoreUserReader(self._checkout.__enter__())
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
-        connection = self._pooled.driver_connection
-        if connection is None or connection.closed or connection.broken:
-            self._pooled.invalidate()  # e.g. the database restarted: next checkout reconnects
-            return
-        try:
-            connection.autocommit = False  # the pool's other users expect transactions
-        except Exception:
-            self._pooled.invalidate()
-            raise
-        self._pooled.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: Any) -> None:
+        self._checkout.__exit__(kind, *exc)
