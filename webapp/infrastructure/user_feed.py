@@ -44,7 +44,7 @@ CREATE_TRUNCATE_TRIGGER = (f"CREATE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON
                            f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()")
 TRIGGERS_ENABLED = (
     "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'users'::regclass AND tgname IN "
-    "('users_notify_change', 'users_notify_truncate') AND tgenabled IN ('O', 'A')")
+    "(%s, %s) AND tgenabled IN ('O', 'A')")
 
 # A dead server or network path is noticed within about 25 s without any traffic (and
 # no cache entry outlives its maximum age anyway).
@@ -83,7 +83,8 @@ class PostgresUserFeed:
         try:
             connection.add_notice_handler(self._notice)
             connection.execute(f"LISTEN {CHANNEL}")
-            row = connection.execute(TRIGGERS_ENABLED).fetchone()
+            row = connection.execute(TRIGGERS_ENABLED,
+                                     (ROW_TRIGGER, TRUNCATE_TRIGGER)).fetchone()
             if row is None or row[0] != 2:
                 raise FeedUnavailable(f"the {ROW_TRIGGER} trigger on users is missing or "
                                       "disabled (run flask db upgrade)")
@@ -136,11 +137,8 @@ class PostgresUserFeed:
             connection.close()
 
     def forget(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            _detach(connection)
-            with contextlib.suppress(Exception):
-                connection.close()
+        """In a forked child: ``close`` detaches a connection another process opened."""
+        self.close()
 
     def _close_when_disposed(self, engine: Engine) -> None:
         """Engine.dispose() (tests, shutdown) closes this connection too."""
