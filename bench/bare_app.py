@@ -1,20 +1,31 @@
-"""The yardstick for ``GET /api/auth/me/``: Flask checking the same JWT with no database.
+"""Bare Flask yardsticks, served by the same gunicorn configuration as the app.
 
-Same key, algorithm, issuer, required claims and token type as the real app;
-nothing else. Served by the same gunicorn configuration.
+``GET /api/auth/me/``: checks the same JWT as the real app (same key, algorithm, issuer,
+required claims and token type), with no database: the /me figure's denominator.
+
+``POST /api/auth/login/``: verifies the password against one stored argon2id hash (the
+benchmark's, ``BENCH_PASSWORD_HASH``, with the app's parameters) and signs an access and
+a refresh token, with no database, no validation beyond that, no audit: what Flask,
+gunicorn and the hash alone cost. Printed as a reference beside the login figures.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import time
 
 import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from flask import Flask, Response, jsonify, request
 
 app = Flask(__name__)
 KEY = os.environ["SECRET_KEY"]
 ISSUER = os.environ.get("JWT_ISSUER", "webapp")
 REQUIRED = ["exp", "iat", "sub", "iss", "jti", "type"]
+STORED = os.environ.get("BENCH_PASSWORD_HASH", "")
+HASHER = PasswordHasher()  # verify() reads the parameters from the stored hash
 
 
 @app.get("/api/auth/me/")
@@ -31,6 +42,25 @@ def me() -> Response | tuple[Response, int]:
     except jwt.PyJWTError:
         return jsonify({"detail": "Not authenticated", "code": "not_authenticated"}), 401
     return jsonify({"id": int(claims["sub"])})
+
+
+@app.post("/api/auth/login/")
+def login() -> Response | tuple[Response, int]:
+    """Two signed tokens if the password matches the one stored hash."""
+    body = request.get_json(silent=True)
+    password = body.get("password") if isinstance(body, dict) else None
+    try:
+        if not isinstance(password, str) or not STORED:
+            raise VerificationError("no password")
+        HASHER.verify(STORED, password)
+    except VerificationError:
+        return jsonify({"detail": "Invalid credentials", "code": "invalid_credentials"}), 401
+    now = int(time.time())
+    base = {"sub": "1", "iss": ISSUER, "iat": now}
+    access = {**base, "type": "access", "exp": now + 900, "jti": secrets.token_hex(16)}
+    refresh = {**base, "type": "refresh", "exp": now + 86400, "jti": secrets.token_hex(16)}
+    return jsonify({"tokens": {"access": jwt.encode(access, KEY, algorithm="HS256"),
+                               "refresh": jwt.encode(refresh, KEY, algorithm="HS256")}})
 
 
 @app.get("/healthz")

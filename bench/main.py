@@ -96,6 +96,9 @@ class Side:
         return used + (tree_cpu(self.postmaster) if self.postmaster else 0.0)
 
 
+REFERENCE = "(ref)"
+
+
 @dataclass
 class Figure:
     name: str
@@ -186,7 +189,7 @@ def run(server_url: str, seconds: int, rounds: int, log: Callable[[str], None]) 
     log(f"seeded {LARGE:,} users in {seed_users(large, LARGE, stored):.1f} s (COPY)")
     stack = Stack()
     try:
-        sides = _start(stack, small, large, postmaster_pid(server_url))
+        sides = _start(stack, small, large, postmaster_pid(server_url), stored)
         for side in sides.values():  # warm up: imports, pools, prepared statements
             side.run(2)
         for n in range(1, rounds + 1):
@@ -200,21 +203,24 @@ def run(server_url: str, seconds: int, rounds: int, log: Callable[[str], None]) 
             f"{os.cpu_count()} cores")
         rss = max(peak_rss_mib(pid) for key in ("login_small", "login_large")
                   for pid in sides[key].server.worker_pids())
+        bare_rss = max(peak_rss_mib(pid) for pid in sides["login_bare"].server.worker_pids())
         log(f"with every core hashing at once a verification costs "
             f"{yardstick.busy_cpu / yardstick.busy_samples * 1000:.1f} ms CPU: the login "
             f"ratio's ceiling is {yardstick.ceiling:.2f}")
-        return _figures(yardstick, {k: s.tally for k, s in sides.items()}, rss)
+        return _figures(yardstick, {k: s.tally for k, s in sides.items()}, rss, bare_rss)
     finally:
         stack.close()
 
 
-def _start(stack: Stack, small: str, large: str, database: int) -> dict[str, Side]:
+def _start(stack: Stack, small: str, large: str, database: int,
+           stored: str) -> dict[str, Side]:
     smtp = stack.smtp
     mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
     app = stack.gunicorn("app-small", "wsgi:app", app_env(small, **mail))
     app_large = stack.gunicorn("app-large", "wsgi:app", app_env(large, **mail))
     bare = stack.gunicorn("bare", "bench.bare_app:app",
-                          {**os.environ, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING"})
+                          {**os.environ, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING",
+                           "BENCH_PASSWORD_HASH": stored})
     auth = (f"Authorization: Bearer {login_token(app.url)}",)
 
     def login(server: Server, users: int) -> Callable[[int], Load]:
@@ -236,14 +242,17 @@ def _start(stack: Stack, small: str, large: str, database: int) -> dict[str, Sid
                             database),
         "me": Side("GET /api/auth/me/", app, me(app), database),
         "bare": Side("bare Flask JWT endpoint", bare, me(bare)),
+        "login_bare": Side("bare Flask login (hash and two JWTs)", bare, login(bare, SMALL)),
         "register_instant": Side("register, instant SMTP", app, register(0.0), database),
         "register_slow": Side("register, SMTP 2 s/message", app, register(2.0), database),
     }
 
 
-def _figures(yardstick: Argon2Yardstick, t: dict[str, Tally], rss: float) -> list[Figure]:
+def _figures(yardstick: Argon2Yardstick, t: dict[str, Tally], rss: float,
+             bare_rss: float) -> list[Figure]:
     limit, hash_cpu = yardstick.limit, yardstick.hash_cpu
     small, large, me, bare = t["login_small"], t["login_large"], t["me"], t["bare"]
+    bare_login = t["login_bare"]
     fast, slow = t["register_instant"], t["register_slow"]
     figures = [
         ("login req/s / argon2 limit", small.rps / limit, 0.9, True,
@@ -260,14 +269,26 @@ def _figures(yardstick: Argon2Yardstick, t: dict[str, Tally], rss: float) -> lis
          f"{large.p50:.0f} ms / {small.p50:.0f} ms"),
         ("peak RSS of one app worker, MiB", rss, 80, False, "VmHWM after the login loads"),
     ]
+    # Not targets: the same loads on bare Flask (hash and two JWTs, no database), to show
+    # how much of each figure the stack itself takes on this machine.
+    references = [
+        ("  bare Flask login / argon2 limit", bare_login.rps / limit,
+         f"{bare_login.rps:.1f}/s; CPU {bare_login.cpu_ms:.1f} ms per login"),
+        ("  bare Flask login worker peak RSS, MiB", bare_rss,
+         "the same hash, Flask, PyJWT, gunicorn"),
+    ]
     return [Figure(name, value, (">= " if at_least else "<= ") + f"{target:g}",
                    value >= target if at_least else value <= target, detail)
-            for name, value, target, at_least, detail in figures]
+            for name, value, target, at_least, detail in figures] + [
+        Figure(name, value, REFERENCE, True, detail) for name, value, detail in references]
 
 
 def report(figures: list[Figure]) -> str:
+    def verdict(f: Figure) -> str:
+        return "" if f.target == REFERENCE else "ok" if f.ok else "MISS"
+
     lines = [f"{'figure':<42} {'measured':>8}  {'target':<7} {'':<4} detail"]
-    lines += [f"{f.name:<42} {f.value:>8.2f}  {f.target:<7} {'ok' if f.ok else 'MISS':<4} "
+    lines += [f"{f.name:<42} {f.value:>8.2f}  {f.target:<7} {verdict(f):<4} "
               f"{f.detail}" for f in figures]
     return "\n".join(lines)
 
