@@ -27,6 +27,9 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WRK = ROOT / "bench" / "wrk"
+# By path, not ``python:webapp.gunicorn_conf``: importing the module by name would import
+# the webapp package first, i.e. the whole app, into the bare yardstick's processes too.
+CONFIG = ROOT / "webapp" / "gunicorn_conf.py"
 SECRET_KEY = secrets.token_hex(32)
 COLUMNS = ("email", "password_hash", "first_name", "last_name", "uniquifier",
            "email_verified_at", "is_active", "is_staff", "created_at", "password_changed_at")
@@ -133,7 +136,7 @@ class Stack:
         log = self.logs / f"{name}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "python:webapp.gunicorn_conf", target],
+                [str(BIN / "gunicorn"), "-c", str(CONFIG), target],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         server = Server(name, process, port, log)
         self.servers.append(server)

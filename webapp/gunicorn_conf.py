@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 import time
 from typing import Any
 
@@ -62,8 +63,12 @@ preload_app = os.environ.get("GUNICORN_PRELOAD", "1").lower() not in ("0", "fals
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker: with ``preload_app``, forget the master's database pool."""
-    if server.cfg.preload_app:
+    """In each new worker: with ``preload_app``, forget the master's database pool.
+
+    Only a master that loaded this app has one. Another WSGI app served with this file
+    (``-c webapp/gunicorn_conf.py``: the benchmark's bare yardstick) gets none of this
+    app's imports, which ``webapp.forking`` would bring (the package's ``__init__``)."""
+    if server.cfg.preload_app and "webapp" in sys.modules:
         from webapp.forking import forget_inherited_connections
 
         forget_inherited_connections(server.app.wsgi())

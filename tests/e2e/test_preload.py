@@ -97,3 +97,20 @@ def test_recycled_workers_are_forked_again_and_open_their_own_connections(
         seen = by_worker(gunicorn.url, 5)  # type: ignore[attr-defined]
         assert_own_connections(seen)
         assert "Autorestarting worker after current request" in gunicorn.log()
+
+
+def test_another_app_served_with_the_configuration_file_imports_nothing_of_this_one(
+        tmp_path: Path) -> None:
+    # The benchmark serves its bare Flask yardstick like this; the post_fork hook must not
+    # drag the whole app into it (importing webapp.forking runs the package's __init__).
+    port = servers.free_port()
+    env = servers.app_env(f"sqlite:///{tmp_path / 'app.db'}") | {
+        "BIND": f"{servers.HOST}:{port}", "WEB_CONCURRENCY": "2"}
+    url = f"http://{servers.HOST}:{port}/"
+    config = Path(__file__).resolve().parents[2] / "webapp" / "gunicorn_conf.py"
+    with servers.Process("gunicorn", [str(servers.BIN / "gunicorn"), "-c", str(config),
+                                      "tests.e2e.other_app:app"],
+                         env, log_dir=tmp_path).start(servers.http_ok(url)) as gunicorn:
+        answers = [requests.get(url, timeout=30).json() for _ in range(16)]
+    assert {a["webapp_imported"] for a in answers} == {False}, answers
+    assert "Traceback" not in gunicorn.log()
