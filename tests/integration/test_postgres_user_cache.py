@@ -17,7 +17,12 @@ from flask.testing import FlaskClient
 from tests.conftest import database_url
 from tests.e2e.servers import app_env, flask
 from webapp.infrastructure.user_cache import UserCache
-from webapp.infrastructure.user_feed import CHANNEL, FeedUnavailable, _hear_own_hello
+from webapp.infrastructure.user_feed import (
+    CHANNEL,
+    TRIGGERS,
+    FeedUnavailable,
+    _hear_own_hello,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -137,20 +142,71 @@ def test_without_the_trigger_nothing_is_cached(app: Flask, client: FlaskClient,
         sql("ALTER TABLE users ENABLE TRIGGER users_notify_change")
 
 
-def test_the_migration_installs_and_removes_the_trigger(scratch_database: str) -> None:
+def test_the_migrations_install_and_remove_the_triggers(app: Flask,
+                                                        scratch_database: str) -> None:
+    # ``app``: the test database has the models' schema (create_all), to compare with.
     env = app_env(scratch_database)
-    count = ("SELECT count(*) FROM pg_trigger WHERE tgname IN "
-             "('users_notify_change', 'users_notify_truncate')")
+    names = ("SELECT array_agg(tgname::text ORDER BY tgname) FROM pg_trigger "
+             "WHERE tgrelid = 'users'::regclass AND tgname LIKE 'users_notify_%%'")
     engine = sa.create_engine(scratch_database)
+
+    def triggers() -> list[str] | None:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql(names).scalar()
+
+    definitions = ("SELECT array_agg(pg_get_triggerdef(oid) ORDER BY tgname) FROM pg_trigger "
+                   "WHERE tgrelid = 'users'::regclass AND tgname LIKE 'users_notify_%%'")
     try:
         flask(["db", "upgrade"], env)
+        assert triggers() == sorted(TRIGGERS)
+        # The same triggers as the models install with create_all (the test database).
         with engine.connect() as connection:
-            assert connection.exec_driver_sql(count).scalar() == 2
+            migrated = connection.exec_driver_sql(definitions).scalar()
+        assert migrated == sql(definitions)[0]
+        flask(["db", "downgrade", "0004_user_notify"], env)
+        assert triggers() == ["users_notify_change", "users_notify_truncate"]
         flask(["db", "downgrade", "0003_admin"], env)
-        with engine.connect() as connection:
-            assert connection.exec_driver_sql(count).scalar() == 0
+        assert triggers() is None
     finally:
         engine.dispose()
+
+
+def first_announcement_after(*statements: str) -> str:
+    """Run the statements (autocommit, one session), then announce a marker from the same
+    session; NOTIFYs of one session arrive in commit order, so the first one received
+    tells whether the statements announced anything."""
+    url = sa.make_url(database_url(Path()))
+    params = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
+    with psycopg.connect(**params, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        with psycopg.connect(**params, autocommit=True) as writer:
+            for statement in statements:
+                writer.execute(statement)
+            writer.execute("SELECT pg_notify(%s, 'marker')", (CHANNEL,))
+        received = next(listener.notifies(timeout=10, stop_after=1), None)
+    assert received is not None, "no announcement at all"
+    return received.payload
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE users SET last_login_at = now()",
+    "UPDATE users SET last_login_at = now(), password_hash = password_hash",  # a login
+])
+def test_a_new_last_login_alone_is_not_announced(
+        verified_user: tuple[str, str], change: str) -> None:
+    assert first_announcement_after(change) == "marker"
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE users SET first_name = 'Janet'",
+    "UPDATE users SET last_login_at = now(), password_hash = 'rehashed'",  # a rehash
+    "UPDATE users SET last_login_at = now(), is_active = false",
+    "UPDATE users SET email_verified_at = NULL",
+    "DELETE FROM users",
+])
+def test_every_other_change_is_announced(verified_user: tuple[str, str], change: str) -> None:
+    (uid,) = sql("SELECT id FROM users")
+    assert first_announcement_after(change) == str(uid)
 
 
 def test_the_cache_can_be_turned_off(app_factory: Callable[..., Flask]) -> None:

@@ -1,6 +1,7 @@
 """A per-process cache of User snapshots for the per-request checks, kept honest by
 PostgreSQL: every change to a ``users`` row is announced (LISTEN/NOTIFY, see
-webapp/infrastructure/user_feed.py) and evicts that user in every worker.
+webapp/infrastructure/user_feed.py; a new ``last_login_at`` alone is not, and no check
+reads it) and evicts that user in every worker.
 
 Checking an access token or a browser session needs the user's row (active? session
 version still current?). Served from here, a bearer request makes no database round

@@ -1,9 +1,16 @@
 """PostgreSQL's announcements of changed user rows, for the user cache (user_cache.py).
 
-A trigger on ``users`` (AFTER UPDATE OR DELETE, for each row; AFTER TRUNCATE) calls
+Triggers on ``users`` (AFTER UPDATE and AFTER DELETE, for each row; AFTER TRUNCATE) call
 ``pg_notify`` with the row's id (``*`` for a TRUNCATE). NOTIFY is transactional: the
 announcement goes out when the writing transaction commits, never for a rollback.
-The models (orm.py, for ``create_all``) and migration 0004 install the same trigger.
+The models (orm.py, for ``create_all``) and migrations 0004 and 0005 install the same
+triggers.
+
+An UPDATE that changes nothing but ``last_login_at`` (every login sets it) is not
+announced: nothing served from the cache shows it (the checks read the account's state
+and session version; the profile has no last login; a service that writes reads the row
+again under a lock), and every announcement wakes every listening worker of every
+server. Any other column, including ones added later, is announced when it changes.
 
 Each worker process owns one dedicated connection (autocommit, TCP keepalives) that
 LISTENs; it is opened lazily by the process that uses it, and confirms at connect time
@@ -25,7 +32,10 @@ CHANNEL = "webapp_user_changed"
 HELLO = "hello "  # a listener's proof that it hears the channel; not a change
 FUNCTION = "webapp_notify_user_change"
 ROW_TRIGGER = "users_notify_change"
+DELETE_TRIGGER = "users_notify_delete"
 TRUNCATE_TRIGGER = "users_notify_truncate"
+TRIGGERS = (ROW_TRIGGER, DELETE_TRIGGER, TRUNCATE_TRIGGER)
+QUIET_COLUMNS = ("last_login_at",)  # changes to these alone are not announced
 
 CREATE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -38,13 +48,17 @@ BEGIN
     RETURN NULL;
 END
 $$"""
-CREATE_ROW_TRIGGER = (f"CREATE TRIGGER {ROW_TRIGGER} AFTER UPDATE OR DELETE ON users "
-                      f"FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()")
+_QUIET = "'{" + ",".join(QUIET_COLUMNS) + "}'::text[]"
+CREATE_ROW_TRIGGER = (f"CREATE TRIGGER {ROW_TRIGGER} AFTER UPDATE ON users FOR EACH ROW "
+                      f"WHEN ((to_jsonb(OLD) - {_QUIET}) IS DISTINCT FROM "
+                      f"(to_jsonb(NEW) - {_QUIET})) EXECUTE FUNCTION {FUNCTION}()")
+CREATE_DELETE_TRIGGER = (f"CREATE TRIGGER {DELETE_TRIGGER} AFTER DELETE ON users "
+                         f"FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()")
 CREATE_TRUNCATE_TRIGGER = (f"CREATE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON users "
                            f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()")
 TRIGGERS_ENABLED = (
-    "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'users'::regclass AND tgname IN "
-    "(%s, %s) AND tgenabled IN ('O', 'A')")
+    "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'users'::regclass AND "
+    "tgname = ANY(%s) AND tgenabled IN ('O', 'A')")
 
 # A dead server or network path is noticed within about 25 s without any traffic (and
 # no cache entry outlives its maximum age anyway).
@@ -53,8 +67,9 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
 
 
 def install_trigger_with(table: Table) -> None:
-    """``create_all`` on PostgreSQL installs the trigger too (as migration 0004 does)."""
-    for statement in (CREATE_FUNCTION, CREATE_ROW_TRIGGER, CREATE_TRUNCATE_TRIGGER):
+    """``create_all`` on PostgreSQL installs the triggers too (as the migrations do)."""
+    for statement in (CREATE_FUNCTION, CREATE_ROW_TRIGGER, CREATE_DELETE_TRIGGER,
+                      CREATE_TRUNCATE_TRIGGER):
         event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
 
 
@@ -83,11 +98,10 @@ class PostgresUserFeed:
         try:
             connection.add_notice_handler(self._notice)
             connection.execute(f"LISTEN {CHANNEL}")
-            row = connection.execute(TRIGGERS_ENABLED,
-                                     (ROW_TRIGGER, TRUNCATE_TRIGGER)).fetchone()
-            if row is None or row[0] != 2:
-                raise FeedUnavailable(f"the {ROW_TRIGGER} trigger on users is missing or "
-                                      "disabled (run flask db upgrade)")
+            row = connection.execute(TRIGGERS_ENABLED, (list(TRIGGERS),)).fetchone()
+            if row is None or row[0] != len(TRIGGERS):
+                raise FeedUnavailable(f"a trigger of {', '.join(TRIGGERS)} on users is "
+                                      "missing or disabled (run flask db upgrade)")
             _hear_own_hello(connection)
         except BaseException:
             connection.close()
