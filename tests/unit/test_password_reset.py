@@ -82,6 +82,31 @@ def test_an_unverified_account_can_reset_too(world):
     assert world.user(email=EMAIL).password_hash == f"fake$v1${NEW}"
 
 
+def test_an_unverified_address_beside_a_verified_one_gets_nothing(world):
+    # Jane verified her email but mistyped her phone: whoever has that number must not
+    # be able to reset her password with it. The answer is the usual one; nothing is sent.
+    verified(world, email=EMAIL, phone=PHONE)
+    before = set(world.store.outbox)
+    assert world.services.resets.request(email=None, phone=PHONE) is None
+    assert set(world.store.outbox) == before
+    assert world.store.audit[-1].user_id is None
+    with pytest.raises(InvalidToken):  # nor can a code be redeemed through it
+        world.services.resets.check(phone=PHONE, code="123456")
+    request_by_email(world)  # the verified email still works
+    assert reset_link(world)
+
+
+def test_staff_resets_go_to_a_verified_address(world):
+    verified(world, email=EMAIL, phone=PHONE)
+    user = world.user(email=EMAIL)
+    user.email_verified_at, user.phone_verified_at = None, world.clock.now()
+    world.store.users[user.id] = user
+    emails, texts = len(world.emails(EMAIL)), len(world.texts(PHONE))
+    world.services.admin.act(None, user.id, "send_reset")
+    assert len(world.texts(PHONE)) == texts + 1  # the verified phone
+    assert len(world.emails(EMAIL)) == emails  # not the unverified email
+
+
 # --- the link ----------------------------------------------------------------------------
 
 

@@ -78,6 +78,21 @@ def test_unverified_is_told_only_after_a_correct_password(world):
     assert world.store.families == {}
 
 
+def test_an_unverified_address_beside_a_verified_one_does_not_sign_in(world):
+    # Someone registers Jane's email with their own phone, verifies the phone, and tries
+    # the email: the email proves nothing yet, so it is "unverified" (after the password).
+    verified(world, email=EMAIL, phone=PHONE, password=PASSWORD)  # the email is verified
+    user = world.user(email=EMAIL)
+    user.email_verified_at, user.phone_verified_at = None, world.clock.now()
+    world.store.users[user.id] = user
+    with pytest.raises(Unverified):
+        login(world)
+    with pytest.raises(InvalidCredentials):
+        login(world, password="not the password")  # a wrong password says nothing more
+    assert login(world, email=None, phone=PHONE)[1].access  # the verified phone signs in
+    assert len(world.store.families) == 1
+
+
 def test_a_deactivated_account_gets_invalid_credentials(world):
     verified(world)
     deactivate(world)

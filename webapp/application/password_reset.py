@@ -36,7 +36,7 @@ class PasswordResetService(Kit):
         self.kit.throttle.before_messages("reset_per_destination", address, number)
         with self.kit.uow() as uow:
             user = find_user(uow, address, number)
-            if user is None or not user.is_active:
+            if user is None or not user.is_active or not user.vouches_for(phone=address is None):
                 # Recorded too (no address kept): abuse shows in the audit log, and the
                 # answer costs the same write as a real request (no timing difference).
                 self.audit(uow, "authn_password_reset_requested", None,
@@ -53,10 +53,10 @@ class PasswordResetService(Kit):
             uow.commit()
 
     def send_reset(self, uow: UnitOfWork, user: User) -> None:
-        """For staff actions: by email when the user has one, else by SMS."""
-        if user.email:
+        """For staff actions: by email when the user has one that may reset, else by SMS."""
+        if user.email and user.vouches_for(phone=False):
             self._send_email(uow, user)
-        elif user.phone:
+        elif user.phone and user.vouches_for(phone=True):
             self._send_sms(uow, user)
 
     def _send_email(self, uow: UnitOfWork, user: User) -> None:
@@ -115,7 +115,8 @@ class PasswordResetService(Kit):
             raise ValidationFailed.single("token", "Give the token from the link, or a code.")
         address, number = parse_identifier(email, phone, self.policy.default_region)
         user = find_user(uow, address, number)
-        if user is not None and not user.is_active:
+        if user is not None and (not user.is_active
+                                 or not user.vouches_for(phone=address is None)):
             user = None
         purpose = CodePurpose.RESET_EMAIL if address else CodePurpose.RESET_PHONE
         try:

@@ -81,7 +81,7 @@ class TokenService(Kit):
         verified: str | None = None  # the stored hash this password was found to match
         for _ in range(LOGIN_ROUNDS):
             user = self._check_credentials(self.logins.find_user(address, number),
-                                           secret, account, verified)
+                                           secret, account, verified, by_phone=address is None)
             login = self._successful_login(user, secret, new_family)
             if self.logins.record(login):
                 write_json_line(login.event)
@@ -91,7 +91,8 @@ class TokenService(Kit):
         self._fail(user, "changed_during_login", account)
 
     def _check_credentials(
-        self, user: User | None, secret: str, account: str, verified: str | None
+        self, user: User | None, secret: str, account: str, verified: str | None, *,
+        by_phone: bool,
     ) -> User:
         if user is None:
             self.kit.passwords.dummy_verify(secret)
@@ -102,7 +103,9 @@ class TokenService(Kit):
         if not user.is_active:
             self._fail(user, "deactivated", account)
         self.kit.throttle.forget_failures(account)
-        if not user.is_verified:
+        # The address signed in with must be verified itself, not just some address of
+        # the account (403 "unverified", as for an account not verified at all).
+        if not user.is_verified or not user.vouches_for(phone=by_phone):
             raise Unverified()
         return user
 

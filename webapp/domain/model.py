@@ -40,6 +40,15 @@ class User:
     def is_verified(self) -> bool:
         return self.email_verified_at is not None or self.phone_verified_at is not None
 
+    def vouches_for(self, *, phone: bool) -> bool:
+        """Whether the account's email (or phone) may be used to sign in or to reset the
+        password: it is verified, or nothing on the account is yet (sign-up is still open
+        and answers "unverified"). An unverified address beside a verified one proves
+        nothing: whoever typed it in may not own it (a mistyped number, or someone
+        else's email put on an account in order to take it over)."""
+        verified = self.phone_verified_at if phone else self.email_verified_at
+        return verified is not None or not self.is_verified
+
     @property
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)

@@ -1,0 +1,52 @@
+"""An address that is not verified, on an account that has a verified one, proves
+nothing: it neither signs in nor resets the password (API; the web pages call the same
+services). It may be someone else's email, put there to take the account over later, or
+a mistyped phone number."""
+
+from __future__ import annotations
+
+from tests.conftest import PASSWORD
+
+PHONE = "+14155550199"
+EMAIL = "victim@example.com"
+
+
+def test_an_unverified_email_beside_a_verified_phone_does_not_sign_in(client, outbox):
+    body = {"email": EMAIL, "phone": PHONE, "password": PASSWORD}
+    assert client.post("/api/auth/register/", json=body).status_code == 201
+    code = outbox.code("sms", PHONE)
+    assert client.post("/api/auth/phone-verify/",
+                       json={"phone": PHONE, "code": code}).status_code == 200
+
+    by_email = client.post("/api/auth/login/", json={"email": EMAIL, "password": PASSWORD})
+    assert by_email.status_code == 403 and by_email.json["code"] == "unverified"
+    assert "tokens" not in by_email.json
+    wrong = client.post("/api/auth/login/", json={"email": EMAIL, "password": "not it at all"})
+    assert wrong.status_code == 401  # "unverified" only after the right password
+    by_phone = client.post("/api/auth/login/", json={"phone": PHONE, "password": PASSWORD})
+    assert by_phone.status_code == 200 and by_phone.json["tokens"]["access"]
+
+    # Nor does a reset go to the unverified email.
+    emails = len(outbox.all("email", EMAIL))
+    assert client.post("/api/auth/password-reset/", json={"email": EMAIL}).status_code == 202
+    assert len(outbox.all("email", EMAIL)) == emails
+
+
+def test_a_mistyped_phone_cannot_reset_a_verified_account(client, outbox):
+    body = {"email": "jane@example.com", "phone": PHONE, "password": PASSWORD}
+    assert client.post("/api/auth/register/", json=body).status_code == 201
+    code = outbox.code("email", "jane@example.com")
+    assert client.post("/api/auth/email-verify/",
+                       json={"email": "jane@example.com", "code": code}).status_code == 200
+    texts = len(outbox.all("sms", PHONE))  # the sign-up code, never used
+
+    assert client.post("/api/auth/password-reset/", json={"phone": PHONE}).status_code == 202
+    assert len(outbox.all("sms", PHONE)) == texts  # nothing sent to the number
+    sign_up_code = outbox.code("sms", PHONE)
+    confirm = client.post("/api/auth/password-reset/confirm/", json={
+        "phone": PHONE, "code": sign_up_code, "new_password": "a stranger's passphrase",
+        "confirm_password": "a stranger's passphrase"})
+    assert confirm.status_code == 400
+    login = client.post("/api/auth/login/", json={"email": "jane@example.com",
+                                                   "password": PASSWORD})
+    assert login.status_code == 200  # Jane's password is unchanged
