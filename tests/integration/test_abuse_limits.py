@@ -11,6 +11,9 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, Outbox
+from tests.integration.web.conftest import login as web_login
+from tests.integration.web.conftest import submit as web_submit
+from tests.integration.web.conftest import text as web_text
 from webapp.extensions import db
 
 WRONG = "not the password at all"
@@ -258,6 +261,40 @@ def test_a_page_over_its_address_budget_answers_a_429_page_with_retry_after(limi
     assert int(refused.headers["Retry-After"]) > 0
     # the page and the API share the address's one "login" budget
     assert login(client, "jane@example.com").status_code == 429
+
+
+def change_password(client, current: str):
+    new = "another fine passphrase"
+    return web_submit(client, "/account/password", {
+        "current_password": current, "new_password": new, "confirm_password": new},
+        page="/account")
+
+
+def test_wrong_current_passwords_lock_the_account_for_login_too(limited):
+    # A stolen browser session guesses the password on the change-password form.
+    app = limited()
+    make_user(app)
+    client = app.test_client()
+    assert web_login(client, "jane@example.com").status_code == 303
+    answers = [change_password(client, WRONG) for _ in range(5)]
+    assert [r.status_code for r in answers] == [422] * 5
+    assert "The current password is wrong." in web_text(answers[-1])
+    locked = change_password(client, PASSWORD)  # even the right one, while locked
+    assert locked.status_code == 429 and round(int(locked.headers["Retry-After"]), -1) == 60
+    assert "Too many requests. Try again later." in web_text(locked)
+    # the same lock as login's: the API refuses the right password for this account
+    assert shape(login(client, "jane@example.com", PASSWORD))[0] == 429
+    assert client.get("/account").status_code == 200  # only the password check is locked
+
+
+def test_login_failures_lock_the_current_password_check_too(limited):
+    app = limited()
+    make_user(app)
+    client = app.test_client()
+    assert web_login(client, "jane@example.com").status_code == 303
+    assert [login(client, "jane@example.com").status_code for _ in range(5)] == [401] * 5
+    locked = change_password(client, PASSWORD)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
 
 
 @pytest.mark.parametrize("path,body", [

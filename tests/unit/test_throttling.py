@@ -83,6 +83,85 @@ def test_password_reset_lifts_the_lockout():
     assert attempt(world, "jane@example.com", "a whole new passphrase") == "ok"
 
 
+NEW = "a whole new passphrase"
+
+
+def change(world, current: str = "wrong password!", phone: str | None = None) -> str | int:
+    """Change Jane's password: 'ok', 'bad' (wrong current password) or a Retry-After."""
+    user = world.user(email="jane@example.com", phone=phone)
+    try:
+        world.services.accounts.change_password(user.id, current, NEW, NEW)
+    except ValidationFailed as exc:
+        assert list(exc.errors) == ["current_password"]
+        return "bad"
+    except Throttled as exc:
+        return exc.retry_after
+    return "ok"
+
+
+def test_wrong_current_passwords_lock_the_account_for_login_too():
+    world = world_with_user()
+    assert [change(world) for _ in range(5)] == ["bad"] * 5
+    assert change(world, PASSWORD) == 60  # locked, even with the right current password
+    assert attempt(world, "jane@example.com", PASSWORD) == 60  # and for login: one lock
+    assert world.user(email="jane@example.com").password_hash == f"fake$v1${PASSWORD}"
+    assert world.audit_kinds().count("authn_password_change_fail") == 5
+    assert "authn_login_lock" in world.audit_kinds()
+    world.clock.advance(seconds=61)
+    assert change(world) == "bad"
+    assert attempt(world, "jane@example.com", PASSWORD) == 60  # the 6th failure, either door
+
+
+def test_login_failures_lock_the_current_password_check_too():
+    world = world_with_user()
+    assert [attempt(world, "jane@example.com") for _ in range(4)] == ["bad"] * 4
+    assert change(world) == "bad"  # the 5th failure of the one budget
+    assert change(world, PASSWORD) == 60
+    assert attempt(world, "jane@example.com", PASSWORD) == 60
+
+
+def test_a_successful_change_forgets_the_failures():
+    world = world_with_user()
+    assert [change(world) for _ in range(4)] == ["bad"] * 4
+    assert change(world, PASSWORD) == "ok"
+    for _ in range(4):
+        assert attempt(world, "jane@example.com") == "bad"
+    assert attempt(world, "jane@example.com", NEW) == "ok"
+
+
+def test_change_password_counts_on_both_the_email_and_the_phone():
+    world = make_world(throttle=ThrottlePolicy())
+    world.services.accounts.register(email="jane@example.com", phone="+14155550123",
+                                     password=PASSWORD)
+    code = world.field_of(world.emails("jane@example.com")[-1], "code")
+    world.services.verification.verify_email_code("jane@example.com", code)
+    assert [change(world) for _ in range(5)] == ["bad"] * 5
+
+    def by_phone(password: str) -> str | int:
+        try:
+            world.services.tokens.login(email=None, phone="+14155550123", password=password)
+        except Throttled as exc:
+            return exc.retry_after
+        return "ok"
+
+    assert attempt(world, "jane@example.com", PASSWORD) == 60
+    assert by_phone(PASSWORD) == 60
+    world.clock.advance(seconds=61)
+    # failures by phone login lock the check as well
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            world.services.tokens.login(email=None, phone="+14155550123", password="wrong!")
+        world.clock.advance(seconds=61)
+    assert isinstance(change(world, PASSWORD), int)
+
+
+def test_without_limits_a_wrong_current_password_is_only_a_field_error():
+    world = make_world()
+    world.services.accounts.register(email="jane@example.com", phone=None, password=PASSWORD)
+    assert [change(world) for _ in range(30)] == ["bad"] * 30
+    assert change(world, PASSWORD) == "ok"
+
+
 def test_configured_steps_and_the_failure_budget():
     world = world_with_user(lockout=parse_lockout("3:10"),
                             limits={"login_failed_per_account": "4/hour"})

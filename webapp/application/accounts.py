@@ -15,6 +15,7 @@ from webapp.domain.values import Email, Phone
 
 MAX_NAME_LENGTH = 100
 REGISTERED = "Check your email or phone to verify your account."
+WRONG_CURRENT = "The current password is wrong."
 
 
 BREACHED = ("This password has appeared in a data breach and is not safe to use. "
@@ -170,10 +171,9 @@ class AccountService(Kit):
         """Needs the current password; every other session and refresh token dies."""
         with self.kit.uow() as uow:
             user = uow.users.get(user_id, lock=True)
-            if user is None or not self.kit.passwords.verify(
-                user.password_hash, normalize_password(current)
-            ):
-                raise ValidationFailed.single("current_password", "The current password is wrong.")
+            if user is None:
+                raise ValidationFailed.single("current_password", WRONG_CURRENT)
+            self._check_current_password(uow, user, current)
             if new != confirm:
                 raise ValidationFailed.single("confirm_password", "The two passwords differ.")
             secret = check_new_password(new, user.identities(), field="new_password",
@@ -186,3 +186,25 @@ class AccountService(Kit):
                 self.send_email(uow, user.email, "password_changed", {}, user)
             uow.commit()
             return user
+
+    def _check_current_password(self, uow: UnitOfWork, user: User, current: str) -> None:
+        """The current password, under the login lockout of the account's email and phone.
+
+        A guess here is a login guess (a stolen session or token must not guess without
+        limit): counted and locked on the same keys as login, so failures through either
+        door share one budget and one lock, and while locked even the right password is
+        refused (Throttled). The right password forgets the failures, as a login does.
+        """
+        accounts = user.identities()
+        for account in accounts:
+            self.kit.throttle.before_login(account)
+        if self.kit.passwords.verify(user.password_hash, normalize_password(current)):
+            self.kit.throttle.forget_failures(*accounts)
+            return
+        self.audit(uow, "authn_password_change_fail", user)
+        for account in accounts:
+            failures, seconds = self.kit.throttle.record_failure(account)
+            if seconds:
+                self.audit(uow, "authn_login_lock", user, failures=failures, seconds=seconds)
+        uow.commit()  # the audit rows; nothing else has changed
+        raise ValidationFailed.single("current_password", WRONG_CURRENT)

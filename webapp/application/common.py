@@ -173,9 +173,14 @@ class Kit:
         self, uow: UnitOfWork, to: str, template: str, context: dict[str, Any],
         user: User | None = None,
     ) -> None:
-        """Render now, record in the outbox; delivered after the commit."""
+        """Render now, record in the outbox; delivered after the commit.
+
+        ``user`` is only the outbox row's owner, never part of the message: messages go to
+        addresses nobody has proven yet, and anyone can register any address with any
+        name, so no text a user typed (names) may be placed in a genuine message.
+        """
         rendered = self.kit.renderer.render(
-            f"email/{template}", {"site_name": self.policy.site_name, "user": user, **context}
+            f"email/{template}", {"site_name": self.policy.site_name, **context}
         )
         self.enqueue(uow, MessageKind.EMAIL, user, {
             "to": to, "template": template, "subject": rendered.subject,
@@ -192,7 +197,7 @@ class Kit:
             self.audit(uow, "sms_cap_reached", user, template=template)
             return
         rendered = self.kit.renderer.render(
-            f"sms/{template}", {"site_name": self.policy.site_name, "user": user, **context}
+            f"sms/{template}", {"site_name": self.policy.site_name, **context}
         )
         self.enqueue(uow, MessageKind.SMS, user, {
             "to": to, "template": template, "body": rendered.text.strip(),
@@ -204,7 +209,7 @@ class Kit:
         answer takes as long as a real one."""
         self.kit.codes.hash(new_code())
         self.kit.renderer.render(f"{channel}/{template}", {
-            "site_name": self.policy.site_name, "user": None, "code": "000000",
+            "site_name": self.policy.site_name, "code": "000000",
             "link": self.policy.link(f"/{template}/{self.kit.signer.dumps(template, {})}"),
             **context,
         })

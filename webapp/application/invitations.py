@@ -55,7 +55,7 @@ class InvitationService(Kit):
                                     expires_at=now + self.policy.invitation_ttl,
                                     created_at=now, as_staff=as_staff)
             uow.invitations.add(invitation)
-            self._send(uow, invitation, inviter)
+            self._send(uow, invitation)
             self.audit(uow, "user_invited", None, actor=inviter, invitation=invitation.id,
                        email=invitation.email, staff=as_staff)
             uow.commit()
@@ -71,7 +71,7 @@ class InvitationService(Kit):
                 raise refusal(state)
             invitation.expires_at = self.now() + self.policy.invitation_ttl
             uow.invitations.save(invitation)
-            self._send(uow, invitation, actor)
+            self._send(uow, invitation)
             self.audit(uow, "invitation_resent", None, actor=actor, invitation=invitation.id)
             uow.commit()
             return invitation
@@ -112,12 +112,13 @@ class InvitationService(Kit):
             raise NotFound("No such invitation.")
         return invitation
 
-    def _send(self, uow: UnitOfWork, invitation: Invitation, inviter: User | None) -> None:
+    def _send(self, uow: UnitOfWork, invitation: Invitation) -> None:
+        # The fixed wording names no inviter: a name (or address) is text another user chose,
+        # and it would reach an address that has proven nothing.
         token = self.kit.signer.dumps(INVITE_PURPOSE, {"iid": invitation.id,
                                                        "email": invitation.email})
         self.send_email(uow, invitation.email, "invite", {
             "link": self.policy.link(f"/invite/{token}"),
-            "inviter": inviter.full_name or inviter.email if inviter else "",
             "as_staff": invitation.as_staff,
             "days": max(1, self.policy.invitation_ttl.days),
         })
