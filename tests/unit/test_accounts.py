@@ -165,6 +165,38 @@ def test_taken_by_an_unverified_owner_sends_a_fresh_verification(world):
     assert world.services.verification.verify_email_code(EMAIL, email_code(world)).is_verified
 
 
+def test_an_unverified_email_beside_a_verified_phone_goes_to_the_new_registration(world):
+    # Someone put Jane's email on their account beside their own (verified) phone,
+    # hoping Jane verifies it there. Jane signing up gets an account of her own.
+    verified(world, email=None, phone=PHONE)
+    squatter = world.user(phone=PHONE)
+    squatter.email = EMAIL
+    world.store.users[squatter.id] = squatter
+
+    register(world, email=EMAIL, password="a passphrase of her own")
+
+    assert len(world.store.users) == 2
+    assert world.user(phone=PHONE).email is None
+    jane = world.user(email=EMAIL)
+    assert jane.id != squatter.id and jane.phone is None
+    assert world.emails(EMAIL)[-1].payload["template"] == "verify"
+    assert world.services.verification.verify_email_code(EMAIL, email_code(world)).id == jane.id
+    assert "unverified_address_released" in world.audit_kinds()
+
+
+def test_an_owner_signing_up_again_with_a_verified_address_keeps_the_other(world):
+    verified(world, email=None, phone=PHONE)
+    owner = world.user(phone=PHONE)
+    owner.email = EMAIL
+    world.store.users[owner.id] = owner
+
+    register(world, email=EMAIL, phone=PHONE, password="another fine passphrase")
+
+    assert len(world.store.users) == 1
+    assert world.user(phone=PHONE).email == EMAIL
+    assert "unverified_address_released" not in world.audit_kinds()
+
+
 def test_taken_phone_of_a_verified_owner_gets_an_sms(world):
     verified(world, email=None, phone=PHONE)
     register(world, email=None, phone="(415) 555-0123", password="another fine passphrase")

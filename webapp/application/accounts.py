@@ -103,7 +103,8 @@ class AccountService(Kit):
         hash_password: bool = True,
     ) -> None:
         with self.kit.uow() as uow:
-            owners = self._owners(uow, address, number)
+            owners = self._release_unproven(uow, self._owners(uow, address, number),
+                                            address, number)
             if owners:
                 if hash_password:
                     self.kit.passwords.hash(secret)  # same time as a real registration
@@ -134,6 +135,37 @@ class AccountService(Kit):
         if user is not None and all(owner.id != user.id for owner in owners):
             owners.append(user)
         return owners
+
+    def _release_unproven(self, uow: UnitOfWork, owners: list[User], address: Email | None,
+                          number: Phone | None) -> list[User]:
+        """Take an address back from an account that holds it unverified beside a verified
+        one; the owners still in the way remain.
+
+        Such an address proves nothing (it signs nothing in and resets nothing): it may
+        have been put there by someone who wants the account its real owner will create,
+        hoping the owner verifies it there. So the new registration gets it, as if it had
+        been free. Not when this registration also names one of that account's verified
+        addresses: that is the account's owner signing up again.
+        """
+        remaining = []
+        for owner in owners:
+            names_verified = (
+                (address is not None and owner.email == address.value
+                 and owner.email_verified_at is not None)
+                or (number is not None and owner.phone == number.value
+                    and owner.phone_verified_at is not None))
+            released = []
+            if not names_verified and owner.is_verified and owner.is_active:
+                if address is not None and owner.email == address.value:
+                    owner.email, released = None, [*released, "email"]
+                if number is not None and owner.phone == number.value:
+                    owner.phone, released = None, [*released, "phone"]
+            if released:
+                uow.users.save(owner)
+                self.audit(uow, "unverified_address_released", owner, channels=released)
+            else:
+                remaining.append(owner)
+        return remaining
 
     def _tell_owner(
         self, uow: UnitOfWork, owner: User, address: Email | None, number: Phone | None

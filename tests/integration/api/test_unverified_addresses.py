@@ -50,3 +50,26 @@ def test_a_mistyped_phone_cannot_reset_a_verified_account(client, outbox):
     login = client.post("/api/auth/login/", json={"email": "jane@example.com",
                                                    "password": PASSWORD})
     assert login.status_code == 200  # Jane's password is unchanged
+
+
+def test_someone_elses_unverified_email_goes_to_its_owner_when_they_sign_up(client, outbox):
+    squatter = {"email": EMAIL, "phone": PHONE, "password": "the squatter's passphrase"}
+    assert client.post("/api/auth/register/", json=squatter).status_code == 201
+    code = outbox.code("sms", PHONE)
+    assert client.post("/api/auth/phone-verify/",
+                       json={"phone": PHONE, "code": code}).status_code == 200
+
+    mine = "the real owner's passphrase"
+    assert client.post("/api/auth/register/",
+                       json={"email": EMAIL, "password": mine}).status_code == 201
+    code = outbox.code("email", EMAIL)  # the verification of the owner's own account
+    verified = client.post("/api/auth/email-verify/", json={"email": EMAIL, "code": code})
+    assert verified.status_code == 200 and verified.json["user"]["phone"] is None
+
+    assert client.post("/api/auth/login/",
+                       json={"email": EMAIL, "password": mine}).status_code == 200
+    assert client.post("/api/auth/login/", json={
+        "email": EMAIL, "password": "the squatter's passphrase"}).status_code == 401
+    theirs = client.post("/api/auth/login/", json={
+        "phone": PHONE, "password": "the squatter's passphrase"})
+    assert theirs.status_code == 200 and theirs.json["user"]["email"] is None
