@@ -15,7 +15,8 @@ from tests.unit.conftest import (
     verified,
     wrong,
 )
-from webapp.domain.errors import CodeLocked, InvalidToken, ValidationFailed
+from webapp.application.common import INVALID_CODE
+from webapp.domain.errors import InvalidToken, ValidationFailed
 
 NEW = "a brand new passphrase"
 
@@ -225,11 +226,55 @@ def test_five_wrong_codes_lock_it(world):
     for _ in range(4):
         with pytest.raises(InvalidToken):
             world.services.resets.check(email=EMAIL, code=wrong(code))
-    with pytest.raises(CodeLocked):
-        confirm(world, email=EMAIL, code=wrong(code))
-    with pytest.raises(CodeLocked):
-        confirm(world, email=EMAIL, code=code)
+    assert refused(lambda: confirm(world, email=EMAIL, code=wrong(code))) == INVALID
+    assert refused(lambda: confirm(world, email=EMAIL, code=code)) == INVALID  # even the right
     assert world.user(email=EMAIL).password_hash == f"fake$v1${PASSWORD}"
+
+
+INVALID = ("invalid_code", INVALID_CODE)
+
+
+def refused(call) -> tuple[str, str]:  # noqa: ANN001
+    with pytest.raises(InvalidToken) as caught:
+        call()
+    return caught.value.code, caught.value.detail
+
+
+def test_a_locked_code_answers_like_an_unknown_account(world):
+    """Otherwise five wrong tries would tell whether an address has an account."""
+    verified(world)
+    verified(world, email=None, phone=PHONE)
+    check = world.services.resets.check
+    for how in ({"email": EMAIL}, {"phone": PHONE}, {"email": "nobody@example.com"},
+                {"phone": "+14155550199"}):
+        world.services.resets.request(email=how.get("email"), phone=how.get("phone"))
+    email, sms = email_code(world), sms_code(world)
+    answers = {
+        "email": [refused(lambda: check(email=EMAIL, code=wrong(email))) for _ in range(6)],
+        "phone": [refused(lambda: check(phone=PHONE, code=wrong(sms))) for _ in range(6)],
+        "no email": [refused(lambda: check(email="nobody@example.com", code=wrong(email)))
+                     for _ in range(6)],
+        "no phone": [refused(lambda: check(phone="+14155550199", code=wrong(sms)))
+                     for _ in range(6)],
+    }
+    assert answers == {name: [INVALID] * 6 for name in answers}
+    resets = [c for c in world.store.codes.values() if c.purpose.startswith("reset")]
+    assert [c.attempts for c in resets] == [5, 5]  # the lock is still there
+    assert refused(lambda: check(email=EMAIL, code=email)) == INVALID
+
+
+def test_wrong_tries_on_a_used_code_count_and_lock_it(world):
+    verified(world)
+    request_by_email(world)
+    code = email_code(world)
+    confirm(world, email=EMAIL, code=code)
+    for _ in range(5):
+        assert refused(lambda: world.services.resets.check(email=EMAIL, code=wrong(code))
+                       ) == INVALID
+    [record] = [c for c in world.store.codes.values() if c.consumed_at and c.attempts]
+    assert record.attempts == 5
+    request_by_email(world)  # a new code works again
+    confirm(world, "yet another passphrase", email=EMAIL, code=email_code(world))
 
 
 def test_a_request_kills_the_previous_code(world):

@@ -14,7 +14,8 @@ from tests.unit.conftest import (
     verified,
     wrong,
 )
-from webapp.domain.errors import CodeLocked, InvalidToken, ValidationFailed
+from webapp.application.common import INVALID_CODE
+from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import MessageKind
 
 
@@ -70,19 +71,54 @@ def test_sms_code_verifies_the_phone(world):
     assert world.user(phone=PHONE).is_verified
 
 
+def refusal(verify, *args) -> tuple[str, str]:  # noqa: ANN001
+    """The (code, detail) of the InvalidToken that ``verify(*args)`` raises."""
+    with pytest.raises(InvalidToken) as caught:
+        verify(*args)
+    return caught.value.code, caught.value.detail
+
+
 def test_five_wrong_tries_lock_the_code(world):
     register(world)
     code = email_code(world)
     verify = world.services.verification.verify_email_code
-    for _ in range(4):
-        with pytest.raises(InvalidToken) as caught:
-            verify(EMAIL, wrong(code))
-        assert not isinstance(caught.value, CodeLocked)
-    with pytest.raises(CodeLocked):
-        verify(EMAIL, wrong(code))
-    with pytest.raises(CodeLocked):
-        verify(EMAIL, code)  # even the right one
+    for _ in range(5):
+        assert refusal(verify, EMAIL, wrong(code)) == ("invalid_code", INVALID_CODE)
+    assert refusal(verify, EMAIL, code) == ("invalid_code", INVALID_CODE)  # even the right one
     assert not world.user(email=EMAIL).is_verified
+
+
+def test_a_locked_code_answers_like_a_wrong_code_and_an_unknown_account(world):
+    """Otherwise five wrong tries would tell whether an address has an account."""
+    register(world, email=EMAIL, phone=PHONE)
+    verify_email = world.services.verification.verify_email_code
+    verify_phone = world.services.verification.verify_phone_code
+    unknown = [refusal(verify_email, "nobody@example.com", "000001") for _ in range(6)]
+    known = [refusal(verify_email, EMAIL, wrong(email_code(world))) for _ in range(6)]
+    by_sms = [refusal(verify_phone, PHONE, wrong(sms_code(world))) for _ in range(6)]
+    no_sms = [refusal(verify_phone, "+14155550199", "000001") for _ in range(6)]
+    assert known == unknown == by_sms == no_sms == [("invalid_code", INVALID_CODE)] * 6
+    assert all(c.attempts == 5 for c in world.store.codes.values())  # the lock is still there
+
+
+@pytest.mark.parametrize("channel", ["email", "phone"])
+def test_wrong_tries_on_a_used_code_count_and_lock_it(world, channel):
+    """A used code is no oracle: guessing it is limited like guessing a live one."""
+    if channel == "email":
+        register(world)
+        verify, address, code = world.services.verification.verify_email_code, EMAIL, \
+            email_code(world)
+    else:
+        register(world, email=None, phone=PHONE)
+        verify, address, code = world.services.verification.verify_phone_code, PHONE, \
+            sms_code(world)
+    assert verify(address, code) is not None
+    assert verify(address, code) is None  # the harmless repeat
+    for _ in range(5):
+        assert refusal(verify, address, wrong(code)) == ("invalid_code", INVALID_CODE)
+    [record] = world.store.codes.values()
+    assert record.attempts == 5
+    assert refusal(verify, address, code) == ("invalid_code", INVALID_CODE)
 
 
 def test_wrong_tries_are_committed_even_though_the_call_fails(world):
@@ -205,7 +241,9 @@ def test_verifying_twice_is_harmless(world):
     world.clock.advance(minutes=5)
     again = world.services.verification.verify_email_code(EMAIL, code)
     by_link = world.services.verification.verify_email_token(token)
-    assert first.email_verified_at == again.email_verified_at == by_link.email_verified_at
+    assert again is None  # the repeat shows no user: the code may be old or guessed
+    assert first.email_verified_at == by_link.email_verified_at
+    assert world.user(email=EMAIL).email_verified_at == first.email_verified_at
     assert world.audit_kinds().count("user_verified") == 1
     assert len(stripe_jobs(world)) == 1
 

@@ -25,7 +25,7 @@ from webapp.application.interfaces import (
 )
 from webapp.application.policy import Policy
 from webapp.application.throttling import Throttle
-from webapp.domain.errors import CodeLocked, InvalidToken, ValidationFailed
+from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import (
     MAX_CODE_ATTEMPTS,
     AuditEvent,
@@ -39,6 +39,10 @@ from webapp.domain.values import Email, Phone
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+# The one answer to every refused code: wrong, expired, spent, locked, or for no account.
+INVALID_CODE = ("The code is wrong or no longer valid. Check it, or request a new code "
+                f"(codes expire, and stop working after {MAX_CODE_ATTEMPTS} wrong tries).")
 
 
 @dataclass
@@ -65,6 +69,10 @@ class Toolkit:
 def new_code() -> str:
     """Six random digits from the OS's CSPRNG."""
     return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def invalid_code() -> InvalidToken:
+    return InvalidToken(INVALID_CODE, code="invalid_code")
 
 
 def parse_identifier(
@@ -143,29 +151,44 @@ class Kit:
         self, uow: UnitOfWork, user: User | None, purposes: Sequence[CodePurpose], code: str,
         *, consume: bool,
     ) -> OneTimeCode:
-        """The matching live code, or InvalidToken/CodeLocked. A wrong try is counted and saved.
+        """The matching live code, or InvalidToken (see ``match_code``); spent when ``consume``.
 
         The caller must commit even when this raises, so that wrong tries stick.
         """
+        record = self.match_code(uow, user, purposes, code)
+        self.use_code(uow, record, consume=consume)
+        return record
+
+    def match_code(
+        self, uow: UnitOfWork, user: User | None, purposes: Sequence[CodePurpose], code: str,
+    ) -> OneTimeCode:
+        """The newest code record of ``purposes`` when ``code`` is its code; it may be spent
+        or expired (``use_code`` checks that). Otherwise ``invalid_code()``.
+
+        A wrong try is counted (and saved) on every record, spent and expired ones too, so
+        that no code can be guessed without limit; after MAX_CODE_ATTEMPTS even the right
+        code is refused until a new one is issued. The answer is the same for an unknown
+        account, a wrong code and a locked code, and each costs one comparison: the lock
+        must not tell whether an address has an account.
+        """
         record = uow.codes.latest(user.id or 0, purposes) if user is not None else None
-        if record is None:
-            self.kit.codes.matches(code, "0" * 64)  # same work as a real comparison
-            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
-        now = self.now()
-        if record.attempts >= MAX_CODE_ATTEMPTS:
-            raise CodeLocked()
-        if record.consumed_at is not None or now >= record.expires_at:
-            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
-        if not self.kit.codes.matches(code, record.code_hash):
+        right = self.kit.codes.matches(code, record.code_hash if record else "0" * 64)
+        if record is None or record.attempts >= MAX_CODE_ATTEMPTS:
+            raise invalid_code()
+        if not right:
             record.attempts += 1
             uow.codes.save(record)
-            if record.attempts >= MAX_CODE_ATTEMPTS:
-                raise CodeLocked()
-            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
+            raise invalid_code()
+        return record
+
+    def use_code(self, uow: UnitOfWork, record: OneTimeCode, *, consume: bool) -> None:
+        """A matched record counts only while live (unspent, unexpired); spent if ``consume``."""
+        now = self.now()
+        if record.consumed_at is not None or now >= record.expires_at:
+            raise invalid_code()
         if consume:
             record.consumed_at = now
             uow.codes.save(record)
-        return record
 
     # --- messages and audit ---------------------------------------------------------
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 import hashlib
 
 from webapp.application.accounts import check_new_password
-from webapp.application.common import Kit, Toolkit, clean_code, find_user, parse_identifier
+from webapp.application.common import (
+    Kit,
+    Toolkit,
+    clean_code,
+    find_user,
+    invalid_code,
+    parse_identifier,
+)
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import InvalidToken, ValidationFailed
@@ -127,7 +134,7 @@ class PasswordResetService(Kit):
         assert user is not None
         if user.password_changed_at is not None and record.created_at < user.password_changed_at:
             # Like the link's fingerprint: a code dies when the password changes.
-            raise InvalidToken("The code is invalid or has expired.", code="invalid_code")
+            raise invalid_code()
         return user
 
     def _user_for_token(self, uow: UnitOfWork, token: str) -> User:

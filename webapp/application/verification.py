@@ -90,47 +90,43 @@ class VerificationService(Kit):
             uow.commit()
             return user
 
-    def verify_email_code(self, email: str, code: str) -> User:
+    def verify_email_code(self, email: str, code: str) -> User | None:
+        """The user, now verified; None when this address was already verified with this
+        very code (a repeat is harmless, and shows nothing to whoever sent it)."""
         address = Email.parse(email)
         return self._verify_code(
             lambda uow: uow.users.get_by_email(address.value, lock=True),
             CodePurpose.VERIFY_EMAIL, code, email=True,
         )
 
-    def verify_phone_code(self, phone: str, code: str) -> User:
+    def verify_phone_code(self, phone: str, code: str) -> User | None:
+        """As ``verify_email_code``, for the SMS code."""
         number = Phone.parse(phone, self.policy.default_region)
         return self._verify_code(
             lambda uow: uow.users.get_by_phone(number.value, lock=True),
             CodePurpose.VERIFY_PHONE, code, email=False,
         )
 
-    def _verify_code(self, load, purpose: CodePurpose, code: str, *, email: bool) -> User:  # noqa: ANN001
+    def _verify_code(self, load, purpose: CodePurpose, code: str, *, email: bool) -> User | None:  # noqa: ANN001
         code = clean_code(code)
         with self.kit.uow() as uow:
             user = load(uow)
             if user is not None and not user.is_active:
                 user = None
-            already = user is not None and self._already_verified(uow, user, purpose, code)
-            if already:
-                return user  # the same correct code twice: harmless
             try:
-                self.check_code(uow, user, [purpose], code, consume=True)
+                # A wrong try counts on a spent code too: the repeat below is no oracle.
+                record = self.match_code(uow, user, [purpose], code)
+                assert user is not None
+                proven = user.email_verified_at if email else user.phone_verified_at
+                if record.consumed_at is not None and proven is not None:
+                    return None  # the same right code twice: harmless
+                self.use_code(uow, record, consume=True)
             except InvalidToken:
                 uow.commit()  # keep the counted wrong try
                 raise
-            assert user is not None
             self.mark_verified(uow, user, email=email)
             uow.commit()
             return user
-
-    def _already_verified(
-        self, uow: UnitOfWork, user: User, purpose: CodePurpose, code: str
-    ) -> bool:
-        record = uow.codes.latest(user.id or 0, [purpose])
-        return (
-            record is not None and record.consumed_at is not None
-            and self.kit.codes.matches(code, record.code_hash)
-        )
 
     def mark_verified(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
         """The address counts as proven (also for staff and invitations); Stripe customer queued."""

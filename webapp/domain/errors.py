@@ -65,13 +65,6 @@ class AuthenticationRequired(DomainError):
     default_detail = "Authentication credentials were not provided or are not valid."
 
 
-class CodeLocked(InvalidToken):
-    """Too many wrong tries spent the code; a new one must be requested."""
-
-    code = "code_locked"
-    default_detail = "Too many wrong codes. Request a new code."
-
-
 class PermissionDenied(DomainError):
     code = "permission_denied"
     default_detail = "You do not have permission to do this."

@@ -176,7 +176,6 @@ RAISED = [
     (domain.InvalidCredentials(), 401, "invalid_credentials"),
     (domain.AuthenticationRequired(), 401, "not_authenticated"),
     (domain.InvalidToken(), 400, "invalid_token"),
-    (domain.CodeLocked(), 400, "code_locked"),
     (domain.Unverified(), 403, "unverified"),
     (domain.PermissionDenied(), 403, "permission_denied"),
     (domain.RegistrationClosed(), 403, "registration_closed"),

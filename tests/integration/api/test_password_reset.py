@@ -16,6 +16,7 @@ from tests.integration.api.conftest import (
     comparable,
     login,
 )
+from webapp.domain.model import CodePurpose
 
 EMAIL = "jane@example.com"
 RESET = "/api/auth/password-reset/"
@@ -160,8 +161,39 @@ def test_reset_code_locks_after_five_wrong_tries(client, verified_user, outbox):
     for _ in range(5):
         assert_error(client.post(CHECK, json={"email": EMAIL, "code": bad}), 400)
     assert_error(client.post(CONFIRM, json=new_password(email=EMAIL, code=code)), 400,
-                 "code_locked")
+                 "invalid_code")
     assert login(client, email=EMAIL)
+
+
+@pytest.mark.parametrize(("known", "nobody"), [
+    ({"email": EMAIL}, {"email": "nobody@example.com"}),
+    ({"phone": PHONE}, {"phone": "+14155550199"}),
+])
+def test_a_locked_code_answers_like_an_address_without_an_account(
+        client, verified_user, phone_user, outbox, known, nobody):
+    """Six wrong codes: the same answers whether or not the address has an account (and a
+    code to lock), or the lock would enumerate accounts (the rate limiter is off here)."""
+    assert client.post(RESET, json=known).status_code == 202
+    assert client.post(RESET, json=nobody).status_code == 202
+    sent = outbox.code("email", EMAIL) if "email" in known else outbox.code("sms", PHONE)
+    guess = f"{(int(sent) + 1) % 1_000_000:06d}"
+    answers = [[comparable(client.post(CHECK, json={**body, "code": guess})) for _ in range(6)]
+               for body in (known, nobody)]
+    assert answers[0] == answers[1]
+    assert answers[0][0][0] == 400 and b'"invalid_code"' in answers[0][0][1]
+
+
+def test_wrong_guesses_at_a_used_code_count_and_lock_it(client, verified_user, outbox):
+    client.post(RESET, json={"email": EMAIL})
+    code = outbox.code("email", EMAIL)
+    assert client.post(CONFIRM, json=new_password(email=EMAIL, code=code)).status_code == 200
+    bad = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        assert_error(client.post(CHECK, json={"email": EMAIL, "code": bad}), 400, "invalid_code")
+    with client.application.app_context(), \
+            client.application.extensions["services"].kit.uow() as uow:
+        user = uow.users.get_by_email(EMAIL)
+        assert uow.codes.latest(user.id, [CodePurpose.RESET_EMAIL]).attempts == 5
 
 
 def test_a_verification_link_is_not_a_reset_link(client, register, outbox):

@@ -78,6 +78,8 @@ def test_success_and_failure_responses_of_a_whole_journey_conform(app, outbox):
     assert call(app, "/api/auth/phone-verify/resend/", phone="+14155550123").status_code == 202
     assert call(app, "/api/auth/phone-verify/", phone="+14155550123",
                 code=outbox.code("sms", "+14155550123")).status_code == 200
+    assert call(app, "/api/auth/phone-verify/", phone="+14155550123",  # the repeat: no user
+                code=outbox.code("sms", "+14155550123")).json() == {"detail": "Already verified."}
     pair = call(app, "/api/auth/login/", email=email, password=password).json()["tokens"]
     assert call(app, "/api/auth/login/", email=email, password="wrong one").status_code == 401
     assert call(app, "/api/auth/me/", "GET", headers=bearer(pair["access"])).status_code == 200

@@ -119,11 +119,41 @@ def test_expired_code_is_400(client, app, clock, pending):
 
 
 def test_code_locks_after_five_wrong_tries(client, app, pending):
-    for _ in range(4):
+    for _ in range(5):
         assert_error(pending.verify(client, wrong(pending.code)), 400, "invalid_code")
-    assert_error(pending.verify(client, wrong(pending.code)), 400, "code_locked")
-    assert_error(pending.verify(client, pending.code), 400, "code_locked")
+    assert_error(pending.verify(client, pending.code), 400, "invalid_code")  # even the right one
     assert pending.verified_at(app) is None
+
+
+def test_a_locked_code_answers_like_an_address_without_an_account(client, pending):
+    """Six wrong tries: the same answers for a real code and for no account at all, or the
+    lock would tell which addresses have accounts (the rate limiter is off here)."""
+    nobody = {"email": "nobody@example.com", "phone": "+14155550199"}[pending.field]
+    guess = wrong(pending.code)
+    known = [comparable(pending.verify(client, guess)) for _ in range(6)]
+    unknown = [comparable(client.post(pending.path, json={pending.field: nobody, "code": guess}))
+               for _ in range(6)]
+    assert known == unknown
+    assert known[0][0] == 400 and b'"invalid_code"' in known[0][1]
+    assert_error(pending.verify(client, pending.code), 400, "invalid_code")  # still locked
+
+
+def test_wrong_guesses_at_a_used_code_count_and_lock_it(client, pending):
+    """The repeat of a used code answers 200, so guessing it must be limited too."""
+    assert pending.verify(client, pending.code).status_code == 200
+    assert pending.verify(client, pending.code).status_code == 200  # the harmless repeat
+    for _ in range(5):
+        assert_error(pending.verify(client, wrong(pending.code)), 400, "invalid_code")
+    assert_error(pending.verify(client, pending.code), 400, "invalid_code")
+
+
+def test_the_repeat_of_a_used_code_shows_no_profile(client, app, pending):
+    first = pending.verify(client, pending.code)
+    assert first.status_code == 200 and first.json["user"][pending.field] == pending.address
+    again = pending.verify(client, pending.code)
+    assert again.status_code == 200
+    assert again.json == {"detail": "Already verified."}
+    assert pending.verified_at(app) is not None
 
 
 def test_a_new_code_after_lockout_works(client, unverified, outbox):

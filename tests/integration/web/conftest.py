@@ -40,6 +40,13 @@ def text(response: TestResponse) -> str:
     return response.get_data(as_text=True)
 
 
+def scrubbed(response: TestResponse, identifier: str) -> tuple[int, str]:
+    """Status and page with the CSRF token and the echoed ``identifier`` blanked out: what
+    is left is what the page tells about the account."""
+    page = CSRF.sub("CSRF", text(response)).replace(identifier, "IDENTIFIER")
+    return response.status_code, page
+
+
 def flashes(client: FlaskClient) -> list[str]:
     with client.session_transaction() as session:
         return [message for _, message in session.get("_flashes", [])]

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from itsdangerous import TimestampSigner
 
 from tests.conftest import PASSWORD
-from tests.integration.web.conftest import flashes, login, submit, text
+from tests.integration.web.conftest import flashes, login, scrubbed, submit, text
+from webapp.application.common import INVALID_CODE
 
 NEW = "a brand new passphrase"
 
@@ -68,8 +69,27 @@ def test_reset_with_a_wrong_code(client, verified_user, outbox):
         "identifier": "jane@example.com", "code": wrong,
         "new_password": NEW, "confirm_password": NEW})
     assert response.status_code == 422
-    assert "The code is invalid or has expired." in text(response)
+    assert INVALID_CODE in text(response)
     assert login(client, "jane@example.com", PASSWORD).status_code == 303
+
+
+def test_a_locked_code_looks_like_an_address_without_an_account(client, verified_user, outbox):
+    """Six wrong codes: the same page whether or not the address has an account (and a code
+    to lock), or the lock would tell which addresses have accounts."""
+    known, nobody = "jane@example.com", "nobody@example.com"
+    request_reset(client, known)
+    request_reset(client, nobody)
+    code = outbox.code("email", known)
+    wrong = "000000" if code != "000000" else "111111"
+    pages = [[scrubbed(submit(client, "/reset/code", {
+        "identifier": who, "code": wrong, "new_password": NEW, "confirm_password": NEW}), who)
+        for _ in range(6)] for who in (known, nobody)]
+    assert pages[0] == pages[1]
+    assert pages[0][0][0] == 422 and INVALID_CODE in pages[0][0][1]
+    right = submit(client, "/reset/code", {
+        "identifier": known, "code": code, "new_password": NEW, "confirm_password": NEW})
+    assert right.status_code == 422 and INVALID_CODE in text(right)  # locked
+    assert login(client, known, PASSWORD).status_code == 303
 
 
 def test_reset_with_passwords_that_differ(client, verified_user, outbox):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response
 
 from webapp.domain.errors import InvalidToken, ValidationFailed
+from webapp.domain.model import User
 from webapp.interface.api.base import (
     ApiError,
     bearer_user,
@@ -38,6 +39,9 @@ INVALID = ("Invalid input, or an invalid, expired or spent token or code", Error
 UNAUTHORIZED = ("Not authenticated", ErrorOut)
 SENT = "If the address belongs to an account that needs it, a message is on its way."
 VERIFIED = "Verified."
+ALREADY_VERIFIED = "Already verified."
+VERIFIED_DOC = ("Verified, with the user; verifying twice is harmless, and the repeat of a "
+                "used code answers only the detail")
 
 
 def unauthorized(exc: InvalidToken) -> ApiError:
@@ -128,7 +132,7 @@ def me() -> Response:
 
 
 @endpoint("/auth/email-verify/", summary="Verify an email address", body=EmailVerifyIn,
-          responses={200: ("Verified (verifying twice is harmless)", VerifiedOut),
+          responses={200: (VERIFIED_DOC, VerifiedOut),
                      400: INVALID})
 def email_verify(data: EmailVerifyIn) -> Response:
     """With the ``token`` of the emailed link, or ``email`` + the 6-digit ``code``."""
@@ -139,7 +143,7 @@ def email_verify(data: EmailVerifyIn) -> Response:
         user = verification.verify_email_code(data.email, data.code)
     else:
         raise ValidationFailed({"token": ["Give the token from the link, or email and code."]})
-    return reply(VerifiedOut(detail=VERIFIED, user=UserOut.of(user)))
+    return _verified(user)
 
 
 @endpoint("/auth/email-verify/resend/", summary="Resend the verification email", body=EmailIn,
@@ -151,11 +155,18 @@ def email_verify_resend(data: EmailIn) -> Response:
 
 
 @endpoint("/auth/phone-verify/", summary="Verify a phone number", body=PhoneVerifyIn,
-          responses={200: ("Verified (verifying twice is harmless)", VerifiedOut),
+          responses={200: (VERIFIED_DOC, VerifiedOut),
                      400: INVALID})
 def phone_verify(data: PhoneVerifyIn) -> Response:
     """With the 6-digit code sent by SMS (valid 10 minutes, 5 tries)."""
-    user = services().verification.verify_phone_code(data.phone, data.code)
+    return _verified(services().verification.verify_phone_code(data.phone, data.code))
+
+
+def _verified(user: User | None) -> Response:
+    """The user after a verification. The repeat of a used code (no user) gets only the
+    detail: the code may be an old or a guessed one, so the answer shows no account."""
+    if user is None:
+        return reply(DetailOut(detail=ALREADY_VERIFIED))
     return reply(VerifiedOut(detail=VERIFIED, user=UserOut.of(user)))
 
 

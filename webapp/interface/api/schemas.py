@@ -121,7 +121,9 @@ class DetailOut(Out):
 
 class VerifiedOut(Out):
     detail: str
-    user: UserOut
+    user: UserOut | None = Field(
+        None, description="The user, on the verification itself; absent when the address "
+        "was already verified with this code (the repeat shows no account to anyone).")
 
 
 class ValidOut(Out):
