@@ -196,7 +196,7 @@ def test_sign_up_by_phone_and_enter_the_sms_code(page: Page, sms: HttpSink):
     code_box = page.get_by_label("6-digit code")
     code_box.fill("000000" if first != "000000" else "111111")
     page.get_by_role("button", name="Verify").click()
-    expect(page.locator("#code-error")).to_contain_text("invalid or has expired")
+    expect(page.locator("#code-error")).to_contain_text("wrong or no longer valid")
     expect(code_box).to_be_focused()
     shoot(page, "verify-wrong-code")
     code_box.fill(code)
