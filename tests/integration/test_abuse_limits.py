@@ -225,7 +225,7 @@ def test_every_password_or_message_endpoint_has_a_per_address_limit(app):
     for endpoint in ("api.login", "api.token_obtain", "api.token_refresh", "api.register",
                      "api.email_verify_resend", "api.phone_verify_resend", "api.password_reset",
                      "api.email_verify", "api.phone_verify", "api.password_reset_verify",
-                     "api.password_reset_confirm"):
+                     "api.password_reset_confirm", "api.invitation_create"):
         assert getattr(app.view_functions[endpoint], "_ip_limited", False), endpoint
 
 

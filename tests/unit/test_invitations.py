@@ -8,7 +8,8 @@ import pytest
 
 from tests.fakes import make_world
 from webapp.application.policy import Policy
-from webapp.domain.errors import InvalidToken, PermissionDenied, ValidationFailed
+from webapp.application.throttling import ThrottlePolicy
+from webapp.domain.errors import InvalidToken, PermissionDenied, Throttled, ValidationFailed
 from webapp.domain.model import User
 
 PASSWORD = "correct horse battery staple"
@@ -138,3 +139,70 @@ def test_a_breached_password_is_refused_on_accept_and_for_the_first_admin():
     assert "password" in refused.value.errors
     with pytest.raises(ValidationFailed):
         world.services.admin.create_admin("root@example.com", "leaked but long passphrase")
+
+
+# --- users who are not staff: no answer about accounts, a budget per destination ----------
+
+def users_invite(throttle: ThrottlePolicy | None = None):
+    world = make_world(replace(Policy(), invitations_by_users=True), throttle=throttle)
+    boss = add_user(world, "boss@example.com", is_staff=True,
+                    email_verified_at=world.clock.now())
+    pal = add_user(world, "pal@example.com", email_verified_at=world.clock.now())
+    return world, boss, pal
+
+
+def test_a_user_gets_the_same_invitation_for_an_address_with_an_account():
+    world, boss, pal = users_invite()
+    add_user(world, "taken@example.com", email_verified_at=world.clock.now())
+    service = world.services.invitations
+    taken = service.invite(pal.id, "Taken@Example.com")
+    fresh = service.invite(pal.id, "fresh@example.com")
+
+    def seen(invitation):  # what the API shows, but the address and the running id
+        return (invitation.as_staff, invitation.state(world.clock.now()),
+                invitation.expires_at - invitation.created_at, invitation.inviter_id)
+
+    assert seen(taken) == seen(fresh)
+    # recorded, so the ids run on as for any invitation
+    assert world.store.invitations[taken.id].email == "taken@example.com"
+    # but only the new address is mailed: the owner's link could not be used
+    assert world.emails("taken@example.com") == []
+    assert len(world.emails("fresh@example.com")) == 1
+    events = [e for e in world.store.audit if e.kind == "user_invited"]
+    assert [e.data.get("account") for e in events] == ["exists", None]
+    # staff still learn it, and cannot send that recorded invitation's link either
+    with pytest.raises(ValidationFailed) as told:
+        service.invite(boss.id, "taken@example.com")
+    assert told.value.errors["email"] == ["This address already has an account."]
+    with pytest.raises(ValidationFailed) as resend:
+        service.resend(boss.id, taken.id)
+    assert resend.value.detail == "This address already has an account."
+    assert world.emails("taken@example.com") == []
+
+
+def test_a_users_invitations_to_one_address_are_budgeted_whether_or_not_it_has_an_account():
+    world, boss, pal = users_invite(ThrottlePolicy())
+    add_user(world, "taken@example.com")
+    service = world.services.invitations
+    for address in ("taken@example.com", "fresh@example.com"):
+        for variant in (address, address.upper(), address.title()):
+            service.invite(pal.id, variant)
+        with pytest.raises(Throttled) as refused:
+            service.invite(pal.id, address)
+        assert 3500 < refused.value.retry_after <= 3600
+    assert len(world.store.invitations) == 6  # the refused ones recorded nothing
+    assert len(world.emails("fresh@example.com")) == 3
+    # staff are not held by the users' budget (a user cannot use it up to stop them)
+    assert service.invite(boss.id, "fresh@example.com").id
+    world.clock.advance(hours=1, seconds=1)
+    assert service.invite(pal.id, "taken@example.com").id
+
+
+def test_an_inviter_refused_for_permission_spends_no_budget():
+    world, _, _ = users_invite(ThrottlePolicy())
+    stranger = add_user(world, "new.user@example.com")  # not verified: may not invite
+    for _ in range(5):
+        with pytest.raises(PermissionDenied):
+            world.services.invitations.invite(stranger.id, "fresh@example.com")
+    pal = world.user("pal@example.com")
+    assert world.services.invitations.invite(pal.id, "fresh@example.com").id

@@ -19,6 +19,7 @@ from webapp.domain.values import Email
 
 INVITE_PURPOSE = "invitation"
 INVALID_LINK = "This invitation link is invalid or has expired."
+ACCOUNT_EXISTS = "This address already has an account."
 REFUSALS = {
     InvitationState.ACCEPTED: ("This invitation has already been used. Log in instead.",
                                "invitation_used"),
@@ -44,20 +45,33 @@ class InvitationService(Kit):
 
     def invite(self, inviter_id: int | None, email: str, *, as_staff: bool = False
                ) -> Invitation:
-        """Invite an address. ``inviter_id`` None is the operator's command line."""
+        """Invite an address. ``inviter_id`` None is the operator's command line.
+
+        Staff (and the operator) are told when the address already has an account. A user
+        who is not staff gets the same answer as for a new address, so the endpoint does
+        not reveal who has an account: the invitation is recorded all the same (its id
+        then gives nothing away either), but no link is sent, since it could not be used;
+        the owner gets nothing (see ``_send_or_rehearse``). Users also spend the address's
+        ``invite_per_destination`` budget, before anything is looked up, for every address.
+        """
         address = Email.parse(email)
         with self.kit.uow() as uow:
             inviter = self._inviter(uow, inviter_id, as_staff)
-            if uow.users.get_by_email(address.value) is not None:
-                raise ValidationFailed.single("email", "This address already has an account.")
+            trusted = inviter is None or inviter.is_staff
+            if not trusted:
+                self.kit.throttle.before_messages("invite_per_destination", address, None)
+            has_account = uow.users.get_by_email(address.value) is not None
+            if has_account and trusted:
+                raise ValidationFailed.single("email", ACCOUNT_EXISTS)
             now = self.now()
             invitation = Invitation(email=address.value, inviter_id=inviter_id,
                                     expires_at=now + self.policy.invitation_ttl,
                                     created_at=now, as_staff=as_staff)
             uow.invitations.add(invitation)
-            self._send(uow, invitation)
+            self._send_or_rehearse(uow, invitation, has_account)
             self.audit(uow, "user_invited", None, actor=inviter, invitation=invitation.id,
-                       email=invitation.email, staff=as_staff)
+                       email=invitation.email, staff=as_staff,
+                       **({"account": "exists"} if has_account else {}))
             uow.commit()
             return invitation
 
@@ -69,6 +83,8 @@ class InvitationService(Kit):
             state = invitation.state(self.now())
             if state in (InvitationState.ACCEPTED, InvitationState.REVOKED):
                 raise refusal(state)
+            if uow.users.get_by_email(invitation.email) is not None:  # staff may know
+                raise ValidationFailed({"email": [ACCOUNT_EXISTS]}, ACCOUNT_EXISTS)
             invitation.expires_at = self.now() + self.policy.invitation_ttl
             uow.invitations.save(invitation)
             self._send(uow, invitation)
@@ -112,16 +128,28 @@ class InvitationService(Kit):
             raise NotFound("No such invitation.")
         return invitation
 
+    def _send_or_rehearse(self, uow: UnitOfWork, invitation: Invitation,
+                          has_account: bool) -> None:
+        # An address with an account gets no message: its link could not be used (accepting
+        # refuses an address with an account), and the owner has nothing to do. A notice
+        # ("someone invited you") would only let any user make the site mail any account
+        # holder. The message is still rendered, so the answer takes about as long.
+        if has_account:
+            self.rehearse("email", "invite", self._context(invitation))
+        else:
+            self._send(uow, invitation)
+
+    def _context(self, invitation: Invitation) -> dict[str, object]:
+        return {"as_staff": invitation.as_staff,
+                "days": max(1, self.policy.invitation_ttl.days)}
+
     def _send(self, uow: UnitOfWork, invitation: Invitation) -> None:
         # The fixed wording names no inviter: a name (or address) is text another user chose,
         # and it would reach an address that has proven nothing.
         token = self.kit.signer.dumps(INVITE_PURPOSE, {"iid": invitation.id,
                                                        "email": invitation.email})
         self.send_email(uow, invitation.email, "invite", {
-            "link": self.policy.link(f"/invite/{token}"),
-            "as_staff": invitation.as_staff,
-            "days": max(1, self.policy.invitation_ttl.days),
-        })
+            "link": self.policy.link(f"/invite/{token}"), **self._context(invitation)})
 
     # --- accepting -------------------------------------------------------------------
 

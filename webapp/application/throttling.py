@@ -5,7 +5,7 @@ strings, ``"3/hour"`` or ``"20/minute;200/hour"``), each overridable with an
 environment variable ``RATELIMIT_<NAME>``. Two kinds:
 
 - per client address, enforced at the doors by Flask-Limiter (webapp/interface/limits.py):
-  ``login``, ``refresh``, ``register``, ``resend``, ``reset``, ``code``;
+  ``login``, ``refresh``, ``register``, ``resend``, ``reset``, ``code``, ``invite``;
 - per account or destination, enforced here in the services, so that the JSON API
   and the browser pages get them alike: keyed on the canonical address
   (``Email.parse``/``Phone.parse``), so ``Jane@Example.COM`` and ``jane@example.com``
@@ -39,11 +39,13 @@ DEFAULT_LIMITS: Mapping[str, str] = MappingProxyType({
     "resend": "10/minute;50/hour",         # verification email/SMS resend
     "reset": "10/minute;50/hour",          # password reset request
     "code": "30/minute;300/hour",          # typing a verification or reset code/link
+    "invite": "10/minute;50/hour",         # sending an invitation (API)
     # --- per account or destination (the services, both doors) ------------------------
     "login_failed_per_account": "10/minute",
     "refresh_per_account": "30/minute",
     "verify_per_destination": "3/hour",    # verification messages (register and resend)
     "reset_per_destination": "3/hour",     # reset messages
+    "invite_per_destination": "3/hour",    # invitations by users who are not staff
     "sms_global_daily": "1000/day",        # every SMS the site sends
 })
 

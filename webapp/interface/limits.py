@@ -31,6 +31,9 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "api.password_reset_verify": "code",
     "api.password_reset_confirm": "code",
     "api.invitation_accept": "code",
+    # Any verified user may invite when INVITATIONS_BY_USERS is on; the staff page
+    # (admin.invitations) is staff only and not limited, like the other admin actions.
+    "api.invitation_create": "invite",
     # Browser pages (POST only). Each line applies once that view exists in the app.
     "web.login": "login",
     "web.account_password": "login",  # the current password is a guess too

@@ -49,13 +49,19 @@ class InvitationOut(Out):
 
 @endpoint("/auth/invitations/", summary="Invite someone by email", body=InviteIn, auth=True,
           tag="invitations",
-          responses={201: ("The invitation; its link is on its way by email", InvitationOut),
-                     400: ("Invalid address, or it already has an account", ErrorOut),
+          responses={201: ("The invitation; its link is on its way by email (for an "
+                           "inviter who is not staff, also when the address already has "
+                           "an account: then no link is sent)", InvitationOut),
+                     400: ("Invalid address, or (staff only) it already has an account",
+                           ErrorOut),
                      401: ("Not authenticated", ErrorOut),
-                     403: ("Not staff (or users may not invite)", ErrorOut)})
+                     403: ("Not staff (or users may not invite)", ErrorOut),
+                     429: ("Too many invitations from this client address, or (users "
+                           "who are not staff) to this address", ErrorOut)})
 def invitation_create(data: InviteIn) -> Response:
     """Staff invite any address, optionally as staff. Verified users may invite (not as
-    staff) when the server runs with ``INVITATIONS_BY_USERS=true``."""
+    staff) when the server runs with ``INVITATIONS_BY_USERS=true``; they get the same
+    answer whether or not the address has an account, so it tells them nothing."""
     inviter = bearer_user()
     invitation = services().invitations.invite(inviter.id, data.email, as_staff=data.staff)
     return reply(InvitationOut.of(invitation, services().kit.clock.now()), 201)
