@@ -634,10 +634,10 @@ def make_world(policy: Policy | None = None, throttle: ThrottlePolicy | None = N
     tokens = TokenService(kit, codec)
     verification = VerificationService(kit)
     webhooks = FakeWebhooks()
-    resets = PasswordResetService(kit, tokens)
+    resets = PasswordResetService(kit, tokens, verification)
     services = Services(
-        kit=kit, accounts=AccountService(kit, verification, tokens), verification=verification,
-        tokens=tokens, resets=resets,
+        kit=kit, accounts=AccountService(kit, verification, tokens, resets),
+        verification=verification, tokens=tokens, resets=resets,
         delivery=DeliveryService(kit, mailer, sms, billing),
         billing=BillingService(kit, billing, webhooks),
         invitations=InvitationService(kit, verification, tokens),

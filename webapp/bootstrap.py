@@ -174,10 +174,10 @@ def build_services(app: Flask, settings: Settings) -> Services:
     # Console backends are for development: keep bodies so the dev outbox page shows them.
     keep_bodies = settings.console_delivery
     billing = billing_from(settings)
-    resets = PasswordResetService(kit, tokens)
+    resets = PasswordResetService(kit, tokens, verification)
     services = Services(
         kit=kit,
-        accounts=AccountService(kit, verification, tokens),
+        accounts=AccountService(kit, verification, tokens, resets),
         verification=verification,
         tokens=tokens,
         resets=resets,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
 from webapp.application.common import Kit, Toolkit, collect
 from webapp.application.interfaces import BreachedPasswords, UniqueConflict, UnitOfWork
@@ -12,6 +13,9 @@ from webapp.domain.errors import InvalidCredentials, RegistrationClosed, Validat
 from webapp.domain.model import User
 from webapp.domain.passwords import normalize_password, password_problems
 from webapp.domain.values import Email, Phone
+
+if TYPE_CHECKING:  # password_reset imports this module (check_new_password)
+    from webapp.application.password_reset import PasswordResetService
 
 MAX_NAME_LENGTH = 100
 REGISTERED = "Check your email or phone to verify your account."
@@ -50,11 +54,13 @@ def clean_name(value: str | None, field: str) -> str:
 
 class AccountService(Kit):
     def __init__(
-        self, kit: Toolkit, verification: VerificationService, tokens: TokenService
+        self, kit: Toolkit, verification: VerificationService, tokens: TokenService,
+        resets: PasswordResetService,
     ) -> None:
         super().__init__(kit)
         self.verification = verification
         self.tokens = tokens
+        self.resets = resets
 
     def register(
         self, *, email: str | None, phone: str | None, password: str,
@@ -170,9 +176,20 @@ class AccountService(Kit):
     def _tell_owner(
         self, uow: UnitOfWork, owner: User, address: Email | None, number: Phone | None
     ) -> None:
-        """An unverified owner gets a fresh verification; a verified one a warning."""
+        """What the named address of an existing account gets.
+
+        An account with nothing verified: a "finish signing up" reset, so the recipient
+        chooses the password. Verifying the account as it is would hand the address's
+        owner an account under the password of whoever registered it first (account
+        pre-hijacking). An unverified address beside a verified one that the registration
+        also names: a fresh verification (that owner is signing up again). Otherwise a
+        warning that the address has an account.
+        """
+        pending = owner.is_active and not owner.is_verified
         if address and owner.email == address.value:
-            if owner.email_verified_at is None and owner.is_active:
+            if pending:
+                self.resets.send_finish_signup(uow, owner, email=True)
+            elif owner.email_verified_at is None and owner.is_active:
                 self.verification.send_email_verification(uow, owner)
             else:
                 self.send_email(uow, address.value, "account_exists", {
@@ -180,7 +197,9 @@ class AccountService(Kit):
                     "reset_link": self.policy.link("/reset"),
                 }, owner)
         if number and owner.phone == number.value:
-            if owner.phone_verified_at is None and owner.is_active:
+            if pending:
+                self.resets.send_finish_signup(uow, owner, email=False)
+            elif owner.phone_verified_at is None and owner.is_active:
                 self.verification.send_phone_verification(uow, owner)
             else:
                 self.send_sms(uow, number.value, "account_exists", {}, owner)

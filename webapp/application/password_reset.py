@@ -2,6 +2,12 @@
 
 A reset link carries a fingerprint of the user's uniquifier and password hash,
 so it dies the moment the password changes: single use without a token table.
+
+A completed reset proves the address it went through (the link or code reached it),
+so that address counts as verified afterwards. The same link and code, worded as
+"finish signing up", answer a registration of an address held by an account with
+nothing verified: its recipient chooses the password, and whoever registered the
+address first loses the account (their password and sessions die with the reset).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from webapp.application.common import (
 )
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
+from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, User
 
@@ -33,9 +40,11 @@ def reset_fingerprint(user: User) -> str:
 
 
 class PasswordResetService(Kit):
-    def __init__(self, kit: Toolkit, tokens: TokenService) -> None:
+    def __init__(self, kit: Toolkit, tokens: TokenService,
+                 verification: VerificationService) -> None:
         super().__init__(kit)
         self.tokens = tokens
+        self.verification = verification
 
     def request(self, *, email: str | None, phone: str | None) -> None:
         """Send a link and code (email) or a code (SMS). The same answer for every address."""
@@ -66,22 +75,34 @@ class PasswordResetService(Kit):
         elif user.phone and user.vouches_for(phone=True):
             self._send_sms(uow, user)
 
-    def _send_email(self, uow: UnitOfWork, user: User) -> None:
+    def send_finish_signup(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
+        """A registration named this address of an account with nothing verified: its
+        recipient may finish signing up by choosing the password (a reset, worded so).
+
+        Not a verification of the account as it is: that would leave it under the
+        password of whoever registered the address first."""
+        if email:
+            self._send_email(uow, user, "finish_signup")
+        else:
+            self._send_sms(uow, user, "finish_signup")
+
+    def _send_email(self, uow: UnitOfWork, user: User, template: str = "reset") -> None:
         assert user.email is not None
         code = self.issue_code(uow, user, CodePurpose.RESET_EMAIL, user.email,
                                self.policy.reset_ttl)
-        token = self.kit.signer.dumps(RESET_PURPOSE, {"uid": user.id,
+        # The address rides along: the link verifies it only while it is still the user's.
+        token = self.kit.signer.dumps(RESET_PURPOSE, {"uid": user.id, "email": user.email,
                                                       "fp": reset_fingerprint(user)})
-        self.send_email(uow, user.email, "reset", {
+        self.send_email(uow, user.email, template, {
             "link": self.policy.link(f"/reset/{token}"), "code": code,
             "minutes": int(self.policy.reset_ttl.total_seconds() // 60),
         }, user)
 
-    def _send_sms(self, uow: UnitOfWork, user: User) -> None:
+    def _send_sms(self, uow: UnitOfWork, user: User, template: str = "reset") -> None:
         assert user.phone is not None
         ttl = min(self.policy.sms_code_ttl, self.policy.reset_ttl)
         code = self.issue_code(uow, user, CodePurpose.RESET_PHONE, user.phone, ttl)
-        self.send_sms(uow, user.phone, "reset", {
+        self.send_sms(uow, user.phone, template, {
             "code": code, "minutes": int(ttl.total_seconds() // 60),
         }, user)
 
@@ -89,18 +110,22 @@ class PasswordResetService(Kit):
               phone: str | None = None, code: str | None = None) -> User:
         """Whether the token or code would reset a password now (a wrong code is counted)."""
         with self.kit.uow() as uow:
-            user = self._redeem(uow, token, email, phone, code)
+            user, _ = self._redeem(uow, token, email, phone, code)
             uow.commit()
             return user
 
     def confirm(self, *, new_password: str, confirm_password: str, token: str | None = None,
                 email: str | None = None, phone: str | None = None,
                 code: str | None = None) -> User:
-        """Set the new password; the token or code is spent and every session revoked."""
+        """Set the new password; the token or code is spent and every session revoked.
+
+        The address the token or code went to is proven: verified now, with what a first
+        verification brings (the Stripe customer) when the account had nothing verified.
+        """
         if new_password != confirm_password:
             raise ValidationFailed.single("confirm_password", "The two passwords differ.")
         with self.kit.uow() as uow:
-            user = self._redeem(uow, token, email, phone, code)
+            user, proven = self._redeem(uow, token, email, phone, code)
             # A refused password leaves the code unspent: nothing is committed.
             secret = check_new_password(new_password, user.identities(), "new_password",
                                         breached=self.kit.breached)
@@ -109,13 +134,17 @@ class PasswordResetService(Kit):
             uow.users.save(user)
             self.tokens.revoke_all_in(uow, user, reason="password_reset")
             self.audit(uow, "authn_password_reset_done", user)
+            if proven is not None:
+                self.verification.mark_verified(uow, user, email=proven == "email")
             self._notify_changed(uow, user)
             uow.commit()
         self.kit.throttle.forget_failures(user.email, user.phone)  # lifts a login lockout
         return user
 
     def _redeem(self, uow: UnitOfWork, token: str | None, email: str | None,
-                phone: str | None, code: str | None) -> User:
+                phone: str | None, code: str | None) -> tuple[User, str | None]:
+        """The user, and which address ("email", "phone") the token or code proves: the one
+        it was sent to, if that is still the user's; None otherwise."""
         if token:
             return self._user_for_token(uow, token)
         if not code:
@@ -135,9 +164,11 @@ class PasswordResetService(Kit):
         if user.password_changed_at is not None and record.created_at < user.password_changed_at:
             # Like the link's fingerprint: a code dies when the password changes.
             raise invalid_code()
-        return user
+        if address is not None:
+            return user, "email" if record.destination == user.email else None
+        return user, "phone" if record.destination == user.phone else None
 
-    def _user_for_token(self, uow: UnitOfWork, token: str) -> User:
+    def _user_for_token(self, uow: UnitOfWork, token: str) -> tuple[User, str | None]:
         try:
             payload = self.kit.signer.loads(RESET_PURPOSE, token,
                                             int(self.policy.reset_ttl.total_seconds()))
@@ -146,7 +177,7 @@ class PasswordResetService(Kit):
         user = uow.users.get(int(payload.get("uid", 0)), lock=True)
         if user is None or not user.is_active or payload.get("fp") != reset_fingerprint(user):
             raise InvalidToken(INVALID_LINK)
-        return user
+        return user, "email" if user.email and payload.get("email") == user.email else None
 
     def _spend_codes(self, uow: UnitOfWork, user: User) -> None:
         """Spend the live code of each channel: only the newest per purpose counts."""
