@@ -52,7 +52,7 @@ def test_no_message_to_an_unproven_address_carries_the_chosen_name(app, client, 
     register = {"email": EMAIL, "phone": PHONE, "password": PASSWORD,
                 "first_name": EVIL, "last_name": EVIL}
     assert client.post("/api/auth/register/", json=register).status_code == 201
-    # again (a fresh verification), resets by email and by SMS, all before any proof
+    # again (a finish-signup by email and SMS), resets by email and by SMS, before any proof
     assert client.post("/api/auth/register/", json=register).status_code == 201
     for body in ({"email": EMAIL}, {"phone": PHONE}):
         assert client.post("/api/auth/password-reset/", json=body).status_code == 202
@@ -72,7 +72,8 @@ def test_no_message_to_an_unproven_address_carries_the_chosen_name(app, client, 
     seen = assert_clean(outbox, EVIL, "evil.example")
     assert seen >= {("email", "verify"), ("sms", "verify"), ("email", "reset"),
                     ("sms", "reset"), ("email", "password_changed"),
-                    ("email", "account_exists"), ("sms", "account_exists")}
+                    ("email", "account_exists"), ("sms", "account_exists"),
+                    ("email", "finish_signup"), ("sms", "finish_signup")}
 
 
 def test_an_invitation_from_a_user_names_no_inviter(app_factory):

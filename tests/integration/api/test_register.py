@@ -43,17 +43,18 @@ def test_taken_address_gets_the_same_answer_and_its_owner_is_told(client, app, v
                        ).status_code == 200
 
 
-def test_unverified_owner_gets_a_fresh_verification_instead(client, app, register, outbox):
+def test_unverified_owner_gets_a_finish_signup_instead(client, app, register, outbox):
     register("jane@example.com")
     first = outbox.code("email", "jane@example.com")
     again = client.post(REGISTER, json={"email": "jane@example.com", "password": PASSWORD})
     assert again.status_code == 201
     assert count_users(app) == 1
-    assert [m.payload["template"] for m in outbox.all("email")] == ["verify", "verify"]
-    stale = client.post("/api/auth/email-verify/", json={"email": "jane@example.com",
-                                                         "code": first})
-    if first != outbox.code("email", "jane@example.com"):
-        assert_error(stale, 400)
+    assert [m.payload["template"] for m in outbox.all("email")] == ["verify", "finish_signup"]
+    assert "/reset/" in outbox.last("email", "jane@example.com").payload["text"]
+    # The first verification code is left alone (no new one was issued).
+    kept = client.post("/api/auth/email-verify/", json={"email": "jane@example.com",
+                                                        "code": first})
+    assert kept.status_code == 200
 
 
 def test_taken_phone_gets_the_same_answer(client, app, phone_user, outbox):
