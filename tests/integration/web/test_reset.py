@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from itsdangerous import TimestampSigner
 
 from tests.conftest import PASSWORD
-from tests.integration.web.conftest import flashes, login, scrubbed, submit, text
+from tests.integration.web.conftest import flashes, login, scrubbed, signup, submit, text
 from webapp.application.common import INVALID_CODE
 
 NEW = "a brand new passphrase"
@@ -160,3 +160,20 @@ def test_reset_forms_by_htmx(client, verified_user):
                       htmx=True)
     assert response.status_code == 422
     assert text(response).lstrip().startswith('<form id="reset-code-form"')
+
+
+def test_a_second_signup_of_a_pending_address_finishes_by_the_reset_link(app, client, outbox):
+    """Whoever signed up first (perhaps an attacker) loses the account to the address's owner,
+    who chooses the password on the link's page; the address is verified by it."""
+    first = "an attacker's passphrase"
+    assert signup(client, email="jane@example.com", password=first).status_code == 303
+    assert signup(client, email="jane@example.com").status_code == 303
+    assert outbox.last("email", "jane@example.com").payload["template"] == "finish_signup"
+    token = outbox.link_token("jane@example.com", "/reset/")
+    assert "new_password" in text(client.get(f"/reset/{token}"))
+
+    response = submit(client, f"/reset/{token}", {"new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert login(client, "jane@example.com", NEW).status_code == 303  # verified: signs in
+    refused = login(app.test_client(), "jane@example.com", first)
+    assert refused.status_code == 422 and "The credentials are not valid." in text(refused)
