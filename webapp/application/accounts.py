@@ -155,20 +155,14 @@ class AccountService(Kit):
         """
         remaining = []
         for owner in owners:
-            names_verified = (
-                (address is not None and owner.email == address.value
-                 and owner.email_verified_at is not None)
-                or (number is not None and owner.phone == number.value
-                    and owner.phone_verified_at is not None))
-            released = []
-            if not names_verified and owner.is_verified and owner.is_active:
-                if address is not None and owner.email == address.value:
-                    owner.email, released = None, [*released, "email"]
-                if number is not None and owner.phone == number.value:
-                    owner.phone, released = None, [*released, "phone"]
-            if released:
+            named = [channel for channel, value in (("email", address), ("phone", number))
+                     if value is not None and getattr(owner, channel) == value.value]
+            if owner.is_active and owner.is_verified and not any(
+                    owner.vouches_for(phone=channel == "phone") for channel in named):
+                for channel in named:
+                    setattr(owner, channel, None)
                 uow.users.save(owner)
-                self.audit(uow, "unverified_address_released", owner, channels=released)
+                self.audit(uow, "unverified_address_released", owner, channels=named)
             else:
                 remaining.append(owner)
         return remaining
