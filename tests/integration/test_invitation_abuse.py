@@ -103,3 +103,29 @@ def test_invitations_are_limited_per_client_address(users_invite):
     # the budget is the client address's, whoever is signed in
     assert invite(client, boss, "colleague@example.com").status_code == 429
     assert len(Outbox(app).all("email")) == 3
+
+
+def test_a_users_invitations_are_limited_whatever_client_address_they_use(users_invite):
+    app = users_invite(RATELIMIT_ENABLED=True, RATELIMIT_INVITE_PER_USER="2/day")
+    client = app.test_client()
+    pal = bearer(client, "pal@example.com")
+
+    def from_address(auth, email: str, n: int):
+        return client.post("/api/auth/invitations/", json={"email": email}, headers=auth,
+                           environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+
+    sent = [from_address(pal, f"friend{n}@example.com", n).status_code for n in range(2)]
+    refused = from_address(pal, "friend7@example.com", 7)
+    assert sent == [201, 201] and refused.status_code == 429
+    assert refused.json["code"] == "throttled"
+    assert 0 < int(refused.headers["Retry-After"]) <= 24 * 3600
+    # the refused address's own budget was not touched, and nothing went out for it
+    outbox = Outbox(app)
+    assert outbox.all("email", "friend7@example.com") == []
+    assert len(outbox.all("email")) == 2
+    # the budget is this user's: another user and staff still invite
+    make_user(app, "friend@example.com")
+    assert from_address(bearer(client, "friend@example.com"), "friend7@example.com",
+                        8).status_code == 201
+    assert from_address(bearer(client, "boss@example.com"), "other@example.com",
+                        9).status_code == 201

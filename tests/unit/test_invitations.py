@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes import make_world
 from webapp.application.policy import Policy
-from webapp.application.throttling import ThrottlePolicy
+from webapp.application.throttling import DEFAULT_LIMITS, ThrottlePolicy
 from webapp.domain.errors import InvalidToken, PermissionDenied, Throttled, ValidationFailed
 from webapp.domain.model import User
 
@@ -206,3 +206,23 @@ def test_an_inviter_refused_for_permission_spends_no_budget():
             world.services.invitations.invite(stranger.id, "fresh@example.com")
     pal = world.user("pal@example.com")
     assert world.services.invitations.invite(pal.id, "fresh@example.com").id
+
+
+def test_a_users_invitations_are_budgeted_per_user_and_a_refusal_spends_no_address():
+    limits = {**DEFAULT_LIMITS, "invite_per_user": "2/day"}
+    world, boss, pal = users_invite(ThrottlePolicy(limits=limits))
+    service = world.services.invitations
+    service.invite(pal.id, "one@example.com")
+    service.invite(pal.id, "two@example.com")
+    with pytest.raises(Throttled) as refused:
+        service.invite(pal.id, "three@example.com")
+    assert 0 < refused.value.retry_after <= 24 * 3600
+    assert len(world.store.invitations) == 2 and world.emails("three@example.com") == []
+    # the refused address kept its whole budget (3/hour): other users spend all of it
+    others = [add_user(world, f"other{n}@example.com", email_verified_at=world.clock.now())
+              for n in range(2)]
+    for other in (others[0], others[0], others[1]):
+        service.invite(other.id, "three@example.com")
+    assert service.invite(boss.id, "four@example.com").id
+    world.clock.advance(days=1, seconds=1)
+    assert service.invite(pal.id, "five@example.com").id

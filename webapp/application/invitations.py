@@ -52,13 +52,17 @@ class InvitationService(Kit):
         not reveal who has an account: the invitation is recorded all the same (its id
         then gives nothing away either), but no link is sent, since it could not be used;
         the owner gets nothing (see ``_send_or_rehearse``). Users also spend the address's
-        ``invite_per_destination`` budget, before anything is looked up, for every address.
+        ``invite_per_destination`` budget, before anything is looked up, for every address,
+        and their own ``invite_per_user`` budget, whatever client address they come from.
         """
         address = Email.parse(email)
         with self.kit.uow() as uow:
             inviter = self._inviter(uow, inviter_id, as_staff)
             trusted = inviter is None or inviter.is_staff
             if not trusted:
+                assert inviter is not None
+                # The user's own budget first: a client with many addresses gets no more.
+                self.kit.throttle.spend("invite_per_user", str(inviter.id))
                 self.kit.throttle.before_messages("invite_per_destination", address, None)
             has_account = uow.users.get_by_email(address.value) is not None
             if has_account and trusted:

@@ -46,6 +46,7 @@ DEFAULT_LIMITS: Mapping[str, str] = MappingProxyType({
     "verify_per_destination": "3/hour",    # verification messages (register and resend)
     "reset_per_destination": "3/hour",     # reset messages
     "invite_per_destination": "3/hour",    # invitations by users who are not staff
+    "invite_per_user": "20/day",           # ... and all the invitations of one such user
     "sms_global_daily": "1000/day",        # every SMS the site sends
 })
 
