@@ -204,10 +204,12 @@ def run(server_url: str, seconds: int, rounds: int, log: Callable[[str], None]) 
         rss = max(peak_rss_mib(pid) for key in ("login_small", "login_large")
                   for pid in sides[key].server.worker_pids())
         bare_rss = max(peak_rss_mib(pid) for pid in sides["login_bare"].server.worker_pids())
+        floor_rss = _stack_floor(stack, stored, seconds)
         log(f"with every core hashing at once a verification costs "
             f"{yardstick.busy_cpu / yardstick.busy_samples * 1000:.1f} ms CPU: the login "
             f"ratio's ceiling is {yardstick.ceiling:.2f}")
-        return _figures(yardstick, {k: s.tally for k, s in sides.items()}, rss, bare_rss)
+        return _figures(yardstick, {k: s.tally for k, s in sides.items()}, rss, bare_rss,
+                        floor_rss)
     finally:
         stack.close()
 
@@ -218,9 +220,7 @@ def _start(stack: Stack, small: str, large: str, database: int,
     mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
     app = stack.gunicorn("app-small", "wsgi:app", app_env(small, **mail))
     app_large = stack.gunicorn("app-large", "wsgi:app", app_env(large, **mail))
-    bare = stack.gunicorn("bare", "bench.bare_app:app",
-                          {**os.environ, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING",
-                           "BENCH_PASSWORD_HASH": stored})
+    bare = stack.gunicorn("bare", "bench.bare_app:app", _bare_env(stored))
     auth = (f"Authorization: Bearer {login_token(app.url)}",)
 
     def login(server: Server, users: int) -> Callable[[int], Load]:
@@ -248,8 +248,26 @@ def _start(stack: Stack, small: str, large: str, database: int,
     }
 
 
+def _bare_env(stored: str, **extra: str) -> dict[str, str]:
+    return {**os.environ, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING",
+            "BENCH_PASSWORD_HASH": stored, **extra}
+
+
+def _stack_floor(stack: Stack, stored: str, seconds: int) -> float:
+    """Peak worker RSS of the bare login with the fixed libraries imported and unused
+    (bench/bare_app.py, ``STACK``): what any app on them holds at least under this load."""
+    server = stack.gunicorn("bare-stack", "bench.bare_app:app",
+                            _bare_env(stored, BENCH_IMPORT_STACK="1"))
+    load = wrk(server.url, "login", str(SMALL), PASSWORD, seconds=seconds)
+    if load.errors or not load.requests:
+        raise RuntimeError(f"bare-stack: {load.errors} errors in {load.requests} requests")
+    peak = max(peak_rss_mib(pid) for pid in server.worker_pids())
+    stack.stop(server)
+    return peak
+
+
 def _figures(yardstick: Argon2Yardstick, t: dict[str, Tally], rss: float,
-             bare_rss: float) -> list[Figure]:
+             bare_rss: float, floor_rss: float) -> list[Figure]:
     limit, hash_cpu = yardstick.limit, yardstick.hash_cpu
     small, large, me, bare = t["login_small"], t["login_large"], t["me"], t["bare"]
     bare_login = t["login_bare"]
@@ -276,6 +294,8 @@ def _figures(yardstick: Argon2Yardstick, t: dict[str, Tally], rss: float,
          f"{bare_login.rps:.1f}/s; CPU {bare_login.cpu_ms:.1f} ms per login"),
         ("  bare Flask login worker peak RSS, MiB", bare_rss,
          "the same hash, Flask, PyJWT, gunicorn"),
+        ("  same + the fixed libraries, unused, MiB", floor_rss,
+         "Flask-Login/-WTF/-SQLAlchemy/-Limiter, email-validator, psycopg imported"),
     ]
     return [Figure(name, value, (">= " if at_least else "<= ") + f"{target:g}",
                    value >= target if at_least else value <= target, detail)
