@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.integration.web.conftest import HTMX, login, own_app, submit, text
 from webapp.interface.web.safety import safe_next
 
@@ -134,11 +135,48 @@ def test_pages_send_the_security_headers(client, path):
 
 
 @pytest.mark.parametrize("path", ["/verify/some-token", "/reset/some-token"])
-def test_token_pages_send_no_referrer(client, path):
-    assert client.get(path).headers["Referrer-Policy"] == "no-referrer"
+def test_token_pages_never_send_their_path_as_referrer(client, path):
+    # strict-origin: the token in the path never leaves in a Referer, yet over HTTPS a form
+    # posted from the page still names its origin, which Flask-WTF's CSRF check requires.
+    assert client.get(path).headers["Referrer-Policy"] == "strict-origin"
     submitted = submit(client, path, page="/login")
-    assert submitted.headers["Referrer-Policy"] == "no-referrer"
+    assert submitted.headers["Referrer-Policy"] == "strict-origin"
     assert submitted.headers["Cache-Control"] == "no-store"
+
+
+HTTPS = "https://localhost"
+# What a browser sends as Referer with a same-origin request, by the page's policy.
+REFERER_BY_POLICY = {"no-referrer": None, "origin": f"{HTTPS}/", "strict-origin": f"{HTTPS}/",
+                     "same-origin": "page", "strict-origin-when-cross-origin": "page"}
+
+
+def post_from_page(client, path: str, data: dict[str, str], *, htmx: bool = False):
+    """POST the form of ``path`` over HTTPS as a browser would, Referer as the page's
+    Referrer-Policy allows (Flask-WTF refuses an HTTPS post without a same-origin one)."""
+    page = client.get(path, base_url=HTTPS)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text(page))
+    assert token, text(page)
+    referer = REFERER_BY_POLICY[page.headers["Referrer-Policy"]]
+    headers = {**(HTMX if htmx else {}),
+               **({"Referer": HTTPS + path if referer == "page" else referer} if referer else {})}
+    return client.post(path, base_url=HTTPS, headers=headers,
+                       data={"csrf_token": token.group(1), **data})
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_emailed_links_work_over_https(client, outbox, verified_user, htmx):
+    assert submit(client, "/signup", {"email": "new@example.com", "phone": "",
+                                      "password": PASSWORD}).status_code == 303
+    token = outbox.link_token("new@example.com", "/verify/")
+    verified = post_from_page(client, f"/verify/{token}", {}, htmx=htmx)
+    assert verified.status_code in (204, 303), text(verified)
+    submit(client, "/reset", {"identifier": "jane@example.com"})
+    token = outbox.link_token("jane@example.com", "/reset/")
+    new = "a brand new passphrase"
+    reset = post_from_page(client, f"/reset/{token}",
+                           {"new_password": new, "confirm_password": new}, htmx=htmx)
+    assert reset.status_code in (204, 303), text(reset)
+    assert login(client, "jane@example.com", new).status_code == 303
 
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)

@@ -46,13 +46,15 @@ def secret_page(view: Callable[..., Any]) -> Callable[..., Any]:
     """A page whose URL carries a secret (an emailed link's token).
 
     The token must not leak through the Referer header to anything the page links
-    to, nor stay in a cache.
+    to, nor stay in a cache. ``strict-origin`` sends the origin alone: not
+    ``no-referrer``, since over HTTPS Flask-WTF refuses a form post without a
+    same-origin Referer, and the page's own form would be refused.
     """
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         response = make_response(view(*args, **kwargs))
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "strict-origin"
         response.headers["Cache-Control"] = "no-store"
         return response
 
