@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from jinja2 import ChoiceLoader, DictLoader
 
 from tests.conftest import PASSWORD
-from tests.integration.web.conftest import HTMX, login, submit, text
+from tests.integration.web.conftest import HTMX, csrf_token, login, submit, text
 
 NEW = "a brand new passphrase"
 
@@ -115,3 +117,22 @@ def test_account_actions_by_htmx_without_a_session(client):
     body = {"first_name": "x"}
     response = client.post("/account/profile", data=body, headers=HTMX)
     assert response.status_code == 400  # no CSRF token: refused first
+
+
+def test_a_form_sent_after_the_session_ended_goes_to_login_then_back_to_the_account(
+        app, client, signed_in):
+    other = app.test_client()
+    login(other, "jane@example.com")
+    body = {"csrf_token": csrf_token(other, "/account"), "first_name": "Typed"}
+    assert change_password(client).status_code == 303  # ends the other browser's session
+    by_htmx = other.post("/account/profile", data=body, headers=HTMX)
+    # The whole window goes to the login page: not that page swapped into the form.
+    assert by_htmx.status_code == 204, text(by_htmx)
+    assert by_htmx.headers["HX-Redirect"] == "/login?next=%2Faccount"
+    plain = other.post("/account/profile", data=body)
+    assert plain.status_code == 302 and plain.headers["Location"] == "/login?next=%2Faccount"
+    assert "Log in to see that page." in text(other.get("/login"))
+    next_ = parse_qs(urlsplit(plain.headers["Location"]).query)["next"][0]
+    back = login(other, "jane@example.com", NEW, next_=next_)
+    assert back.headers["Location"] == "/account"
+    assert other.get(back.headers["Location"]).status_code == 200  # a page, not a 405

@@ -7,14 +7,15 @@ rotate it) ends every other session on its next request.
 
 from __future__ import annotations
 
-from flask import session
-from flask_login import UserMixin, login_user, logout_user
+from flask import Response, flash, redirect, request, session, url_for
+from flask_login import UserMixin, login_url, login_user, logout_user
 
 from webapp.application.tokens import session_version
 from webapp.domain.errors import AuthenticationRequired
 from webapp.domain.model import User
 from webapp.extensions import login_manager
 from webapp.interface import services
+from webapp.interface.web.outcomes import go, is_htmx
 
 
 class SessionUser(UserMixin):
@@ -37,6 +38,22 @@ class SessionUser(UserMixin):
 
 login_manager.login_message = "Log in to see that page."
 login_manager.login_message_category = "info"
+
+
+@login_manager.unauthorized_handler
+def to_login() -> Response:
+    """No session (never, or ended elsewhere): to the login page, and back after it.
+
+    Only a page (GET) is come back to: a form sent without a session comes back to the
+    account page, where the forms are (as the admin pages do), not to a POST-only
+    address that would answer 405. An htmx form sends the whole window to the login
+    page instead of swapping that page into itself.
+    """
+    if login_manager.login_message:
+        flash(login_manager.login_message, login_manager.login_message_category)
+    target = request.full_path.rstrip("?") if request.method == "GET" else url_for("web.account")
+    location = login_url(login_manager.login_view, next_url=target)
+    return go(location) if is_htmx() else redirect(location)
 
 
 @login_manager.user_loader
