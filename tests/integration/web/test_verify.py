@@ -154,6 +154,27 @@ def test_resend_with_a_bad_address_shows_the_error(client):
     assert "valid email address" in text(response)
 
 
+def labelled_inputs(page: str) -> dict[str, str]:
+    """Each label's text and the one element its ``for`` names (refused if ambiguous)."""
+    labels = dict(re.findall(r'<label for="([^"]+)">([^<]+)', page))
+    for target in labels:
+        assert len(re.findall(rf'\sid="{re.escape(target)}"', page)) == 1, target
+    return labels
+
+
+def test_each_form_of_the_verify_page_has_its_own_identifier_box(client):
+    # Straight to /verify, nothing pending: both the code and the resend form ask for it.
+    page = text(client.get("/verify"))
+    assert len(labelled_inputs(page)) == 3
+    bad = text(submit(client, "/verify/resend", {"identifier": "not an email@"},
+                      page="/verify"))
+    resend = bad[bad.index('<form id="resend-form"'):]
+    box = re.search(r'<label for="([^"]+)">Email or phone number', resend).group(1)
+    assert f'id="{box}"' in resend and f'id="{box}-error"' in resend
+    assert f'aria-describedby="{box}-help {box}-error"' in resend
+    labelled_inputs(bad)
+
+
 def test_resend_page_by_get_goes_to_verify(client):
     assert client.get("/verify/resend").headers["Location"] == "/verify"
 

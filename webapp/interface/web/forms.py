@@ -65,7 +65,10 @@ class CodeForm(IdentifierForm):
 
 
 class ResendForm(IdentifierForm):
-    pass
+    # Shown on /verify under the code form's own box: an id of its own, so that each
+    # label (and each help and error text) belongs to its own input.
+    identifier = StringField("Email or phone number", validators=[SHORT],
+                             id="resend-identifier")
 
 
 class ResetRequestForm(IdentifierForm):
