@@ -138,6 +138,21 @@ def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_aut
     assert no_csrf.status_code == 400
 
 
+def test_the_invite_page_refuses_bad_input_like_every_other_form(app, client, staff_auth,
+                                                                  outbox):
+    _, token = invite(client, staff_auth, outbox)
+    browser = app.test_client()
+    csrf = csrf_token(browser, f"/invite/{token}")
+    for password, confirm, message in [("short", "short", "at least 8 characters"),
+                                       (PASSWORD, "something else", "differ")]:
+        page = browser.post(f"/invite/{token}", data={
+            "csrf_token": csrf, "password": password, "confirm_password": confirm,
+            "first_name": "Nia"})
+        assert page.status_code == 422, message  # as every page's form: not a 200
+        assert message in page.text and 'aria-invalid="true"' in page.text
+        assert 'value="Nia"' in page.text and password not in page.text
+
+
 def test_invite_only_registration_refuses_signup(app_with, outbox):
     app = app_with(REGISTRATION="invite")
     client = app.test_client()

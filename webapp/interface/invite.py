@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.domain.errors import DomainError, InvalidToken, ValidationFailed
 from webapp.interface import services
+from webapp.interface.web.outcomes import FORM_INVALID
 from webapp.interface.web.session import start_session
 
 bp = Blueprint("invite", __name__)
@@ -25,7 +26,7 @@ class AcceptForm(FlaskForm):
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
-def accept(token: str) -> Response | tuple[str, int] | str:
+def accept(token: str) -> Response | tuple[str, int]:
     """Show the invitation and the form; on a valid POST create the account and sign in."""
     invitations = services().invitations
     try:
@@ -48,7 +49,8 @@ def accept(token: str) -> Response | tuple[str, int] | str:
         else:
             start_session(user)
             return redirect(_landing(user.is_staff))
-    return render_template("invite.html", invitation=invitation, form=form, problem=None)
+    page = render_template("invite.html", invitation=invitation, form=form, problem=None)
+    return page, FORM_INVALID if form.errors else 200
 
 
 def _attach(form: AcceptForm, exc: ValidationFailed) -> None:
