@@ -153,6 +153,19 @@ def test_the_invite_page_refuses_bad_input_like_every_other_form(app, client, st
         assert 'value="Nia"' in page.text and password not in page.text
 
 
+def test_the_invite_page_keeps_its_token_out_of_referers_and_caches(app, client, staff_auth,
+                                                                    outbox):
+    # Like /verify/<token> and /reset/<token>: the page's own stylesheet, script and
+    # links must not carry the link's token to anyone's log in a Referer.
+    _, token = invite(client, staff_auth, outbox)
+    browser = app.test_client()
+    for response in (browser.get(f"/invite/{token}"), browser.get(f"/invite/{token}x"),
+                     browser.post(f"/invite/{token}", data={
+                         "csrf_token": csrf_token(browser, f"/invite/{token}")})):
+        assert response.headers["Referrer-Policy"] == "strict-origin"
+        assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_invite_only_registration_refuses_signup(app_with, outbox):
     app = app_with(REGISTRATION="invite")
     client = app.test_client()

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from webapp.domain.errors import DomainError, InvalidToken, ValidationFailed
 from webapp.interface import services
 from webapp.interface.web.outcomes import FORM_INVALID
+from webapp.interface.web.safety import secret_page
 from webapp.interface.web.session import start_session
 
 bp = Blueprint("invite", __name__)
@@ -26,6 +27,7 @@ class AcceptForm(FlaskForm):
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@secret_page
 def accept(token: str) -> Response | tuple[str, int]:
     """Show the invitation and the form; on a valid POST create the account and sign in."""
     invitations = services().invitations
