@@ -13,6 +13,7 @@ from wtforms import EmailField, HiddenField, PasswordField, StringField, TelFiel
 from wtforms.validators import Length
 
 from webapp.domain.passwords import MAX_LENGTH, MIN_LENGTH
+from webapp.interface.web.safety import safe_next
 
 PASSWORD_HELP = (
     f"At least {MIN_LENGTH} characters (up to {MAX_LENGTH}). Not a common password and not like "
@@ -57,7 +58,9 @@ class SignupForm(WebForm):
 
 class LoginForm(IdentifierForm):
     password = PasswordField("Password", validators=[PASSWORD])
-    next = HiddenField(validators=[Length(max=2000)])
+    # Never refused (a hidden field's error is shown nowhere): what is not a path on
+    # this site, one too long included, is dropped and the login goes to the default.
+    next = HiddenField(filters=[lambda value: safe_next(value, "")])
 
 
 class CodeForm(IdentifierForm):
