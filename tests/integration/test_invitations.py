@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import make_app
+from tests.conftest import Outbox, make_app
 from tests.integration.admin_support import (
     PASSWORD,
     audit_rows,
@@ -164,6 +164,24 @@ def test_the_invite_page_keeps_its_token_out_of_referers_and_caches(app, client,
                          "csrf_token": csrf_token(browser, f"/invite/{token}")})):
         assert response.headers["Referrer-Policy"] == "strict-origin"
         assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_an_invitee_whose_address_is_locked_out_is_told_the_account_is_ready(app_factory):
+    app = app_factory(RATELIMIT_ENABLED=True)
+    client, outbox = app.test_client(), Outbox(app)
+    make_user(app, "boss@example.com", staff=True)
+    _, token = invite(client, bearer(client, "boss@example.com"), outbox)
+    for _ in range(5):  # someone guessed at the address: its logins are locked a while
+        client.post("/api/auth/login/", json={"email": "new@example.com", "password": "guess"})
+    browser = app.test_client()
+    done = browser.post(f"/invite/{token}", data={
+        "csrf_token": csrf_token(browser, f"/invite/{token}"), "password": PASSWORD,
+        "confirm_password": PASSWORD})
+    # The account was made: not "This invitation does not work" (then "already used").
+    assert done.status_code == 303 and done.location == "/login", done.text
+    page = browser.get("/login").text
+    assert "Your account is ready" in page and "Too many" in page
+    assert audit_rows(app, "invitation_accepted")
 
 
 def test_invite_only_registration_refuses_signup(app_with, outbox):

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.domain.errors import DomainError, InvalidToken, ValidationFailed
+from webapp.domain.model import User
 from webapp.interface import services
 from webapp.interface.web.outcomes import FORM_INVALID
 from webapp.interface.web.safety import secret_page
@@ -41,18 +42,28 @@ def accept(token: str) -> Response | tuple[str, int]:
             user = invitations.accept(token, form.password.data or "",
                                       first_name=form.first_name.data,
                                       last_name=form.last_name.data)
-            # Signing in is a login like any other: the same audit event and bookkeeping.
-            user = services().tokens.authenticate(email=user.email, phone=None,
-                                                  password=form.password.data or "")
         except ValidationFailed as exc:
             _attach(form, exc)
         except DomainError as exc:
             return render_template("invite.html", problem=exc.detail, form=None), 400
         else:
-            start_session(user)
-            return redirect(_landing(user.is_staff))
+            return _sign_in(user, form.password.data or "")
     page = render_template("invite.html", invitation=invitation, form=form, problem=None)
     return page, FORM_INVALID if form.errors else 200
+
+
+def _sign_in(user: User, password: str) -> Response:
+    """Signing in is a login like any other: the same audit event and bookkeeping, and
+    the same refusals (an address whose logins are locked). The account exists by then,
+    so a refusal says so and leads to the login page, not to "this invitation does not
+    work" (and then "already used")."""
+    try:
+        user = services().tokens.authenticate(email=user.email, phone=None, password=password)
+    except DomainError as exc:
+        flash(f"Your account is ready. {exc.detail}", "error")
+        return redirect(url_for("web.login"), 303)
+    start_session(user)
+    return redirect(_landing(user.is_staff))
 
 
 def _attach(form: AcceptForm, exc: ValidationFailed) -> None:
