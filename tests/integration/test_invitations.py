@@ -122,6 +122,9 @@ def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_aut
     browser = app.test_client()
     page = browser.get(f"/invite/{token}")
     assert page.status_code == 200 and "new@example.com" in page.text
+    # the account's name for password managers, which save the new password under it
+    assert ('<input type="email" autocomplete="username" value="new@example.com" hidden>'
+            in page.text)
     csrf = csrf_token(browser, f"/invite/{token}")
     mismatch = browser.post(f"/invite/{token}", data={
         "csrf_token": csrf, "password": PASSWORD, "confirm_password": "something else"})

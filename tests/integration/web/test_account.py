@@ -136,3 +136,11 @@ def test_a_form_sent_after_the_session_ended_goes_to_login_then_back_to_the_acco
     back = login(other, "jane@example.com", NEW, next_=next_)
     assert back.headers["Location"] == "/account"
     assert other.get(back.headers["Location"]).status_code == 200  # a page, not a 405
+
+
+def test_the_password_form_names_the_account_for_password_managers(client, signed_in):
+    # Chromium: "Password forms should have (optionally hidden) username fields". Without
+    # one a password manager cannot tell whose saved password the new one replaces.
+    username = '<input type="text" autocomplete="username" value="jane@example.com" hidden>'
+    assert username in text(client.get("/account"))
+    assert username in text(change_password(client, current="wrong wrong", htmx=True))
