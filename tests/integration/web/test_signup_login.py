@@ -60,6 +60,14 @@ def test_signup_shows_every_problem_next_to_its_field(client):
     assert PASSWORD not in page
 
 
+def test_a_password_far_too_long_is_refused_with_the_real_limit(client):
+    # The form caps the size before the service sees it; its message must name the
+    # service's limit (128), not the cap's (129).
+    page = text(signup(client, email="x@example.com", password="long enough " * 20))
+    assert 'id="password-error"><li>Use at most 128 characters.' in page
+    assert "longer than 129" not in page
+
+
 def test_signup_refuses_a_common_password_and_names_the_rule(client):
     page = text(signup(client, email="x@example.com", password="password123"))
     assert "too common" in page

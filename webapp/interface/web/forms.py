@@ -20,7 +20,8 @@ PASSWORD_HELP = (
     "your email address or phone number. A few unrelated words make a strong one."
 )
 SHORT = Length(max=320)
-PASSWORD = Length(max=MAX_LENGTH + 1)  # one more, so the service can say it is too long
+# One more, so the service can say it is too long; far longer is refused here, in its words.
+PASSWORD = Length(max=MAX_LENGTH + 1, message=f"Use at most {MAX_LENGTH} characters.")
 
 
 def split_identifier(text: str | None) -> tuple[str | None, str | None]:
