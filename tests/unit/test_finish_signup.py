@@ -91,7 +91,9 @@ def test_the_sms_code_sets_the_password_and_verifies_the_phone(world):
     assert_taken_back(world, attacker, phone=PHONE)
 
 
-def test_both_addresses_taken_get_a_message_each_and_each_proves_only_its_own(world):
+def test_both_addresses_taken_get_a_message_each_and_the_one_used_keeps_the_account(world):
+    """The phone's code proves only the phone; the email, unproven and typed by the first
+    registrant, leaves the account with that registrant's password (see below)."""
     register(world, email=EMAIL, phone=PHONE, password=ATTACKER)
     register(world, email=EMAIL, phone=PHONE, password=VICTIM)
     assert world.emails(EMAIL)[-1].payload["template"] == "finish_signup"
@@ -99,8 +101,9 @@ def test_both_addresses_taken_get_a_message_each_and_each_proves_only_its_own(wo
 
     confirm(world, phone=PHONE, code=sms_code(world))
 
-    user = world.user(email=EMAIL)
-    assert user.phone_verified_at is not None and user.email_verified_at is None
+    user = world.user(phone=PHONE)
+    assert user.phone_verified_at is not None
+    assert user.email is None and user.email_verified_at is None
     assert len(stripe_jobs(world)) == 1
 
 
@@ -156,3 +159,29 @@ def test_after_the_old_verification_is_used_the_finish_signup_still_wins(world):
     confirm(world, email=EMAIL, code=email_code(world))
 
     assert_taken_back(world, attacker, email=EMAIL)
+
+
+
+@pytest.mark.parametrize("proven", ["email", "phone"])
+def test_the_first_registrants_other_address_goes_with_their_password(world, proven):
+    """The attacker registers the victim's email beside their own phone (or the reverse).
+    When the victim finishes signing up, that address must not stay on the account:
+    verified with a resent code, it would reset the victim's password (account takeover)."""
+    theirs = {"email": "mallory@example.com", "phone": "+14155550199"}
+    other = "phone" if proven == "email" else "email"
+    mine = {proven: EMAIL if proven == "email" else PHONE}
+    register(world, password=ATTACKER, **mine, **{other: theirs[other]})
+    register(world, password=VICTIM, **{"email": None, "phone": None, **mine})
+    code = email_code(world) if proven == "email" else sms_code(world)
+
+    confirm(world, **mine, code=code)
+
+    user = world.user(**mine)
+    assert getattr(user, other) is None and user.password_hash == f"fake$v1${VICTIM}"
+    assert "unverified_address_released" in world.audit_kinds()
+    sent = len(world.store.outbox)
+    if other == "phone":
+        world.services.verification.resend_phone(theirs["phone"])
+    else:
+        world.services.verification.resend_email(theirs["email"])
+    assert len(world.store.outbox) == sent  # no code reaches the attacker for this account
