@@ -113,11 +113,12 @@ def collect(errors: dict[str, list[str]], check: Callable[[], T]) -> T | None:
         return None
 
 
-def find_user(uow: UnitOfWork, email: Email | None, phone: Phone | None) -> User | None:
+def find_user(uow: UnitOfWork, email: Email | None, phone: Phone | None, *,
+              lock: bool = False) -> User | None:
     if email is not None:
-        return uow.users.get_by_email(email.value)
+        return uow.users.get_by_email(email.value, lock=lock)
     if phone is not None:
-        return uow.users.get_by_phone(phone.value)
+        return uow.users.get_by_phone(phone.value, lock=lock)
     return None
 
 

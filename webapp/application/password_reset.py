@@ -152,7 +152,9 @@ class PasswordResetService(Kit):
         if not code:
             raise ValidationFailed.single("token", "Give the token from the link, or a code.")
         address, number = parse_identifier(email, phone, self.policy.default_region)
-        user = find_user(uow, address, number)
+        # Locked, as for a verification code: parallel tries are counted one after another
+        # (each reads the count the previous one wrote), so a burst costs every try it makes.
+        user = find_user(uow, address, number, lock=True)
         if user is not None and (not user.is_active
                                  or not user.vouches_for(phone=address is None)):
             user = None
