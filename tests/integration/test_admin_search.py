@@ -87,3 +87,22 @@ def test_search_terms_are_decided_in_one_place():
     assert search_terms("+44 20", "US").phone_prefix == "+4420"
     assert search_terms("Ann Lee", "US").name_prefixes == ("ann", "lee")
     assert search_terms("ann", "US").email_prefix == "ann"
+
+
+def test_ids_beyond_the_id_columns_and_non_ascii_digits_are_no_ids(app, client, people):
+    """PostgreSQL's INTEGER ends at 2**31 - 1 and SQLite's at 2**63 - 1; "²" is a digit
+    to str.isdigit() but not to int(): each is "no such row", never a 500."""
+    app.config["WTF_CSRF_ENABLED"] = False  # the ids, not the token, are under test
+    for query in ("/admin/audit?before=2147483648", "/admin/queue?before=999999999999",
+                  "/admin/audit?user=2147483648", "/admin/audit?before=%C2%B2",
+                  "/admin/users?page=%C2%B2", "/admin/audit?user=%C2%B2"):
+        assert client.get(query).status_code == 200, query
+    assert listed(client, "?page=%C2%B2") == listed(client)  # the first page
+    for big in ("2147483648", "9" * 25):
+        for method, path in (("GET", f"/admin/users/{big}"),
+                             ("GET", f"/admin/users/{big}/promote"),
+                             ("POST", f"/admin/users/{big}/promote"),
+                             ("POST", f"/admin/queue/{big}/retry"),
+                             ("POST", f"/admin/invitations/{big}/revoke")):
+            assert client.open(path, method=method).status_code == 404, (method, path)
+

@@ -13,7 +13,7 @@ from webapp.domain.errors import DomainError
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.chart import funnel_chart
 from webapp.interface.admin.forms import ConfirmForm
-from webapp.interface.admin.pages import number
+from webapp.interface.admin.pages import ID, number
 
 # action -> (button label, what it does, whether it is destructive)
 ACTIONS = {
@@ -74,7 +74,7 @@ def users() -> str:
                            subscription_choices=list(SUBSCRIPTION.items()))
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get(f"/users/<{ID}:user_id>")
 def user(user_id: int) -> str:
     """Everything about one account: identity, verification, logins, tokens, messages, trail."""
     try:
@@ -102,7 +102,7 @@ def available_actions(u) -> list[str]:  # noqa: ANN001
     return wanted
 
 
-@bp.route("/users/<int:user_id>/<action>", methods=["GET", "POST"])
+@bp.route(f"/users/<{ID}:user_id>/<action>", methods=["GET", "POST"])
 def user_action(user_id: int, action: str) -> Response | str:
     """GET asks for confirmation; POST (with the form's CSRF token) does it."""
     if action not in ACTIONS:
