@@ -106,3 +106,10 @@ def test_ids_beyond_the_id_columns_and_non_ascii_digits_are_no_ids(app, client, 
                              ("POST", f"/admin/invitations/{big}/revoke")):
             assert client.open(path, method=method).status_code == 404, (method, path)
 
+
+def test_a_nul_byte_in_the_query_is_a_bad_request(client, people):
+    """PostgreSQL text cannot hold NUL: the search and the filters answer 400, not 500."""
+    for query in ("/admin/users?q=ja%00", "/admin/users?q=%00", "/admin/audit?kind=%00",
+                  "/admin/audit?user=a%00@example.com", "/admin/queue?kind=x%00"):
+        assert client.get(query).status_code == 400, query
+    assert listed(client, "?q=jane.doe@") == ["jane.doe@example.com"]
