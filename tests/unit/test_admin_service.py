@@ -86,3 +86,22 @@ def test_a_staff_retry_leaves_a_live_lease_alone(world):
     again = world.store.outbox[job.id]
     assert (again.locked_by, again.status, again.attempts) == ("worker-1", "pending", 0)
     assert again.next_attempt_at == world.clock.now()
+
+
+def test_retry_stripe_after_the_customer_was_deleted_queues_a_new_one():
+    """customer.deleted unlinks the customer; the creation job is long delivered. Staff's
+    "Retry Stripe customer" (offered: verified, no customer) makes a new one, as Checkout does."""
+    from tests.unit.test_billing_customer import customer_jobs, deliver
+    from tests.unit.test_billing_service import customer_ready
+
+    world = make_world()
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    user_id = customer_ready(world)
+    old = world.store.users[user_id].stripe_customer_id
+    world.store.users[user_id].stripe_customer_id = None  # what customer.deleted leaves
+    world.billing.customers[old]["metadata"]["user_id"] = ""  # deleted: no longer listed
+    assert world.services.admin.act(boss.id, user_id, "retry_stripe")
+    assert [j.status for j in customer_jobs(world)].count("pending") == 1
+    deliver(world)
+    assert world.store.users[user_id].stripe_customer_id not in (None, old)
+    assert len(world.billing.customers) == 2  # the deleted one and the new one

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from webapp.application.accounts import check_new_password
+from webapp.application.billing import queue_customer_now
 from webapp.application.common import Kit, Toolkit
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.password_reset import PasswordResetService
@@ -27,7 +28,6 @@ from webapp.domain.errors import DomainError, NotFound, PermissionDenied, Valida
 from webapp.domain.model import (
     AuditEvent,
     Invitation,
-    MessageKind,
     MessageStatus,
     OutboxMessage,
     RefreshFamily,
@@ -317,12 +317,7 @@ class AdminService(Kit):
             raise ActionRefused("This account already has a Stripe customer.")
         if not user.is_verified:
             raise ActionRefused("The Stripe customer is made once the account is verified.")
-        jobs = [m for m in uow.outbox.for_user(user.id or 0)
-                if m.kind == MessageKind.STRIPE_CUSTOMER]
-        if jobs:
-            self._requeue(uow, jobs[0])
-        else:
-            self.verification.queue_stripe_customer(uow, user)
+        queue_customer_now(self, uow, user)
         return "The Stripe customer creation is queued again."
 
     def _promote(self, uow: UnitOfWork, actor: User | None, user: User) -> str:

@@ -75,6 +75,22 @@ class BillingSummary:
         return self.subscription.status not in (None, "canceled", "incomplete_expired")
 
 
+def queue_customer_now(service: Kit, uow: UnitOfWork, user: User) -> None:
+    """The user's Stripe customer is wanted now (Checkout, or staff's retry): a waiting or
+    failed creation job is due at once; with none left (the customer was deleted in
+    Stripe after the job was delivered), a new job is queued under a new key."""
+    now = service.now()
+    jobs = [m for m in uow.outbox.for_user(user.id or 0) if m.kind == MessageKind.STRIPE_CUSTOMER]
+    waiting = [m for m in jobs if m.status != MessageStatus.SENT]
+    for job in waiting:
+        job.due_again(now, service.policy.delivery_max_attempts)
+        uow.outbox.save(job)
+    if not waiting:
+        key = f"customer-create-{user.id}" + (f"-{int(now.timestamp())}" if jobs else "")
+        service.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
+                        idempotency_key=key)
+
+
 class BillingService(Kit):
     def __init__(self, kit: Toolkit, gateway: BillingGateway, webhooks: WebhookVerifier,
                  settings: BillingSettings | None = None) -> None:
@@ -162,17 +178,7 @@ class BillingService(Kit):
         raise BillingUnavailable(CUSTOMER_PENDING, code="customer_pending")
 
     def _hurry_customer(self, uow: UnitOfWork, user: User) -> None:
-        now = self.now()
-        jobs = [m for m in uow.outbox.for_user(user.id or 0)
-                if m.kind == MessageKind.STRIPE_CUSTOMER and m.status != MessageStatus.SENT]
-        for job in jobs:
-            if job.status == MessageStatus.FAILED:
-                job.status, job.attempts = MessageStatus.PENDING, 0
-            job.next_attempt_at = min(job.next_attempt_at, now)
-            uow.outbox.save(job)
-        if not jobs:  # e.g. the customer was deleted in Stripe: make a new one
-            self.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
-                         idempotency_key=f"customer-create-{user.id}-{int(now.timestamp())}")
+        queue_customer_now(self, uow, user)
         with contextlib.suppress(UniqueConflict):  # a simultaneous click queued it
             uow.commit()
 
