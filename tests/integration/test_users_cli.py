@@ -70,3 +70,14 @@ def test_invite_from_the_command_line(runner, outbox):
     result = runner.invoke(args=["users", "invite", "first@example.com", "--staff"])
     assert result.exit_code == 0, result.output
     assert "/invite/" in outbox.last("email", "first@example.com").payload["text"]
+
+
+def test_worker_refuses_a_batch_below_one_and_a_negative_or_zero_idle_sleep(runner):
+    """--batch 0 claimed nothing and exited "0 message(s) tried" (a silent no-op; without
+    --burst, a worker that never works); --batch -1 was no LIMIT on SQLite and an error on
+    PostgreSQL; --idle-sleep 0 or -1 spun a core. A usage error says which value is wrong."""
+    for option in (["--batch", "0"], ["--batch", "-1"], ["--idle-sleep", "0"],
+                   ["--idle-sleep", "-1"]):
+        result = runner.invoke(args=["worker", "--burst", *option])
+        assert result.exit_code == 2, option
+        assert f"Invalid value for '{option[0]}'" in result.output, result.output
