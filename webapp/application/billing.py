@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 BILLING_OFF = "Billing is not set up on this site."
 CUSTOMER_PENDING = "Your billing account is still being set up. Try again in a minute."
+STRIPE_DOWN = "Billing cannot be reached right now. Try again in a minute."
 PLAN_FLAGS = {"true", "1", "yes"}
 
 
@@ -149,18 +151,28 @@ class BillingService(Kit):
                 "plan", "You already have a subscription; change it with Manage billing.")
         customer = self._customer_of(user_id)
         minute = int(self.now().timestamp() // 60)  # a double click within a minute: one session
-        return self.gateway.checkout_url(
+        return self._session_url(lambda: self.gateway.checkout_url(
             customer_id=customer, price_id=plan.price_id, user_id=user_id,
             success_url=self.policy.link("/account?checkout=success"),
             cancel_url=self.policy.link("/account?checkout=cancelled"),
             idempotency_key=f"checkout-{user_id}-{plan.price_id}-{minute}",
-        )
+        ))
 
     def portal(self, user_id: int) -> str:
         """The URL of the Stripe billing portal, where the user changes or cancels."""
         self._require_enabled()
-        return self.gateway.portal_url(customer_id=self._customer_of(user_id),
-                                       return_url=self.policy.link("/account"))
+        customer = self._customer_of(user_id)
+        return self._session_url(lambda: self.gateway.portal_url(
+            customer_id=customer, return_url=self.policy.link("/account")))
+
+    @staticmethod
+    def _session_url(open_session: Callable[[], str]) -> str:
+        """Stripe failing to open a session is "try again later" (503), not a crash."""
+        try:
+            return open_session()
+        except Exception as exc:  # noqa: BLE001 - any failure of the gateway
+            log.warning("opening a Stripe session failed: %s", type(exc).__name__)
+            raise BillingUnavailable(STRIPE_DOWN, code="stripe_unavailable") from exc
 
     def _require_enabled(self) -> None:
         if not self.enabled:
