@@ -20,6 +20,7 @@ from webapp.application.interfaces import (
     WebhookVerifier,
 )
 from webapp.domain.billing import (
+    ENDED,
     BillingEvent,
     BillingUnavailable,
     EventFailed,
@@ -57,6 +58,11 @@ class SubscriptionView:
     cancel_at_period_end: bool = False
 
     @property
+    def subscribed(self) -> bool:
+        """Still counts (even paused or incomplete): no second subscription beside it."""
+        return self.status is not None and self.status not in ENDED
+
+    @property
     def renews_at(self) -> datetime | None:
         """The next renewal; none once it is set to end at the period's end."""
         live = self.status in ("active", "trialing", "past_due")
@@ -74,7 +80,7 @@ class BillingSummary:
 
     @property
     def subscribed(self) -> bool:
-        return self.subscription.status not in (None, "canceled", "incomplete_expired")
+        return self.subscription.subscribed
 
 
 def queue_customer_now(service: Kit, uow: UnitOfWork, user: User) -> None:
@@ -146,7 +152,7 @@ class BillingService(Kit):
         """The URL of a Stripe Checkout session (subscription mode) for the user's customer."""
         self._require_enabled()
         plan = self._plan(price_id)
-        if self.subscription(user_id).status in ("active", "trialing", "past_due", "unpaid"):
+        if self.subscription(user_id).subscribed:
             raise ValidationFailed.single(
                 "plan", "You already have a subscription; change it with Manage billing.")
         customer = self._customer_of(user_id)
