@@ -352,6 +352,8 @@ class AdminService(Kit):
         password_hash = self.kit.passwords.hash(secret)
         with self.kit.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
+            if user is not None and user.email_verified_at is None:
+                user = self._claim_unproven(uow, user)
             now = self.now()
             created = user is None
             if user is None:
@@ -370,3 +372,20 @@ class AdminService(Kit):
             self.audit(uow, "authz_admin", user, action="create_admin", via="cli")
             uow.commit()
             return user, created
+
+    def _claim_unproven(self, uow: UnitOfWork, user: User) -> User | None:
+        """The operator owns the address; nothing else on an account that never proved it
+        is theirs (open registration: anyone may register the admin's address first).
+
+        Beside a verified phone, the account is the phone owner's: the address leaves it,
+        as a registration takes it back, and the operator gets a new account (None). With
+        nothing verified, the operator finishes the sign-up, but without the phone number
+        its registrant typed in, which they could verify later and reset the password by.
+        """
+        channel = "email" if user.is_verified else "phone"
+        if getattr(user, channel) is None:
+            return user
+        setattr(user, channel, None)
+        uow.users.save(user)
+        self.audit(uow, "unverified_address_released", user, channels=[channel], via="cli")
+        return None if channel == "email" else user
