@@ -113,3 +113,16 @@ def test_a_nul_byte_in_the_query_is_a_bad_request(client, people):
                   "/admin/audit?user=a%00@example.com", "/admin/queue?kind=x%00"):
         assert client.get(query).status_code == 400, query
     assert listed(client, "?q=jane.doe@") == ["jane.doe@example.com"]
+
+
+def test_unknown_query_keys_do_not_reach_the_page_links(app, client, people):
+    """The pagination links are built from the query string: a key named like one of
+    url_for's own arguments (endpoint, _method, _external, _anchor) must be dropped, not
+    passed on (a 500, or links that point elsewhere)."""
+    for i in range(55):
+        make_user(app, f"bulk{i:02d}@example.net")
+    for extra in ("endpoint=x", "_method=POST", "_external=1", "_anchor=top", "_scheme=ftp",
+                  "values=x"):
+        response = client.get(f"/admin/users?q=bulk&{extra}")
+        assert response.status_code == 200, extra
+        assert 'href="/admin/users?page=2&amp;q=bulk">' in response.text, extra

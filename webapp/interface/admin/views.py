@@ -36,6 +36,7 @@ ACTIONS = {
 TRI = {"yes": True, "no": False}
 SUBSCRIPTION = {"": "any", "live": "subscribed (any live status)", "none": "not subscribed",
                 **{status: status.replace("_", " ") for status in sorted(LIVE | ENDED)}}
+FILTERS = ("q", "verified", "active", "staff", "customer", "subscription", "sort")
 MAX_PAGE = 20_000  # 1,000,000 accounts at 50 a page; beyond that, search
 
 
@@ -67,7 +68,9 @@ def users() -> str:
     """Search (``q``: email, phone or name prefix), filter, sort and page through accounts."""
     queries = services().admin.queries
     page = queries.users(_filter_from_request())
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    # Only the filters: any other key would reach url_for as its own argument
+    # (endpoint, _method, _external ...) when the page links are built.
+    args = {k: v for k in FILTERS if (v := request.args.get(k))}
     return render_template("admin/users.html", page=page, args=args,
                            subscriptions=queries.subscription_statuses(
                                {u.id for u in page.users if u.id}),
