@@ -145,8 +145,9 @@ def logins_from(settings: Settings) -> LoginStore | None:
 
 def build_services(app: Flask, settings: Settings) -> Services:
     # The thread wakes at least as often as the shortest retry wait, so retries are on time.
-    dispatcher = InlineDispatcher(app, lambda worker: services.delivery.deliver_due(worker),
-                                  poll=min(30.0, settings.DELIVERY_BACKOFF_SECONDS))
+    dispatcher = InlineDispatcher(
+        app, lambda worker, stop: services.delivery.deliver_due(worker, stop=stop),
+        poll=min(30.0, settings.DELIVERY_BACKOFF_SECONDS))
     app.extensions["outbox_dispatcher"] = dispatcher
     after_commit = None
     if settings.DELIVERY == "inline":

@@ -74,6 +74,15 @@ def post_fork(server: Any, worker: Any) -> None:
         forget_inherited_connections(server.app.wsgi())
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker stopping (SIGTERM: a deploy): its inline delivery thread finishes the
+    message in hand and hands back the rest, within the graceful timeout."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", None) or {}
+    dispatcher = extensions.get("outbox_dispatcher")
+    if dispatcher is not None:
+        dispatcher.stop(timeout=max(1.0, server.cfg.graceful_timeout - 5))
+
+
 class JsonAccessLogger(Logger):
     """One JSON object per request: safe to parse whatever the client sent."""
 

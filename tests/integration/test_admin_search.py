@@ -87,3 +87,42 @@ def test_search_terms_are_decided_in_one_place():
     assert search_terms("+44 20", "US").phone_prefix == "+4420"
     assert search_terms("Ann Lee", "US").name_prefixes == ("ann", "lee")
     assert search_terms("ann", "US").email_prefix == "ann"
+
+
+def test_ids_beyond_the_id_columns_and_non_ascii_digits_are_no_ids(app, client, people):
+    """PostgreSQL's INTEGER ends at 2**31 - 1 and SQLite's at 2**63 - 1; "²" is a digit
+    to str.isdigit() but not to int(): each is "no such row", never a 500."""
+    app.config["WTF_CSRF_ENABLED"] = False  # the ids, not the token, are under test
+    for query in ("/admin/audit?before=2147483648", "/admin/queue?before=999999999999",
+                  "/admin/audit?user=2147483648", "/admin/audit?before=%C2%B2",
+                  "/admin/users?page=%C2%B2", "/admin/audit?user=%C2%B2"):
+        assert client.get(query).status_code == 200, query
+    assert listed(client, "?page=%C2%B2") == listed(client)  # the first page
+    for big in ("2147483648", "9" * 25):
+        for method, path in (("GET", f"/admin/users/{big}"),
+                             ("GET", f"/admin/users/{big}/promote"),
+                             ("POST", f"/admin/users/{big}/promote"),
+                             ("POST", f"/admin/queue/{big}/retry"),
+                             ("POST", f"/admin/invitations/{big}/revoke")):
+            assert client.open(path, method=method).status_code == 404, (method, path)
+
+
+def test_a_nul_byte_in_the_query_is_a_bad_request(client, people):
+    """PostgreSQL text cannot hold NUL: the search and the filters answer 400, not 500."""
+    for query in ("/admin/users?q=ja%00", "/admin/users?q=%00", "/admin/audit?kind=%00",
+                  "/admin/audit?user=a%00@example.com", "/admin/queue?kind=x%00"):
+        assert client.get(query).status_code == 400, query
+    assert listed(client, "?q=jane.doe@") == ["jane.doe@example.com"]
+
+
+def test_unknown_query_keys_do_not_reach_the_page_links(app, client, people):
+    """The pagination links are built from the query string: a key named like one of
+    url_for's own arguments (endpoint, _method, _external, _anchor) must be dropped, not
+    passed on (a 500, or links that point elsewhere)."""
+    for i in range(55):
+        make_user(app, f"bulk{i:02d}@example.net")
+    for extra in ("endpoint=x", "_method=POST", "_external=1", "_anchor=top", "_scheme=ftp",
+                  "values=x"):
+        response = client.get(f"/admin/users?q=bulk&{extra}")
+        assert response.status_code == 200, extra
+        assert 'href="/admin/users?page=2&amp;q=bulk">' in response.text, extra

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.admin_support import PASSWORD, audit_rows, make_user, reload
+from tests.integration.admin_support import PASSWORD, audit_rows, make_user, reload, services
 
 
 def login(app, email, password=PASSWORD):
@@ -70,3 +70,34 @@ def test_invite_from_the_command_line(runner, outbox):
     result = runner.invoke(args=["users", "invite", "first@example.com", "--staff"])
     assert result.exit_code == 0, result.output
     assert "/invite/" in outbox.last("email", "first@example.com").payload["text"]
+
+
+def test_worker_refuses_a_batch_below_one_and_a_negative_or_zero_idle_sleep(runner):
+    """--batch 0 claimed nothing and exited "0 message(s) tried" (a silent no-op; without
+    --burst, a worker that never works); --batch -1 was no LIMIT on SQLite and an error on
+    PostgreSQL; --idle-sleep 0 or -1 spun a core. A usage error says which value is wrong."""
+    for option in (["--batch", "0"], ["--batch", "-1"], ["--idle-sleep", "0"],
+                   ["--idle-sleep", "-1"]):
+        result = runner.invoke(args=["worker", "--burst", *option])
+        assert result.exit_code == 2, option
+        assert f"Invalid value for '{option[0]}'" in result.output, result.output
+
+
+def test_create_admin_takes_the_address_from_an_account_that_never_proved_it(app, runner):
+    """Someone registered the admin's address beside their own (verified) phone: the
+    operator gets a new staff account with the address; theirs keeps only the phone."""
+    phone = "+14155550123"
+    squatter = make_user(app, "admin@example.com", phone=phone, verified=False)
+    with app.app_context(), services(app).kit.uow() as uow:
+        held = uow.users.get(squatter.id)
+        held.phone_verified_at = held.created_at
+        uow.users.save(held)
+        uow.commit()
+    result = runner.invoke(args=["users", "create-admin", "admin@example.com",
+                                 "--password", "a whole new passphrase"])
+    assert result.exit_code == 0 and "Created" in result.output, result.output
+    left = reload(app, squatter.id)
+    assert (left.email, left.phone, left.is_staff) == (None, phone, False)
+    response = login(app, "admin@example.com", "a whole new passphrase")
+    assert response.status_code == 200 and response.json["user"]["id"] != squatter.id
+    assert reload(app, response.json["user"]["id"]).is_staff

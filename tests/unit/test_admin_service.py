@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tests.fakes import make_world
+from tests.unit.conftest import PASSWORD, PHONE, sms_code
 from tests.unit.test_invitations import add_user
 from webapp.application.admin import ActionRefused
-from webapp.domain.errors import NotFound, PermissionDenied, ValidationFailed
-from webapp.domain.model import RefreshFamily
+from webapp.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from webapp.domain.model import RefreshFamily, User
 
 
 @pytest.fixture
@@ -86,3 +89,60 @@ def test_a_staff_retry_leaves_a_live_lease_alone(world):
     again = world.store.outbox[job.id]
     assert (again.locked_by, again.status, again.attempts) == ("worker-1", "pending", 0)
     assert again.next_attempt_at == world.clock.now()
+
+
+def test_retry_stripe_after_the_customer_was_deleted_queues_a_new_one():
+    """customer.deleted unlinks the customer; the creation job is long delivered. Staff's
+    "Retry Stripe customer" (offered: verified, no customer) makes a new one, as Checkout does."""
+    from tests.unit.test_billing_customer import customer_jobs, deliver
+    from tests.unit.test_billing_service import customer_ready
+
+    world = make_world()
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    user_id = customer_ready(world)
+    old = world.store.users[user_id].stripe_customer_id
+    world.store.users[user_id].stripe_customer_id = None  # what customer.deleted leaves
+    world.billing.customers[old]["metadata"]["user_id"] = ""  # deleted: no longer listed
+    assert world.services.admin.act(boss.id, user_id, "retry_stripe")
+    assert [j.status for j in customer_jobs(world)].count("pending") == 1
+    deliver(world)
+    assert world.store.users[user_id].stripe_customer_id not in (None, old)
+    assert len(world.billing.customers) == 2  # the deleted one and the new one
+
+
+def _taken_over_by_sms(world, phone: str) -> User | None:
+    """The attacker's move: a reset by SMS to their own phone, then their own password."""
+    world.services.resets.request(email=None, phone=phone)
+    texts = world.texts(phone)
+    if not texts or "code=" not in texts[-1].payload["body"]:
+        return None
+    try:
+        return world.services.resets.confirm(
+            new_password="the attacker's new phrase", confirm_password="the attacker's new phrase",
+            phone=phone, code=world.field_of(texts[-1], "code"))
+    except DomainError:
+        return None
+
+
+@pytest.mark.parametrize("attacker_verifies_phone", [True, False])
+def test_create_admin_on_a_preregistered_address_leaves_no_way_in_for_its_registrant(
+        attacker_verifies_phone):
+    """Open registration: someone registers the operator's future admin address with their
+    own phone (verified at once, or later). create-admin must not hand that person a staff
+    account: the address is the operator's, the phone proves nothing about it."""
+    world = make_world()
+    world.services.accounts.register(email="admin@example.com", phone=PHONE,
+                                     password="the attacker's passphrase")
+    if attacker_verifies_phone:
+        world.services.verification.verify_phone_code(PHONE, sms_code(world))
+    staff, _ = world.services.admin.create_admin("admin@example.com", PASSWORD)
+    assert staff.is_staff and staff.email == "admin@example.com" and staff.phone is None
+    if not attacker_verifies_phone:  # later: the phone is still theirs to verify
+        world.clock.advance(minutes=5)
+        world.services.verification.resend_phone(PHONE)
+        with contextlib.suppress(DomainError):  # no code comes: the number is on no account
+            world.services.verification.verify_phone_code(PHONE, sms_code(world))
+    world.clock.advance(minutes=5)
+    taken = _taken_over_by_sms(world, PHONE)
+    assert taken is None or not taken.is_staff
+    assert world.store.users[staff.id].is_staff and world.store.users[staff.id].phone is None

@@ -152,3 +152,23 @@ def test_summary_survives_stripe_being_down():
     world.billing.fail_times = 1
     summary = world.services.billing.summary(user_id)
     assert summary.enabled and summary.plans == []
+
+
+def test_stripe_down_at_checkout_or_portal_is_billing_unavailable_not_a_crash(caplog):
+    """The plans come from the cache, then Stripe fails to open the session: the user is
+    told to try later (503 on the API, a message on the page), and the log has no secret."""
+    world = make_world()
+    user_id = customer_ready(world)
+    world.services.billing.plans()  # cached
+
+    def down(**_: object) -> str:
+        raise ConnectionError("stripe unreachable with sk_test_secret")
+
+    world.billing.checkout_url = down
+    world.billing.portal_url = down
+    for call in (lambda: world.services.billing.checkout(user_id, "price_pro"),
+                 lambda: world.services.billing.portal(user_id)):
+        with pytest.raises(BillingUnavailable) as caught:
+            call()
+        assert caught.value.code == "stripe_unavailable"
+    assert "ConnectionError" in caplog.text and "sk_test_secret" not in caplog.text

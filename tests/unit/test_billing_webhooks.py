@@ -10,6 +10,7 @@ from tests import stripe_events as se
 from tests.fakes import World, make_world
 from tests.unit.test_billing_service import customer_ready
 from webapp.domain.billing import BillingUnavailable, EventFailed, InvalidSignature, from_timestamp
+from webapp.domain.errors import ValidationFailed
 
 
 def send(world: World, data: dict) -> bool:
@@ -145,3 +146,18 @@ def test_an_event_we_do_not_handle_is_stored_and_acknowledged():
     data = se.event("customer.updated", {"id": "cus_1", "object": "customer"}, se.T0)
     assert send(world, data) is True
     assert world.store.billing_events[data["id"]].processed_at is not None
+
+
+@pytest.mark.parametrize("status", ["paused", "incomplete"])
+def test_checkout_refuses_while_a_paused_or_incomplete_subscription_holds(status):
+    """The account page offers no Subscribe button for these (the subscription still
+    counts: a paused one resumes, an incomplete one may still be paid), so the API must
+    not open a second subscription beside it either; once it has ended, it may."""
+    world, user_id, customer = ready()
+    send(world, se.subscription("created", status, se.T0, customer=customer))
+    assert world.services.billing.summary(user_id).subscribed
+    with pytest.raises(ValidationFailed):
+        world.services.billing.checkout(user_id, "price_basic")
+    assert world.billing.sessions == []
+    send(world, se.subscription("deleted", "canceled", se.T0 + 1, customer=customer))
+    assert world.services.billing.checkout(user_id, "price_basic")

@@ -216,3 +216,22 @@ def test_staff_retry_does_not_break_a_live_lease(world):
     assert deliver(world, "w2") == 0  # no second copy while w1 holds it
     world.clock.advance(seconds=61)
     assert deliver(world, "w2") == 1
+
+
+def test_giving_up_on_a_message_says_so_once_in_the_log(caplog):
+    """Each failed try is a warning; the last one must tell the operator that the message
+    is now failed (dead) and waits for staff, not just another "failed" line."""
+    world = make_world(Policy(delivery_max_attempts=2))
+    register(world, email=None, phone=PHONE)
+    world.sms.fail_times = 2
+    with caplog.at_level("WARNING", logger="webapp.application.delivery"):
+        deliver(world)
+        world.clock.advance(hours=2)
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+        deliver(world)
+    message = only(world, MessageKind.SMS)
+    assert message.status == MessageStatus.FAILED
+    [dead] = [r for r in caplog.records if r.levelname == "ERROR"]
+    line = dead.getMessage()
+    assert f"sms #{message.id}" in line and "2 attempts" in line and "/admin/queue" in line
+    assert "TimeoutError" in line and PHONE not in line

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from webapp.application.accounts import check_new_password
+from webapp.application.billing import queue_customer_now
 from webapp.application.common import Kit, Toolkit
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.password_reset import PasswordResetService
@@ -27,7 +28,6 @@ from webapp.domain.errors import DomainError, NotFound, PermissionDenied, Valida
 from webapp.domain.model import (
     AuditEvent,
     Invitation,
-    MessageKind,
     MessageStatus,
     OutboxMessage,
     RefreshFamily,
@@ -317,12 +317,7 @@ class AdminService(Kit):
             raise ActionRefused("This account already has a Stripe customer.")
         if not user.is_verified:
             raise ActionRefused("The Stripe customer is made once the account is verified.")
-        jobs = [m for m in uow.outbox.for_user(user.id or 0)
-                if m.kind == MessageKind.STRIPE_CUSTOMER]
-        if jobs:
-            self._requeue(uow, jobs[0])
-        else:
-            self.verification.queue_stripe_customer(uow, user)
+        queue_customer_now(self, uow, user)
         return "The Stripe customer creation is queued again."
 
     def _promote(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
@@ -357,6 +352,8 @@ class AdminService(Kit):
         password_hash = self.kit.passwords.hash(secret)
         with self.kit.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
+            if user is not None and user.email_verified_at is None:
+                user = self._claim_unproven(uow, user)
             now = self.now()
             created = user is None
             if user is None:
@@ -375,3 +372,20 @@ class AdminService(Kit):
             self.audit(uow, "authz_admin", user, action="create_admin", via="cli")
             uow.commit()
             return user, created
+
+    def _claim_unproven(self, uow: UnitOfWork, user: User) -> User | None:
+        """The operator owns the address; nothing else on an account that never proved it
+        is theirs (open registration: anyone may register the admin's address first).
+
+        Beside a verified phone, the account is the phone owner's: the address leaves it,
+        as a registration takes it back, and the operator gets a new account (None). With
+        nothing verified, the operator finishes the sign-up, but without the phone number
+        its registrant typed in, which they could verify later and reset the password by.
+        """
+        channel = "email" if user.is_verified else "phone"
+        if getattr(user, channel) is None:
+            return user
+        setattr(user, channel, None)
+        uow.users.save(user)
+        self.audit(uow, "unverified_address_released", user, channels=[channel], via="cli")
+        return None if channel == "email" else user

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from webapp.application.interfaces import (
     WebhookVerifier,
 )
 from webapp.domain.billing import (
+    ENDED,
     BillingEvent,
     BillingUnavailable,
     EventFailed,
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BILLING_OFF = "Billing is not set up on this site."
 CUSTOMER_PENDING = "Your billing account is still being set up. Try again in a minute."
+STRIPE_DOWN = "Billing cannot be reached right now. Try again in a minute."
 PLAN_FLAGS = {"true", "1", "yes"}
 
 
@@ -55,6 +58,11 @@ class SubscriptionView:
     cancel_at_period_end: bool = False
 
     @property
+    def subscribed(self) -> bool:
+        """Still counts (even paused or incomplete): no second subscription beside it."""
+        return self.status is not None and self.status not in ENDED
+
+    @property
     def renews_at(self) -> datetime | None:
         """The next renewal; none once it is set to end at the period's end."""
         live = self.status in ("active", "trialing", "past_due")
@@ -72,7 +80,23 @@ class BillingSummary:
 
     @property
     def subscribed(self) -> bool:
-        return self.subscription.status not in (None, "canceled", "incomplete_expired")
+        return self.subscription.subscribed
+
+
+def queue_customer_now(service: Kit, uow: UnitOfWork, user: User) -> None:
+    """The user's Stripe customer is wanted now (Checkout, or staff's retry): a waiting or
+    failed creation job is due at once; with none left (the customer was deleted in
+    Stripe after the job was delivered), a new job is queued under a new key."""
+    now = service.now()
+    jobs = [m for m in uow.outbox.for_user(user.id or 0) if m.kind == MessageKind.STRIPE_CUSTOMER]
+    waiting = [m for m in jobs if m.status != MessageStatus.SENT]
+    for job in waiting:
+        job.due_again(now, service.policy.delivery_max_attempts)
+        uow.outbox.save(job)
+    if not waiting:
+        key = f"customer-create-{user.id}" + (f"-{int(now.timestamp())}" if jobs else "")
+        service.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
+                        idempotency_key=key)
 
 
 class BillingService(Kit):
@@ -128,23 +152,33 @@ class BillingService(Kit):
         """The URL of a Stripe Checkout session (subscription mode) for the user's customer."""
         self._require_enabled()
         plan = self._plan(price_id)
-        if self.subscription(user_id).status in ("active", "trialing", "past_due", "unpaid"):
+        if self.subscription(user_id).subscribed:
             raise ValidationFailed.single(
                 "plan", "You already have a subscription; change it with Manage billing.")
         customer = self._customer_of(user_id)
         minute = int(self.now().timestamp() // 60)  # a double click within a minute: one session
-        return self.gateway.checkout_url(
+        return self._session_url(lambda: self.gateway.checkout_url(
             customer_id=customer, price_id=plan.price_id, user_id=user_id,
             success_url=self.policy.link("/account?checkout=success"),
             cancel_url=self.policy.link("/account?checkout=cancelled"),
             idempotency_key=f"checkout-{user_id}-{plan.price_id}-{minute}",
-        )
+        ))
 
     def portal(self, user_id: int) -> str:
         """The URL of the Stripe billing portal, where the user changes or cancels."""
         self._require_enabled()
-        return self.gateway.portal_url(customer_id=self._customer_of(user_id),
-                                       return_url=self.policy.link("/account"))
+        customer = self._customer_of(user_id)
+        return self._session_url(lambda: self.gateway.portal_url(
+            customer_id=customer, return_url=self.policy.link("/account")))
+
+    @staticmethod
+    def _session_url(open_session: Callable[[], str]) -> str:
+        """Stripe failing to open a session is "try again later" (503), not a crash."""
+        try:
+            return open_session()
+        except Exception as exc:  # noqa: BLE001 - any failure of the gateway
+            log.warning("opening a Stripe session failed: %s", type(exc).__name__)
+            raise BillingUnavailable(STRIPE_DOWN, code="stripe_unavailable") from exc
 
     def _require_enabled(self) -> None:
         if not self.enabled:
@@ -162,17 +196,7 @@ class BillingService(Kit):
         raise BillingUnavailable(CUSTOMER_PENDING, code="customer_pending")
 
     def _hurry_customer(self, uow: UnitOfWork, user: User) -> None:
-        now = self.now()
-        jobs = [m for m in uow.outbox.for_user(user.id or 0)
-                if m.kind == MessageKind.STRIPE_CUSTOMER and m.status != MessageStatus.SENT]
-        for job in jobs:
-            if job.status == MessageStatus.FAILED:
-                job.status, job.attempts = MessageStatus.PENDING, 0
-            job.next_attempt_at = min(job.next_attempt_at, now)
-            uow.outbox.save(job)
-        if not jobs:  # e.g. the customer was deleted in Stripe: make a new one
-            self.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
-                         idempotency_key=f"customer-create-{user.id}-{int(now.timestamp())}")
+        queue_customer_now(self, uow, user)
         with contextlib.suppress(UniqueConflict):  # a simultaneous click queued it
             uow.commit()
 

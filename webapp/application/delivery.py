@@ -172,6 +172,9 @@ class DeliveryService(Kit):
                     current.attempts += 1
                 if current.attempts >= self.policy.delivery_max_attempts:
                     current.status = MessageStatus.FAILED
+                    log.error("delivery of %s #%s gave up after %d attempts (last: %s); "
+                              "marked failed, retry it from /admin/queue", current.kind,
+                              current.id, current.attempts, error.split(":", 1)[0])
                 wait = (backoff(current.attempts, self.policy.delivery_backoff) if count
                         else BILLING_OFF_RECHECK)
                 current.next_attempt_at = now + wait

@@ -3,6 +3,11 @@
 Off the request path (the response does not wait for SMTP or Stripe), and it
 also wakes every ``poll`` seconds so that retries with backoff happen without a
 separate worker. ``DELIVERY=worker`` leaves all of this to ``flask worker``.
+
+When the process exits (gunicorn's ``worker_exit``: SIGTERM on every deploy), ``stop``
+lets the thread finish the message in hand and hand back the rest, as ``flask worker``
+does on SIGTERM; a daemon thread killed mid-send would send that message again once its
+lease ran out.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ def worker_name(prefix: str = "w") -> str:
 
 
 class InlineDispatcher:
-    def __init__(self, app: Flask, deliver: Callable[[str], int], poll: float = 30.0) -> None:
+    def __init__(self, app: Flask, deliver: Callable[[str, Callable[[], bool]], int],
+                 poll: float = 30.0) -> None:
         self.app = app
         self.deliver = deliver
         self.poll = poll
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
@@ -46,12 +53,25 @@ class InlineDispatcher:
         if thread is None or self._pid != os.getpid() or not thread.is_alive():
             self._ensure_thread()
 
+    def stop(self, timeout: float = 25.0) -> bool:
+        """The process is exiting: finish the message in hand, hand back the rest, start
+        nothing more. True once the thread has ended (within ``timeout`` seconds)."""
+        self._stopping.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is None or self._pid != os.getpid() or not thread.is_alive():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Tests: block until everything kicked so far has been tried."""
         return self._idle.wait(timeout)
 
     def _ensure_thread(self) -> None:
         with self._lock:
+            if self._stopping.is_set():
+                return
             # After a fork (gunicorn), the parent's thread does not exist in the child.
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
@@ -61,14 +81,16 @@ class InlineDispatcher:
 
     def _run(self) -> None:
         name = worker_name("inline")
-        while True:  # a first pass at start-up picks up what an earlier process left due
+        stopping = self._stopping.is_set
+        while not stopping():  # a first pass at start-up picks up what was left due
             self._wake.clear()
             try:
                 with self.app.app_context():
-                    while self.deliver(name) > 0:
+                    while self.deliver(name, stopping) > 0 and not stopping():
                         pass
             except Exception:  # the thread must survive a broken database connection
                 log.exception("inline delivery failed; will try again")
             if not self._wake.is_set():
                 self._idle.set()
             self._wake.wait(self.poll)
+        self._idle.set()

@@ -17,8 +17,10 @@ from webapp.interface import services
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--batch", default=20, show_default=True, help="Messages claimed at a time.")
-@click.option("--idle-sleep", default=1.0, type=float, show_default=True,
+@click.option("--batch", default=20, type=click.IntRange(min=1), show_default=True,
+              help="Messages claimed at a time.")
+@click.option("--idle-sleep", default=1.0, type=click.FloatRange(min=0, min_open=True),
+              show_default=True,
               help="Seconds to wait when nothing is due.")
 @with_appcontext
 def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:

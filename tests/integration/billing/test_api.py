@@ -78,3 +78,18 @@ def test_openapi_documents_the_billing_endpoints(client):
     checkout = paths["/api/billing/checkout/"]["post"]
     assert {"200", "400", "401", "503"} <= set(checkout["responses"])
     assert checkout["security"] == [{"bearer": []}]
+
+
+def test_stripe_down_at_checkout_and_portal_is_503(app, client, tokens, fake_billing):
+    deliver(app)
+
+    def down(**_: object) -> str:
+        raise ConnectionError("stripe unreachable")
+
+    fake_billing.checkout_url = down
+    fake_billing.portal_url = down
+    for path, body in (("/api/billing/checkout/", {"plan": "price_pro"}),
+                       ("/api/billing/portal/", None)):
+        response = client.post(path, json=body, headers=bearer(tokens))
+        assert response.status_code == 503, (path, response.json)
+        assert response.json["code"] == "stripe_unavailable"

@@ -35,6 +35,13 @@ def _staff_only() -> Response | None:
     return None
 
 
+@bp.before_request
+def _no_nul_in_query() -> None:
+    """PostgreSQL text cannot hold NUL: a search or filter with one is a bad request."""
+    if any("\x00" in value for _name, value in request.args.items(multi=True)):
+        abort(400)
+
+
 @bp.after_request
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"  # personal data: never in a shared cache

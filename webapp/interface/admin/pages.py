@@ -15,9 +15,18 @@ QUEUE_STATUSES = {"": ("pending", "failed"), "pending": ("pending",), "failed": 
                   "sent": ("sent",)}
 
 
+MAX_ID = 2**31 - 1  # the id columns are INTEGER: 4 bytes on PostgreSQL
+ID = f"int(max={MAX_ID})"  # the route converter of an id: beyond the column, a 404
+
+
 def number(value: str) -> int | None:
-    """A row id from the query string; anything else (or absurdly long) is no id."""
-    return int(value) if value.isdigit() and len(value) <= 12 else None
+    """A row id from the query string; anything else (or beyond an id column) is no id.
+
+    ASCII digits only: ``"²".isdigit()`` is true, but ``int("²")`` fails.
+    """
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_ID)):
+        return None
+    return int(value) if int(value) <= MAX_ID else None
 
 
 def _int_arg(name: str) -> int | None:
@@ -59,7 +68,7 @@ def queue() -> str:
                            more=len(messages) == PAGE)
 
 
-@bp.post("/queue/<int:message_id>/retry")
+@bp.post(f"/queue/<{ID}:message_id>/retry")
 def queue_retry(message_id: int) -> Response:
     """Try a pending or failed message again now."""
     if ConfirmForm().validate_on_submit():
@@ -99,7 +108,7 @@ def invitations() -> Response | str:
                            people=people, confirm=ConfirmForm(), everything=everything)
 
 
-@bp.post("/invitations/<int:invitation_id>/<any(resend, revoke):verb>")
+@bp.post(f"/invitations/<{ID}:invitation_id>/<any(resend, revoke):verb>")
 def invitation_action(invitation_id: int, verb: str) -> Response:
     """Send a pending invitation again (new link, new expiry), or withdraw it."""
     if ConfirmForm().validate_on_submit():

@@ -13,7 +13,7 @@ from webapp.domain.errors import DomainError
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.chart import funnel_chart
 from webapp.interface.admin.forms import ConfirmForm
-from webapp.interface.admin.pages import number
+from webapp.interface.admin.pages import ID, number
 
 # action -> (button label, what it does, whether it is destructive)
 ACTIONS = {
@@ -36,6 +36,7 @@ ACTIONS = {
 TRI = {"yes": True, "no": False}
 SUBSCRIPTION = {"": "any", "live": "subscribed (any live status)", "none": "not subscribed",
                 **{status: status.replace("_", " ") for status in sorted(LIVE | ENDED)}}
+FILTERS = ("q", "verified", "active", "staff", "customer", "subscription", "sort")
 MAX_PAGE = 20_000  # 1,000,000 accounts at 50 a page; beyond that, search
 
 
@@ -67,14 +68,16 @@ def users() -> str:
     """Search (``q``: email, phone or name prefix), filter, sort and page through accounts."""
     queries = services().admin.queries
     page = queries.users(_filter_from_request())
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    # Only the filters: any other key would reach url_for as its own argument
+    # (endpoint, _method, _external ...) when the page links are built.
+    args = {k: v for k in FILTERS if (v := request.args.get(k))}
     return render_template("admin/users.html", page=page, args=args,
                            subscriptions=queries.subscription_statuses(
                                {u.id for u in page.users if u.id}),
                            subscription_choices=list(SUBSCRIPTION.items()))
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get(f"/users/<{ID}:user_id>")
 def user(user_id: int) -> str:
     """Everything about one account: identity, verification, logins, tokens, messages, trail."""
     try:
@@ -102,7 +105,7 @@ def available_actions(u) -> list[str]:  # noqa: ANN001
     return wanted
 
 
-@bp.route("/users/<int:user_id>/<action>", methods=["GET", "POST"])
+@bp.route(f"/users/<{ID}:user_id>/<action>", methods=["GET", "POST"])
 def user_action(user_id: int, action: str) -> Response | str:
     """GET asks for confirmation; POST (with the form's CSRF token) does it."""
     if action not in ACTIONS:
