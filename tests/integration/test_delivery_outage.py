@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import smtplib
 import socket
 import threading
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import PASSWORD, Outbox, make_app
 from webapp import create_app
@@ -145,3 +148,62 @@ def test_inline_delivery_picks_up_what_a_previous_process_left_pending(make, tmp
         with restarted.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def _flaky_delivery(app: Flask, monkeypatch, *, then_stop: bool) -> list[int]:  # noqa: ANN001
+    """The worker's first pass fails as on a database restart; the next ones deliver.
+    With ``then_stop``, the first pass with nothing left sends the process SIGTERM."""
+    delivery = app.extensions["services"].delivery
+    real, tried = delivery.deliver_due, []
+
+    def flaky(name: str, batch: int, stop) -> int:  # noqa: ANN001
+        if not tried:
+            tried.append(-1)
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        tried.append(real(name, batch, stop=stop))
+        if then_stop and tried[-1] == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return tried[-1]
+
+    monkeypatch.setattr(delivery, "deliver_due", flaky)
+    return tried
+
+
+@pytest.fixture
+def own_signals() -> Iterator[None]:
+    """The worker command installs SIGTERM/SIGINT handlers: give pytest its own back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+def test_a_worker_outlives_a_database_outage(make, monkeypatch, caplog, own_signals):
+    app = make(DELIVERY="worker")
+    assert app.test_client().post("/api/auth/register/", json={
+        "email": "jane@example.com", "password": PASSWORD}).status_code == 201
+    tried = _flaky_delivery(app, monkeypatch, then_stop=True)
+
+    result = app.test_cli_runner().invoke(args=["worker", "--idle-sleep", "0.01"])
+
+    assert result.exit_code == 0, result.output
+    assert tried[:2] == [-1, 1]  # failed, then delivered on the next pass
+    [message] = Outbox(app).all("email", "jane@example.com")
+    assert message.status == "sent"
+    assert "delivery failed; trying again" in caplog.text
+    assert "server closed the connection" in caplog.text
+
+
+def test_a_burst_worker_reports_a_failed_pass_with_exit_status_1(make, monkeypatch,
+                                                                 own_signals):
+    app = make(DELIVERY="worker")
+    assert app.test_client().post("/api/auth/register/", json={
+        "email": "jane@example.com", "password": PASSWORD}).status_code == 201
+    _flaky_delivery(app, monkeypatch, then_stop=False)
+
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+
+    assert result.exit_code == 1
+    assert "delivery failed" in result.output and "server closed" in result.output
+    [message] = Outbox(app).all("email", "jane@example.com")
+    assert message.status == "pending"  # kept for the next run

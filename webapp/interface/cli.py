@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import threading
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from webapp.domain.errors import DomainError
 from webapp.interface import services
+
+log = logging.getLogger(__name__)
+RETRY_CAP = 60.0  # seconds between tries while the database (or anything) is down
 
 
 @click.command("worker")
@@ -27,7 +31,9 @@ def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
     """Deliver queued email, SMS and Stripe calls, with retries and backoff.
 
     Many workers may run at once: each message is claimed under a lease. SIGTERM
-    or SIGINT finishes the message in hand, then exits.
+    or SIGINT finishes the message in hand, then exits. A failed pass (the database
+    restarting) is logged and tried again, waiting longer each time up to a minute;
+    with --burst it ends the command with exit status 1.
     """
     name = f"worker:{socket.gethostname()}:{os.getpid()}"
     stop = threading.Event()
@@ -38,9 +44,22 @@ def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    delivered = 0
+    delivered = failures = 0
     while not stop.is_set():
-        tried = services().delivery.deliver_due(name, batch, stop=stop.is_set)
+        try:
+            # A context per pass, as the inline thread does: a failed pass leaves no
+            # broken database session behind for the next one.
+            with current_app.app_context():
+                tried = services().delivery.deliver_due(name, batch, stop=stop.is_set)
+        except Exception as exc:  # a database restart must not end every worker
+            if burst:
+                raise click.ClickException(f"{name}: delivery failed: {exc!r}") from exc
+            failures += 1
+            wait = min(RETRY_CAP, idle_sleep * 2 ** failures)
+            log.exception("%s: delivery failed; trying again in %.0f s", name, wait)
+            stop.wait(wait)
+            continue
+        failures = 0
         delivered += tried
         if tried == 0:
             if burst:
