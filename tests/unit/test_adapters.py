@@ -14,6 +14,7 @@ from itsdangerous import TimestampSigner
 from webapp.domain.errors import InvalidToken
 from webapp.infrastructure import security
 from webapp.infrastructure.security import (
+    CLOCK_SKEW,
     REQUIRED_CLAIMS,
     Argon2Hasher,
     HmacCodeHasher,
@@ -151,6 +152,18 @@ def test_every_required_claim_is_checked(codec, missing):
 def test_a_wrong_issuer_is_refused(codec):
     with pytest.raises(InvalidToken):
         codec.decode(codec.encode(claims(iss="someone-else")))
+
+
+def test_another_servers_clock_a_little_ahead_is_tolerated_not_more(codec):
+    # Signed on a server whose clock runs ahead of this one's: iat is "in the future".
+    ahead = datetime.now(UTC) + timedelta(seconds=3)
+    assert codec.decode(codec.encode(claims(iat=ahead)))["sub"] == "1"
+    far = datetime.now(UTC) + timedelta(seconds=CLOCK_SKEW + 30)
+    with pytest.raises(InvalidToken):
+        codec.decode(codec.encode(claims(iat=far)))
+    late = datetime.now(UTC) - timedelta(seconds=CLOCK_SKEW + 30)
+    with pytest.raises(InvalidToken):
+        codec.decode(codec.encode(claims(iat=late - timedelta(minutes=5), exp=late)))
 
 
 def test_an_expired_token_is_refused(codec):

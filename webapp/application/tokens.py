@@ -149,8 +149,19 @@ class TokenService(Kit):
                    "jti": secrets.token_hex(16), "gen": generation}
         return TokenPair(self.codec.encode(access), self.codec.encode(refresh))
 
-    def _claims(self, token: str, kind: str) -> dict[str, Any]:
+    def _decode(self, token: str) -> dict[str, Any]:
+        """The codec's claims, in the shapes this service signs them: a token signed
+        with the same key by something else (another service sharing it) is invalid,
+        not a crash further on."""
         claims = self.codec.decode(token)
+        sub, generation = claims.get("sub"), claims.get("gen", 0)
+        if not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) < 19
+                and type(generation) is int):
+            raise InvalidToken("The token is invalid.")
+        return claims
+
+    def _claims(self, token: str, kind: str) -> dict[str, Any]:
+        claims = self._decode(token)
         if claims.get("type") != kind:
             raise InvalidToken(f"This is not an {kind} token." if kind == ACCESS
                                else f"This is not a {kind} token.")
@@ -213,7 +224,7 @@ class TokenService(Kit):
         Bearer endpoints check only the user (one read); an access token of a login
         that was logged out lives until its short expiry there, as with simplejwt.
         """
-        claims = self.codec.decode(token)
+        claims = self._decode(token)
         kind = claims.get("type")
         if kind not in (ACCESS, REFRESH):
             raise InvalidToken()

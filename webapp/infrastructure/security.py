@@ -102,10 +102,16 @@ class ItsDangerousSigner:
         return payload
 
 
+# Several app servers' clocks never agree exactly: without a margin, a token signed by a
+# server a little ahead is "not yet valid" (iat) on the others for up to a second.
+CLOCK_SKEW = 5  # seconds; also how late an expired token is still taken
+
+
 class PyJwtCodec:
     """HS256 (or another pinned algorithm) with every claim of the contract required."""
 
-    def __init__(self, key: str, issuer: str, algorithm: str = "HS256", leeway: int = 0) -> None:
+    def __init__(self, key: str, issuer: str, algorithm: str = "HS256",
+                 leeway: int = CLOCK_SKEW) -> None:
         self._key = key
         self._issuer = issuer
         self._algorithm = algorithm

@@ -203,3 +203,25 @@ def test_me_refuses_a_token_signed_with_another_key_or_alg_none(client, tokens):
     unsigned = jwt.encode(claims, None, algorithm="none")
     for token in (forged, unsigned):
         assert_error(client.get(ME, headers=bearer(token)), 401)
+
+
+@pytest.mark.parametrize("changes", [{"sub": "me"}, {"sub": 7}, {"sub": "٣"},
+                                     {"sub": "9" * 40}, {"gen": "zero"}])
+def test_a_token_with_the_right_key_but_foreign_claims_is_401_not_500(app, client, tokens,
+                                                                      changes):
+    # Something else holding SECRET_KEY (another service sharing it) signs claims this
+    # app never makes: each door refuses them as invalid.
+    import jwt
+
+    key = app.config["SECRET_KEY"]
+    signed = {}
+    for kind in ("access", "refresh"):
+        claims = jwt.decode(tokens[kind], options={"verify_signature": False})
+        signed[kind] = jwt.encode({**claims, **changes}, key, algorithm="HS256")
+    assert_error(client.get(ME, headers=bearer(signed["access"])), 401)
+    for path, kind in (("/api/auth/token/verify/", "access"),
+                       ("/api/auth/token/verify/", "refresh"),
+                       ("/api/auth/token/refresh/", "refresh"),
+                       ("/api/auth/logout/", "refresh")):
+        field = "token" if path.endswith("verify/") else "refresh"
+        assert_error(client.post(path, json={field: signed[kind]}), 401)
