@@ -256,15 +256,16 @@ def test_first_verification_queues_exactly_one_stripe_customer_job(world):
     assert job.idempotency_key == f"customer-create-{user.id}"
     assert job.user_id == user.id
 
-    world.services.verification.verify_phone_code(PHONE, sms_code(world))  # second channel
+    world.services.verification.verify_phone_code(PHONE, sms_code(world),  # second channel
+                                                  actor_id=user.id)
     assert len(stripe_jobs(world)) == 1
     assert world.user(email=EMAIL).phone_verified_at is not None
 
 
 def test_phone_first_also_queues_the_stripe_job_once(world):
     register(world, email=EMAIL, phone=PHONE)
-    world.services.verification.verify_phone_code(PHONE, sms_code(world))
-    world.services.verification.verify_email_token(link_token(world))
+    user = world.services.verification.verify_phone_code(PHONE, sms_code(world))
+    world.services.verification.verify_email_token(link_token(world), actor_id=user.id)
     assert len(stripe_jobs(world)) == 1
 
 
@@ -282,8 +283,10 @@ def test_codes_typed_with_other_digit_forms_count_as_the_same_digits(world):
     register(world, email=EMAIL, phone=PHONE)
     full_width = "".join(chr(0xFF10 + int(d)) for d in email_code(world))
     arabic_indic = "".join(chr(0x0660 + int(d)) for d in sms_code(world))
-    assert world.services.verification.verify_email_code(EMAIL, full_width).is_verified
-    assert world.services.verification.verify_phone_code(PHONE, arabic_indic).is_verified
+    user = world.services.verification.verify_email_code(EMAIL, full_width)
+    assert user.is_verified
+    assert world.services.verification.verify_phone_code(PHONE, arabic_indic,
+                                                         actor_id=user.id).is_verified
 
 
 def test_digit_like_characters_that_are_not_digits_are_refused_uncounted(world):

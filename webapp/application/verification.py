@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from webapp.application.common import Kit, clean_code
 from webapp.application.interfaces import UnitOfWork
-from webapp.domain.errors import InvalidToken
+from webapp.domain.errors import InvalidToken, OwnerSignInRequired
 from webapp.domain.model import CodePurpose, MessageKind, User
 from webapp.domain.values import Email, Phone
 
@@ -77,8 +77,10 @@ class VerificationService(Kit):
 
     # --- verifying -------------------------------------------------------------------
 
-    def verify_email_token(self, token: str) -> User:
-        """The emailed link. Bound to the address it was sent to; verifying twice is harmless."""
+    def verify_email_token(self, token: str, *, actor_id: int | None = None) -> User:
+        """The emailed link. Bound to the address it was sent to; verifying twice is harmless.
+
+        ``actor_id`` is the signed-in user, if any: see ``require_owner``."""
         payload = self.kit.signer.loads(
             EMAIL_LINK_PURPOSE, token, int(self.policy.email_code_ttl.total_seconds())
         )
@@ -86,28 +88,35 @@ class VerificationService(Kit):
             user = uow.users.get(int(payload.get("uid", 0)), lock=True)
             if user is None or not user.is_active or user.email != payload.get("email"):
                 raise InvalidToken(INVALID_LINK)
+            if user.email_verified_at is None:
+                self.require_owner(uow, user, actor_id, channel="email")
             self.mark_verified(uow, user, email=True)
             uow.commit()
             return user
 
-    def verify_email_code(self, email: str, code: str) -> User | None:
+    def verify_email_code(self, email: str, code: str, *,
+                          actor_id: int | None = None) -> User | None:
         """The user, now verified; None when this address was already verified with this
-        very code (a repeat is harmless, and shows nothing to whoever sent it)."""
+        very code (a repeat is harmless, and shows nothing to whoever sent it).
+
+        ``actor_id`` is the signed-in user, if any: see ``require_owner``."""
         address = Email.parse(email)
         return self._verify_code(
             lambda uow: uow.users.get_by_email(address.value, lock=True),
-            CodePurpose.VERIFY_EMAIL, code, email=True,
+            CodePurpose.VERIFY_EMAIL, code, email=True, actor_id=actor_id,
         )
 
-    def verify_phone_code(self, phone: str, code: str) -> User | None:
+    def verify_phone_code(self, phone: str, code: str, *,
+                          actor_id: int | None = None) -> User | None:
         """As ``verify_email_code``, for the SMS code."""
         number = Phone.parse(phone, self.policy.default_region)
         return self._verify_code(
             lambda uow: uow.users.get_by_phone(number.value, lock=True),
-            CodePurpose.VERIFY_PHONE, code, email=False,
+            CodePurpose.VERIFY_PHONE, code, email=False, actor_id=actor_id,
         )
 
-    def _verify_code(self, load, purpose: CodePurpose, code: str, *, email: bool) -> User | None:  # noqa: ANN001
+    def _verify_code(self, load, purpose: CodePurpose, code: str, *, email: bool,  # noqa: ANN001
+                     actor_id: int | None) -> User | None:
         code = clean_code(code)
         with self.kit.uow() as uow:
             user = load(uow)
@@ -120,6 +129,10 @@ class VerificationService(Kit):
                 proven = user.email_verified_at if email else user.phone_verified_at
                 if record.consumed_at is not None and proven is not None:
                     return None  # the same right code twice: harmless
+                self.use_code(uow, record, consume=False)  # spent or expired: refused as ever
+                if proven is None:
+                    # Only a right, live code gets this far: the refusal is no oracle.
+                    self.require_owner(uow, user, actor_id, channel="email" if email else "phone")
                 self.use_code(uow, record, consume=True)
             except InvalidToken:
                 uow.commit()  # keep the counted wrong try
@@ -127,6 +140,25 @@ class VerificationService(Kit):
             self.mark_verified(uow, user, email=email)
             uow.commit()
             return user
+
+    def require_owner(self, uow: UnitOfWork, user: User, actor_id: int | None, *,
+                      channel: str) -> None:
+        """A right code or link proves possession of the address, nothing about the account.
+        The account's first proven address makes it theirs (registration and the finish
+        sign-up reset settle who that is); an address added beside a proven one is proven
+        only by the account's owner, signed in. Otherwise whoever owns a mistyped address
+        would verify it and reset the password through it (account takeover).
+
+        The refusal spends nothing and counts no wrong try: signed in, the same code works.
+        Its ``authz_fail`` event is committed first.
+        """
+        if not user.is_verified or actor_id == user.id:
+            return
+        actor = uow.users.get(actor_id) if actor_id is not None else None
+        self.audit(uow, "authz_fail", user, actor=actor, action="verify_added_address",
+                   channel=channel, signed_in=actor_id is not None)
+        uow.commit()
+        raise OwnerSignInRequired()
 
     def mark_verified(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
         """The address counts as proven (also for staff and invitations); Stripe customer queued."""

@@ -75,6 +75,14 @@ class RegistrationClosed(PermissionDenied):
     default_detail = "Registration is by invitation only."
 
 
+class OwnerSignInRequired(DomainError):
+    """A right code or link for an address added beside a proven one, used by someone not
+    signed in to that account: proving an address proves nothing about the account."""
+
+    code = "sign_in_required"
+    default_detail = "Sign in to the account this address was added to, then use the code again."
+
+
 class NotFound(DomainError):
     code = "not_found"
     default_detail = "Not found."
