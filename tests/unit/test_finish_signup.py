@@ -16,7 +16,7 @@ from tests.unit.conftest import (
     sms_code,
     verified,
 )
-from webapp.domain.errors import InvalidCredentials, Unverified
+from webapp.domain.errors import InvalidCredentials, OwnerSignInRequired, Unverified
 from webapp.domain.model import MessageKind, RefreshFamily
 
 ATTACKER = "the attacker's own passphrase"
@@ -91,9 +91,7 @@ def test_the_sms_code_sets_the_password_and_verifies_the_phone(world):
     assert_taken_back(world, attacker, phone=PHONE)
 
 
-def test_both_addresses_taken_get_a_message_each_and_the_one_used_keeps_the_account(world):
-    """The phone's code proves only the phone; the email, unproven and typed by the first
-    registrant, leaves the account with that registrant's password (see below)."""
+def test_both_addresses_taken_get_a_message_each_and_each_proves_only_its_own(world):
     register(world, email=EMAIL, phone=PHONE, password=ATTACKER)
     register(world, email=EMAIL, phone=PHONE, password=VICTIM)
     assert world.emails(EMAIL)[-1].payload["template"] == "finish_signup"
@@ -101,9 +99,8 @@ def test_both_addresses_taken_get_a_message_each_and_the_one_used_keeps_the_acco
 
     confirm(world, phone=PHONE, code=sms_code(world))
 
-    user = world.user(phone=PHONE)
-    assert user.phone_verified_at is not None
-    assert user.email is None and user.email_verified_at is None
+    user = world.user(email=EMAIL)
+    assert user.phone_verified_at is not None and user.email_verified_at is None
     assert len(stripe_jobs(world)) == 1
 
 
@@ -161,27 +158,37 @@ def test_after_the_old_verification_is_used_the_finish_signup_still_wins(world):
     assert_taken_back(world, attacker, email=EMAIL)
 
 
-
 @pytest.mark.parametrize("proven", ["email", "phone"])
-def test_the_first_registrants_other_address_goes_with_their_password(world, proven):
+def test_the_first_registrants_other_address_stays_but_gives_them_no_way_back(world, proven):
     """The attacker registers the victim's email beside their own phone (or the reverse).
-    When the victim finishes signing up, that address must not stay on the account:
-    verified with a resent code, it would reset the victim's password (account takeover)."""
+    When the victim finishes signing up, that address stays on the account (an honest
+    first registrant's second address is kept), but the account now has a proven address
+    and the attacker no session: their right code is refused (sign_in_required), so the
+    address never becomes verified, never signs in and never resets the password."""
     theirs = {"email": "mallory@example.com", "phone": "+14155550199"}
     other = "phone" if proven == "email" else "email"
     mine = {proven: EMAIL if proven == "email" else PHONE}
     register(world, password=ATTACKER, **mine, **{other: theirs[other]})
     register(world, password=VICTIM, **{"email": None, "phone": None, **mine})
     code = email_code(world) if proven == "email" else sms_code(world)
-
     confirm(world, **mine, code=code)
-
     user = world.user(**mine)
-    assert getattr(user, other) is None and user.password_hash == f"fake$v1${VICTIM}"
-    assert "unverified_address_released" in world.audit_kinds()
-    sent = len(world.store.outbox)
+    assert getattr(user, other) == theirs[other]
+
+    verification = world.services.verification
     if other == "phone":
-        world.services.verification.resend_phone(theirs["phone"])
+        verification.resend_phone(theirs["phone"])
+        with pytest.raises(OwnerSignInRequired):
+            verification.verify_phone_code(theirs["phone"], sms_code(world, theirs["phone"]))
     else:
-        world.services.verification.resend_email(theirs["email"])
-    assert len(world.store.outbox) == sent  # no code reaches the attacker for this account
+        verification.resend_email(theirs["email"])
+        with pytest.raises(OwnerSignInRequired):
+            verification.verify_email_code(theirs["email"], email_code(world, theirs["email"]))
+
+    assert world.user(**mine).password_hash == f"fake$v1${VICTIM}"
+    assert getattr(world.user(**mine), f"{other}_verified_at") is None
+    with pytest.raises((InvalidCredentials, Unverified)):
+        login(world, ATTACKER, **{other: theirs[other]})
+    sent = len(world.store.outbox)
+    world.services.resets.request(**{"email": None, "phone": None, other: theirs[other]})
+    assert len(world.store.outbox) == sent  # no reset reaches the attacker's address

@@ -135,8 +135,6 @@ class PasswordResetService(Kit):
             self.tokens.revoke_all_in(uow, user, reason="password_reset")
             self.audit(uow, "authn_password_reset_done", user)
             if proven is not None:
-                if not user.is_verified:
-                    self._release_other_address(uow, user, proven)
                 self.verification.mark_verified(uow, user, email=proven == "email")
             self._notify_changed(uow, user)
             uow.commit()
@@ -182,17 +180,6 @@ class PasswordResetService(Kit):
         if user is None or not user.is_active or payload.get("fp") != reset_fingerprint(user):
             raise InvalidToken(INVALID_LINK)
         return user, "email" if user.email and payload.get("email") == user.email else None
-
-    def _release_other_address(self, uow: UnitOfWork, user: User, proven: str) -> None:
-        """An account with nothing verified goes to whoever proves an address by this reset;
-        its other address was typed by the first registrant, perhaps an attacker with the
-        victim's address beside their own. Left there, it would get a resent code, become
-        verified and reset the password again: the account back in the attacker's hands."""
-        other = "phone" if proven == "email" else "email"
-        if getattr(user, other) is not None:
-            setattr(user, other, None)
-            uow.users.save(user)
-            self.audit(uow, "unverified_address_released", user, channels=[other])
 
     def _spend_codes(self, uow: UnitOfWork, user: User) -> None:
         """Spend the live code of each channel: only the newest per purpose counts."""
