@@ -76,11 +76,15 @@ def test_success_and_failure_responses_of_a_whole_journey_conform(app, outbox):
     assert call(app, "/api/auth/email-verify/",
                 token=outbox.link_token(email, "/verify/")).status_code == 200
     assert call(app, "/api/auth/phone-verify/resend/", phone="+14155550123").status_code == 202
+    sms = outbox.code("sms", "+14155550123")
+    # The phone is added beside the proven email: only its owner, signed in, proves it.
     assert call(app, "/api/auth/phone-verify/", phone="+14155550123",
-                code=outbox.code("sms", "+14155550123")).status_code == 200
-    assert call(app, "/api/auth/phone-verify/", phone="+14155550123",  # the repeat: no user
-                code=outbox.code("sms", "+14155550123")).json() == {"detail": "Already verified."}
+                code=sms).json()["code"] == "sign_in_required"
     pair = call(app, "/api/auth/login/", email=email, password=password).json()["tokens"]
+    assert call(app, "/api/auth/phone-verify/", headers=bearer(pair["access"]),
+                phone="+14155550123", code=sms).status_code == 200
+    assert call(app, "/api/auth/phone-verify/", phone="+14155550123",  # the repeat: no user
+                code=sms).json() == {"detail": "Already verified."}
     assert call(app, "/api/auth/login/", email=email, password="wrong one").status_code == 401
     assert call(app, "/api/auth/me/", "GET", headers=bearer(pair["access"])).status_code == 200
     assert call(app, "/api/auth/me/", "GET").status_code == 401

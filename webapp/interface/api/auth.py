@@ -10,6 +10,7 @@ from webapp.interface.api.base import (
     ApiError,
     bearer_user,
     endpoint,
+    optional_bearer_user,
     reply,
     services,
 )
@@ -40,6 +41,9 @@ UNAUTHORIZED = ("Not authenticated", ErrorOut)
 SENT = "If the address belongs to an account that needs it, a message is on its way."
 VERIFIED = "Verified."
 ALREADY_VERIFIED = "Already verified."
+SIGN_IN_REQUIRED = ("An address added beside the account's proven one, verified without the "
+                    "owner's bearer token (or with another user's): `sign_in_required`; the "
+                    "code or link is not spent", ErrorOut)
 VERIFIED_DOC = ("Verified, with the user; verifying twice is harmless, and the repeat of a "
                 "used code answers only the detail")
 
@@ -132,15 +136,21 @@ def me() -> Response:
 
 
 @endpoint("/auth/email-verify/", summary="Verify an email address", body=EmailVerifyIn,
-          responses={200: (VERIFIED_DOC, VerifiedOut),
-                     400: INVALID})
+          responses={200: (VERIFIED_DOC, VerifiedOut), 400: INVALID,
+                     401: ("A bearer token was sent but is not valid", ErrorOut),
+                     403: SIGN_IN_REQUIRED},
+          auth="optional")
 def email_verify(data: EmailVerifyIn) -> Response:
-    """With the ``token`` of the emailed link, or ``email`` + the 6-digit ``code``."""
+    """With the ``token`` of the emailed link, or ``email`` + the 6-digit ``code``.
+
+    An account's first proven address needs no sign-in. An address added beside a proven
+    one is proven only with the account owner's ``Authorization: Bearer`` access token."""
+    actor_id = _actor_id()
     verification = services().verification
     if data.token:
-        user = verification.verify_email_token(data.token)
+        user = verification.verify_email_token(data.token, actor_id=actor_id)
     elif data.email and data.code:
-        user = verification.verify_email_code(data.email, data.code)
+        user = verification.verify_email_code(data.email, data.code, actor_id=actor_id)
     else:
         raise ValidationFailed({"token": ["Give the token from the link, or email and code."]})
     return _verified(user)
@@ -155,11 +165,22 @@ def email_verify_resend(data: EmailIn) -> Response:
 
 
 @endpoint("/auth/phone-verify/", summary="Verify a phone number", body=PhoneVerifyIn,
-          responses={200: (VERIFIED_DOC, VerifiedOut),
-                     400: INVALID})
+          responses={200: (VERIFIED_DOC, VerifiedOut), 400: INVALID,
+                     401: ("A bearer token was sent but is not valid", ErrorOut),
+                     403: SIGN_IN_REQUIRED},
+          auth="optional")
 def phone_verify(data: PhoneVerifyIn) -> Response:
-    """With the 6-digit code sent by SMS (valid 10 minutes, 5 tries)."""
-    return _verified(services().verification.verify_phone_code(data.phone, data.code))
+    """With the 6-digit code sent by SMS (valid 10 minutes, 5 tries).
+
+    As for an email: a number added beside a proven address needs the owner's bearer token."""
+    return _verified(services().verification.verify_phone_code(data.phone, data.code,
+                                                                actor_id=_actor_id()))
+
+
+def _actor_id() -> int | None:
+    """The signed-in user (an optional bearer token; a bad one is a 401), or None."""
+    user = optional_bearer_user()
+    return user.id if user is not None else None
 
 
 def _verified(user: User | None) -> Response:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ from webapp.domain.errors import (
     DomainError,
     InvalidCredentials,
     NotFound,
+    OwnerSignInRequired,
     PermissionDenied,
     ServiceUnavailable,
     Throttled,
@@ -41,6 +42,7 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
     (InvalidCredentials, 401),
     (AuthenticationRequired, 401),
     (Unverified, 403),
+    (OwnerSignInRequired, 403),
     (PermissionDenied, 403),
     (NotFound, 404),
     (Throttled, 429),
@@ -67,7 +69,7 @@ class Operation:
     description: str
     body: type[BaseModel] | None
     responses: dict[int, tuple[str, type[BaseModel] | None]]
-    auth: bool
+    auth: bool | Literal["optional"]
     tag: str
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -166,11 +168,21 @@ def bearer_user() -> User:
     return services().tokens.user_for_access(token.strip())
 
 
+def optional_bearer_user() -> User | None:
+    """As ``bearer_user`` when an ``Authorization`` header came (a bad one is the same 401);
+    None without one: the request is anonymous."""
+    if "Authorization" not in request.headers:
+        return None
+    return bearer_user()
+
+
 def endpoint(rule: str, *, method: str = "POST", summary: str,
              body: type[BaseModel] | None = None,
              responses: dict[int, tuple[str, type[BaseModel] | None]],
-             auth: bool = False, tag: str = "auth") -> Callable:
-    """Register a JSON view; it receives the parsed body (if any) as its argument."""
+             auth: bool | Literal["optional"] = False, tag: str = "auth") -> Callable:
+    """Register a JSON view; it receives the parsed body (if any) as its argument.
+
+    ``auth`` documents the bearer token: required (True) or ``"optional"``."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)

@@ -106,5 +106,6 @@ def _operation(op: Operation) -> dict[str, Any]:
         spec["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=op.body.__name__)}}}}
     if op.auth:
-        spec["security"] = [{"bearer": []}]
+        # An empty requirement makes the token optional (anonymous calls allowed).
+        spec["security"] = [{"bearer": []}, {}] if op.auth == "optional" else [{"bearer": []}]
     return spec
