@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Response, flash, redirect, url_for
+from flask_login import current_user
 
-from webapp.domain.errors import DomainError
+from webapp.domain.errors import DomainError, OwnerSignInRequired
+from webapp.domain.model import User
 from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, CodeForm, ResendForm, split_identifier
@@ -13,7 +15,31 @@ from webapp.interface.web.safety import secret_page
 from webapp.interface.web.session import pending_identifier, remember_pending, resend_wait
 
 VERIFIED = "Your account is verified. Log in to continue."
+ADDED_VERIFIED = "The address is verified."
 RESENT = "If that address is waiting for verification, a new code is on its way."
+
+
+def _actor_id() -> int | None:
+    """The signed-in user: an address added beside a proven one needs the account's owner."""
+    return current_user.user.id if current_user.is_authenticated else None
+
+
+def _sign_in_first(exc: DomainError, back: str) -> Response | None:
+    """Refused for want of a session: to the login page, and back here after it (the same
+    code or link still works). Signed in as another account: None, the form shows it."""
+    if not isinstance(exc, OwnerSignInRequired) or current_user.is_authenticated:
+        return None
+    flash(exc.detail, "error")
+    return go(url_for("web.login", next=back))
+
+
+def _done(user: User | None) -> Response:
+    """The owner, signed in, is back on the account page; anyone else goes on to log in."""
+    if user is not None and _actor_id() == user.id:
+        flash(ADDED_VERIFIED, "success")
+        return go(url_for("web.account"))
+    flash(VERIFIED, "success")
+    return go(url_for("web.login"))
 
 
 def _page(code_form: CodeForm | None = None, resend_form: ResendForm | None = None) -> dict:
@@ -30,16 +56,19 @@ def verify() -> Response:
     if form.validate_on_submit():
         email, phone = split_identifier(form.identifier.data)
         verification = services().verification
+        actor_id = _actor_id()
         try:
             if phone:
-                verification.verify_phone_code(phone, form.code.data or "")
+                user = verification.verify_phone_code(phone, form.code.data or "",
+                                                      actor_id=actor_id)
             else:
-                verification.verify_email_code(email or "", form.code.data or "")
+                user = verification.verify_email_code(email or "", form.code.data or "",
+                                                      actor_id=actor_id)
         except DomainError as exc:
-            return show("web/verify.html", _page(code_form=form), form=form,
-                        partial="web/_verify_form.html", error=exc)
-        flash(VERIFIED, "success")
-        return go(url_for("web.login"))
+            return _sign_in_first(exc, url_for("web.verify")) or show(
+                "web/verify.html", _page(code_form=form), form=form,
+                partial="web/_verify_form.html", error=exc)
+        return _done(user)
     return show("web/verify.html", _page(code_form=form if form.errors else None), form=form,
                 partial="web/_verify_form.html")
 
@@ -78,10 +107,11 @@ def verify_link(token: str) -> Response:
     form = ButtonForm()
     if form.validate_on_submit():
         try:
-            services().verification.verify_email_token(token)
+            user = services().verification.verify_email_token(token, actor_id=_actor_id())
         except DomainError as exc:
-            return show("web/verify_link.html", {"form": form, "failed": True}, form=form,
-                        error=exc)
-        flash(VERIFIED, "success")
-        return go(url_for("web.login"))
+            return _sign_in_first(exc, url_for("web.verify_link", token=token)) or show(
+                "web/verify_link.html", {"form": form, "failed": True, "other_account":
+                                         isinstance(exc, OwnerSignInRequired)},
+                form=form, error=exc)
+        return _done(user)
     return show("web/verify_link.html", {"form": form})
