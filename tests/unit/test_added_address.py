@@ -108,7 +108,7 @@ def test_wrong_codes_still_count_and_answer_as_before(world):
     assert "authz_fail" not in world.audit_kinds()
 
 
-def test_a_spent_or_expired_right_code_answers_invalid_not_sign_in(world):
+def test_an_expired_right_code_answers_invalid_not_sign_in(world):
     owner_with_mistyped_phone(world)
     code = stranger_gets_code(world)
     world.clock.advance(minutes=10)
