@@ -169,18 +169,60 @@ def test_the_invite_page_keeps_its_token_out_of_referers_and_caches(app, client,
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_an_invitee_whose_address_is_locked_out_is_told_the_account_is_ready(app_factory):
+def _locked_out_invitation(app_factory):
+    """An app with limits on, and an invitation to an address whose logins someone
+    locked by guessing at it before it had an account."""
     app = app_factory(RATELIMIT_ENABLED=True)
     client, outbox = app.test_client(), Outbox(app)
     make_user(app, "boss@example.com", staff=True)
     _, token = invite(client, bearer(client, "boss@example.com"), outbox)
-    for _ in range(5):  # someone guessed at the address: its logins are locked a while
+    for _ in range(5):
         client.post("/api/auth/login/", json={"email": "new@example.com", "password": "guess"})
+    assert client.post("/api/auth/login/", json={
+        "email": "new@example.com", "password": "guess"}).status_code == 429
+    return app, token
+
+
+@pytest.mark.parametrize("door", ["api", "page"])
+def test_accepting_lifts_a_lockout_from_guesses_made_before_the_account(app_factory, door):
+    # As a password reset does: the guesses were at an address with no account, the
+    # password is new, and the invitee would otherwise find the account made but shut.
+    app, token = _locked_out_invitation(app_factory)
+    client = app.test_client()
+    if door == "api":
+        accepted = client.post("/api/auth/invitations/accept/", json={
+            "token": token, "password": PASSWORD})
+        assert accepted.status_code == 200, accepted.json
+        assert accepted.json["tokens"]["access"]
+    else:
+        done = client.post(f"/invite/{token}", data={
+            "csrf_token": csrf_token(client, f"/invite/{token}"), "password": PASSWORD,
+            "confirm_password": PASSWORD})
+        assert done.status_code == 302 and done.location == "/account", done.text
+        assert client.get("/account").status_code == 200
+    # a wrong password still counts from nothing, and locks again after five
+    guesses = [client.post("/api/auth/login/", json={
+        "email": "new@example.com", "password": "guess"}).status_code for _ in range(6)]
+    assert guesses == [401] * 5 + [429]
+
+
+def test_an_invitee_refused_at_sign_in_is_told_the_account_is_ready(app_factory,
+                                                                    monkeypatch):
+    # The account exists once accepted: a refusal at the sign-in that follows (one that
+    # accepting does not lift) leads to the login page, not to "this invitation does
+    # not work" (and then "already used").
+    from webapp.domain.errors import Throttled
+
+    app, token = _locked_out_invitation(app_factory)
+
+    def refused(**_kwargs):  # noqa: ANN003, ANN202
+        raise Throttled(60)
+
+    monkeypatch.setattr(app.extensions["services"].tokens, "authenticate", refused)
     browser = app.test_client()
     done = browser.post(f"/invite/{token}", data={
         "csrf_token": csrf_token(browser, f"/invite/{token}"), "password": PASSWORD,
         "confirm_password": PASSWORD})
-    # The account was made: not "This invitation does not work" (then "already used").
     assert done.status_code == 303 and done.location == "/login", done.text
     page = browser.get("/login").text
     assert "Your account is ready" in page and "Too many" in page

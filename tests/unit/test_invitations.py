@@ -9,7 +9,13 @@ import pytest
 from tests.fakes import make_world
 from webapp.application.policy import Policy
 from webapp.application.throttling import DEFAULT_LIMITS, ThrottlePolicy
-from webapp.domain.errors import InvalidToken, PermissionDenied, Throttled, ValidationFailed
+from webapp.domain.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    PermissionDenied,
+    Throttled,
+    ValidationFailed,
+)
 from webapp.domain.model import User
 
 PASSWORD = "correct horse battery staple"
@@ -226,3 +232,16 @@ def test_a_users_invitations_are_budgeted_per_user_and_a_refusal_spends_no_addre
     assert service.invite(boss.id, "four@example.com").id
     world.clock.advance(days=1, seconds=1)
     assert service.invite(pal.id, "five@example.com").id
+
+
+def test_accepting_lifts_the_lockout_of_guesses_made_before_the_account():
+    world, boss, _ = users_invite(ThrottlePolicy())
+    _, token = invite(world, boss, "new@example.com")
+    tokens = world.services.tokens
+    for _ in range(5):  # guesses at an address that has no account yet: it locks
+        with pytest.raises(InvalidCredentials):
+            tokens.login(email="new@example.com", phone=None, password="a guess at it")
+    with pytest.raises(Throttled):
+        tokens.login(email="new@example.com", phone=None, password=PASSWORD)
+    _, pair = world.services.invitations.accept_and_login(token, PASSWORD)
+    assert pair.access

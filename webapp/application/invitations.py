@@ -207,7 +207,10 @@ class InvitationService(Kit):
                 raise ValidationFailed(errors)
             user = self._create(uow, invitation, secret, names)
             uow.commit()
-            return user
+        # As a password reset does: the new password owes nothing to guesses made at the
+        # address before it had an account, so they no longer hold its first login.
+        self.kit.throttle.forget_failures(user.email)
+        return user
 
     @staticmethod
     def _check_address(invitation: Invitation, email: str | None) -> None:
