@@ -275,3 +275,41 @@ def test_openapi_lists_the_invitation_endpoints(client):
     assert paths["/api/auth/invitations/"]["post"]["security"] == [{"bearer": []}]
     assert "403" in paths["/api/auth/invitations/"]["post"]["responses"]
     assert "200" in paths["/api/auth/invitations/accept/"]["post"]["responses"]
+
+
+def test_an_address_registered_first_by_someone_else_does_not_block_its_invitation(
+        client, staff_auth, outbox):
+    # Someone registers the address about to be invited, with their own phone, and
+    # proves the phone: the address sits unproven on their account.
+    phone = "+14155552671"
+    assert client.post("/api/auth/register/", json={
+        "email": "new@example.com", "phone": phone,
+        "password": "squatters own passphrase"}).status_code == 201
+    assert client.post("/api/auth/phone-verify/", json={
+        "phone": phone, "code": outbox.code("sms", phone)}).status_code == 200
+    # Staff can still invite it, and the invitee gets an account of their own.
+    _, token = invite(client, staff_auth, outbox)
+    accepted = client.post("/api/auth/invitations/accept/", json={
+        "token": token, "password": PASSWORD})
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["user"]["email"] == "new@example.com"
+    assert accepted.json["user"]["phone"] is None
+    squatter = client.post("/api/auth/login/", json={
+        "phone": phone, "password": "squatters own passphrase"})
+    assert squatter.status_code == 200 and squatter.json["user"]["email"] is None
+
+
+def test_an_invitee_finishes_a_sign_up_of_their_address_that_proved_nothing(
+        client, staff_auth, outbox):
+    first = "first registrants passphrase"
+    assert client.post("/api/auth/register/", json={
+        "email": "new@example.com", "phone": "+14155552671",
+        "password": first}).status_code == 201
+    _, token = invite(client, staff_auth, outbox)
+    accepted = client.post("/api/auth/invitations/accept/", json={
+        "token": token, "password": PASSWORD, "first_name": "Nia"})
+    assert accepted.status_code == 200, accepted.json
+    user = accepted.json["user"]
+    assert (user["email_verified"], user["phone"], user["first_name"]) == (True, None, "Nia")
+    assert client.post("/api/auth/login/", json={
+        "email": "new@example.com", "password": first}).status_code == 401

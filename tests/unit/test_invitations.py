@@ -23,8 +23,9 @@ PASSWORD = "correct horse battery staple"
 
 def add_user(world, email, **fields):
     with world.services.kit.uow() as uow:
-        user = uow.users.add(User(email=email, phone=None, password_hash="fake$v1$x",
-                                  created_at=world.clock.now(), **fields))
+        user = uow.users.add(User(**{"email": email, "phone": None,
+                                     "password_hash": "fake$v1$x",
+                                     "created_at": world.clock.now(), **fields}))
         uow.commit()
         return user
 
@@ -92,7 +93,7 @@ def test_wrong_address_and_existing_account_are_refused(world, boss):
     with pytest.raises(ValidationFailed) as wrong:
         world.services.invitations.accept(token, PASSWORD, email="other@example.com")
     assert "different address" in wrong.value.errors["email"][0]
-    add_user(world, "new@example.com")  # registered meanwhile
+    add_user(world, "new@example.com", email_verified_at=world.clock.now())  # meanwhile
     with pytest.raises(ValidationFailed) as taken:
         world.services.invitations.accept(token, PASSWORD)
     assert "already exists" in taken.value.errors["email"][0]
@@ -245,3 +246,51 @@ def test_accepting_lifts_the_lockout_of_guesses_made_before_the_account():
         tokens.login(email="new@example.com", phone=None, password=PASSWORD)
     _, pair = world.services.invitations.accept_and_login(token, PASSWORD)
     assert pair.access
+
+
+# --- an address registered by someone who never proved it does not block an invitation ----
+
+SQUATTER_PHONE = "+14155552671"
+
+
+def test_an_address_held_unproven_beside_a_verified_phone_goes_to_the_invitee(world, boss):
+    _, token = invite(world, boss)
+    squatter = add_user(world, "new@example.com", phone=SQUATTER_PHONE,
+                        phone_verified_at=world.clock.now())
+    user = world.services.invitations.accept(token, PASSWORD)
+    assert user.id != squatter.id and user.email == "new@example.com"
+    assert user.email_verified_at is not None
+    kept = world.store.users[squatter.id]
+    assert (kept.email, kept.phone) == (None, SQUATTER_PHONE)  # their own account stays
+    released = [e for e in world.store.audit if e.kind == "unverified_address_released"]
+    assert [(e.user_id, e.data["channels"], e.data["via"]) for e in released] == [
+        (squatter.id, ["email"], "invitation")]
+
+
+def test_a_sign_up_that_proved_nothing_is_finished_by_the_invitee(world, boss):
+    invitation, token = invite(world, boss, as_staff=True)
+    first = world.services.kit.passwords.hash("the first registrants password")
+    pending = add_user(world, "new@example.com", phone=SQUATTER_PHONE, password_hash=first,
+                       first_name="Mallory")
+    user = world.services.invitations.accept(token, PASSWORD, first_name="Ann")
+    assert user.id == pending.id and user.email_verified_at is not None
+    assert (user.phone, user.first_name, user.is_staff) == (None, "Ann", True)
+    assert user.uniquifier != pending.uniquifier  # the first registrant's sessions end
+    tokens = world.services.tokens
+    with pytest.raises(InvalidCredentials):
+        tokens.login(email="new@example.com", phone=None,
+                     password="the first registrants password")
+    assert tokens.login(email="new@example.com", phone=None, password=PASSWORD)
+    assert world.store.invitations[invitation.id].accepted_user_id == user.id
+    jobs = [m for m in world.store.outbox.values() if m.kind == "stripe_customer"]
+    assert [j.payload["user_id"] for j in jobs] == [user.id]
+
+
+def test_a_refused_accept_takes_nothing_from_the_holder(world, boss):
+    _, token = invite(world, boss)
+    squatter = add_user(world, "new@example.com", phone=SQUATTER_PHONE,
+                        phone_verified_at=world.clock.now())
+    with pytest.raises(ValidationFailed):
+        world.services.invitations.accept(token, "password")  # too weak
+    assert world.store.users[squatter.id].email == "new@example.com"
+    assert "unverified_address_released" not in world.audit_kinds()

@@ -52,6 +52,25 @@ def clean_name(value: str | None, field: str) -> str:
     return name
 
 
+def claim_unproven_email(kit: Kit, uow: UnitOfWork, user: User, *, via: str) -> User | None:
+    """Someone who proves they own ``user.email`` (the operator typing it, an invitee by
+    the link emailed to it) claims it from an account that never proved it; nothing else
+    on that account is theirs (open registration: anyone may register an address first).
+
+    Beside a verified phone, the account is the phone owner's: the address leaves it, as
+    a registration takes it back, and the claimant gets a new account (None). With
+    nothing verified, the claimant finishes that sign-up (the account is returned), but
+    without the phone number its registrant typed in, which is not the claimant's.
+    """
+    channel = "email" if user.is_verified else "phone"
+    if getattr(user, channel) is None:
+        return user
+    setattr(user, channel, None)
+    uow.users.save(user)
+    kit.audit(uow, "unverified_address_released", user, channels=[channel], via=via)
+    return None if channel == "email" else user
+
+
 class AccountService(Kit):
     def __init__(
         self, kit: Toolkit, verification: VerificationService, tokens: TokenService,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from webapp.application.accounts import check_new_password
+from webapp.application.accounts import check_new_password, claim_unproven_email
 from webapp.application.billing import queue_customer_now
 from webapp.application.common import Kit, Toolkit
 from webapp.application.interfaces import UnitOfWork
@@ -353,7 +353,7 @@ class AdminService(Kit):
         with self.kit.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
             if user is not None and user.email_verified_at is None:
-                user = self._claim_unproven(uow, user)
+                user = claim_unproven_email(self, uow, user, via="cli")
             now = self.now()
             created = user is None
             if user is None:
@@ -372,20 +372,3 @@ class AdminService(Kit):
             self.audit(uow, "authz_admin", user, action="create_admin", via="cli")
             uow.commit()
             return user, created
-
-    def _claim_unproven(self, uow: UnitOfWork, user: User) -> User | None:
-        """The operator owns the address; nothing else on an account that never proved it
-        is theirs (open registration: anyone may register the admin's address first).
-
-        Beside a verified phone, the account is the phone owner's: the address leaves it,
-        as a registration takes it back, and the operator gets a new account (None). With
-        nothing verified, the operator finishes the sign-up, but without the phone number
-        its registrant typed in, which they could verify later and reset the password by.
-        """
-        channel = "email" if user.is_verified else "phone"
-        if getattr(user, channel) is None:
-            return user
-        setattr(user, channel, None)
-        uow.users.save(user)
-        self.audit(uow, "unverified_address_released", user, channels=[channel], via="cli")
-        return None if channel == "email" else user

@@ -7,7 +7,7 @@ its expiry the token is refused, whatever its signature says.
 
 from __future__ import annotations
 
-from webapp.application.accounts import check_new_password, clean_name
+from webapp.application.accounts import check_new_password, claim_unproven_email, clean_name
 from webapp.application.admin import require_staff
 from webapp.application.common import Kit, Toolkit, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
@@ -27,6 +27,14 @@ REFUSALS = {
     InvitationState.EXPIRED: ("This invitation has expired. Ask for a new one.",
                               "invitation_expired"),
 }
+
+
+def holds(user: User | None) -> bool:
+    """Whether an account holds its email for good: it proved it (or staff deactivated
+    it). One that never proved it gives way to the invitee, who proves it by the link
+    (``claim_unproven_email``): else anyone could block an invitation by registering its
+    address first."""
+    return user is not None and (user.email_verified_at is not None or not user.is_active)
 
 
 def refusal(state: InvitationState) -> InvalidToken:
@@ -64,7 +72,7 @@ class InvitationService(Kit):
                 # The user's own budget first: a client with many addresses gets no more.
                 self.kit.throttle.spend("invite_per_user", str(inviter.id))
                 self.kit.throttle.before_messages("invite_per_destination", address, None)
-            has_account = uow.users.get_by_email(address.value) is not None
+            has_account = holds(uow.users.get_by_email(address.value))
             if has_account and trusted:
                 raise ValidationFailed.single("email", ACCOUNT_EXISTS)
             now = self.now()
@@ -87,7 +95,7 @@ class InvitationService(Kit):
             state = invitation.state(self.now())
             if state in (InvitationState.ACCEPTED, InvitationState.REVOKED):
                 raise refusal(state)
-            if uow.users.get_by_email(invitation.email) is not None:  # staff may know
+            if holds(uow.users.get_by_email(invitation.email)):  # staff may know
                 raise ValidationFailed({"email": [ACCOUNT_EXISTS]}, ACCOUNT_EXISTS)
             invitation.expires_at = self.now() + self.policy.invitation_ttl
             uow.invitations.save(invitation)
@@ -177,7 +185,8 @@ class InvitationService(Kit):
 
     def accept(self, token: str, password: str, *, first_name: str | None = None,
                last_name: str | None = None, email: str | None = None) -> User:
-        """Create the account, verified for the invited address (Stripe customer queued)."""
+        """Create the account, verified for the invited address (Stripe customer queued),
+        or finish a sign-up of the address that proved nothing (``holds``)."""
         try:
             return self._accept(token, password, first_name, last_name, email)
         except UniqueConflict as exc:  # a second accept raced this one and won
@@ -195,7 +204,8 @@ class InvitationService(Kit):
         with self.kit.uow() as uow:
             invitation = self._pending(uow, token)
             self._check_address(invitation, email)
-            if uow.users.get_by_email(invitation.email) is not None:
+            holder = uow.users.get_by_email(invitation.email, lock=True)
+            if holds(holder):
                 raise ValidationFailed.single(
                     "email", "An account with this address already exists. Log in instead.")
             errors: dict[str, list[str]] = {}
@@ -205,7 +215,12 @@ class InvitationService(Kit):
                 password, [invitation.email], breached=self.kit.breached))
             if errors or secret is None:
                 raise ValidationFailed(errors)
-            user = self._create(uow, invitation, secret, names)
+            if holder is not None:
+                holder = claim_unproven_email(self, uow, holder, via="invitation")
+            if holder is None:
+                user = self._create(uow, invitation, secret, names)
+            else:
+                user = self._finish_signup(uow, holder, invitation, secret, names)
             uow.commit()
         # As a password reset does: the new password owes nothing to guesses made at the
         # address before it had an account, so they no longer hold its first login.
@@ -226,6 +241,22 @@ class InvitationService(Kit):
             is_staff=invitation.as_staff, created_at=now, password_changed_at=now,
         ))
         self.audit(uow, "user_created", user, via="invitation", invitation=invitation.id)
+        return self._accepted(uow, invitation, user)
+
+    def _finish_signup(self, uow: UnitOfWork, user: User, invitation: Invitation,
+                       secret: str, names: dict[str, str | None]) -> User:
+        """The invitee takes over a sign-up of their address that nothing ever proved:
+        their password and names; the first registrant's password, tokens and sessions
+        end (as a finish-signup reset does)."""
+        user.set_password_hash(self.kit.passwords.hash(secret), self.now())
+        user.first_name, user.last_name = names["first_name"] or "", names["last_name"] or ""
+        user.is_staff = user.is_staff or invitation.as_staff
+        self.tokens.revoke_all_in(uow, user, "password_changed")
+        uow.users.save(user)
+        return self._accepted(uow, invitation, user)
+
+    def _accepted(self, uow: UnitOfWork, invitation: Invitation, user: User) -> User:
+        now = self.now()
         self.verification.mark_verified(uow, user, email=True)
         invitation.accepted_at = now
         invitation.accepted_user_id = user.id
