@@ -235,8 +235,11 @@ def test_invite_only_registration_refuses_signup(app_with, outbox):
     refused = client.post("/api/auth/register/", json={"email": "walk.in@example.com",
                                                        "password": PASSWORD})
     assert refused.status_code == 403 and refused.json["code"] == "registration_closed"
-    page = client.post("/signup", data={
-        "csrf_token": csrf_token(client, "/signup"), "email": "walk.in@example.com",
+    shown = client.get("/signup")  # said at once, not after the form is filled in
+    assert shown.status_code == 200 and "by invitation only" in shown.text
+    assert 'name="password"' not in shown.text
+    page = client.post("/signup", data={  # a form sent anyway is refused as before
+        "csrf_token": csrf_token(client, "/login"), "email": "walk.in@example.com",
         "password": PASSWORD})
     assert "by invitation only" in page.text
     assert outbox.all("email", "walk.in@example.com") == []

@@ -96,7 +96,11 @@ def test_signup_by_htmx_success_navigates_the_page(client):
 
 def test_signup_when_registration_is_by_invitation(client, app):
     app.extensions["services"].accounts.policy = Policy(registration_open=False)
-    response = signup(client, email="x@example.com")
+    page = client.get("/signup")  # said before anything is typed: no form to fill in
+    assert page.status_code == 200 and "Registration is by invitation only." in text(page)
+    assert 'name="password"' not in page.get_data(as_text=True)
+    data = {"email": "x@example.com", "password": PASSWORD}
+    response = submit(client, "/signup", data, page="/login")  # sent anyway: refused
     assert response.status_code == 403
     assert "Registration is by invitation only." in text(response)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp.domain.errors import DomainError, Unverified
+from webapp.domain.errors import DomainError, RegistrationClosed, Unverified
 from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, LoginForm, SignupForm
@@ -34,9 +34,13 @@ def landing() -> Response | str:
 def signup() -> Response:
     """Create an account with an email address, a phone number or both."""
     form = SignupForm()
+    accounts = services().accounts
+    if not accounts.policy.registration_open and request.method == "GET":
+        # REGISTRATION=invite: say so now, not after the form is filled in.
+        return show("web/signup.html", {"form": None, "closed": RegistrationClosed().detail})
     if form.validate_on_submit():
         try:
-            services().accounts.register(
+            accounts.register(
                 email=form.email.data or None, phone=form.phone.data or None,
                 password=form.password.data or "", first_name=form.first_name.data,
                 last_name=form.last_name.data)
