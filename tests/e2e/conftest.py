@@ -13,6 +13,20 @@ import pytest
 
 from tests.e2e import servers
 
+# Debian's Chromium (Playwright cannot download its own here), for every browser test:
+# pytest-playwright's one session-wide browser, launched with these arguments.
+CHROMIUM = "/usr/bin/chromium"
+QUIET = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-default-apps", "--no-first-run", "--disable-domain-reliability",
+         "--metrics-recording-only", "--no-default-browser-check"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/test does it)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": QUIET}
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201

@@ -3,7 +3,6 @@ tokens stop working at once. Real gunicorn, real browser (Playwright)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,23 +10,17 @@ import requests
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
 STAFF_PASSWORD = "staff pass phrase for e2e"
 USER_PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def browser_page() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/test does it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def browser_page(browser) -> Iterator[object]:  # noqa: ANN001
+    """A page of pytest-playwright's session-wide Chromium (tests/e2e/conftest.py): one
+    Playwright per test session, whatever order the browser tests run in."""
+    page = browser.new_page()
+    yield page
+    page.close()
 
 
 def test_staff_find_and_deactivate_a_user_whose_tokens_then_fail(start_app, browser_page):
