@@ -136,7 +136,7 @@ def _build_services(app: Flask, settings: Settings) -> Services:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp.interface import admin, api, dev, health, invite, web
+    from webapp.interface import admin, api, dev, health, web
 
     csrf.exempt(api.bp)  # bearer tokens, not cookies; JSON only (415 otherwise)
     app.register_blueprint(api.bp)
@@ -144,7 +144,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web.bp)
     app.register_blueprint(dev.bp)  # answers 404 unless Settings.dev_outbox_enabled
     app.register_blueprint(admin.bp)
-    app.register_blueprint(invite.bp)
 
 
 def register_rate_limits(app: Flask) -> None:
@@ -160,6 +159,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask, settings: Settings) -> None:
+    dispatcher = app.extensions.get("outbox_dispatcher")
+    if dispatcher is not None and settings.DELIVERY == "inline":
+        # Also start with the first request, so messages left pending by a restart are retried.
+        app.before_request(dispatcher.ensure_running)
     # Set on every response unless the view set its own; one pass over the response's
     # headers instead of one scan per name (this runs on every request).
     defaults = [

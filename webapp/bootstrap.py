@@ -1,4 +1,5 @@
-"""Builds the Services bundle from settings: the one place that knows concrete adapters."""
+"""Builds the Services bundle from settings: the one place that knows concrete adapters
+(the graph itself is wired by ``webapp.application.services.wire_services``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from webapp.application.accounts import AccountService
-from webapp.application.admin import AdminService
-from webapp.application.billing import BillingService, BillingSettings
-from webapp.application.common import Toolkit
-from webapp.application.delivery import DeliveryService
+from webapp.application.billing import BillingSettings
+from webapp.application.common import Ports
 from webapp.application.interfaces import (
     BillingGateway,
     BreachedPasswords,
@@ -20,13 +18,9 @@ from webapp.application.interfaces import (
     ReadOnlyUnitOfWorkFactory,
     SmsSender,
 )
-from webapp.application.invitations import InvitationService
-from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
-from webapp.application.services import Services
+from webapp.application.services import Adapters, Services, wire_services
 from webapp.application.throttling import Throttle, ThrottlePolicy, parse_lockout
-from webapp.application.tokens import TokenService
-from webapp.application.verification import VerificationService
 from webapp.config import Settings
 from webapp.extensions import db, limiter
 from webapp.infrastructure.admin_queries import SqlStaffQueries
@@ -144,17 +138,13 @@ def logins_from(settings: Settings) -> LoginStore | None:
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
+    """The real adapters, wired by ``wire_services``. The ports bundle is also kept in
+    ``app.extensions["ports"]`` for tests: no door reads it (tests/project checks)."""
     # The thread wakes at least as often as the shortest retry wait, so retries are on time.
-    dispatcher = InlineDispatcher(
-        app, lambda worker, stop: services.delivery.deliver_due(worker, stop=stop),
-        poll=min(30.0, settings.DELIVERY_BACKOFF_SECONDS))
+    dispatcher = InlineDispatcher(app, poll=min(30.0, settings.DELIVERY_BACKOFF_SECONDS))
     app.extensions["outbox_dispatcher"] = dispatcher
-    after_commit = None
-    if settings.DELIVERY == "inline":
-        after_commit = dispatcher.kick
-        # Also start with the first request, so messages left pending by a restart are retried.
-        app.before_request(dispatcher.ensure_running)
-    kit = Toolkit(
+    after_commit = dispatcher.kick if settings.DELIVERY == "inline" else None
+    ports = Ports(
         uow=lambda: SqlAlchemyUnitOfWork(lambda: db.session, after_commit),
         reader=reader_from(settings),
         clock=SystemClock(),
@@ -168,25 +158,18 @@ def build_services(app: Flask, settings: Settings) -> Services:
         throttle=throttle_from(settings),
         breached=breached_from(settings),
     )
-    tokens = TokenService(kit, PyJwtCodec(settings.SECRET_KEY, settings.JWT_ISSUER),
-                          logins_from(settings))
-    verification = VerificationService(kit)
-    mailer, sms = mailer_from(settings), sms_from(settings)
-    # Console backends are for development: keep bodies so the dev outbox page shows them.
-    keep_bodies = settings.console_delivery
-    billing = billing_from(settings)
-    resets = PasswordResetService(kit, tokens, verification)
-    services = Services(
-        kit=kit,
-        accounts=AccountService(kit, verification, tokens, resets),
-        verification=verification,
-        tokens=tokens,
-        resets=resets,
-        delivery=DeliveryService(kit, mailer, sms, billing, keep_bodies),
-        billing=BillingService(kit, billing, StripeWebhooks(settings.STRIPE_WEBHOOK_SECRET),
-                               billing_settings_from(settings)),
-        invitations=InvitationService(kit, verification, tokens),
-        admin=AdminService(kit, verification, resets, tokens,
-                           SqlStaffQueries(lambda: db.session)),
-    )
+    services = wire_services(ports, Adapters(
+        codec=PyJwtCodec(settings.SECRET_KEY, settings.JWT_ISSUER),
+        logins=logins_from(settings),
+        mailer=mailer_from(settings),
+        sms=sms_from(settings),
+        billing=billing_from(settings),
+        webhooks=StripeWebhooks(settings.STRIPE_WEBHOOK_SECRET),
+        staff_queries=SqlStaffQueries(lambda: db.session),
+        billing_settings=billing_settings_from(settings),
+        # Console backends are for development: keep bodies so the dev outbox page shows them.
+        keep_bodies=settings.console_delivery,
+    ))
+    dispatcher.serve(services.delivery)
+    app.extensions["ports"] = ports
     return services

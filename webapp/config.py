@@ -218,7 +218,7 @@ def _is_phone_region(region: str) -> bool:
     """Whether phonenumbers has metadata for ``region`` (its SUPPORTED_REGIONS), found
     without importing it: the library (about 1 MiB per process) is loaded on the first
     phone number parsed, and servers that only log in by email never load it.
-    tests/unit/test_config.py checks this against SUPPORTED_REGIONS."""
+    tests/integration/adapters/test_config.py checks this against SUPPORTED_REGIONS."""
     spec = importlib.machinery.PathFinder.find_spec("phonenumbers")
     if not re.fullmatch(r"[A-Z]{2}", region) or spec is None:
         return False

@@ -75,7 +75,7 @@ class Site:
         return response.json["user"]["id"] if "user" in response.json else None
 
     def customer_id(self, user_id: int) -> str | None:
-        with self.app.app_context(), self.app.extensions["services"].kit.uow() as uow:
+        with self.app.app_context(), self.app.extensions["ports"].uow() as uow:
             return uow.users.get(user_id).stripe_customer_id
 
     def job(self, user_id: int) -> Any:

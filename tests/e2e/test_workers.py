@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 def queue_emails(app: Flask, count: int) -> list[str]:
     keys = [f"scale-{n}" for n in range(count)]
     now = datetime.now(UTC)
-    with app.app_context(), app.extensions["services"].kit.uow() as uow:
+    with app.app_context(), app.extensions["ports"].uow() as uow:
         for key in keys:
             uow.outbox.add(OutboxMessage(
                 kind=MessageKind.EMAIL, created_at=now, next_attempt_at=now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import FakeUserRepository, make_world
-from tests.unit.conftest import EMAIL, PASSWORD, PHONE, email_code, register, verified
+from tests.helpers.world import EMAIL, PASSWORD, PHONE, email_code, register, verified
 from webapp.application.policy import Policy
 from webapp.domain.errors import (
     AuthenticationRequired,
@@ -252,7 +252,7 @@ def test_update_profile_cleans_names(world):
 
 def test_change_password_needs_the_current_one_and_logs_out_everywhere(world):
     user = verified(world)
-    _, pair = world.services.tokens.login(email=EMAIL, phone=None, password=PASSWORD)
+    _, pair = world.login(email=EMAIL, phone=None, password=PASSWORD)
     accounts = world.services.accounts
     new = "a brand new passphrase"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import (
+from tests.helpers.world import (
     EMAIL,
     PHONE,
     email_code,

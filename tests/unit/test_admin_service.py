@@ -7,10 +7,14 @@ import contextlib
 import pytest
 
 from tests.fakes import make_world
-from tests.unit.conftest import PASSWORD, PHONE, sms_code
-from tests.unit.test_invitations import add_user
-from webapp.application.admin import ActionRefused
-from webapp.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from tests.helpers.world import PASSWORD, PHONE, add_user, sms_code
+from webapp.domain.errors import (
+    ActionRefused,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from webapp.domain.model import RefreshFamily, User
 
 
@@ -94,8 +98,7 @@ def test_a_staff_retry_leaves_a_live_lease_alone(world):
 def test_retry_stripe_after_the_customer_was_deleted_queues_a_new_one():
     """customer.deleted unlinks the customer; the creation job is long delivered. Staff's
     "Retry Stripe customer" (offered: verified, no customer) makes a new one, as Checkout does."""
-    from tests.unit.test_billing_customer import customer_jobs, deliver
-    from tests.unit.test_billing_service import customer_ready
+    from tests.helpers.world import customer_jobs, customer_ready, deliver
 
     world = make_world()
     boss = add_user(world, "boss@example.com", is_staff=True)

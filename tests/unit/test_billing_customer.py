@@ -4,34 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.fakes import World, make_world
+from tests.fakes import make_world
+from tests.helpers.world import customer_jobs, deliver, verified_id
 from webapp.application.delivery import DeliveryService
-from webapp.domain.model import MessageKind, MessageStatus
+from webapp.domain.model import MessageStatus
 from webapp.infrastructure.billing import DisabledBilling
 
 EMAIL = "jane@example.com"
 PASSWORD = "correct horse battery staple"
 
 
-def verified(world: World, email: str = EMAIL) -> int:
-    world.services.accounts.register(email=email, phone=None, password=PASSWORD,
-                                     first_name="Jane", last_name="Doe")
-    code = world.field_of(world.emails(email)[-1], "code")
-    user = world.services.verification.verify_email_code(email, code)
-    return user.id or 0
-
-
-def customer_jobs(world: World) -> list:
-    return [m for m in world.store.outbox.values() if m.kind == MessageKind.STRIPE_CUSTOMER]
-
-
-def deliver(world: World, worker: str = "w1") -> None:
-    world.services.delivery.deliver_due(worker)
-
-
 def test_verification_queues_one_job_and_delivery_makes_one_customer():
     world = make_world()
-    user_id = verified(world)
+    user_id = verified_id(world)
     code = world.field_of(world.emails(EMAIL)[-1], "code")
     world.services.verification.verify_email_code(EMAIL, code)  # the double click
     assert len(customer_jobs(world)) == 1
@@ -48,7 +33,7 @@ def test_verification_queues_one_job_and_delivery_makes_one_customer():
 def test_stripe_down_verification_succeeds_and_the_customer_comes_later():
     world = make_world()
     world.billing.fail_times = 2
-    user_id = verified(world)
+    user_id = verified_id(world)
     assert world.store.users[user_id].is_verified
     deliver(world)
     (job,) = customer_jobs(world)
@@ -65,7 +50,7 @@ def test_stripe_down_verification_succeeds_and_the_customer_comes_later():
 def test_a_worker_killed_after_stripe_answered_leaves_no_second_customer():
     world = make_world()
     world.billing.die_after_create = 1
-    user_id = verified(world)
+    user_id = verified_id(world)
     deliver(world)
     assert world.store.users[user_id].stripe_customer_id is None  # the link was never stored
     world.clock.advance(minutes=5)
@@ -77,9 +62,9 @@ def test_a_worker_killed_after_stripe_answered_leaves_no_second_customer():
 def test_billing_off_waits_without_spending_attempts_and_nothing_fails():
     world = make_world()
     off = DisabledBilling()
-    world.services.delivery = DeliveryService(world.services.kit, world.mailer, world.sms, off)
+    world.services.delivery = DeliveryService(world.ports, world.mailer, world.sms, off)
     world.services.billing.gateway = off
-    user_id = verified(world)
+    user_id = verified_id(world)
     deliver(world)
     (job,) = customer_jobs(world)
     assert job.status == MessageStatus.PENDING and job.attempts == 0

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.fakes import World, make_world
-from tests.unit.test_billing_customer import EMAIL, customer_jobs, deliver, verified
+from tests.helpers.world import EMAIL, customer_jobs, customer_ready, deliver, verified_id
 from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.policy import Policy
 from webapp.domain.billing import BillingUnavailable
@@ -15,15 +15,8 @@ from webapp.domain.errors import Unverified, ValidationFailed
 from webapp.domain.model import MessageStatus
 
 
-def customer_ready(world: World) -> int:
-    user_id = verified(world)
-    deliver(world)
-    assert world.store.users[user_id].stripe_customer_id
-    return user_id
-
-
 def with_settings(world: World, settings: BillingSettings) -> BillingService:
-    service = BillingService(world.services.kit, world.billing, world.webhooks, settings)
+    service = BillingService(world.ports, world.billing, world.webhooks, settings)
     world.services.billing = service
     return service
 
@@ -88,7 +81,7 @@ def test_checkout_refuses_a_plan_not_on_offer():
 def test_checkout_before_the_customer_exists_hurries_it_and_asks_to_retry():
     world = make_world()
     world.billing.fail_times = 1
-    user_id = verified(world)
+    user_id = verified_id(world)
     deliver(world)  # fails: the job now waits for its backoff
     (job,) = customer_jobs(world)
     assert job.next_attempt_at > world.clock.now()

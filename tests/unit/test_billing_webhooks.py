@@ -8,7 +8,7 @@ import pytest
 
 from tests import stripe_events as se
 from tests.fakes import World, make_world
-from tests.unit.test_billing_service import customer_ready
+from tests.helpers.world import customer_ready
 from webapp.domain.billing import BillingUnavailable, EventFailed, InvalidSignature, from_timestamp
 from webapp.domain.errors import ValidationFailed
 

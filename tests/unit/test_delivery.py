@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.fakes import make_world
-from tests.unit.conftest import EMAIL, PHONE, email_code, register, verified
+from tests.helpers.world import EMAIL, PHONE, email_code, register, verified
 from webapp.application.delivery import BILLING_OFF_RECHECK
 from webapp.application.policy import Policy
 from webapp.domain.errors import NotFound
@@ -112,7 +112,7 @@ def test_a_lease_taken_over_by_another_worker_is_not_marked_by_the_first(world):
 def test_a_claimed_message_is_not_claimed_again_while_the_lease_runs(world):
     register(world)
     now = world.clock.now()
-    with world.services.kit.uow() as uow:
+    with world.ports.uow() as uow:
         assert len(uow.outbox.claim_due(now, now + timedelta(seconds=60), "dead", 10)) == 1
         uow.commit()
     assert deliver(world, "w2") == 0
@@ -209,7 +209,7 @@ def test_billing_off_the_job_waits_without_spending_attempts(world):
 def test_staff_retry_does_not_break_a_live_lease(world):
     register(world)
     now = world.clock.now()
-    with world.services.kit.uow() as uow:  # w1 is sending it right now
+    with world.ports.uow() as uow:  # w1 is sending it right now
         [message] = uow.outbox.claim_due(now, now + timedelta(seconds=60), "w1", 10)
         uow.commit()
     world.services.delivery.retry(message.id)

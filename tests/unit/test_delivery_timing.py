@@ -18,7 +18,7 @@ def queue(world, kind: MessageKind = MessageKind.EMAIL, to: str = "a@example.com
                if kind == MessageKind.EMAIL else {"to": to, "body": "hello"})
     if kind == MessageKind.STRIPE_CUSTOMER:
         payload = {"user_id": 1}
-    with world.services.kit.uow() as uow:
+    with world.ports.uow() as uow:
         now = world.clock.now()
         uow.outbox.add(OutboxMessage(kind=kind, payload=payload, created_at=now,
                                      next_attempt_at=now))

@@ -9,7 +9,7 @@ import pytest
 from webapp.application.policy import Policy
 from webapp.domain.errors import Throttled, ValidationFailed
 from webapp.domain.model import CodePurpose, Invitation, InvitationState, OneTimeCode, User
-from webapp.domain.values import Email, Phone, mask_email, mask_phone
+from webapp.domain.values import Channel, Email, Phone, mask_email, mask_phone
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -35,9 +35,9 @@ def test_masks_hide_most_of_an_address():
 
 def test_marking_verified_reports_only_the_first_verification():
     user = User(email="jane@example.com", phone="+14155550123", password_hash="x")
-    assert user.mark_phone_verified(NOW) is True
-    assert user.mark_email_verified(NOW + timedelta(hours=1)) is False
-    assert user.mark_email_verified(NOW + timedelta(hours=2)) is False
+    assert user.mark_verified(Channel.PHONE, NOW) is True
+    assert user.mark_verified(Channel.EMAIL, NOW + timedelta(hours=1)) is False
+    assert user.mark_verified(Channel.EMAIL, NOW + timedelta(hours=2)) is False
     assert user.email_verified_at == NOW + timedelta(hours=1)  # the first time is kept
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import (
+from tests.helpers.world import (
     EMAIL,
     PASSWORD,
     PHONE,
@@ -33,7 +33,7 @@ def confirm(world, **how):
 
 def login(world, password, **identifier):
     how = {"email": None, "phone": None, **identifier}
-    return world.services.tokens.login(**how, password=password)
+    return world.login(**how, password=password)
 
 
 def pre_registered(world, **identifier):

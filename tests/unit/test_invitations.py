@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 
 from tests.fakes import make_world
+from tests.helpers.world import add_user
 from webapp.application.policy import Policy
+from webapp.application.signin import Door
 from webapp.application.throttling import DEFAULT_LIMITS, ThrottlePolicy
 from webapp.domain.errors import (
     InvalidCredentials,
@@ -16,18 +18,8 @@ from webapp.domain.errors import (
     Throttled,
     ValidationFailed,
 )
-from webapp.domain.model import User
 
 PASSWORD = "correct horse battery staple"
-
-
-def add_user(world, email, **fields):
-    with world.services.kit.uow() as uow:
-        user = uow.users.add(User(**{"email": email, "phone": None,
-                                     "password_hash": "fake$v1$x",
-                                     "created_at": world.clock.now(), **fields}))
-        uow.commit()
-        return user
 
 
 @pytest.fixture
@@ -101,8 +93,8 @@ def test_wrong_address_and_existing_account_are_refused(world, boss):
 
 def test_a_token_for_another_invitation_or_purpose_is_refused(world, boss):
     _, token = invite(world, boss)
-    forged = world.services.kit.signer.dumps("invitation", {"iid": 999, "email": "x@y.z"})
-    other = world.services.kit.signer.dumps("verify-email", {"iid": 1,
+    forged = world.ports.signer.dumps("invitation", {"iid": 999, "email": "x@y.z"})
+    other = world.ports.signer.dumps("verify-email", {"iid": 1,
                                                              "email": "new@example.com"})
     for bad in (forged, other, token + "x"):
         with pytest.raises(InvalidToken):
@@ -238,13 +230,12 @@ def test_a_users_invitations_are_budgeted_per_user_and_a_refusal_spends_no_addre
 def test_accepting_lifts_the_lockout_of_guesses_made_before_the_account():
     world, boss, _ = users_invite(ThrottlePolicy())
     _, token = invite(world, boss, "new@example.com")
-    tokens = world.services.tokens
     for _ in range(5):  # guesses at an address that has no account yet: it locks
         with pytest.raises(InvalidCredentials):
-            tokens.login(email="new@example.com", phone=None, password="a guess at it")
+            world.login(email="new@example.com", phone=None, password="a guess at it")
     with pytest.raises(Throttled):
-        tokens.login(email="new@example.com", phone=None, password=PASSWORD)
-    _, pair = world.services.invitations.accept_and_login(token, PASSWORD)
+        world.login(email="new@example.com", phone=None, password=PASSWORD)
+    pair = world.services.invitations.accept_and_sign_in(token, PASSWORD, Door.API).tokens
     assert pair.access
 
 
@@ -269,18 +260,17 @@ def test_an_address_held_unproven_beside_a_verified_phone_goes_to_the_invitee(wo
 
 def test_a_sign_up_that_proved_nothing_is_finished_by_the_invitee(world, boss):
     invitation, token = invite(world, boss, as_staff=True)
-    first = world.services.kit.passwords.hash("the first registrants password")
+    first = world.ports.passwords.hash("the first registrants password")
     pending = add_user(world, "new@example.com", phone=SQUATTER_PHONE, password_hash=first,
                        first_name="Mallory")
     user = world.services.invitations.accept(token, PASSWORD, first_name="Ann")
     assert user.id == pending.id and user.email_verified_at is not None
     assert (user.phone, user.first_name, user.is_staff) == (None, "Ann", True)
     assert user.uniquifier != pending.uniquifier  # the first registrant's sessions end
-    tokens = world.services.tokens
     with pytest.raises(InvalidCredentials):
-        tokens.login(email="new@example.com", phone=None,
+        world.login(email="new@example.com", phone=None,
                      password="the first registrants password")
-    assert tokens.login(email="new@example.com", phone=None, password=PASSWORD)
+    assert world.login(email="new@example.com", phone=None, password=PASSWORD)
     assert world.store.invitations[invitation.id].accepted_user_id == user.id
     jobs = [m for m in world.store.outbox.values() if m.kind == "stripe_customer"]
     assert [j.payload["user_id"] for j in jobs] == [user.id]

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from tests.fakes import FakePasswordHasher, RacingPasswords, World
-from tests.unit.conftest import EMAIL, PASSWORD, verified
+from tests.helpers.world import EMAIL, PASSWORD, verified
 from webapp.application.interfaces import SuccessfulLogin
-from webapp.application.logins import UnitOfWorkLogins
+from webapp.application.signin import UnitOfWorkLogins
 from webapp.application.tokens import session_version
 from webapp.domain.errors import InvalidCredentials
 
@@ -22,7 +22,7 @@ class RecordingLogins(UnitOfWorkLogins):
     ``before_record`` runs before every write (another request getting in first)."""
 
     def __init__(self, world: World, before_record: Callable[[], None] | None = None) -> None:
-        super().__init__(world.services.kit.uow)
+        super().__init__(world.ports.uow)
         self.before_record = before_record
         self.records: list[SuccessfulLogin] = []
         self.results: list[bool] = []
@@ -37,17 +37,17 @@ class RecordingLogins(UnitOfWorkLogins):
 
 def recording(world: World, before_record: Callable[[], None] | None = None) -> RecordingLogins:
     logins = RecordingLogins(world, before_record)
-    world.services.tokens.logins = logins
+    world.services.signin.logins = logins
     return logins
 
 
 def race(world: World, change: Callable[[], object]) -> None:
     """``change`` lands while the login checks the password (after its read)."""
-    world.services.kit.passwords = RacingPasswords(world.services.kit.passwords, change)
+    world.ports.passwords = RacingPasswords(world.ports.passwords, change)
 
 
 def login(world: World, password: str = PASSWORD):  # noqa: ANN201
-    return world.services.tokens.login(email=EMAIL, phone=None, password=password)
+    return world.login(email=EMAIL, phone=None, password=password)
 
 
 def fail_reasons(world: World) -> list[str]:
@@ -77,7 +77,7 @@ def test_a_login_hands_the_store_the_user_family_and_event_at_once(world):
 def test_a_browser_login_records_no_family(world):
     verified(world)
     logins = recording(world)
-    world.services.tokens.authenticate(email=EMAIL, phone=None, password=PASSWORD)
+    world.sign_in_browser(email=EMAIL, phone=None, password=PASSWORD)
     [record] = logins.records
     assert record.family is None
     assert world.store.families == {}
@@ -88,7 +88,7 @@ def test_a_browser_login_records_no_family(world):
 def test_a_rehash_is_written_guarded_by_the_hash_that_was_checked(world):
     verified(world)
     logins = recording(world)
-    world.services.kit.passwords = FakePasswordHasher(version="v2")
+    world.ports.passwords = FakePasswordHasher(version="v2")
     login(world)
     [record] = logins.records
     assert (record.verified_hash, record.user.password_hash) == (
@@ -147,7 +147,7 @@ def test_logged_out_everywhere_meanwhile_the_login_gets_the_new_session_version(
 def test_two_logins_at_once_during_a_rehash_both_succeed(world):
     verified(world)
     logins = recording(world)
-    world.services.kit.passwords = FakePasswordHasher(version="v2")
+    world.ports.passwords = FakePasswordHasher(version="v2")
     race(world, lambda: login(world))  # the other login rehashes first
     login(world)
     assert logins.results == [True, False, True]

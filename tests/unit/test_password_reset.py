@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import (
+from tests.helpers.world import (
     EMAIL,
     PASSWORD,
     PHONE,
@@ -320,7 +320,7 @@ def test_a_weak_password_leaves_the_code_unspent(world):
 def test_confirm_revokes_every_session_and_notifies(world):
     verified(world)
     tokens = world.services.tokens
-    pairs = [tokens.login(email=EMAIL, phone=None, password=PASSWORD)[1] for _ in range(2)]
+    pairs = [world.login(email=EMAIL, phone=None, password=PASSWORD)[1] for _ in range(2)]
     request_by_email(world)
 
     confirm(world, token=reset_link(world))
@@ -332,7 +332,7 @@ def test_confirm_revokes_every_session_and_notifies(world):
             tokens.refresh(pair.refresh)
     assert world.emails(EMAIL)[-1].payload["template"] == "password_changed"
     assert world.audit_kinds()[-1] == "authn_password_reset_done"
-    tokens.login(email=EMAIL, phone=None, password=NEW)
+    world.login(email=EMAIL, phone=None, password=NEW)
 
 
 def test_a_phone_only_user_is_notified_by_sms(world):
@@ -353,7 +353,7 @@ def test_the_link_host_comes_from_the_policy_not_the_request(world):
 def test_staff_send_reset_uses_email_when_there_is_one(world, email, phone, channel):
     user = verified(world, email=email, phone=phone)
     before = len(world.store.outbox)
-    with world.services.kit.uow() as uow:
+    with world.ports.uow() as uow:
         world.services.resets.send_reset(uow, user)
         uow.commit()
     [message] = list(world.store.outbox.values())[before:]

@@ -22,7 +22,7 @@ def world_with_user(**kwargs):
 def attempt(world, email: str, password: str = "wrong password!") -> str | int:
     """'ok', 'bad' or the Retry-After of a refusal."""
     try:
-        world.services.tokens.login(email=email, phone=None, password=password)
+        world.login(email=email, phone=None, password=password)
     except InvalidCredentials:
         return "bad"
     except Throttled as exc:
@@ -139,7 +139,7 @@ def test_change_password_counts_on_both_the_email_and_the_phone():
 
     def by_phone(password: str) -> str | int:
         try:
-            world.services.tokens.login(email=None, phone="+14155550123", password=password)
+            world.login(email=None, phone="+14155550123", password=password)
         except Throttled as exc:
             return exc.retry_after
         return "ok"
@@ -150,7 +150,7 @@ def test_change_password_counts_on_both_the_email_and_the_phone():
     # failures by phone login lock the check as well
     for _ in range(5):
         with pytest.raises(InvalidCredentials):
-            world.services.tokens.login(email=None, phone="+14155550123", password="wrong!")
+            world.login(email=None, phone="+14155550123", password="wrong!")
         world.clock.advance(seconds=61)
     assert isinstance(change(world, PASSWORD), int)
 
@@ -219,7 +219,7 @@ def test_global_sms_cap_refuses_every_number_alike_and_drops_racing_messages():
 
 def test_refresh_per_account_budget():
     world = world_with_user(limits={"refresh_per_account": "2/minute"})
-    _, pair = world.services.tokens.login(email="jane@example.com", phone=None,
+    _, pair = world.login(email="jane@example.com", phone=None,
                                           password=PASSWORD)
     pair = world.services.tokens.refresh(pair.refresh)
     pair = world.services.tokens.refresh(pair.refresh)

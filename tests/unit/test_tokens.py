@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import FakePasswordHasher
-from tests.unit.conftest import EMAIL, PASSWORD, PHONE, register, verified
+from tests.helpers.world import EMAIL, PASSWORD, PHONE, register, verified
 from webapp.application.tokens import session_version
 from webapp.domain.errors import (
     AuthenticationRequired,
@@ -17,7 +17,7 @@ from webapp.domain.errors import (
 
 
 def login(world, email=EMAIL, password=PASSWORD, phone=None):
-    return world.services.tokens.login(email=email, phone=phone, password=password)
+    return world.login(email=email, phone=phone, password=password)
 
 
 def deactivate(world, email=EMAIL):
@@ -136,7 +136,7 @@ def test_rehash_on_login_when_the_parameters_change(world):
     verified(world)
     login(world)
     assert world.hasher.hashes == 1  # same parameters: no rehash
-    world.services.kit.passwords = FakePasswordHasher(version="v2")
+    world.ports.passwords = FakePasswordHasher(version="v2")
     login(world)
     assert world.user(email=EMAIL).password_hash == f"fake$v2${PASSWORD}"
     login(world)  # and it still works
@@ -144,7 +144,7 @@ def test_rehash_on_login_when_the_parameters_change(world):
 
 def test_authenticate_checks_without_minting_tokens(world):
     verified(world)
-    assert world.services.tokens.authenticate(email=EMAIL, phone=None,
+    assert world.sign_in_browser(email=EMAIL, phone=None,
                                               password=PASSWORD).email == EMAIL
     assert world.store.families == {}
 

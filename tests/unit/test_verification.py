@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import (
+from tests.helpers.world import (
     EMAIL,
     PHONE,
     email_code,
@@ -34,7 +34,7 @@ def test_codes_are_stored_only_as_keyed_hashes(world):
     for record in stored:
         assert record.code_hash not in codes
         assert all(code not in record.code_hash for code in codes)
-        assert world.services.kit.codes.matches(
+        assert world.ports.codes.matches(
             email_code(world) if record.destination == EMAIL else sms_code(world),
             record.code_hash)
 

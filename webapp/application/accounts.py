@@ -2,81 +2,26 @@
 
 from __future__ import annotations
 
-import unicodedata
-from typing import TYPE_CHECKING
-
-from webapp.application.common import Kit, Toolkit, collect
-from webapp.application.interfaces import BreachedPasswords, UniqueConflict, UnitOfWork
+from webapp.application.common import Ports, Service, collect
+from webapp.application.interfaces import UniqueConflict, UnitOfWork
+from webapp.application.password_reset import PasswordResetService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidCredentials, RegistrationClosed, ValidationFailed
 from webapp.domain.model import User
-from webapp.domain.passwords import normalize_password, password_problems
-from webapp.domain.values import Email, Phone
+from webapp.domain.passwords import normalize_password
+from webapp.domain.values import Channel, Email, Phone, clean_name
 
-if TYPE_CHECKING:  # password_reset imports this module (check_new_password)
-    from webapp.application.password_reset import PasswordResetService
-
-MAX_NAME_LENGTH = 100
 REGISTERED = "Check your email or phone to verify your account."
 WRONG_CURRENT = "The current password is wrong."
 
 
-BREACHED = ("This password has appeared in a data breach and is not safe to use. "
-            "Choose another one.")
-
-
-def check_new_password(password: str, identities: list[str], field: str = "password",
-                       breached: BreachedPasswords | None = None) -> str:
-    """The normalised password, or ValidationFailed with every rule it breaks.
-
-    ``breached``: the optional breached-password corpus, asked only about passwords
-    that pass the local rules (its failure never blocks: it answers False).
-    """
-    problems = password_problems(password, identities)
-    if problems:
-        raise ValidationFailed({field: problems})
-    secret = normalize_password(password)
-    if breached is not None and breached.is_breached(secret):
-        raise ValidationFailed({field: [BREACHED]})
-    return secret
-
-
-def clean_name(value: str | None, field: str) -> str:
-    name = " ".join((value or "").split())
-    if len(name) > MAX_NAME_LENGTH:
-        raise ValidationFailed.single(field, f"Use at most {MAX_NAME_LENGTH} characters.")
-    # Control characters have no place in a name (and PostgreSQL refuses NUL in text).
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise ValidationFailed.single(field, "Remove the control characters.")
-    return name
-
-
-def claim_unproven_email(kit: Kit, uow: UnitOfWork, user: User, *, via: str) -> User | None:
-    """Someone who proves they own ``user.email`` (the operator typing it, an invitee by
-    the link emailed to it) claims it from an account that never proved it; nothing else
-    on that account is theirs (open registration: anyone may register an address first).
-
-    Beside a verified phone, the account is the phone owner's: the address leaves it, as
-    a registration takes it back, and the claimant gets a new account (None). With
-    nothing verified, the claimant finishes that sign-up (the account is returned), but
-    without the phone number its registrant typed in, which is not the claimant's.
-    """
-    channel = "email" if user.is_verified else "phone"
-    if getattr(user, channel) is None:
-        return user
-    setattr(user, channel, None)
-    uow.users.save(user)
-    kit.audit(uow, "unverified_address_released", user, channels=[channel], via=via)
-    return None if channel == "email" else user
-
-
-class AccountService(Kit):
+class AccountService(Service):
     def __init__(
-        self, kit: Toolkit, verification: VerificationService, tokens: TokenService,
+        self, ports: Ports, verification: VerificationService, tokens: TokenService,
         resets: PasswordResetService,
     ) -> None:
-        super().__init__(kit)
+        super().__init__(ports)
         self.verification = verification
         self.tokens = tokens
         self.resets = resets
@@ -94,7 +39,7 @@ class AccountService(Kit):
             raise RegistrationClosed()
         address, number, secret, names = self._validate(email, phone, password, first_name,
                                                         last_name)
-        self.kit.throttle.before_messages("verify_per_destination", address, number)
+        self.ports.throttle.before_messages("verify_per_destination", address, number)
         try:
             self._register(address, number, secret, names)
         except UniqueConflict:
@@ -117,8 +62,7 @@ class AccountService(Kit):
             "last_name": collect(errors, lambda: clean_name(last_name, "last_name")) or "",
         }
         identities = [str(v) for v in (address, number) if v] or [v for v in (email, phone) if v]
-        secret = collect(errors, lambda: check_new_password(password, identities,
-                                                            breached=self.kit.breached))
+        secret = collect(errors, lambda: self.new_password(password, identities))
         if errors:
             raise ValidationFailed(errors)
         return address, number, secret, names
@@ -127,12 +71,12 @@ class AccountService(Kit):
         self, address: Email | None, number: Phone | None, secret: str, names: dict[str, str],
         hash_password: bool = True,
     ) -> None:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             owners = self._release_unproven(uow, self._owners(uow, address, number),
                                             address, number)
             if owners:
                 if hash_password:
-                    self.kit.passwords.hash(secret)  # same time as a real registration
+                    self.ports.passwords.hash(secret)  # same time as a real registration
                 for owner in owners:
                     self._tell_owner(uow, owner, address, number)
                 uow.commit()
@@ -141,13 +85,11 @@ class AccountService(Kit):
             user = uow.users.add(User(
                 email=address.value if address else None,
                 phone=number.value if number else None,
-                password_hash=self.kit.passwords.hash(secret),
+                password_hash=self.ports.passwords.hash(secret),
                 created_at=now, password_changed_at=now, **names,
             ))
-            if user.email:
-                self.verification.send_email_verification(uow, user)
-            if user.phone:
-                self.verification.send_phone_verification(uow, user)
+            for channel in user.channels():
+                self.verification.send_verification(uow, user, channel)
             self.audit(uow, "user_created", user)
             uow.commit()
 
@@ -174,14 +116,16 @@ class AccountService(Kit):
         """
         remaining = []
         for owner in owners:
-            named = [channel for channel, value in (("email", address), ("phone", number))
-                     if value is not None and getattr(owner, channel) == value.value]
+            named = [channel for channel, value in ((Channel.EMAIL, address),
+                                                    (Channel.PHONE, number))
+                     if value is not None and owner.address(channel) == value.value]
             if owner.is_active and owner.is_verified and not any(
-                    owner.vouches_for(phone=channel == "phone") for channel in named):
+                    owner.vouches_for(channel) for channel in named):
                 for channel in named:
-                    setattr(owner, channel, None)
+                    owner.drop_address(channel)
                 uow.users.save(owner)
-                self.audit(uow, "unverified_address_released", owner, channels=named)
+                self.audit(uow, "unverified_address_released", owner,
+                           channels=[channel.value for channel in named])
             else:
                 remaining.append(owner)
         return remaining
@@ -199,29 +143,26 @@ class AccountService(Kit):
         warning that the address has an account.
         """
         pending = owner.is_active and not owner.is_verified
-        if address and owner.email == address.value:
+        for channel, named in ((Channel.EMAIL, address), (Channel.PHONE, number)):
+            if named is None or owner.address(channel) != named.value:
+                continue
             if pending:
-                self.resets.send_finish_signup(uow, owner, email=True)
-            elif owner.email_verified_at is None and owner.is_active:
-                self.verification.send_email_verification(uow, owner)
-            else:
-                self.send_email(uow, address.value, "account_exists", {
+                self.resets.send_finish_signup(uow, owner, channel)
+            elif owner.verified_at(channel) is None and owner.is_active:
+                self.verification.send_verification(uow, owner, channel)
+            elif channel is Channel.EMAIL:
+                self.send_email(uow, named.value, "account_exists", {
                     "login_link": self.policy.link("/login"),
                     "reset_link": self.policy.link("/reset"),
                 }, owner)
-        if number and owner.phone == number.value:
-            if pending:
-                self.resets.send_finish_signup(uow, owner, email=False)
-            elif owner.phone_verified_at is None and owner.is_active:
-                self.verification.send_phone_verification(uow, owner)
             else:
-                self.send_sms(uow, number.value, "account_exists", {}, owner)
+                self.send_sms(uow, named.value, "account_exists", {}, owner)
 
     # --- signed-in changes ----------------------------------------------------------
 
     def update_profile(self, user_id: int, *, first_name: str | None, last_name: str | None
                        ) -> User:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id, lock=True)
             if user is None:
                 raise InvalidCredentials()
@@ -233,16 +174,15 @@ class AccountService(Kit):
 
     def change_password(self, user_id: int, current: str, new: str, confirm: str) -> User:
         """Needs the current password; every other session and refresh token dies."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id, lock=True)
             if user is None:
                 raise ValidationFailed.single("current_password", WRONG_CURRENT)
             self._check_current_password(uow, user, current)
             if new != confirm:
                 raise ValidationFailed.single("confirm_password", "The two passwords differ.")
-            secret = check_new_password(new, user.identities(), field="new_password",
-                                        breached=self.kit.breached)
-            user.set_password_hash(self.kit.passwords.hash(secret), self.now())
+            secret = self.new_password(new, user.identities(), field="new_password")
+            user.set_password_hash(self.ports.passwords.hash(secret), self.now())
             uow.users.save(user)
             self.tokens.revoke_all_in(uow, user, reason="password_changed")
             self.audit(uow, "authn_password_change", user)
@@ -261,14 +201,14 @@ class AccountService(Kit):
         """
         accounts = user.identities()
         for account in accounts:
-            self.kit.throttle.before_login(account)
-        if self.kit.passwords.verify(user.password_hash, normalize_password(current)):
-            self.kit.throttle.forget_failures(*accounts)
+            self.ports.throttle.before_login(account)
+        if self.ports.passwords.verify(user.password_hash, normalize_password(current)):
+            self.ports.throttle.forget_failures(*accounts)
             return
         self.audit(uow, "authn_password_change_fail", user)
         for account in accounts:
-            failures, seconds = self.kit.throttle.record_failure(account)
+            failures, seconds = self.ports.throttle.record_failure(account)
             if seconds:
                 self.audit(uow, "authn_login_lock", user, failures=failures, seconds=seconds)
-        uow.commit()  # the audit rows; nothing else has changed
-        raise ValidationFailed.single("current_password", WRONG_CURRENT)
+        # the audit rows; nothing else has changed
+        uow.commit_and_raise(ValidationFailed.single("current_password", WRONG_CURRENT))

@@ -10,146 +10,28 @@ so that the listing SQL can use indexes and dialect features in infrastructure.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Protocol
+from dataclasses import dataclass
 
-from webapp.application.accounts import check_new_password, claim_unproven_email
+from webapp.application.addresses import claim_unproven_email
 from webapp.application.billing import queue_customer_now
-from webapp.application.common import Kit, Toolkit
-from webapp.application.interfaces import UnitOfWork
+from webapp.application.common import Ports, Service
+from webapp.application.interfaces import StaffQueries, UnitOfWork
 from webapp.application.password_reset import PasswordResetService
+from webapp.application.staff import require_staff
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.billing import Subscription
-from webapp.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from webapp.domain.errors import ActionRefused, NotFound
 from webapp.domain.model import (
     AuditEvent,
-    Invitation,
     MessageStatus,
     OutboxMessage,
     RefreshFamily,
     User,
     new_uniquifier,
 )
-from webapp.domain.values import Email, Phone
-
-PAGE_SIZE = 50
-PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{3,}$")
-
-
-class ActionRefused(DomainError):
-    """The action makes no sense for this account right now (shown to staff as is)."""
-
-    code = "action_refused"
-
-
-def require_staff(service: Kit, uow: UnitOfWork, actor_id: int | None, action: str
-                  ) -> User | None:
-    """The acting staff member, read in this transaction (None: the operator's command line).
-
-    Anyone else gets PermissionDenied, and an ``authz_fail`` event is committed first.
-    """
-    if actor_id is None:
-        return None
-    actor = uow.users.get(actor_id)
-    if actor is None or not actor.is_active or not actor.is_staff:
-        service.audit(uow, "authz_fail", actor, action=action)
-        uow.commit()
-        raise PermissionDenied()
-    return actor
-
-
-# --- the read side ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SearchTerms:
-    """What ``?q=`` means, decided here once: prefixes on indexed columns only."""
-
-    email_prefix: str = ""
-    phone_prefix: str = ""
-    name_prefixes: tuple[str, ...] = ()  # one word: first or last name; two: first and last
-
-    @property
-    def empty(self) -> bool:
-        return not (self.email_prefix or self.phone_prefix or self.name_prefixes)
-
-
-@dataclass(frozen=True)
-class UserFilter:
-    terms: SearchTerms = field(default_factory=SearchTerms)
-    verified: bool | None = None
-    active: bool | None = None
-    staff: bool | None = None
-    customer: bool | None = None
-    subscription: str | None = None  # "live", "none", or one Stripe status ("past_due")
-    sort: str = "newest"  # newest | oldest | email
-    page: int = 1
-    limit: int = PAGE_SIZE
-
-
-@dataclass(frozen=True)
-class UserPage:
-    users: list[User]
-    page: int
-    has_next: bool
-
-
-@dataclass(frozen=True)
-class FunnelDay:
-    day: date
-    signups: int
-    verified: int
-    customers: int
-    subscribed: int | None  # None until billing records subscriptions
-
-
-class StaffQueries(Protocol):
-    def users(self, wanted: UserFilter) -> UserPage: ...
-
-    def audit(self, *, user_id: int | None, kind: str | None, before_id: int | None,
-              limit: int) -> list[AuditEvent]: ...
-
-    def audit_kinds(self) -> list[str]: ...
-
-    def outbox(self, *, statuses: tuple[str, ...], kind: str | None, before_id: int | None,
-               limit: int) -> list[OutboxMessage]: ...
-
-    def invitations(self, *, pending_at: datetime | None, limit: int) -> list[Invitation]: ...
-
-    def counts(self, since: datetime) -> dict[str, int]:
-        """users, staff, deactivated, outbox_pending, outbox_failed, signups_since, ..."""
-        ...
-
-    def funnel(self, since: datetime) -> list[FunnelDay]:
-        """Per signup day since ``since``: signups, then how many verified, customers, paid."""
-        ...
-
-    def users_by_id(self, ids: set[int]) -> dict[int, User]: ...
-
-    def subscription_statuses(self, user_ids: set[int]) -> dict[int, str]:
-        """Each listed user's most recent subscription status (users without one: absent)."""
-        ...
-
-
-def search_terms(q: str, default_region: str | None) -> SearchTerms:
-    """``@`` means an email; digits mean a phone number; words are names (or email starts)."""
-    text = " ".join(q.split()).lower()
-    if not text:
-        return SearchTerms()
-    if "@" in text:
-        return SearchTerms(email_prefix=text.replace(" ", ""))
-    if PHONE_LIKE.match(text):
-        digits = re.sub(r"\D", "", text)
-        try:
-            return SearchTerms(phone_prefix=Phone.parse(text, default_region).value)
-        except ValidationFailed:
-            return SearchTerms(phone_prefix="+" + digits)
-    words = tuple(text.split(" ")[:2])
-    return SearchTerms(email_prefix=words[0] if len(words) == 1 else "", name_prefixes=words)
+from webapp.domain.values import Channel, Email, Phone
 
 
 @dataclass(frozen=True)
@@ -167,11 +49,11 @@ class UserDetail:
 Handler = Callable[[UnitOfWork, User | None, User], str]
 
 
-class AdminService(Kit):
-    def __init__(self, kit: Toolkit, verification: VerificationService,
+class AdminService(Service):
+    def __init__(self, ports: Ports, verification: VerificationService,
                  resets: PasswordResetService, tokens: TokenService,
                  queries: StaffQueries) -> None:
-        super().__init__(kit)
+        super().__init__(ports)
         self.verification = verification
         self.resets = resets
         self.tokens = tokens
@@ -195,14 +77,14 @@ class AdminService(Kit):
 
     def denied(self, user: User | None, path: str) -> None:
         """Record a refused attempt on a staff page (OWASP ``authz_fail``)."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             self.audit(uow, "authz_fail", user, path=path[:200])
             uow.commit()
 
     # --- reading ----------------------------------------------------------------------
 
     def user_detail(self, user_id: int) -> UserDetail:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id)
             if user is None:
                 raise NotFound("No such user.")
@@ -218,7 +100,7 @@ class AdminService(Kit):
 
     def user_id_for(self, identifier: str) -> int:
         """The id of the account with this email or phone number (command line)."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             if "@" in identifier:
                 user = uow.users.get_by_email(Email.parse(identifier).value)
             else:
@@ -235,7 +117,7 @@ class AdminService(Kit):
         handler = self.actions.get(action)
         if handler is None:
             raise NotFound("No such action.")
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             actor = self.require_staff(uow, actor_id)
             user = uow.users.get(user_id, lock=True)
             if user is None:
@@ -247,7 +129,7 @@ class AdminService(Kit):
             return message
 
     def retry_message(self, actor_id: int | None, message_id: int) -> OutboxMessage:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             actor = self.require_staff(uow, actor_id)
             message = uow.outbox.get(message_id)
             if message is None:
@@ -266,21 +148,20 @@ class AdminService(Kit):
         uow.outbox.save(message)
 
     def _mark_verified(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
-        email = user.email is not None
-        if (user.email_verified_at if email else user.phone_verified_at) is not None:
+        channel = Channel.EMAIL if user.email is not None else Channel.PHONE
+        if user.verified_at(channel) is not None:
             raise ActionRefused("This account is already verified.")
-        self.verification.mark_verified(uow, user, email=email)
+        self.verification.mark_verified(uow, user, channel)
         return "Marked as verified; the Stripe customer is queued."
 
     def _resend_verification(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
         if not user.is_active:
             raise ActionRefused("The account is deactivated.")
-        if user.email and user.email_verified_at is None:
-            self.verification.send_email_verification(uow, user)
-            return "A new verification email is queued."
-        if user.phone and user.phone_verified_at is None:
-            self.verification.send_phone_verification(uow, user)
-            return "A new verification SMS is queued."
+        for channel in user.channels():
+            if user.verified_at(channel) is None:
+                self.verification.send_verification(uow, user, channel)
+                return ("A new verification email is queued." if channel is Channel.EMAIL
+                        else "A new verification SMS is queued.")
         raise ActionRefused("Every address of this account is already verified.")
 
     def _send_reset(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
@@ -348,9 +229,9 @@ class AdminService(Kit):
         Returns the user and whether it was created. The password rules apply.
         """
         address = Email.parse(email)
-        secret = check_new_password(password, [address.value], breached=self.kit.breached)
-        password_hash = self.kit.passwords.hash(secret)
-        with self.kit.uow() as uow:
+        secret = self.new_password(password, [address.value])
+        password_hash = self.ports.passwords.hash(secret)
+        with self.ports.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
             if user is not None and user.email_verified_at is None:
                 user = claim_unproven_email(self, uow, user, via="cli")
@@ -368,7 +249,7 @@ class AdminService(Kit):
                 uow.users.save(user)
             self._set_staff(uow, None, user, True)
             if user.email_verified_at is None:
-                self.verification.mark_verified(uow, user, email=True)
+                self.verification.mark_verified(uow, user, Channel.EMAIL)
             self.audit(uow, "authz_admin", user, action="create_admin", via="cli")
             uow.commit()
             return user, created

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from webapp.application.billing_events import WebhookHandlers
-from webapp.application.common import Kit, Toolkit
+from webapp.application.common import Ports, Service
 from webapp.application.interfaces import (
     BillingGateway,
     UniqueConflict,
@@ -83,7 +83,7 @@ class BillingSummary:
         return self.subscription.subscribed
 
 
-def queue_customer_now(service: Kit, uow: UnitOfWork, user: User) -> None:
+def queue_customer_now(service: Service, uow: UnitOfWork, user: User) -> None:
     """The user's Stripe customer is wanted now (Checkout, or staff's retry): a waiting or
     failed creation job is due at once; with none left (the customer was deleted in
     Stripe after the job was delivered), a new job is queued under a new key."""
@@ -99,14 +99,14 @@ def queue_customer_now(service: Kit, uow: UnitOfWork, user: User) -> None:
                         idempotency_key=key)
 
 
-class BillingService(Kit):
-    def __init__(self, kit: Toolkit, gateway: BillingGateway, webhooks: WebhookVerifier,
+class BillingService(Service):
+    def __init__(self, ports: Ports, gateway: BillingGateway, webhooks: WebhookVerifier,
                  settings: BillingSettings | None = None) -> None:
-        super().__init__(kit)
+        super().__init__(ports)
         self.gateway = gateway
         self.webhooks = webhooks
         self.settings = settings or BillingSettings()
-        self.handlers = WebhookHandlers(kit)
+        self.handlers = WebhookHandlers(ports)
         self._plans: list[Plan] = []
         self._plans_until: datetime | None = None
 
@@ -186,7 +186,7 @@ class BillingService(Kit):
 
     def _customer_of(self, user_id: int) -> str:
         """The user's customer; if there is none yet, its creation is hurried along."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id)
             if user is None or not user.is_active or not user.is_verified:
                 raise Unverified()
@@ -204,7 +204,7 @@ class BillingService(Kit):
 
     def subscription(self, user_id: int) -> SubscriptionView:
         """The user's current subscription (the live one, else the latest), or nulls."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id)
             if user is None:
                 return SubscriptionView()
@@ -236,7 +236,7 @@ class BillingService(Kit):
             plans = self.plans()
         except BillingUnavailable:
             plans = []
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id)
         return BillingSummary(enabled=True, subscription=self.subscription(user_id),
                               plans=plans, has_customer=bool(user and user.stripe_customer_id))
@@ -265,7 +265,7 @@ class BillingService(Kit):
             raise EventFailed() from exc
 
     def _store(self, event_id: str, data: dict[str, Any]) -> None:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             if uow.billing_events.get(event_id) is not None:
                 return
             try:
@@ -278,7 +278,7 @@ class BillingService(Kit):
                 pass  # the same event arrived twice at once; the row lock below serialises them
 
     def _process(self, event_id: str, data: dict[str, Any]) -> bool:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             event = uow.billing_events.get(event_id, lock=True)
             if event is None or event.processed_at is not None:
                 return False
@@ -291,7 +291,7 @@ class BillingService(Kit):
             return True
 
     def _record_failure(self, event_id: str, exc: Exception) -> None:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             event = uow.billing_events.get(event_id, lock=True)
             if event is not None and event.processed_at is None:
                 event.attempts += 1

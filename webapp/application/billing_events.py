@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from webapp.application.common import Kit
+from webapp.application.common import Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.domain.billing import ENDED, EPOCH, Subscription, from_timestamp
 
@@ -47,7 +47,7 @@ def _invoice_period_end(obj: dict[str, Any]) -> datetime | None:
     return from_timestamp(max(ends)) if ends else None
 
 
-class WebhookHandlers(Kit):
+class WebhookHandlers(Service):
     def handle(self, uow: UnitOfWork, kind: str, event: dict[str, Any], at: datetime) -> None:
         obj = (event.get("data") or {}).get("object") or {}
         if kind in SUBSCRIPTION_EVENTS:

@@ -1,4 +1,5 @@
-"""Pieces every use case shares: the toolkit of ports, user look-up, codes, messages, audit."""
+"""Pieces every use case shares: the Ports bundle, the Service base (codes, messages,
+audit), identifier parsing and user look-up."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from webapp.domain.model import (
     OutboxMessage,
     User,
 )
+from webapp.domain.passwords import check_new_password
 from webapp.domain.values import Email, Phone
 
 T = TypeVar("T")
@@ -46,8 +48,8 @@ INVALID_CODE = ("The code is wrong or no longer valid. Check it, or request a ne
 
 
 @dataclass
-class Toolkit:
-    """The ports and policy that the services are built from (see webapp/bootstrap.py)."""
+class Ports:
+    """The ports and policy that the services are built from (``wire_services``)."""
 
     uow: UnitOfWorkFactory
     clock: Clock
@@ -122,15 +124,24 @@ def find_user(uow: UnitOfWork, email: Email | None, phone: Phone | None, *,
     return None
 
 
-class Kit:
-    """Base for services: holds the toolkit and the helpers built on it."""
+class Service:
+    """Base of the use-case services: the ports, and the helpers every use case shares
+    (one-time codes, messages into the outbox, audit events)."""
 
-    def __init__(self, kit: Toolkit) -> None:
-        self.kit = kit
-        self.policy = kit.policy
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+        self.policy = ports.policy
 
     def now(self) -> datetime:
-        return self.kit.clock.now()
+        return self.ports.clock.now()
+
+    def new_password(self, password: str, identities: list[str],
+                     field: str = "password") -> str:
+        """The normalised password under the domain's rules, the breached-password
+        corpus included when one is configured; ValidationFailed otherwise."""
+        breached = self.ports.breached
+        return check_new_password(password, identities, field,
+                                  breached.is_breached if breached is not None else None)
 
     # --- one-time codes -------------------------------------------------------------
 
@@ -143,21 +154,21 @@ class Kit:
         uow.codes.add(
             OneTimeCode(
                 user_id=user.id or 0, purpose=purpose, destination=destination,
-                code_hash=self.kit.codes.hash(code), expires_at=now + ttl, created_at=now,
+                code_hash=self.ports.codes.hash(code), expires_at=now + ttl, created_at=now,
             )
         )
         return code
 
     def check_code(
         self, uow: UnitOfWork, user: User | None, purposes: Sequence[CodePurpose], code: str,
-        *, consume: bool,
+        *, consume: bool, since: datetime | None = None,
     ) -> OneTimeCode:
         """The matching live code, or InvalidToken (see ``match_code``); spent when ``consume``.
 
         The caller must commit even when this raises, so that wrong tries stick.
         """
         record = self.match_code(uow, user, purposes, code)
-        self.use_code(uow, record, consume=consume)
+        self.use_code(uow, record, consume=consume, since=since)
         return record
 
     def match_code(
@@ -173,8 +184,8 @@ class Kit:
         must not tell whether an address has an account.
         """
         record = uow.codes.latest(user.id or 0, purposes) if user is not None else None
-        right = self.kit.codes.matches(code, record.code_hash if record else "0" * 64)
-        if record is None or record.attempts >= MAX_CODE_ATTEMPTS:
+        right = self.ports.codes.matches(code, record.code_hash if record else "0" * 64)
+        if record is None or record.locked:
             raise invalid_code()
         if not right:
             record.attempts += 1
@@ -182,10 +193,12 @@ class Kit:
             raise invalid_code()
         return record
 
-    def use_code(self, uow: UnitOfWork, record: OneTimeCode, *, consume: bool) -> None:
-        """A matched record counts only while live (unspent, unexpired); spent if ``consume``."""
+    def use_code(self, uow: UnitOfWork, record: OneTimeCode, *, consume: bool,
+                 since: datetime | None = None) -> None:
+        """A matched record counts only while ``is_usable`` (``since``: see there); spent
+        if ``consume``."""
         now = self.now()
-        if record.consumed_at is not None or now >= record.expires_at:
+        if not record.is_usable(now, since=since):
             raise invalid_code()
         if consume:
             record.consumed_at = now
@@ -203,7 +216,7 @@ class Kit:
         addresses nobody has proven yet, and anyone can register any address with any
         name, so no text a user typed (names) may be placed in a genuine message.
         """
-        rendered = self.kit.renderer.render(
+        rendered = self.ports.renderer.render(
             f"email/{template}", {"site_name": self.policy.site_name, **context}
         )
         self.enqueue(uow, MessageKind.EMAIL, user, {
@@ -215,12 +228,12 @@ class Kit:
         self, uow: UnitOfWork, to: str, template: str, context: dict[str, Any],
         user: User | None = None,
     ) -> None:
-        if not self.kit.throttle.take_sms():
+        if not self.ports.throttle.take_sms():
             # The site's daily SMS cap: dropped silently, like any capped destination.
             log.warning("daily SMS cap reached; %s message not sent", template)
             self.audit(uow, "sms_cap_reached", user, template=template)
             return
-        rendered = self.kit.renderer.render(
+        rendered = self.ports.renderer.render(
             f"sms/{template}", {"site_name": self.policy.site_name, **context}
         )
         self.enqueue(uow, MessageKind.SMS, user, {
@@ -231,10 +244,10 @@ class Kit:
         """The work of a message that is not sent (an address without an account, or one
         that needs nothing): a code hashed and the message rendered, then dropped, so the
         answer takes as long as a real one."""
-        self.kit.codes.hash(new_code())
-        self.kit.renderer.render(f"{channel}/{template}", {
+        self.ports.codes.hash(new_code())
+        self.ports.renderer.render(f"{channel}/{template}", {
             "site_name": self.policy.site_name, "code": "000000",
-            "link": self.policy.link(f"/{template}/{self.kit.signer.dumps(template, {})}"),
+            "link": self.policy.link(f"/{template}/{self.ports.signer.dumps(template, {})}"),
             **context,
         })
 
@@ -262,7 +275,7 @@ class Kit:
         self, kind: str, user: User | None = None, *, actor: User | None = None, **data: Any,
     ) -> AuditEvent:
         """The event, not yet recorded (``audit`` records it and writes its log line)."""
-        info = self.kit.request.current()
+        info = self.ports.request.current()
         return AuditEvent(
             kind=kind, created_at=self.now(), user_id=user.id if user else None,
             actor_id=actor.id if actor else None, ip=info.ip, user_agent=info.user_agent,

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from webapp.application.common import Kit, Toolkit
+from webapp.application.common import Ports, Service
 from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
 from webapp.domain.errors import NotFound
 from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
@@ -31,10 +31,10 @@ def backoff(attempts: int, base: timedelta = timedelta(seconds=10)) -> timedelta
     return min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
-class DeliveryService(Kit):
-    def __init__(self, kit: Toolkit, mailer: Mailer, sms: SmsSender,
+class DeliveryService(Service):
+    def __init__(self, ports: Ports, mailer: Mailer, sms: SmsSender,
                  billing: BillingGateway, keep_bodies: bool = True) -> None:
-        super().__init__(kit)
+        super().__init__(ports)
         self.mailer = mailer
         self.sms = sms
         self.billing = billing
@@ -49,7 +49,7 @@ class DeliveryService(Kit):
         rather than left to expire with their lease.
         """
         now = self.now()
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             batch = uow.outbox.claim_due(now, now + self.policy.delivery_lease, worker, limit)
             uow.commit()
         for tried, message in enumerate(batch, start=1):
@@ -72,12 +72,12 @@ class DeliveryService(Kit):
 
     def recent_messages(self, limit: int = 50) -> list[OutboxMessage]:
         """The newest emails and text messages, newest first (the dev outbox page)."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             return uow.outbox.recent((MessageKind.EMAIL, MessageKind.SMS), limit)
 
     def message(self, message_id: int) -> OutboxMessage:
         """One queued or sent message, or NotFound."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             message = uow.outbox.get(message_id)
         if message is None:
             raise NotFound("No such message.")
@@ -85,7 +85,7 @@ class DeliveryService(Kit):
 
     def retry(self, message_id: int) -> OutboxMessage:
         """Staff: try a failed or waiting message again now."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             message = uow.outbox.get(message_id)
             if message is None:
                 raise NotFound("No such message.")
@@ -124,7 +124,7 @@ class DeliveryService(Kit):
         """Exactly one customer: our unique column first, then Stripe's metadata, then create."""
         if not self.billing.enabled:
             raise BillingOff()
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id)
         if user is None or user.stripe_customer_id:
             return
@@ -134,7 +134,7 @@ class DeliveryService(Kit):
                 user_id=user_id, email=user.email, phone=user.phone, name=user.full_name,
                 idempotency_key=key,
             ))
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(user_id, lock=True)
             if user is not None and not user.stripe_customer_id:
                 user.stripe_customer_id = customer_id
@@ -144,7 +144,7 @@ class DeliveryService(Kit):
 
     def _release(self, message: OutboxMessage, worker: str) -> None:
         """Give an untried message back, so that the next claim (any worker) takes it now."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             current = uow.outbox.get(message.id or 0)
             if current is not None and current.locked_by == worker:
                 current.locked_until = current.locked_by = None
@@ -154,7 +154,7 @@ class DeliveryService(Kit):
     def _finish(self, message: OutboxMessage, worker: str, error: str | None = None,
                 count: bool = True) -> None:
         now = self.now()
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             current = uow.outbox.get(message.id or 0)
             if current is None or current.locked_by != worker or current.status != "pending":
                 return  # our lease ran out and another worker owns it now

@@ -7,15 +7,16 @@ its expiry the token is refused, whatever its signature says.
 
 from __future__ import annotations
 
-from webapp.application.accounts import check_new_password, claim_unproven_email, clean_name
-from webapp.application.admin import require_staff
-from webapp.application.common import Kit, Toolkit, collect
+from webapp.application.addresses import claim_unproven_email
+from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
-from webapp.application.tokens import TokenPair, TokenService
+from webapp.application.signin import Door, SignedIn, SignInService
+from webapp.application.staff import require_staff
+from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidToken, NotFound, PermissionDenied, ValidationFailed
 from webapp.domain.model import Invitation, InvitationState, User
-from webapp.domain.values import Email
+from webapp.domain.values import Channel, Email, clean_name
 
 INVITE_PURPOSE = "invitation"
 INVALID_LINK = "This invitation link is invalid or has expired."
@@ -42,12 +43,13 @@ def refusal(state: InvitationState) -> InvalidToken:
     return InvalidToken(detail, code=code)
 
 
-class InvitationService(Kit):
-    def __init__(self, kit: Toolkit, verification: VerificationService,
-                 tokens: TokenService) -> None:
-        super().__init__(kit)
+class InvitationService(Service):
+    def __init__(self, ports: Ports, verification: VerificationService,
+                 tokens: TokenService, signin: SignInService) -> None:
+        super().__init__(ports)
         self.verification = verification
         self.tokens = tokens
+        self.signin = signin
 
     # --- inviting --------------------------------------------------------------------
 
@@ -64,14 +66,14 @@ class InvitationService(Kit):
         and their own ``invite_per_user`` budget, whatever client address they come from.
         """
         address = Email.parse(email)
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             inviter = self._inviter(uow, inviter_id, as_staff)
             trusted = inviter is None or inviter.is_staff
             if not trusted:
                 assert inviter is not None
                 # The user's own budget first: a client with many addresses gets no more.
-                self.kit.throttle.spend("invite_per_user", str(inviter.id))
-                self.kit.throttle.before_messages("invite_per_destination", address, None)
+                self.ports.throttle.spend("invite_per_user", str(inviter.id))
+                self.ports.throttle.before_messages("invite_per_destination", address, None)
             has_account = holds(uow.users.get_by_email(address.value))
             if has_account and trusted:
                 raise ValidationFailed.single("email", ACCOUNT_EXISTS)
@@ -89,7 +91,7 @@ class InvitationService(Kit):
 
     def resend(self, actor_id: int | None, invitation_id: int) -> Invitation:
         """A fresh link for a pending (or expired) invitation; its expiry starts again."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             actor = require_staff(self, uow, actor_id, "manage_invitation")
             invitation = self._get(uow, invitation_id)
             state = invitation.state(self.now())
@@ -105,7 +107,7 @@ class InvitationService(Kit):
             return invitation
 
     def revoke(self, actor_id: int | None, invitation_id: int) -> Invitation:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             actor = require_staff(self, uow, actor_id, "manage_invitation")
             invitation = self._get(uow, invitation_id)
             if invitation.state(self.now()) == InvitationState.ACCEPTED:
@@ -128,10 +130,9 @@ class InvitationService(Kit):
             if self.policy.invitations_by_users and inviter.is_verified and not as_staff:
                 return inviter
         self.audit(uow, "authz_fail", inviter, action="invite")
-        uow.commit()
-        raise PermissionDenied("Only staff can send invitations." if as_staff or not
-                               self.policy.invitations_by_users else
-                               "Verify your account before inviting people.")
+        uow.commit_and_raise(PermissionDenied(
+            "Only staff can send invitations." if as_staff or not
+            self.policy.invitations_by_users else "Verify your account before inviting people."))
 
     @staticmethod
     def _get(uow: UnitOfWork, invitation_id: int) -> Invitation:
@@ -158,7 +159,7 @@ class InvitationService(Kit):
     def _send(self, uow: UnitOfWork, invitation: Invitation) -> None:
         # The fixed wording names no inviter: a name (or address) is text another user chose,
         # and it would reach an address that has proven nothing.
-        token = self.kit.signer.dumps(INVITE_PURPOSE, {"iid": invitation.id,
+        token = self.ports.signer.dumps(INVITE_PURPOSE, {"iid": invitation.id,
                                                        "email": invitation.email})
         self.send_email(uow, invitation.email, "invite", {
             "link": self.policy.link(f"/invite/{token}"), **self._context(invitation)})
@@ -167,13 +168,13 @@ class InvitationService(Kit):
 
     def lookup(self, token: str) -> Invitation:
         """The pending invitation this token stands for, or InvalidToken saying why not."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             return self._pending(uow, token)
 
     def _pending(self, uow: UnitOfWork, token: str) -> Invitation:
         # The invitation's own expiry decides; the signature's age limit is only a backstop
         # (twice as long, so an expired invitation is refused with the reason).
-        payload = self.kit.signer.loads(INVITE_PURPOSE, token,
+        payload = self.ports.signer.loads(INVITE_PURPOSE, token,
                                         int(self.policy.invitation_ttl.total_seconds()) * 2)
         invitation = uow.invitations.get(int(payload.get("iid", 0)))
         if invitation is None or invitation.email != payload.get("email"):
@@ -192,16 +193,18 @@ class InvitationService(Kit):
         except UniqueConflict as exc:  # a second accept raced this one and won
             raise refusal(InvitationState.ACCEPTED) from exc
 
-    def accept_and_login(self, token: str, password: str, **fields: str | None
-                         ) -> tuple[User, TokenPair]:
-        """For the API: accept, then log in as any login would (same audit, same tokens)."""
+    def accept_and_sign_in(self, token: str, password: str, door: Door,
+                           **fields: str | None) -> SignedIn:
+        """Accept, then sign in through the pipeline as any sign-in would (same audit,
+        same refusals, same tokens for the API)."""
         user = self.accept(token, password, **fields)
         assert user.email is not None
-        return self.tokens.login(email=user.email, phone=None, password=password)
+        return self.signin.with_password(email=user.email, phone=None, password=password,
+                                         door=door)
 
     def _accept(self, token: str, password: str, first_name: str | None,
                 last_name: str | None, email: str | None) -> User:
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             invitation = self._pending(uow, token)
             self._check_address(invitation, email)
             holder = uow.users.get_by_email(invitation.email, lock=True)
@@ -211,8 +214,7 @@ class InvitationService(Kit):
             errors: dict[str, list[str]] = {}
             names = {"first_name": collect(errors, lambda: clean_name(first_name, "first_name")),
                      "last_name": collect(errors, lambda: clean_name(last_name, "last_name"))}
-            secret = collect(errors, lambda: check_new_password(
-                password, [invitation.email], breached=self.kit.breached))
+            secret = collect(errors, lambda: self.new_password(password, [invitation.email]))
             if errors or secret is None:
                 raise ValidationFailed(errors)
             if holder is not None:
@@ -224,7 +226,7 @@ class InvitationService(Kit):
             uow.commit()
         # As a password reset does: the new password owes nothing to guesses made at the
         # address before it had an account, so they no longer hold its first login.
-        self.kit.throttle.forget_failures(user.email)
+        self.ports.throttle.forget_failures(user.email)
         return user
 
     @staticmethod
@@ -236,7 +238,7 @@ class InvitationService(Kit):
                 names: dict[str, str | None]) -> User:
         now = self.now()
         user = uow.users.add(User(
-            email=invitation.email, phone=None, password_hash=self.kit.passwords.hash(secret),
+            email=invitation.email, phone=None, password_hash=self.ports.passwords.hash(secret),
             first_name=names["first_name"] or "", last_name=names["last_name"] or "",
             is_staff=invitation.as_staff, created_at=now, password_changed_at=now,
         ))
@@ -248,7 +250,7 @@ class InvitationService(Kit):
         """The invitee takes over a sign-up of their address that nothing ever proved:
         their password and names; the first registrant's password, tokens and sessions
         end (as a finish-signup reset does)."""
-        user.set_password_hash(self.kit.passwords.hash(secret), self.now())
+        user.set_password_hash(self.ports.passwords.hash(secret), self.now())
         user.first_name, user.last_name = names["first_name"] or "", names["last_name"] or ""
         user.is_staff = user.is_staff or invitation.as_staff
         self.tokens.revoke_all_in(uow, user, "password_changed")
@@ -257,7 +259,7 @@ class InvitationService(Kit):
 
     def _accepted(self, uow: UnitOfWork, invitation: Invitation, user: User) -> User:
         now = self.now()
-        self.verification.mark_verified(uow, user, email=True)
+        self.verification.mark_verified(uow, user, Channel.EMAIL)
         invitation.accepted_at = now
         invitation.accepted_user_id = user.id
         uow.invitations.save(invitation)

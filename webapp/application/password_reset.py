@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import hashlib
 
-from webapp.application.accounts import check_new_password
 from webapp.application.common import (
-    Kit,
-    Toolkit,
+    Ports,
+    Service,
     clean_code,
     find_user,
-    invalid_code,
     parse_identifier,
 )
 from webapp.application.interfaces import UnitOfWork
@@ -28,6 +26,7 @@ from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, User
+from webapp.domain.values import Channel
 
 RESET_PURPOSE = "password-reset"
 RESET_PURPOSES = (CodePurpose.RESET_EMAIL, CodePurpose.RESET_PHONE)
@@ -39,59 +38,60 @@ def reset_fingerprint(user: User) -> str:
     return hashlib.sha256(material).hexdigest()[:32]
 
 
-class PasswordResetService(Kit):
-    def __init__(self, kit: Toolkit, tokens: TokenService,
+class PasswordResetService(Service):
+    def __init__(self, ports: Ports, tokens: TokenService,
                  verification: VerificationService) -> None:
-        super().__init__(kit)
+        super().__init__(ports)
         self.tokens = tokens
         self.verification = verification
 
     def request(self, *, email: str | None, phone: str | None) -> None:
         """Send a link and code (email) or a code (SMS). The same answer for every address."""
         address, number = parse_identifier(email, phone, self.policy.default_region)
-        self.kit.throttle.before_messages("reset_per_destination", address, number)
-        with self.kit.uow() as uow:
+        channel = Channel.EMAIL if address is not None else Channel.PHONE
+        self.ports.throttle.before_messages("reset_per_destination", address, number)
+        with self.ports.uow() as uow:
             user = find_user(uow, address, number)
-            if user is None or not user.is_active or not user.vouches_for(phone=address is None):
+            if user is None or not user.is_active or not user.vouches_for(channel):
                 # Recorded too (no address kept): abuse shows in the audit log, and the
                 # answer costs the same write as a real request (no timing difference).
                 self.audit(uow, "authn_password_reset_requested", None,
-                           channel="email" if address else "phone", account="none")
-                self.rehearse("email" if address else "sms", "reset", {"minutes": 60})
+                           channel=channel.value, account="none")
+                self.rehearse(channel.messages, "reset", {"minutes": 60})
                 uow.commit()
                 return
-            if address is not None:
-                self._send_email(uow, user)
-            else:
-                self._send_sms(uow, user)
-            self.audit(uow, "authn_password_reset_requested", user,
-                       channel="email" if address else "phone")
+            self._send(uow, user, channel)
+            self.audit(uow, "authn_password_reset_requested", user, channel=channel.value)
             uow.commit()
 
     def send_reset(self, uow: UnitOfWork, user: User) -> None:
         """For staff actions: by email when the user has one that may reset, else by SMS."""
-        if user.email and user.vouches_for(phone=False):
-            self._send_email(uow, user)
-        elif user.phone and user.vouches_for(phone=True):
-            self._send_sms(uow, user)
+        for channel in user.channels():
+            if user.vouches_for(channel):
+                self._send(uow, user, channel)
+                return
 
-    def send_finish_signup(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
+    def send_finish_signup(self, uow: UnitOfWork, user: User, channel: Channel) -> None:
         """A registration named this address of an account with nothing verified: its
         recipient may finish signing up by choosing the password (a reset, worded so).
 
         Not a verification of the account as it is: that would leave it under the
         password of whoever registered the address first."""
-        if email:
-            self._send_email(uow, user, "finish_signup")
+        self._send(uow, user, channel, "finish_signup")
+
+    def _send(self, uow: UnitOfWork, user: User, channel: Channel,
+              template: str = "reset") -> None:
+        if channel is Channel.EMAIL:
+            self._send_email(uow, user, template)
         else:
-            self._send_sms(uow, user, "finish_signup")
+            self._send_sms(uow, user, template)
 
     def _send_email(self, uow: UnitOfWork, user: User, template: str = "reset") -> None:
         assert user.email is not None
         code = self.issue_code(uow, user, CodePurpose.RESET_EMAIL, user.email,
                                self.policy.reset_ttl)
         # The address rides along: the link verifies it only while it is still the user's.
-        token = self.kit.signer.dumps(RESET_PURPOSE, {"uid": user.id, "email": user.email,
+        token = self.ports.signer.dumps(RESET_PURPOSE, {"uid": user.id, "email": user.email,
                                                       "fp": reset_fingerprint(user)})
         self.send_email(uow, user.email, template, {
             "link": self.policy.link(f"/reset/{token}"), "code": code,
@@ -109,7 +109,7 @@ class PasswordResetService(Kit):
     def check(self, *, token: str | None = None, email: str | None = None,
               phone: str | None = None, code: str | None = None) -> User:
         """Whether the token or code would reset a password now (a wrong code is counted)."""
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user, _ = self._redeem(uow, token, email, phone, code)
             uow.commit()
             return user
@@ -124,62 +124,58 @@ class PasswordResetService(Kit):
         """
         if new_password != confirm_password:
             raise ValidationFailed.single("confirm_password", "The two passwords differ.")
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user, proven = self._redeem(uow, token, email, phone, code)
             # A refused password leaves the code unspent: nothing is committed.
-            secret = check_new_password(new_password, user.identities(), "new_password",
-                                        breached=self.kit.breached)
+            secret = self.new_password(new_password, user.identities(), "new_password")
             self._spend_codes(uow, user)
-            user.set_password_hash(self.kit.passwords.hash(secret), self.now())
+            user.set_password_hash(self.ports.passwords.hash(secret), self.now())
             uow.users.save(user)
             self.tokens.revoke_all_in(uow, user, reason="password_reset")
             self.audit(uow, "authn_password_reset_done", user)
             if proven is not None:
-                self.verification.mark_verified(uow, user, email=proven == "email")
+                self.verification.mark_verified(uow, user, proven)
             self._notify_changed(uow, user)
             uow.commit()
-        self.kit.throttle.forget_failures(user.email, user.phone)  # lifts a login lockout
+        self.ports.throttle.forget_failures(user.email, user.phone)  # lifts a login lockout
         return user
 
     def _redeem(self, uow: UnitOfWork, token: str | None, email: str | None,
-                phone: str | None, code: str | None) -> tuple[User, str | None]:
-        """The user, and which address ("email", "phone") the token or code proves: the one
-        it was sent to, if that is still the user's; None otherwise."""
+                phone: str | None, code: str | None) -> tuple[User, Channel | None]:
+        """The user, and which address the token or code proves: the one it was sent to,
+        if that is still the user's; None otherwise."""
         if token:
             return self._user_for_token(uow, token)
         if not code:
             raise ValidationFailed.single("token", "Give the token from the link, or a code.")
         address, number = parse_identifier(email, phone, self.policy.default_region)
+        channel = Channel.EMAIL if address is not None else Channel.PHONE
         # Locked, as for a verification code: parallel tries are counted one after another
         # (each reads the count the previous one wrote), so a burst costs every try it makes.
         user = find_user(uow, address, number, lock=True)
-        if user is not None and (not user.is_active
-                                 or not user.vouches_for(phone=address is None)):
+        if user is not None and (not user.is_active or not user.vouches_for(channel)):
             user = None
-        purpose = CodePurpose.RESET_EMAIL if address else CodePurpose.RESET_PHONE
         try:
-            record = self.check_code(uow, user, [purpose], clean_code(code), consume=False)
-        except InvalidToken:
-            uow.commit()  # the wrong try counts
-            raise
-        assert user is not None
-        if user.password_changed_at is not None and record.created_at < user.password_changed_at:
             # Like the link's fingerprint: a code dies when the password changes.
-            raise invalid_code()
-        if address is not None:
-            return user, "email" if record.destination == user.email else None
-        return user, "phone" if record.destination == user.phone else None
+            record = self.check_code(uow, user, [CodePurpose.reset(channel)], clean_code(code),
+                                     consume=False,
+                                     since=user.password_changed_at if user else None)
+        except InvalidToken as exc:
+            uow.commit_and_raise(exc)  # the wrong try counts
+        assert user is not None
+        return user, channel if record.destination == user.address(channel) else None
 
-    def _user_for_token(self, uow: UnitOfWork, token: str) -> tuple[User, str | None]:
+    def _user_for_token(self, uow: UnitOfWork, token: str) -> tuple[User, Channel | None]:
         try:
-            payload = self.kit.signer.loads(RESET_PURPOSE, token,
-                                            int(self.policy.reset_ttl.total_seconds()))
+            payload = self.ports.signer.loads(RESET_PURPOSE, token,
+                                              int(self.policy.reset_ttl.total_seconds()))
         except InvalidToken as exc:
             raise InvalidToken(INVALID_LINK) from exc
         user = uow.users.get(int(payload.get("uid", 0)), lock=True)
         if user is None or not user.is_active or payload.get("fp") != reset_fingerprint(user):
             raise InvalidToken(INVALID_LINK)
-        return user, "email" if user.email and payload.get("email") == user.email else None
+        proven = user.email is not None and payload.get("email") == user.email
+        return user, Channel.EMAIL if proven else None
 
     def _spend_codes(self, uow: UnitOfWork, user: User) -> None:
         """Spend the live code of each channel: only the newest per purpose counts."""

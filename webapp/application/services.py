@@ -1,28 +1,94 @@
-"""The bundle of use-case services that every door (API, web, admin, CLI) calls."""
+"""The bundle of use-case services that every door (API, web, admin, CLI) calls, and
+``wire_services``: the one place the service graph is built, from the ports. The app's
+bootstrap calls it with real adapters; the unit tests' ``make_world`` with fakes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from webapp.application.accounts import AccountService
 from webapp.application.admin import AdminService
-from webapp.application.billing import BillingService
-from webapp.application.common import Toolkit
+from webapp.application.billing import BillingService, BillingSettings
+from webapp.application.common import Ports
 from webapp.application.delivery import DeliveryService
+from webapp.application.health import HealthService
+from webapp.application.interfaces import (
+    BillingGateway,
+    Clock,
+    LoginStore,
+    Mailer,
+    SmsSender,
+    StaffQueries,
+    TokenCodec,
+    WebhookVerifier,
+)
 from webapp.application.invitations import InvitationService
 from webapp.application.password_reset import PasswordResetService
+from webapp.application.policy import Policy
+from webapp.application.signin import SignInService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 
 
 @dataclass
 class Services:
-    kit: Toolkit
     accounts: AccountService
     verification: VerificationService
+    signin: SignInService
     tokens: TokenService
     resets: PasswordResetService
     delivery: DeliveryService
     billing: BillingService
     invitations: InvitationService
     admin: AdminService
+    health: HealthService
+    _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
+
+    @property
+    def policy(self) -> Policy:
+        """The settings the pages show (limits, lifetimes)."""
+        return self._ports.policy
+
+    @property
+    def clock(self) -> Clock:
+        """The time, for pages that show how long something has left."""
+        return self._ports.clock
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """The ports that only one service needs, beside the shared ``Ports``."""
+
+    codec: TokenCodec
+    mailer: Mailer
+    sms: SmsSender
+    billing: BillingGateway
+    webhooks: WebhookVerifier
+    staff_queries: StaffQueries
+    logins: LoginStore | None = None  # None: the unit of work (see signin.UnitOfWorkLogins)
+    billing_settings: BillingSettings | None = None
+    keep_bodies: bool = True  # keep sent messages' bodies (the dev outbox page shows them)
+
+
+def wire_services(ports: Ports, adapters: Adapters) -> Services:
+    tokens = TokenService(ports, adapters.codec)
+    signin = SignInService(ports, tokens, adapters.logins)
+    verification = VerificationService(ports)
+    resets = PasswordResetService(ports, tokens, verification)
+    return Services(
+        accounts=AccountService(ports, verification, tokens, resets),
+        verification=verification,
+        signin=signin,
+        tokens=tokens,
+        resets=resets,
+        delivery=DeliveryService(
+            ports, adapters.mailer, adapters.sms, adapters.billing, adapters.keep_bodies
+        ),
+        billing=BillingService(
+            ports, adapters.billing, adapters.webhooks, adapters.billing_settings
+        ),
+        invitations=InvitationService(ports, verification, tokens, signin),
+        admin=AdminService(ports, verification, resets, tokens, adapters.staff_queries),
+        health=HealthService(ports),
+        _ports=ports,
+    )

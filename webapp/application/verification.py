@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
-from webapp.application.common import Kit, clean_code
+from webapp.application.common import Service, clean_code, find_user
 from webapp.application.interfaces import UnitOfWork
 from webapp.domain.errors import InvalidToken, OwnerSignInRequired
 from webapp.domain.model import CodePurpose, MessageKind, User
-from webapp.domain.values import Email, Phone
+from webapp.domain.values import Channel, Email, Phone
 
 EMAIL_LINK_PURPOSE = "verify-email"
 INVALID_LINK = "This verification link is invalid or has expired. Request a new one."
 
 
-class VerificationService(Kit):
+class VerificationService(Service):
     # --- sending ---------------------------------------------------------------------
 
-    def send_email_verification(self, uow: UnitOfWork, user: User) -> None:
-        """One email with both a link and a code; any earlier code dies."""
+    def send_verification(self, uow: UnitOfWork, user: User, channel: Channel) -> None:
+        """Email: one message with both a link and a code. Phone: an SMS code. Any earlier
+        code of that channel dies."""
+        if channel is Channel.EMAIL:
+            self._send_email_verification(uow, user)
+        else:
+            self._send_phone_verification(uow, user)
+
+    def _send_email_verification(self, uow: UnitOfWork, user: User) -> None:
         assert user.email is not None
         code = self.issue_code(
             uow, user, CodePurpose.VERIFY_EMAIL, user.email, self.policy.email_code_ttl
         )
-        token = self.kit.signer.dumps(EMAIL_LINK_PURPOSE, {"uid": user.id, "email": user.email})
+        token = self.ports.signer.dumps(EMAIL_LINK_PURPOSE, {"uid": user.id,
+                                                             "email": user.email})
         self.send_email(uow, user.email, "verify", {
             "link": self.policy.link(f"/verify/{token}"), "code": code,
             "hours": int(self.policy.email_code_ttl.total_seconds() // 3600),
         }, user)
 
-    def send_phone_verification(self, uow: UnitOfWork, user: User) -> None:
+    def _send_phone_verification(self, uow: UnitOfWork, user: User) -> None:
         assert user.phone is not None
         code = self.issue_code(
             uow, user, CodePurpose.VERIFY_PHONE, user.phone, self.policy.sms_code_ttl
@@ -39,29 +47,25 @@ class VerificationService(Kit):
     def resend_email(self, email: str) -> None:
         """The same answer for every address; only an unverified owner gets a message,
         and not within ``policy.resend_cooldown`` of the previous one."""
-        address = Email.parse(email)
-        self.kit.throttle.before_messages("verify_per_destination", address, None)
-        with self.kit.uow() as uow:
-            user = uow.users.get_by_email(address.value, lock=True)
-            if (user is not None and user.is_active and user.email_verified_at is None
-                    and not self._cooling_down(uow, user, CodePurpose.VERIFY_EMAIL)):
-                self.send_email_verification(uow, user)
-            else:
-                self.rehearse("email", "verify", {"hours": 24})
-            self._audit_resend(uow, user, "email")
-            uow.commit()
+        self._resend(Email.parse(email), None)
 
     def resend_phone(self, phone: str) -> None:
-        number = Phone.parse(phone, self.policy.default_region)
-        self.kit.throttle.before_messages("verify_per_destination", None, number)
-        with self.kit.uow() as uow:
-            user = uow.users.get_by_phone(number.value, lock=True)
-            if (user is not None and user.is_active and user.phone_verified_at is None
-                    and not self._cooling_down(uow, user, CodePurpose.VERIFY_PHONE)):
-                self.send_phone_verification(uow, user)
+        """As ``resend_email``, by SMS."""
+        self._resend(None, Phone.parse(phone, self.policy.default_region))
+
+    def _resend(self, address: Email | None, number: Phone | None) -> None:
+        channel = Channel.EMAIL if address is not None else Channel.PHONE
+        self.ports.throttle.before_messages("verify_per_destination", address, number)
+        with self.ports.uow() as uow:
+            user = find_user(uow, address, number, lock=True)
+            if (user is not None and user.is_active and user.verified_at(channel) is None
+                    and not self._cooling_down(uow, user, CodePurpose.verify(channel))):
+                self.send_verification(uow, user, channel)
+            elif channel is Channel.EMAIL:
+                self.rehearse("email", "verify", {"hours": 24})
             else:
                 self.rehearse("sms", "verify", {"minutes": 10})
-            self._audit_resend(uow, user, "phone")
+            self._audit_resend(uow, user, channel.value)
             uow.commit()
 
     def _audit_resend(self, uow: UnitOfWork, user: User | None, channel: str) -> None:
@@ -81,16 +85,16 @@ class VerificationService(Kit):
         """The emailed link. Bound to the address it was sent to; verifying twice is harmless.
 
         ``actor_id`` is the signed-in user, if any: see ``require_owner``."""
-        payload = self.kit.signer.loads(
+        payload = self.ports.signer.loads(
             EMAIL_LINK_PURPOSE, token, int(self.policy.email_code_ttl.total_seconds())
         )
-        with self.kit.uow() as uow:
+        with self.ports.uow() as uow:
             user = uow.users.get(int(payload.get("uid", 0)), lock=True)
             if user is None or not user.is_active or user.email != payload.get("email"):
                 raise InvalidToken(INVALID_LINK)
             if user.email_verified_at is None:
-                self.require_owner(uow, user, actor_id, channel="email")
-            self.mark_verified(uow, user, email=True)
+                self.require_owner(uow, user, actor_id, Channel.EMAIL)
+            self.mark_verified(uow, user, Channel.EMAIL)
             uow.commit()
             return user
 
@@ -100,49 +104,42 @@ class VerificationService(Kit):
         very code (a repeat is harmless, and shows nothing to whoever sent it).
 
         ``actor_id`` is the signed-in user, if any: see ``require_owner``."""
-        address = Email.parse(email)
-        return self._verify_code(
-            lambda uow: uow.users.get_by_email(address.value, lock=True),
-            CodePurpose.VERIFY_EMAIL, code, email=True, actor_id=actor_id,
-        )
+        return self._verify_code(Email.parse(email), None, code, actor_id=actor_id)
 
     def verify_phone_code(self, phone: str, code: str, *,
                           actor_id: int | None = None) -> User | None:
         """As ``verify_email_code``, for the SMS code."""
         number = Phone.parse(phone, self.policy.default_region)
-        return self._verify_code(
-            lambda uow: uow.users.get_by_phone(number.value, lock=True),
-            CodePurpose.VERIFY_PHONE, code, email=False, actor_id=actor_id,
-        )
+        return self._verify_code(None, number, code, actor_id=actor_id)
 
-    def _verify_code(self, load, purpose: CodePurpose, code: str, *, email: bool,  # noqa: ANN001
+    def _verify_code(self, address: Email | None, number: Phone | None, code: str, *,
                      actor_id: int | None) -> User | None:
+        channel = Channel.EMAIL if address is not None else Channel.PHONE
         code = clean_code(code)
-        with self.kit.uow() as uow:
-            user = load(uow)
+        with self.ports.uow() as uow:
+            user = find_user(uow, address, number, lock=True)
             if user is not None and not user.is_active:
                 user = None
             try:
                 # A wrong try counts on a spent code too: the repeat below is no oracle.
-                record = self.match_code(uow, user, [purpose], code)
+                record = self.match_code(uow, user, [CodePurpose.verify(channel)], code)
                 assert user is not None
-                proven = user.email_verified_at if email else user.phone_verified_at
+                proven = user.verified_at(channel)
                 if record.consumed_at is not None and proven is not None:
                     return None  # the same right code twice: harmless
                 self.use_code(uow, record, consume=False)  # spent or expired: refused as ever
                 if proven is None:
                     # Only a right, live code gets this far: the refusal is no oracle.
-                    self.require_owner(uow, user, actor_id, channel="email" if email else "phone")
+                    self.require_owner(uow, user, actor_id, channel)
                 self.use_code(uow, record, consume=True)
-            except InvalidToken:
-                uow.commit()  # keep the counted wrong try
-                raise
-            self.mark_verified(uow, user, email=email)
+            except InvalidToken as exc:
+                uow.commit_and_raise(exc)  # keep the counted wrong try
+            self.mark_verified(uow, user, channel)
             uow.commit()
             return user
 
-    def require_owner(self, uow: UnitOfWork, user: User, actor_id: int | None, *,
-                      channel: str) -> None:
+    def require_owner(self, uow: UnitOfWork, user: User, actor_id: int | None,
+                      channel: Channel) -> None:
         """A right code or link proves possession of the address, nothing about the account.
         The account's first proven address makes it theirs (registration and the finish
         sign-up reset settle who that is); an address added beside a proven one is proven
@@ -156,19 +153,16 @@ class VerificationService(Kit):
             return
         actor = uow.users.get(actor_id) if actor_id is not None else None
         self.audit(uow, "authz_fail", user, actor=actor, action="verify_added_address",
-                   channel=channel, signed_in=actor_id is not None)
-        uow.commit()
-        raise OwnerSignInRequired()
+                   channel=channel.value, signed_in=actor_id is not None)
+        uow.commit_and_raise(OwnerSignInRequired())
 
-    def mark_verified(self, uow: UnitOfWork, user: User, *, email: bool) -> None:
+    def mark_verified(self, uow: UnitOfWork, user: User, channel: Channel) -> None:
         """The address counts as proven (also for staff and invitations); Stripe customer queued."""
-        now = self.now()
-        was = user.email_verified_at if email else user.phone_verified_at
-        first = user.mark_email_verified(now) if email else user.mark_phone_verified(now)
-        if was is not None:
+        if user.verified_at(channel) is not None:
             return
+        first = user.mark_verified(channel, self.now())
         uow.users.save(user)
-        self.audit(uow, "user_verified", user, channel="email" if email else "phone")
+        self.audit(uow, "user_verified", user, channel=channel.value)
         if first:
             self.queue_stripe_customer(uow, user)
 

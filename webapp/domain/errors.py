@@ -103,3 +103,9 @@ class Throttled(DomainError):
 class ServiceUnavailable(DomainError):
     code = "unavailable"
     default_detail = "This service is not available right now."
+
+
+class ActionRefused(DomainError):
+    """The action makes no sense for this account right now (shown to staff as is)."""
+
+    code = "action_refused"

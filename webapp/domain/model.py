@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from webapp.domain.values import Channel
+
 
 def new_uniquifier() -> str:
     """A fresh per-user secret; rotating it logs the user out everywhere."""
@@ -40,14 +42,31 @@ class User:
     def is_verified(self) -> bool:
         return self.email_verified_at is not None or self.phone_verified_at is not None
 
-    def vouches_for(self, *, phone: bool) -> bool:
-        """Whether the account's email (or phone) may be used to sign in or to reset the
-        password: it is verified, or nothing on the account is yet (sign-up is still open
-        and answers "unverified"). An unverified address beside a verified one proves
+    def address(self, channel: Channel) -> str | None:
+        """The account's email address or phone number."""
+        return self.email if channel is Channel.EMAIL else self.phone
+
+    def verified_at(self, channel: Channel) -> datetime | None:
+        return self.email_verified_at if channel is Channel.EMAIL else self.phone_verified_at
+
+    def channels(self) -> list[Channel]:
+        """The channels this account has an address on."""
+        return [channel for channel in Channel if self.address(channel)]
+
+    def vouches_for(self, channel: Channel) -> bool:
+        """Whether the account's address on ``channel`` may be used to sign in or to reset
+        the password: it is verified, or nothing on the account is yet (sign-up is still
+        open and answers "unverified"). An unverified address beside a verified one proves
         nothing: whoever typed it in may not own it (a mistyped number, or someone
         else's email put on an account in order to take it over)."""
-        verified = self.phone_verified_at if phone else self.email_verified_at
-        return verified is not None or not self.is_verified
+        return self.verified_at(channel) is not None or not self.is_verified
+
+    def drop_address(self, channel: Channel) -> None:
+        """The address leaves the account (never its last one: callers check)."""
+        if channel is Channel.EMAIL:
+            self.email, self.email_verified_at = None, None
+        else:
+            self.phone, self.phone_verified_at = None, None
 
     @property
     def full_name(self) -> str:
@@ -57,17 +76,15 @@ class User:
         """The addresses a password must not resemble."""
         return [value for value in (self.email, self.phone) if value]
 
-    def mark_email_verified(self, now: datetime) -> bool:
-        """Returns True when this made the account verified for the first time."""
+    def mark_verified(self, channel: Channel, now: datetime) -> bool:
+        """The address on ``channel`` is proven. True when this made the account verified
+        for the first time."""
         first = not self.is_verified
-        if self.email_verified_at is None:
-            self.email_verified_at = now
-        return first
-
-    def mark_phone_verified(self, now: datetime) -> bool:
-        first = not self.is_verified
-        if self.phone_verified_at is None:
-            self.phone_verified_at = now
+        if self.verified_at(channel) is None:
+            if channel is Channel.EMAIL:
+                self.email_verified_at = now
+            else:
+                self.phone_verified_at = now
         return first
 
     def set_password_hash(self, password_hash: str, now: datetime) -> None:
@@ -82,6 +99,14 @@ class CodePurpose(StrEnum):
     VERIFY_PHONE = "verify_phone"
     RESET_EMAIL = "reset_email"
     RESET_PHONE = "reset_phone"
+
+    @staticmethod
+    def verify(channel: Channel) -> CodePurpose:
+        return CodePurpose.VERIFY_EMAIL if channel is Channel.EMAIL else CodePurpose.VERIFY_PHONE
+
+    @staticmethod
+    def reset(channel: Channel) -> CodePurpose:
+        return CodePurpose.RESET_EMAIL if channel is Channel.EMAIL else CodePurpose.RESET_PHONE
 
 
 MAX_CODE_ATTEMPTS = 5
@@ -101,11 +126,19 @@ class OneTimeCode:
     consumed_at: datetime | None = None
     id: int | None = None
 
-    def is_usable(self, now: datetime) -> bool:
+    @property
+    def locked(self) -> bool:
+        """Too many wrong tries: even the right code is refused until a new one is issued."""
+        return self.attempts >= MAX_CODE_ATTEMPTS
+
+    def is_usable(self, now: datetime, *, since: datetime | None = None) -> bool:
+        """The one rule for a code: unspent, unexpired, not locked, and (``since``, e.g.
+        the last password change) issued after whatever should have killed it."""
         return (
             self.consumed_at is None
-            and self.attempts < MAX_CODE_ATTEMPTS
+            and not self.locked
             and now < self.expires_at
+            and (since is None or self.created_at >= since)
         )
 
 

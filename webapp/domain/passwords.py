@@ -7,14 +7,18 @@ the same characters typed on different keyboards hash the same.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
 
+from webapp.domain.errors import ValidationFailed
+
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 MAX_SIMILARITY = 0.7
+BREACHED = ("This password has appeared in a data breach and is not safe to use. "
+            "Choose another one.")
 
 
 def normalize_password(raw: str) -> str:
@@ -62,6 +66,22 @@ def password_problems(raw: str, identities: Iterable[str] = ()) -> list[str]:
     if any(_too_close(folded, identity) for identity in identities if identity):
         return ["This password is too close to your email address or phone number."]
     return []
+
+
+def check_new_password(password: str, identities: Iterable[str], field: str = "password",
+                       is_breached: Callable[[str], bool] | None = None) -> str:
+    """The normalised password, or ValidationFailed with every rule it breaks.
+
+    ``is_breached``: the optional breached-password corpus, asked only about passwords
+    that pass the local rules (its failure never blocks: it answers False).
+    """
+    problems = password_problems(password, identities)
+    if problems:
+        raise ValidationFailed({field: problems})
+    secret = normalize_password(password)
+    if is_breached is not None and is_breached(secret):
+        raise ValidationFailed({field: [BREACHED]})
+    return secret
 
 
 def _too_close(folded: str, identity: str) -> bool:

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 
 from webapp.domain.errors import ValidationFailed
 
 MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 100
+
+
+class Channel(StrEnum):
+    """Where an address takes messages: an email address or a phone number (SMS).
+
+    The value is also the name of the User field that holds the address."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+
+    @property
+    def messages(self) -> str:
+        """The folder of this channel's message templates (``email/``, ``sms/``)."""
+        return "email" if self is Channel.EMAIL else "sms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +95,14 @@ def mask_email(email: str) -> str:
 
 def mask_phone(phone: str) -> str:
     return f"{phone[:3]}***{phone[-2:]}"
+
+
+def clean_name(value: str | None, field: str) -> str:
+    """A first or last name as stored: white space folded, no control characters."""
+    name = " ".join((value or "").split())
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationFailed.single(field, f"Use at most {MAX_NAME_LENGTH} characters.")
+    # Control characters have no place in a name (and PostgreSQL refuses NUL in text).
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise ValidationFailed.single(field, "Remove the control characters.")
+    return name

@@ -18,7 +18,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.application.admin import FunnelDay, SearchTerms, UserFilter, UserPage
+from webapp.application.interfaces import FunnelDay, SearchTerms, UserFilter, UserPage
 from webapp.domain.billing import LIVE
 from webapp.domain.model import AuditEvent, Invitation, OutboxMessage, User
 from webapp.infrastructure.orm import (

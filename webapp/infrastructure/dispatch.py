@@ -16,9 +16,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
 
 from flask import Flask
+
+from webapp.application.delivery import DeliveryService
 
 log = logging.getLogger("webapp.delivery")
 
@@ -28,10 +29,13 @@ def worker_name(prefix: str = "w") -> str:
 
 
 class InlineDispatcher:
-    def __init__(self, app: Flask, deliver: Callable[[str, Callable[[], bool]], int],
-                 poll: float = 30.0) -> None:
+    """Kicked by the unit of work after a commit that queued messages; delivers them with
+    the DeliveryService it is given by ``serve`` (the service is built after the unit of
+    work that kicks this, so it comes second)."""
+
+    def __init__(self, app: Flask, poll: float = 30.0) -> None:
         self.app = app
-        self.deliver = deliver
+        self.delivery: DeliveryService | None = None
         self.poll = poll
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -40,6 +44,9 @@ class InlineDispatcher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+
+    def serve(self, delivery: DeliveryService) -> None:
+        self.delivery = delivery
 
     def kick(self) -> None:
         """Called after a commit that queued messages."""
@@ -85,8 +92,10 @@ class InlineDispatcher:
         while not stopping():  # a first pass at start-up picks up what was left due
             self._wake.clear()
             try:
+                assert self.delivery is not None, "serve() names the delivery service first"
                 with self.app.app_context():
-                    while self.deliver(name, stopping) > 0 and not stopping():
+                    while (self.delivery.deliver_due(name, stop=stopping) > 0
+                           and not stopping()):
                         pass
             except Exception:  # the thread must survive a broken database connection
                 log.exception("inline delivery failed; will try again")

@@ -10,7 +10,8 @@
    statement is atomic without BEGIN/COMMIT, and costs one round trip.
 
 The ORM unit of work would spend more CPU than the database on this path (a flush
-per repository call); SQLite and the fakes keep it (application/logins.py).
+per repository call); SQLite and the fakes keep it (``UnitOfWorkLogins`` in
+application/signin.py).
 """
 
 from __future__ import annotations

@@ -15,14 +15,13 @@ from jinja2 import (
 )
 
 from webapp.application.interfaces import RenderedMessage
+from webapp.infrastructure.timeouts import GATEWAY_TIMEOUT, SMTP_TIMEOUT
+
+__all__ = ["GATEWAY_TIMEOUT", "SMTP_TIMEOUT", "ConsoleMailer", "ConsoleSms", "HttpSms",
+           "JinjaRenderer", "SmtpMailer", "TwilioSms"]
 
 log = logging.getLogger("webapp.delivery")
 
-# Seconds per network operation (connect, each SMTP command, HTTP connect and read): a send
-# finishes well inside Policy.delivery_send_budget, so a slow server never makes a worker
-# hold a message past its lease (tests/integration/test_delivery_outage.py checks this).
-GATEWAY_TIMEOUT = 10
-SMTP_TIMEOUT = 10
 
 
 class JinjaRenderer:

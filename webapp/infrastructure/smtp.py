@@ -10,7 +10,7 @@ import smtplib
 from flask import current_app
 from flask_mail import Connection, Mail, Message
 
-from webapp.infrastructure.messaging import SMTP_TIMEOUT
+from webapp.infrastructure.timeouts import SMTP_TIMEOUT
 
 
 def send_mail(sender: str, to: str, subject: str, text: str, html: str,

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webapp.application.interfaces import UniqueConflict
+from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.infrastructure.billing_repositories import (
     SqlBillingEventRepository,
     SqlSubscriptionRepository,
@@ -24,7 +24,7 @@ from webapp.infrastructure.repositories import (
 )
 
 
-class SqlAlchemyUnitOfWork:
+class SqlAlchemyUnitOfWork(UnitOfWork):
     """``after_commit`` runs when the transaction queued outbox messages (inline delivery)."""
 
     def __init__(self, session_factory: Callable[[], Session],

@@ -16,8 +16,7 @@ log = logging.getLogger(__name__)
 def healthz() -> Response | tuple[Response, int]:
     """For load balancers and orchestrators."""
     try:
-        with services().kit.uow() as uow:
-            uow.ping()
+        services().health.check()
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         log.exception("health check failed")
         return jsonify({"detail": "The database does not answer.", "code": "unavailable"}), 503

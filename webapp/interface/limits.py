@@ -44,7 +44,7 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "web.verify_link": "code",
     "web.reset_code": "code",
     "web.reset_link": "code",
-    "invite.accept": "code",
+    "web.invite": "code",
 }
 
 _decorators: dict[str, object] = {}

@@ -30,7 +30,7 @@ def clock(app: Flask) -> FakeClock:
     Request it before the fixtures that issue codes, so that they use it too.
     """
     fake = FakeClock(datetime.now(UTC) - timedelta(minutes=5))
-    app.extensions["services"].kit.clock = fake
+    app.extensions["ports"].clock = fake
     return fake
 
 
@@ -46,7 +46,7 @@ def comparable(response: Any) -> tuple[int, Any, dict[str, str]]:
 
 def stored_user(app: Flask, *, email: str | None = None, phone: str | None = None) -> Any:
     """The user as the repository reads it (None when there is no such account)."""
-    with app.app_context(), app.extensions["services"].kit.uow() as uow:
+    with app.app_context(), app.extensions["ports"].uow() as uow:
         return uow.users.get_by_email(email) if email else uow.users.get_by_phone(phone)
 
 

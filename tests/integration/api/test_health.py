@@ -25,7 +25,7 @@ def test_healthz_is_200_when_the_database_answers(client):
 
 
 def test_healthz_is_503_when_the_database_does_not_answer(app, client, monkeypatch):
-    monkeypatch.setattr(app.extensions["services"].kit, "uow", UnreachableDatabase)
+    monkeypatch.setattr(app.extensions["ports"], "uow", UnreachableDatabase)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.mimetype == "application/json"
@@ -40,7 +40,7 @@ def test_healthz_is_503_when_the_engine_cannot_connect(app, client, monkeypatch,
     from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 
     engine = create_engine(f"sqlite:///{tmp_path}/missing-dir/app.db")
-    monkeypatch.setattr(app.extensions["services"].kit, "uow",
+    monkeypatch.setattr(app.extensions["ports"], "uow",
                         lambda: SqlAlchemyUnitOfWork(lambda: Session(engine)))
     response = client.get("/healthz")
     assert response.status_code == 503

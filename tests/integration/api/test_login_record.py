@@ -41,7 +41,8 @@ def events(app: Flask, user_id: int, kind: str) -> list[Any]:
 def race(app: Flask, change: Callable[[Any], object]) -> None:
     """``change(services)`` lands while the next login checks the password."""
     services = app.extensions["services"]
-    services.kit.passwords = RacingPasswords(services.kit.passwords, lambda: change(services))
+    ports = app.extensions["ports"]
+    ports.passwords = RacingPasswords(ports.passwords, lambda: change(services))
 
 
 def post_login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
@@ -50,7 +51,7 @@ def post_login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any
 
 
 def test_postgresql_logins_take_the_one_statement_path(app):
-    assert isinstance(app.extensions["services"].tokens.logins, PostgresLogins) == is_postgres()
+    assert isinstance(app.extensions["services"].signin.logins, PostgresLogins) == is_postgres()
 
 
 def test_a_login_writes_last_login_at_one_family_and_one_audit_row(app, client, clock,
@@ -92,7 +93,7 @@ def test_the_password_is_checked_with_no_transaction_open(app, client, verified_
 def test_rehash_on_login_still_happens(app, client, verified_user):
     email, _ = verified_user
     old = stored_user(app, email=email).password_hash
-    app.extensions["services"].kit.passwords = Argon2Hasher(memory_cost=8, time_cost=2)
+    app.extensions["ports"].passwords = Argon2Hasher(memory_cost=8, time_cost=2)
     assert post_login(client, email).status_code == 200
     new = stored_user(app, email=email).password_hash
     assert new != old and ",t=2," in new

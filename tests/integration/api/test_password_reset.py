@@ -191,7 +191,7 @@ def test_wrong_guesses_at_a_used_code_count_and_lock_it(client, verified_user, o
     for _ in range(5):
         assert_error(client.post(CHECK, json={"email": EMAIL, "code": bad}), 400, "invalid_code")
     with client.application.app_context(), \
-            client.application.extensions["services"].kit.uow() as uow:
+            client.application.extensions["ports"].uow() as uow:
         user = uow.users.get_by_email(EMAIL)
         assert uow.codes.latest(user.id, [CodePurpose.RESET_EMAIL]).attempts == 5
 

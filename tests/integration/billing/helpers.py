@@ -22,7 +22,7 @@ def deliver(app: Flask) -> None:
 
 
 def domain_user(app: Flask, email: str = "jane@example.com") -> User:
-    with app.app_context(), app.extensions["services"].kit.uow() as uow:
+    with app.app_context(), app.extensions["ports"].uow() as uow:
         user = uow.users.get_by_email(email)
     assert user is not None
     return user

@@ -37,7 +37,7 @@ def test_the_account_page_shows_the_subscription_the_webhooks_left(app, client, 
     if not any(rule.rule == "/account" for rule in app.url_map.iter_rules()):
         pytest.skip("the /account page is not part of this build yet")
     deliver(app)
-    with app.app_context(), app.extensions["services"].kit.uow() as uow:
+    with app.app_context(), app.extensions["ports"].uow() as uow:
         customer = uow.users.get_by_email("jane@example.com").stripe_customer_id
     for data in (se.subscription("updated", "active", se.T0 + 5, customer=customer),
                  se.subscription("created", "incomplete", se.T0, customer=customer)):

@@ -22,8 +22,8 @@ from webapp.infrastructure.orm import BillingEventRow
 def customer_of(app) -> str:  # noqa: ANN001
     deliver(app)
     with app.app_context():
-        services = app.extensions["services"]
-        with services.kit.uow() as uow:
+        app.extensions["services"]
+        with app.extensions["ports"].uow() as uow:
             return uow.users.get(user_id(app)).stripe_customer_id
 
 
@@ -132,5 +132,5 @@ def test_a_large_event_is_accepted_up_to_512_kib(app, client, verified_user):
 def test_customer_deleted_unlinks_the_user(app, client, verified_user):
     customer = customer_of(app)
     assert post_event(client, se.customer_deleted(se.T0, customer=customer)).status_code == 200
-    with app.app_context(), app.extensions["services"].kit.uow() as uow:
+    with app.app_context(), app.extensions["ports"].uow() as uow:
         assert uow.users.get(user_id(app)).stripe_customer_id is None

@@ -161,7 +161,7 @@ def test_a_throttled_login_is_a_429_with_retry_after(client, app, monkeypatch):
     def throttled(**_):
         raise Throttled(42)
 
-    monkeypatch.setattr(app.extensions["services"].tokens, "authenticate", throttled)
+    monkeypatch.setattr(app.extensions["services"].signin, "with_password", throttled)
     response = login(client, "jane@example.com", "whatever")
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "42"

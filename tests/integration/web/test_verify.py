@@ -90,7 +90,7 @@ def test_a_locked_code_looks_like_an_address_without_an_account(client, signed_u
 def test_an_expired_code_is_refused(client, app, signed_up):
     clock = FakeClock(datetime.now(UTC))
     clock.advance(hours=25)
-    app.extensions["services"].kit.clock = clock
+    app.extensions["ports"].clock = clock
     response = submit(client, "/verify", {"identifier": EMAIL, "code": signed_up})
     assert INVALID_CODE in text(response)
 
@@ -183,7 +183,7 @@ def test_resend_page_by_get_goes_to_verify(client):
 def cooling(tmp_path):
     with own_app(tmp_path, RESEND_COOLDOWN=60) as app:
         clock = FakeClock(datetime.now(UTC))
-        app.extensions["services"].kit.clock = clock
+        app.extensions["ports"].clock = clock
         yield app, clock
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from webapp.application.admin import FunnelDay
+from webapp.application.interfaces.staff import FunnelDay
 
 SERIES = (("signups", "Signed up"), ("verified", "Verified"),
           ("customers", "Stripe customer"), ("subscribed", "Subscribed"))

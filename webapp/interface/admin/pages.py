@@ -99,7 +99,7 @@ def invitations() -> Response | str:
         else:
             flash(f"Invitation sent to {invitation.email}.", "success")
             return redirect(url_for("admin.invitations"))
-    now = services().kit.clock.now()
+    now = services().clock.now()
     everything = request.args.get("all") == "1"
     rows = services().admin.queries.invitations(pending_at=None if everything else now,
                                                limit=PAGE)

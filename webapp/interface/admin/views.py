@@ -7,7 +7,8 @@ from datetime import timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from webapp.application.admin import PAGE_SIZE, UserFilter, search_terms
+from webapp.application.interfaces.staff import PAGE_SIZE, UserFilter
+from webapp.application.staff import search_terms
 from webapp.domain.billing import ENDED, LIVE
 from webapp.domain.errors import DomainError
 from webapp.interface.admin import acting_id, bp, services
@@ -43,7 +44,7 @@ MAX_PAGE = 20_000  # 1,000,000 accounts at 50 a page; beyond that, search
 @bp.get("/")
 def dashboard() -> str:
     """Counts and the last 30 days' funnel: signups, verified, Stripe customers, subscribed."""
-    now = services().kit.clock.now()
+    now = services().clock.now()
     since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     queries = services().admin.queries
     return render_template("admin/dashboard.html", counts=queries.counts(since),
@@ -54,7 +55,7 @@ def _filter_from_request() -> UserFilter:
     args = request.args
     page = number(args.get("page", "1")) or 1
     return UserFilter(
-        terms=search_terms(args.get("q", "")[:254], services().kit.policy.default_region),
+        terms=search_terms(args.get("q", "")[:254], services().policy.default_region),
         verified=TRI.get(args.get("verified", "")), active=TRI.get(args.get("active", "")),
         staff=TRI.get(args.get("staff", "")), customer=TRI.get(args.get("customer", "")),
         subscription=wanted if (wanted := args.get("subscription")) in SUBSCRIPTION else None,

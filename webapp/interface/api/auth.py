@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response
 
+from webapp.application.signin import Door
 from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import User
 from webapp.interface.api.base import (
@@ -77,19 +78,19 @@ LOGIN_FAILURES = {
           responses={200: ("Tokens and the user", LoginOut), **LOGIN_FAILURES})
 def login(data: CredentialsIn) -> Response:
     """Log in with email or phone and password; returns an access and a refresh token."""
-    user, pair = services().tokens.login(email=data.email, phone=data.phone,
-                                         password=data.password)
-    return reply(LoginOut(tokens=TokenPairOut(access=pair.access, refresh=pair.refresh),
-                          user=UserOut.of(user)))
+    signed_in = services().signin.with_password(email=data.email, phone=data.phone,
+                                                password=data.password, door=Door.API)
+    return reply(LoginOut.of(signed_in))
 
 
 @endpoint("/auth/token/", summary="Obtain a token pair", body=CredentialsIn,
           responses={200: ("Access and refresh tokens", TokenPairOut), **LOGIN_FAILURES})
 def token_obtain(data: CredentialsIn) -> Response:
     """Like login, in the simplejwt shape: ``{"access", "refresh"}``."""
-    _, pair = services().tokens.login(email=data.email, phone=data.phone,
-                                      password=data.password)
-    return reply(TokenPairOut(access=pair.access, refresh=pair.refresh))
+    signed_in = services().signin.with_password(email=data.email, phone=data.phone,
+                                                password=data.password, door=Door.API)
+    assert signed_in.tokens is not None
+    return reply(TokenPairOut.of(signed_in.tokens))
 
 
 @endpoint("/auth/token/refresh/", summary="Rotate a refresh token", body=RefreshIn,
@@ -101,7 +102,7 @@ def token_refresh(data: RefreshIn) -> Response:
         pair = services().tokens.refresh(data.refresh)
     except InvalidToken as exc:
         raise unauthorized(exc) from exc
-    return reply(TokenPairOut(access=pair.access, refresh=pair.refresh))
+    return reply(TokenPairOut.of(pair))
 
 
 @endpoint("/auth/token/verify/", summary="Check a token", body=TokenIn,

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Response
 from pydantic import Field
 
+from webapp.application.signin import Door
 from webapp.domain.model import Invitation
 from webapp.interface.api.base import bearer_user, endpoint, reply, services
 from webapp.interface.api.schemas import (
@@ -14,8 +15,6 @@ from webapp.interface.api.schemas import (
     In,
     LoginOut,
     Out,
-    TokenPairOut,
-    UserOut,
 )
 
 
@@ -64,7 +63,7 @@ def invitation_create(data: InviteIn) -> Response:
     answer whether or not the address has an account, so it tells them nothing."""
     inviter = bearer_user()
     invitation = services().invitations.invite(inviter.id, data.email, as_staff=data.staff)
-    return reply(InvitationOut.of(invitation, services().kit.clock.now()), 201)
+    return reply(InvitationOut.of(invitation, services().clock.now()), 201)
 
 
 @endpoint("/auth/invitations/accept/", summary="Accept an invitation", body=AcceptIn,
@@ -75,8 +74,7 @@ def invitation_create(data: InviteIn) -> Response:
 def invitation_accept(data: AcceptIn) -> Response:
     """Creates the account for the invited address, already verified (so its Stripe
     customer is queued), and logs it in."""
-    user, pair = services().invitations.accept_and_login(
-        data.token, data.password, first_name=data.first_name, last_name=data.last_name,
-        email=data.email)
-    return reply(LoginOut(tokens=TokenPairOut(access=pair.access, refresh=pair.refresh),
-                          user=UserOut.of(user)))
+    signed_in = services().invitations.accept_and_sign_in(
+        data.token, data.password, Door.API, first_name=data.first_name,
+        last_name=data.last_name, email=data.email)
+    return reply(LoginOut.of(signed_in))

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from webapp.application.signin import SignedIn
+from webapp.application.tokens import TokenPair
 from webapp.domain.model import User
 
 LONG = 4096  # far above any real value; the domain gives the precise limits
@@ -109,10 +111,19 @@ class TokenPairOut(Out):
     access: str
     refresh: str
 
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokenPairOut:
+        return cls(access=pair.access, refresh=pair.refresh)
+
 
 class LoginOut(Out):
     tokens: TokenPairOut
     user: UserOut
+
+    @classmethod
+    def of(cls, signed_in: SignedIn) -> LoginOut:
+        assert signed_in.tokens is not None  # the API door's sign-ins carry a pair
+        return cls(tokens=TokenPairOut.of(signed_in.tokens), user=UserOut.of(signed_in.user))
 
 
 class DetailOut(Out):

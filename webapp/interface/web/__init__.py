@@ -5,6 +5,14 @@ from flask import Blueprint
 bp = Blueprint("web", __name__)
 
 # Importing the modules registers the user loader and the views on ``bp``.
-from webapp.interface.web import account, billing, pages, reset, session, verify  # noqa: E402,F401
+from webapp.interface.web import (  # noqa: E402,F401
+    account,
+    billing,
+    invite,
+    pages,
+    reset,
+    session,
+    verify,
+)
 
 __all__ = ["bp"]

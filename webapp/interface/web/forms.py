@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, TelField
-from wtforms.validators import Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.domain.passwords import MAX_LENGTH, MIN_LENGTH
 from webapp.interface.web.safety import safe_next
@@ -96,6 +96,16 @@ class ChangePasswordForm(NewPasswordForm):
 class ProfileForm(WebForm):
     first_name = StringField("First name", validators=[SHORT])
     last_name = StringField("Last name", validators=[SHORT])
+
+
+class InvitationForm(WebForm):
+    """Accepting an invitation: the invited address is the invitation's, not typed."""
+
+    first_name = StringField("First name", validators=[Length(max=100)])
+    last_name = StringField("Last name", validators=[Length(max=100)])
+    password = PasswordField("Choose a password", validators=[DataRequired(), PASSWORD])
+    confirm_password = PasswordField("Repeat the password", validators=[
+        DataRequired(), EqualTo("password", message="The two passwords differ.")])
 
 
 class ButtonForm(WebForm):

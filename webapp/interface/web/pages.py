@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.application.signin import Door
 from webapp.domain.errors import DomainError, RegistrationClosed, Unverified
 from webapp.interface import services
 from webapp.interface.web import bp
@@ -63,8 +64,8 @@ def login() -> Response:
         form.identifier.data = pending_identifier()  # just verified: one field less to type
     if form.validate_on_submit():
         try:
-            user = services().tokens.authenticate(**form.email_or_phone(),
-                                                  password=form.password.data or "")
+            signed_in = services().signin.with_password(
+                **form.email_or_phone(), password=form.password.data or "", door=Door.BROWSER)
         except Unverified as exc:
             remember_pending(form.identifier.data, sent=False)
             return show("web/login.html", {"form": form, "unverified": True}, form=form,
@@ -72,7 +73,7 @@ def login() -> Response:
         except DomainError as exc:
             return show("web/login.html", {"form": form}, form=form,
                         partial="web/_login_form.html", error=exc)
-        start_session(user)
+        start_session(signed_in.user)
         return go(safe_next(form.next.data, url_for("web.account")))
     return show("web/login.html", {"form": form}, form=form, partial="web/_login_form.html")
 

@@ -92,7 +92,7 @@ def remember_pending(identifier: str | None, *, sent: bool) -> None:
     if identifier:
         session[PENDING] = identifier
     if sent:
-        session[RESEND_AT] = services().kit.clock.now().timestamp()
+        session[RESEND_AT] = services().clock.now().timestamp()
 
 
 def pending_identifier() -> str:
@@ -101,9 +101,9 @@ def pending_identifier() -> str:
 
 def resend_wait() -> int:
     """Whole seconds until another code may be asked for (0: now)."""
-    cooldown = services().kit.policy.resend_cooldown.total_seconds()
+    cooldown = services().policy.resend_cooldown.total_seconds()
     sent_at = session.get(RESEND_AT)
     if not cooldown or not isinstance(sent_at, int | float):
         return 0
-    left = sent_at + cooldown - services().kit.clock.now().timestamp()
+    left = sent_at + cooldown - services().clock.now().timestamp()
     return max(0, int(left + 0.999))

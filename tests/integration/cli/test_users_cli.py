@@ -1,0 +1,103 @@
+"""``flask users ...``: the first admin, promote/demote, deactivate/reactivate, invite."""
+
+from __future__ import annotations
+
+from tests.helpers.app import PASSWORD, audit_rows, make_user, ports, reload
+
+
+def login(app, email, password=PASSWORD):
+    return app.test_client().post("/api/auth/login/", json={"email": email,
+                                                            "password": password})
+
+
+def test_create_admin_with_a_password(app, runner):
+    result = runner.invoke(args=["users", "create-admin", "Root@Example.com",
+                                 "--password", PASSWORD])
+    assert result.exit_code == 0, result.output
+    assert "Created staff account root@example.com" in result.output
+    response = login(app, "root@example.com")
+    assert response.status_code == 200  # verified, so login works at once
+    user = reload(app, response.json["user"]["id"])
+    assert user.is_staff and user.email_verified_at is not None
+    assert {"user_created", "user_verified", "authz_change", "authz_admin"} <= {
+        e.kind for e in audit_rows(app)}
+
+
+def test_create_admin_prompts_for_the_password_and_applies_the_rules(app, runner):
+    weak = runner.invoke(args=["users", "create-admin", "root@example.com"],
+                         input="password\npassword\n")
+    assert weak.exit_code != 0 and "common" in weak.output.lower()
+    good = runner.invoke(args=["users", "create-admin", "root@example.com"],
+                         input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert good.exit_code == 0, good.output
+    assert PASSWORD not in good.output
+    assert login(app, "root@example.com").status_code == 200
+
+
+def test_create_admin_promotes_an_existing_account(app, runner):
+    user = make_user(app, "jane@example.com", verified=False)
+    result = runner.invoke(args=["users", "create-admin", "jane@example.com",
+                                 "--password", "a whole new passphrase"])
+    assert result.exit_code == 0 and "Promoted" in result.output
+    assert reload(app, user.id).is_staff and reload(app, user.id).is_verified
+    assert login(app, "jane@example.com", "a whole new passphrase").status_code == 200
+
+
+def test_promote_demote_deactivate_reactivate(app, runner):
+    user = make_user(app, "jane@example.com")
+    assert runner.invoke(args=["users", "promote", "jane@example.com"]).exit_code == 0
+    assert reload(app, user.id).is_staff
+    assert runner.invoke(args=["users", "demote", "jane@example.com"]).exit_code == 0
+    assert not reload(app, user.id).is_staff
+    tokens = login(app, "jane@example.com").json["tokens"]
+    assert runner.invoke(args=["users", "deactivate", "jane@example.com"]).exit_code == 0
+    assert login(app, "jane@example.com").status_code == 401
+    assert app.test_client().post("/api/auth/token/refresh/", json={
+        "refresh": tokens["refresh"]}).status_code == 401
+    assert runner.invoke(args=["users", "reactivate", "jane@example.com"]).exit_code == 0
+    assert login(app, "jane@example.com").status_code == 200
+    actions = [e.data["action"] for e in audit_rows(app, "authz_admin")]
+    assert actions == ["promote", "demote", "deactivate", "reactivate"]
+    assert all(e.data["via"] == "cli" for e in audit_rows(app, "authz_admin"))
+
+
+def test_unknown_account_is_a_clear_error(runner):
+    result = runner.invoke(args=["users", "promote", "ghost@example.com"])
+    assert result.exit_code == 1 and "No account for ghost@example.com" in result.output
+
+
+def test_invite_from_the_command_line(runner, outbox):
+    result = runner.invoke(args=["users", "invite", "first@example.com", "--staff"])
+    assert result.exit_code == 0, result.output
+    assert "/invite/" in outbox.last("email", "first@example.com").payload["text"]
+
+
+def test_worker_refuses_a_batch_below_one_and_a_negative_or_zero_idle_sleep(runner):
+    """--batch 0 claimed nothing and exited "0 message(s) tried" (a silent no-op; without
+    --burst, a worker that never works); --batch -1 was no LIMIT on SQLite and an error on
+    PostgreSQL; --idle-sleep 0 or -1 spun a core. A usage error says which value is wrong."""
+    for option in (["--batch", "0"], ["--batch", "-1"], ["--idle-sleep", "0"],
+                   ["--idle-sleep", "-1"]):
+        result = runner.invoke(args=["worker", "--burst", *option])
+        assert result.exit_code == 2, option
+        assert f"Invalid value for '{option[0]}'" in result.output, result.output
+
+
+def test_create_admin_takes_the_address_from_an_account_that_never_proved_it(app, runner):
+    """Someone registered the admin's address beside their own (verified) phone: the
+    operator gets a new staff account with the address; theirs keeps only the phone."""
+    phone = "+14155550123"
+    squatter = make_user(app, "admin@example.com", phone=phone, verified=False)
+    with app.app_context(), ports(app).uow() as uow:
+        held = uow.users.get(squatter.id)
+        held.phone_verified_at = held.created_at
+        uow.users.save(held)
+        uow.commit()
+    result = runner.invoke(args=["users", "create-admin", "admin@example.com",
+                                 "--password", "a whole new passphrase"])
+    assert result.exit_code == 0 and "Created" in result.output, result.output
+    left = reload(app, squatter.id)
+    assert (left.email, left.phone, left.is_staff) == (None, phone, False)
+    response = login(app, "admin@example.com", "a whole new passphrase")
+    assert response.status_code == 200 and response.json["user"]["id"] != squatter.id
+    assert reload(app, response.json["user"]["id"]).is_staff

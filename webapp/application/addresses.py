@@ -1,0 +1,31 @@
+"""Who may hold an address: the rules of claiming an address that an account never proved.
+
+Shared by the operator's ``create-admin`` and by invitations, which both prove an email
+by other means (the operator typing it, the link emailed to it).
+"""
+
+from __future__ import annotations
+
+from webapp.application.common import Service
+from webapp.application.interfaces import UnitOfWork
+from webapp.domain.model import User
+from webapp.domain.values import Channel
+
+
+def claim_unproven_email(service: Service, uow: UnitOfWork, user: User, *, via: str) -> User | None:
+    """Someone who proves they own ``user.email`` (the operator typing it, an invitee by
+    the link emailed to it) claims it from an account that never proved it; nothing else
+    on that account is theirs (open registration: anyone may register an address first).
+
+    Beside a verified phone, the account is the phone owner's: the address leaves it, as
+    a registration takes it back, and the claimant gets a new account (None). With
+    nothing verified, the claimant finishes that sign-up (the account is returned), but
+    without the phone number its registrant typed in, which is not the claimant's.
+    """
+    channel = Channel.EMAIL if user.is_verified else Channel.PHONE
+    if user.address(channel) is None:
+        return user
+    user.drop_address(channel)
+    uow.users.save(user)
+    service.audit(uow, "unverified_address_released", user, channels=[channel.value], via=via)
+    return None if channel is Channel.EMAIL else user

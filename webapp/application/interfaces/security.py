@@ -1,0 +1,62 @@
+"""Hashing, signing, the clock: the cryptographic and time ports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+    def dummy_verify(self, password: str) -> None:
+        """Spend the time of one verification, for accounts that do not exist."""
+        ...
+
+
+class CodeHasher(Protocol):
+    """Keyed hash for short one-time codes (a database dump must not reveal them)."""
+
+    def hash(self, code: str) -> str: ...
+
+    def matches(self, code: str, code_hash: str) -> bool:
+        """Constant-time comparison."""
+        ...
+
+
+class LinkSigner(Protocol):
+    """Signed, timestamped, purpose-bound tokens for emailed links."""
+
+    def dumps(self, purpose: str, payload: dict[str, Any]) -> str: ...
+
+    def loads(self, purpose: str, token: str, max_age: int) -> dict[str, Any]:
+        """The payload, or raises InvalidToken (bad signature, other purpose, expired)."""
+        ...
+
+
+class TokenCodec(Protocol):
+    """JWT encoding with a pinned algorithm and required claims."""
+
+    def encode(self, claims: dict[str, Any]) -> str: ...
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """The verified claims, or raises InvalidToken."""
+        ...
+
+
+class BreachedPasswords(Protocol):
+    """A breached-password corpus (Have I Been Pwned's k-anonymity range API)."""
+
+    def is_breached(self, password: str) -> bool:
+        """True when the password is known breached; False when not or when unknowable."""
+        ...

@@ -1,0 +1,206 @@
+"""Signing in: one pipeline for every door.
+
+A sign-in is a small object (``SignIn``) that passes through stages, in the spirit of
+django-allauth's login stages. Each stage may stop it with a domain error:
+
+1. identify   the identifier is parsed; a locked one answers before any look-up
+2. checks     ``SignInService.checks``, in order: the password (a dummy hash for an
+              unknown account), then the account's state (active; the address signed
+              in with is verified). A second factor is one more check appended here:
+              it stops a sign-in whose password was right, to be finished later by
+              ``finish`` once the factor is proven.
+3. record     the login written in one step (last login, a rehashed password, the
+              audit event, a refresh family for the API), provided the account is
+              still as it was checked; otherwise the checks run again, once
+4. issue      the API door gets a token pair; the browser door starts its own session
+
+The storage behind steps 1 and 3 is the ``LoginStore`` port: two prepared statements
+on PostgreSQL (infrastructure/logins.py), the unit of work elsewhere (``UnitOfWorkLogins``
+below). No transaction is open while the password is hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import NoReturn
+
+from webapp.application.audit_log import write_json_line
+from webapp.application.common import Ports, Service, find_user, parse_identifier
+from webapp.application.interfaces import (
+    LoginStore,
+    SuccessfulLogin,
+    UnitOfWorkFactory,
+)
+from webapp.application.tokens import TokenPair, TokenService
+from webapp.domain.errors import InvalidCredentials, Unverified
+from webapp.domain.model import User
+from webapp.domain.passwords import normalize_password
+from webapp.domain.values import Channel, Email, Phone
+
+# A login whose account changed between the read and the write is checked again against
+# the account as it is now, once; a second change in that moment fails it.
+LOGIN_ROUNDS = 2
+
+
+class Door(StrEnum):
+    """Which door a sign-in came through: what it is issued at the end."""
+
+    BROWSER = "browser"  # the door starts a session; nothing is issued here
+    API = "api"  # a new refresh family and a token pair
+
+
+@dataclass
+class SignIn:
+    """One sign-in on its way through the stages."""
+
+    door: Door
+    channel: Channel
+    account: str  # the canonical identifier: what the lockout counts
+    email: Email | None
+    phone: Phone | None
+    secret: str  # the normalised password
+    user: User | None = None
+    verified_hash: str | None = None  # a stored hash this password was found to match
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    tokens: TokenPair | None = None  # the API door's pair; None for a browser
+
+
+Stage = Callable[[SignIn], None]
+
+
+class SignInService(Service):
+    def __init__(
+        self, ports: Ports, tokens: TokenService, logins: LoginStore | None = None
+    ) -> None:
+        super().__init__(ports)
+        self.tokens = tokens
+        self.logins = logins or UnitOfWorkLogins(ports.uow)
+        self.checks: list[Stage] = [self.check_password, self.check_account]
+
+    def with_password(
+        self, *, email: str | None, phone: str | None, password: str, door: Door
+    ) -> SignedIn:
+        """Sign in with an email or phone and a password: the answer of every door."""
+        attempt = self.identify(email, phone, password, door)
+        for _ in range(LOGIN_ROUNDS):
+            attempt.user = self.logins.find_user(attempt.email, attempt.phone)
+            for check in self.checks:
+                check(attempt)
+            signed_in = self.finish(attempt)
+            if signed_in is not None:
+                return signed_in
+            # Deactivated, password changed or logged out everywhere meanwhile: look again.
+            assert attempt.user is not None
+            attempt.verified_hash = attempt.user.password_hash
+        self.fail(attempt, "changed_during_login")
+
+    # --- the stages ----------------------------------------------------------------------
+
+    def identify(self, email: str | None, phone: str | None, password: str, door: Door) -> SignIn:
+        address, number = parse_identifier(email, phone, self.policy.default_region)
+        account = str(address or number)
+        # Locked identifiers answer before any look-up: the same for unknown ones.
+        self.ports.throttle.before_login(account)
+        # Normalised whole: cutting first would let a combining mark at the cut compose
+        # into a stored password and hide everything after it. Bodies are size-limited.
+        return SignIn(
+            door=door,
+            channel=Channel.EMAIL if address else Channel.PHONE,
+            account=account,
+            email=address,
+            phone=number,
+            secret=normalize_password(password),
+        )
+
+    def check_password(self, attempt: SignIn) -> None:
+        user = attempt.user
+        if user is None:
+            self.ports.passwords.dummy_verify(attempt.secret)
+            self.fail(attempt, "unknown_account")
+        if user.password_hash != attempt.verified_hash and not self.ports.passwords.verify(
+            user.password_hash, attempt.secret
+        ):
+            self.fail(attempt, "wrong_password")
+        attempt.verified_hash = user.password_hash
+
+    def check_account(self, attempt: SignIn) -> None:
+        user = attempt.user
+        assert user is not None
+        if not user.is_active:
+            self.fail(attempt, "deactivated")
+        self.ports.throttle.forget_failures(attempt.account)
+        # The address signed in with must be verified itself, not just some address of
+        # the account (403 "unverified", as for an account not verified at all).
+        if not user.is_verified or not user.vouches_for(attempt.channel):
+            raise Unverified()
+
+    def finish(self, attempt: SignIn) -> SignedIn | None:
+        """Record the login and issue what the door gets; None (nothing written) when the
+        account changed since it was checked."""
+        login = self._successful_login(attempt)
+        if not self.logins.record(login):
+            return None
+        write_json_line(login.event)
+        if attempt.door is Door.API:
+            assert login.family is not None
+            return SignedIn(login.user, self.tokens.pair(login.user, login.family.id, 0))
+        return SignedIn(login.user)
+
+    def _successful_login(self, attempt: SignIn) -> SuccessfulLogin:
+        user = attempt.user
+        assert user is not None
+        password_hash = user.password_hash
+        if self.ports.passwords.needs_rehash(password_hash):
+            password_hash = self.ports.passwords.hash(attempt.secret)
+        now = self.now()
+        signed_in = replace(user, password_hash=password_hash, last_login_at=now)
+        family = self.tokens.new_family(signed_in, now) if attempt.door is Door.API else None
+        return SuccessfulLogin(
+            user=signed_in,
+            verified_hash=user.password_hash,
+            event=self.audit_event("authn_login_success", signed_in),
+            family=family,
+        )
+
+    def fail(self, attempt: SignIn, reason: str) -> NoReturn:
+        """One InvalidCredentials for every failure; counted toward the lockout, audited."""
+        failures, lock = self.ports.throttle.record_failure(attempt.account)
+        with self.ports.uow() as uow:
+            self.audit(uow, "authn_login_fail", attempt.user, reason=reason)
+            if lock:
+                self.audit(uow, "authn_login_lock", attempt.user, failures=failures, seconds=lock)
+            uow.commit_and_raise(InvalidCredentials())
+
+
+class UnitOfWorkLogins:
+    """The LoginStore over the unit of work and its repositories: SQLite and the test
+    fakes. PostgreSQL has its own, with one prepared statement per step
+    (webapp/infrastructure/logins.py); this one is the reference for what both do."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def find_user(self, email: Email | None, phone: Phone | None) -> User | None:
+        with self._uow() as uow:  # a read of its own, rolled back before the hash
+            return find_user(uow, email, phone)
+
+    def record(self, login: SuccessfulLogin) -> bool:
+        with self._uow() as uow:
+            user = uow.users.get(login.user.id or 0, lock=True)
+            if user is None or not login.still_applies_to(user):
+                return False
+            # Only what a login changes: anything else may have moved since the read.
+            user.last_login_at = login.user.last_login_at
+            user.password_hash = login.user.password_hash
+            uow.users.save(user)
+            if login.family is not None:
+                uow.families.add(login.family)
+            uow.audit.add(login.event)
+            uow.commit()
+            return True

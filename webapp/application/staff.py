@@ -1,0 +1,47 @@
+"""Who is staff, and what the staff search box means: rules that the staff actions,
+the invitations and the staff pages share."""
+
+from __future__ import annotations
+
+import re
+
+from webapp.application.common import Service
+from webapp.application.interfaces import SearchTerms, UnitOfWork
+from webapp.domain.errors import PermissionDenied, ValidationFailed
+from webapp.domain.model import User
+from webapp.domain.values import Phone
+
+PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{3,}$")
+
+
+def require_staff(
+    service: Service, uow: UnitOfWork, actor_id: int | None, action: str
+) -> User | None:
+    """The acting staff member, read in this transaction (None: the operator's command line).
+
+    Anyone else gets PermissionDenied, and an ``authz_fail`` event is committed first.
+    """
+    if actor_id is None:
+        return None
+    actor = uow.users.get(actor_id)
+    if actor is None or not actor.is_active or not actor.is_staff:
+        service.audit(uow, "authz_fail", actor, action=action)
+        uow.commit_and_raise(PermissionDenied())
+    return actor
+
+
+def search_terms(q: str, default_region: str | None) -> SearchTerms:
+    """``@`` means an email; digits mean a phone number; words are names (or email starts)."""
+    text = " ".join(q.split()).lower()
+    if not text:
+        return SearchTerms()
+    if "@" in text:
+        return SearchTerms(email_prefix=text.replace(" ", ""))
+    if PHONE_LIKE.match(text):
+        digits = re.sub(r"\D", "", text)
+        try:
+            return SearchTerms(phone_prefix=Phone.parse(text, default_region).value)
+        except ValidationFailed:
+            return SearchTerms(phone_prefix="+" + digits)
+    words = tuple(text.split(" ")[:2])
+    return SearchTerms(email_prefix=words[0] if len(words) == 1 else "", name_prefixes=words)
