@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.admin_support import log_in  # noqa: E402
+from tests.helpers.app import log_in  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.infrastructure.orm import SubscriptionRow, UserRow  # noqa: E402
