@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,3 +242,4 @@ def log_in_browser(client: FlaskClient, user: Any) -> None:
         sess["_user_id"] = f"{user.id}:{session_version(user)}"
         sess["_fresh"] = True
         sess["_id"] = identifier
+        sess["auth_time"] = time.time()  # signed in just now

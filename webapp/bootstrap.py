@@ -37,6 +37,7 @@ from webapp.infrastructure.messaging import (
 )
 from webapp.infrastructure.readers import SqlReadOnlyUnitOfWork
 from webapp.infrastructure.request_context import FlaskRequestContext
+from webapp.infrastructure.second_factor import FernetSecretBox, PyOtpAuthenticators
 from webapp.infrastructure.security import (
     Argon2Hasher,
     HmacCodeHasher,
@@ -59,6 +60,8 @@ def policy_from(settings: Settings) -> Policy:
         default_region=settings.PHONE_DEFAULT_REGION or None,
         registration_open=settings.REGISTRATION == "open",
         invitations_by_users=settings.INVITATIONS_BY_USERS,
+        reauth_max_age=timedelta(seconds=settings.REAUTH_MAX_AGE),
+        mfa_required_for_staff=settings.MFA_REQUIRED_FOR_STAFF,
         access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
         issuer=settings.JWT_ISSUER,
@@ -166,6 +169,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
         billing=billing_from(settings),
         webhooks=StripeWebhooks(settings.STRIPE_WEBHOOK_SECRET),
         staff_queries=SqlStaffQueries(lambda: db.session),
+        authenticators=PyOtpAuthenticators(),
+        secret_box=FernetSecretBox(settings.SECRET_KEY, settings.MFA_ENCRYPTION_KEY),
         billing_settings=billing_settings_from(settings),
         # Console backends are for development: keep bodies so the dev outbox page shows them.
         keep_bodies=settings.console_delivery,

@@ -65,6 +65,9 @@ class Settings:
     JWT_ACCESS_TTL: int = 900
     JWT_REFRESH_TTL: int = 1_209_600
     JWT_ISSUER: str = "webapp"
+    REAUTH_MAX_AGE: int = 300  # seconds a sign-in counts as recent for sensitive changes
+    MFA_ENCRYPTION_KEY: str = ""  # Fernet keys, comma-separated, newest first; else SECRET_KEY
+    MFA_REQUIRED_FOR_STAFF: bool = False
     RATELIMIT_ENABLED: bool = True
     TRUSTED_PROXIES: int = 0
     PWNED_PASSWORDS_URL: str = ""
@@ -159,7 +162,7 @@ class Settings:
         elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
             problems.append("APP_BASE_URL must use https in production.")
         for name in ("JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "STRIPE_PLANS_TTL", "ARGON2_TIME_COST",
-                     "ARGON2_PARALLELISM", "DELIVERY_LEASE_SECONDS"):
+                     "ARGON2_PARALLELISM", "DELIVERY_LEASE_SECONDS", "REAUTH_MAX_AGE"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive number.")
         if self.ARGON2_MEMORY_COST < 8 * self.ARGON2_PARALLELISM:

@@ -38,6 +38,9 @@ class Store:
     invitations: dict[int, Invitation] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     billing_events: dict[str, BillingEvent] = field(default_factory=dict)
+    totp: dict[int, Any] = field(default_factory=dict)
+    recovery_codes: dict[int, Any] = field(default_factory=dict)
+    mfa_challenges: dict[str, Any] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -265,6 +268,16 @@ class FakeUnitOfWork(UnitOfWork):
         self.invitations = FakeInvitationRepository(self.working)
         self.subscriptions = FakeSubscriptionRepository(self.working)
         self.billing_events = FakeBillingEventRepository(self.working)
+        # Imported here: tests/fakes/mfa.py builds on this module's Store and _Repo.
+        from tests.fakes.mfa import (
+            FakeMfaChallengeRepository,
+            FakeRecoveryCodeRepository,
+            FakeTotpRepository,
+        )
+
+        self.totp = FakeTotpRepository(self.working)
+        self.recovery_codes = FakeRecoveryCodeRepository(self.working)
+        self.mfa_challenges = FakeMfaChallengeRepository(self.working)
 
     def __exit__(self, *exc: object) -> None:
         self.rollback()
@@ -279,6 +292,9 @@ class FakeUnitOfWork(UnitOfWork):
             "invitations",
             "subscriptions",
             "billing_events",
+            "totp",
+            "recovery_codes",
+            "mfa_challenges",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
         self.committed = True

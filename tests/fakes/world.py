@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tests.fakes.billing import FakeBilling, FakeWebhooks
 from tests.fakes.messaging import FakeMailer, FakeRenderer, FakeSms
+from tests.fakes.mfa import FakeAuthenticators, FakeSecretBox
 from tests.fakes.requests import FakeRateLimiter, FakeRequestContext
 from tests.fakes.security import (
     FakeBreachedPasswords,
@@ -127,6 +128,8 @@ def make_world(
             billing=billing,
             webhooks=webhooks,
             staff_queries=FakeStaffQueries(store),
+            authenticators=FakeAuthenticators(),
+            secret_box=FakeSecretBox(),
         ),
     )
     return World(

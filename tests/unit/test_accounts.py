@@ -257,17 +257,18 @@ def test_change_password_needs_the_current_one_and_logs_out_everywhere(world):
     new = "a brand new passphrase"
 
     with pytest.raises(ValidationFailed) as caught:
-        accounts.change_password(user.id, "wrong password", new, new)
+        accounts.change_password(user.id, "wrong password", new, new, auth_time=world.clock.now())
     assert list(caught.value.errors) == ["current_password"]
     with pytest.raises(ValidationFailed) as caught:
-        accounts.change_password(user.id, PASSWORD, new, new + "!")
+        accounts.change_password(user.id, PASSWORD, new, new + "!", auth_time=world.clock.now())
     assert list(caught.value.errors) == ["confirm_password"]
     with pytest.raises(ValidationFailed) as caught:
-        accounts.change_password(user.id, PASSWORD, "password1", "password1")
+        accounts.change_password(user.id, PASSWORD, "password1", "password1",
+                                 auth_time=world.clock.now())
     assert list(caught.value.errors) == ["new_password"]
     assert world.user(email=EMAIL).password_hash == f"fake$v1${PASSWORD}"
 
-    accounts.change_password(user.id, PASSWORD, new, new)
+    accounts.change_password(user.id, PASSWORD, new, new, auth_time=world.clock.now())
 
     assert world.user(email=EMAIL).password_hash == f"fake$v1${new}"
     assert world.emails(EMAIL)[-1].payload["template"] == "password_changed"

@@ -121,7 +121,7 @@ def test_password_changed_while_the_old_one_is_checked_fails_the_login(world):
     user = verified(world)
     logins = recording(world)
     race(world, lambda: world.services.accounts.change_password(
-        user.id or 0, PASSWORD, NEW_PASSWORD, NEW_PASSWORD))
+        user.id or 0, PASSWORD, NEW_PASSWORD, NEW_PASSWORD, auth_time=world.clock.now()))
     with pytest.raises(InvalidCredentials):
         login(world)
     assert logins.results == [False]

@@ -131,7 +131,8 @@ def test_the_link_dies_when_the_password_changes_another_way(world):
     user = verified(world)
     request_by_email(world)
     token = reset_link(world)
-    world.services.accounts.change_password(user.id, PASSWORD, NEW, NEW)
+    world.services.accounts.change_password(user.id, PASSWORD, NEW, NEW,
+                                            auth_time=world.clock.now())
     with pytest.raises(InvalidToken):
         world.services.resets.check(token=token)
 
@@ -206,7 +207,8 @@ def test_a_code_dies_when_the_password_changes_another_way(world):
     request_by_email(world)
     code = email_code(world)
     world.clock.advance(minutes=1)
-    world.services.accounts.change_password(user.id, PASSWORD, NEW, NEW)
+    world.services.accounts.change_password(user.id, PASSWORD, NEW, NEW,
+                                            auth_time=world.clock.now())
     with pytest.raises(InvalidToken):
         confirm(world, "yet another passphrase", email=EMAIL, code=code)
 

@@ -17,9 +17,10 @@ class Paused(DomainError):
     code = "paused"
 
 
-def test_the_checks_are_the_password_then_the_account(world):
+def test_the_checks_are_the_password_then_the_account_then_the_second_factor(world):
     signin = world.services.signin
-    assert signin.checks == [signin.check_password, signin.check_account]
+    assert signin.checks == [signin.check_password, signin.check_account,
+                             world.services.second_factor.check]
 
 
 def test_a_check_added_after_the_password_sees_the_user_and_stops_before_any_record(world):

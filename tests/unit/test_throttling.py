@@ -90,7 +90,8 @@ def change(world, current: str = "wrong password!", phone: str | None = None) ->
     """Change Jane's password: 'ok', 'bad' (wrong current password) or a Retry-After."""
     user = world.user(email="jane@example.com", phone=phone)
     try:
-        world.services.accounts.change_password(user.id, current, NEW, NEW)
+        world.services.accounts.change_password(user.id, current, NEW, NEW,
+                                                auth_time=world.clock.now())
     except ValidationFailed as exc:
         assert list(exc.errors) == ["current_password"]
         return "bad"
@@ -246,7 +247,7 @@ def test_breached_passwords_are_refused_on_register_reset_and_change():
     user = world.user(email="jane@example.com")
     with pytest.raises(ValidationFailed) as caught:
         world.services.accounts.change_password(user.id, PASSWORD, "password is breached",
-                                                "password is breached")
+                                                "password is breached", auth_time=world.clock.now())
     assert "new_password" in caught.value.errors
     world.services.resets.request(email="jane@example.com", phone=None)
     code = world.field_of(world.emails("jane@example.com")[-1], "code")

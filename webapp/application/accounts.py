@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.password_reset import PasswordResetService
@@ -172,13 +174,16 @@ class AccountService(Service):
             uow.commit()
             return user
 
-    def change_password(self, user_id: int, current: str, new: str, confirm: str) -> User:
-        """Needs the current password; every other session and refresh token dies."""
+    def change_password(self, user_id: int, current: str, new: str, confirm: str,
+                        auth_time: datetime | None) -> User:
+        """Needs a recent sign-in and the current password; every other session and
+        refresh token dies."""
+        self.require_recent(auth_time)
         with self.ports.uow() as uow:
             user = uow.users.get(user_id, lock=True)
             if user is None:
                 raise ValidationFailed.single("current_password", WRONG_CURRENT)
-            self._check_current_password(uow, user, current)
+            self.check_current_password(uow, user, current)
             if new != confirm:
                 raise ValidationFailed.single("confirm_password", "The two passwords differ.")
             secret = self.new_password(new, user.identities(), field="new_password")
@@ -191,7 +196,8 @@ class AccountService(Service):
             uow.commit()
             return user
 
-    def _check_current_password(self, uow: UnitOfWork, user: User, current: str) -> None:
+    def check_current_password(self, uow: UnitOfWork, user: User, current: str,
+                               field: str = "current_password") -> None:
         """The current password, under the login lockout of the account's email and phone.
 
         A guess here is a login guess (a stolen session or token must not guess without
@@ -205,10 +211,15 @@ class AccountService(Service):
         if self.ports.passwords.verify(user.password_hash, normalize_password(current)):
             self.ports.throttle.forget_failures(*accounts)
             return
-        self.audit(uow, "authn_password_change_fail", user)
-        for account in accounts:
+        self.record_wrong_guess(uow, user, "authn_password_change_fail")
+        # the audit rows; nothing else has changed
+        uow.commit_and_raise(ValidationFailed.single(field, WRONG_CURRENT))
+
+    def record_wrong_guess(self, uow: UnitOfWork, user: User, event: str) -> None:
+        """A wrong password or code from a signed-in user counts toward the login lockout
+        of each of the account's addresses (audited, with the lock it earns)."""
+        self.audit(uow, event, user)
+        for account in user.identities():
             failures, seconds = self.ports.throttle.record_failure(account)
             if seconds:
                 self.audit(uow, "authn_login_lock", user, failures=failures, seconds=seconds)
-        # the audit rows; nothing else has changed
-        uow.commit_and_raise(ValidationFailed.single("current_password", WRONG_CURRENT))

@@ -17,6 +17,7 @@ from webapp.application.addresses import claim_unproven_email
 from webapp.application.billing import queue_customer_now
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import StaffQueries, UnitOfWork
+from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.staff import require_staff
 from webapp.application.tokens import TokenService
@@ -52,12 +53,13 @@ Handler = Callable[[UnitOfWork, User | None, User], str]
 class AdminService(Service):
     def __init__(self, ports: Ports, verification: VerificationService,
                  resets: PasswordResetService, tokens: TokenService,
-                 queries: StaffQueries) -> None:
+                 queries: StaffQueries, mfa: MfaService) -> None:
         super().__init__(ports)
         self.verification = verification
         self.resets = resets
         self.tokens = tokens
         self.queries = queries
+        self.mfa = mfa
         self.actions: dict[str, Handler] = {
             "mark_verified": self._mark_verified,
             "resend_verification": self._resend_verification,

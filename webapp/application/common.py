@@ -26,7 +26,7 @@ from webapp.application.interfaces import (
 )
 from webapp.application.policy import Policy
 from webapp.application.throttling import Throttle
-from webapp.domain.errors import InvalidToken, ValidationFailed
+from webapp.domain.errors import InvalidToken, ReauthenticationRequired, ValidationFailed
 from webapp.domain.model import (
     MAX_CODE_ATTEMPTS,
     AuditEvent,
@@ -134,6 +134,11 @@ class Service:
 
     def now(self) -> datetime:
         return self.ports.clock.now()
+
+    def require_recent(self, auth_time: datetime | None) -> None:
+        """Sensitive changes need a factor proven within ``policy.reauth_max_age``."""
+        if auth_time is None or self.now() - auth_time > self.policy.reauth_max_age:
+            raise ReauthenticationRequired()
 
     def new_password(self, password: str, identities: list[str],
                      field: str = "password") -> str:

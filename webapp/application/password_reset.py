@@ -12,8 +12,6 @@ address first loses the account (their password and sessions die with the reset)
 
 from __future__ import annotations
 
-import hashlib
-
 from webapp.application.common import (
     Ports,
     Service,
@@ -31,11 +29,6 @@ from webapp.domain.values import Channel
 RESET_PURPOSE = "password-reset"
 RESET_PURPOSES = (CodePurpose.RESET_EMAIL, CodePurpose.RESET_PHONE)
 INVALID_LINK = "This reset link is invalid, expired or already used. Request a new one."
-
-
-def reset_fingerprint(user: User) -> str:
-    material = f"{user.uniquifier}:{user.password_hash}".encode()
-    return hashlib.sha256(material).hexdigest()[:32]
 
 
 class PasswordResetService(Service):
@@ -92,7 +85,7 @@ class PasswordResetService(Service):
                                self.policy.reset_ttl)
         # The address rides along: the link verifies it only while it is still the user's.
         token = self.ports.signer.dumps(RESET_PURPOSE, {"uid": user.id, "email": user.email,
-                                                      "fp": reset_fingerprint(user)})
+                                                      "fp": user.password_fingerprint()})
         self.send_email(uow, user.email, template, {
             "link": self.policy.link(f"/reset/{token}"), "code": code,
             "minutes": int(self.policy.reset_ttl.total_seconds() // 60),
@@ -172,7 +165,7 @@ class PasswordResetService(Service):
         except InvalidToken as exc:
             raise InvalidToken(INVALID_LINK) from exc
         user = uow.users.get(int(payload.get("uid", 0)), lock=True)
-        if user is None or not user.is_active or payload.get("fp") != reset_fingerprint(user):
+        if user is None or not user.is_active or payload.get("fp") != user.password_fingerprint():
             raise InvalidToken(INVALID_LINK)
         proven = user.email is not None and payload.get("email") == user.email
         return user, Channel.EMAIL if proven else None

@@ -32,6 +32,9 @@ class Policy:
     delivery_backoff: timedelta = timedelta(seconds=10)  # doubles after each failed attempt
     invitation_ttl: timedelta = timedelta(days=7)
     invitations_by_users: bool = False
+    # Sensitive changes (factors, addresses, password, deletion) need a sign-in this recent.
+    reauth_max_age: timedelta = timedelta(seconds=300)
+    mfa_required_for_staff: bool = False
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

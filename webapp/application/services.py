@@ -13,18 +13,22 @@ from webapp.application.common import Ports
 from webapp.application.delivery import DeliveryService
 from webapp.application.health import HealthService
 from webapp.application.interfaces import (
+    Authenticators,
     BillingGateway,
     Clock,
     LoginStore,
     Mailer,
+    SecretBox,
     SmsSender,
     StaffQueries,
     TokenCodec,
     WebhookVerifier,
 )
 from webapp.application.invitations import InvitationService
+from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
+from webapp.application.second_factor import SecondFactorService
 from webapp.application.signin import SignInService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
@@ -42,6 +46,8 @@ class Services:
     invitations: InvitationService
     admin: AdminService
     health: HealthService
+    mfa: MfaService
+    second_factor: SecondFactorService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
     @property
@@ -65,6 +71,8 @@ class Adapters:
     billing: BillingGateway
     webhooks: WebhookVerifier
     staff_queries: StaffQueries
+    authenticators: Authenticators
+    secret_box: SecretBox
     logins: LoginStore | None = None  # None: the unit of work (see signin.UnitOfWorkLogins)
     billing_settings: BillingSettings | None = None
     keep_bodies: bool = True  # keep sent messages' bodies (the dev outbox page shows them)
@@ -75,8 +83,12 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
     signin = SignInService(ports, tokens, adapters.logins)
     verification = VerificationService(ports)
     resets = PasswordResetService(ports, tokens, verification)
+    accounts = AccountService(ports, verification, tokens, resets)
+    mfa = MfaService(ports, adapters.authenticators, adapters.secret_box)
+    second_factor = SecondFactorService(ports, mfa, signin, accounts)
+    signin.checks.append(second_factor.check)  # after the password and the account state
     return Services(
-        accounts=AccountService(ports, verification, tokens, resets),
+        accounts=accounts,
         verification=verification,
         signin=signin,
         tokens=tokens,
@@ -88,7 +100,9 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
             ports, adapters.billing, adapters.webhooks, adapters.billing_settings
         ),
         invitations=InvitationService(ports, verification, tokens, signin),
-        admin=AdminService(ports, verification, resets, tokens, adapters.staff_queries),
+        admin=AdminService(ports, verification, resets, tokens, adapters.staff_queries, mfa),
         health=HealthService(ports),
+        mfa=mfa,
+        second_factor=second_factor,
         _ports=ports,
     )

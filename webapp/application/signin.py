@@ -60,9 +60,10 @@ class SignIn:
     account: str  # the canonical identifier: what the lockout counts
     email: Email | None
     phone: Phone | None
-    secret: str  # the normalised password
+    secret: str | None  # the normalised password (None once the sign-in was paused)
     user: User | None = None
     verified_hash: str | None = None  # a stored hash this password was found to match
+    trusted: str | None = None  # the browser's "don't ask again" token, if it sent one
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,13 @@ class SignInService(Service):
         self.checks: list[Stage] = [self.check_password, self.check_account]
 
     def with_password(
-        self, *, email: str | None, phone: str | None, password: str, door: Door
+        self, *, email: str | None, phone: str | None, password: str, door: Door,
+        trusted: str | None = None,
     ) -> SignedIn:
-        """Sign in with an email or phone and a password: the answer of every door."""
+        """Sign in with an email or phone and a password: the answer of every door.
+        ``trusted``: the trusted-browser token a browser sent (see second_factor.py)."""
         attempt = self.identify(email, phone, password, door)
+        attempt.trusted = trusted
         for _ in range(LOGIN_ROUNDS):
             attempt.user = self.logins.find_user(attempt.email, attempt.phone)
             for check in self.checks:
@@ -119,12 +123,12 @@ class SignInService(Service):
         )
 
     def check_password(self, attempt: SignIn) -> None:
-        user = attempt.user
+        user, secret = attempt.user, attempt.secret or ""
         if user is None:
-            self.ports.passwords.dummy_verify(attempt.secret)
+            self.ports.passwords.dummy_verify(secret)
             self.fail(attempt, "unknown_account")
         if user.password_hash != attempt.verified_hash and not self.ports.passwords.verify(
-            user.password_hash, attempt.secret
+            user.password_hash, secret
         ):
             self.fail(attempt, "wrong_password")
         attempt.verified_hash = user.password_hash
@@ -134,7 +138,10 @@ class SignInService(Service):
         assert user is not None
         if not user.is_active:
             self.fail(attempt, "deactivated")
-        self.ports.throttle.forget_failures(attempt.account)
+        if not user.has_second_factor:
+            # With a second factor, only a proven factor forgets the failures (else a known
+            # password would reset the count of guessed codes at every new sign-in).
+            self.ports.throttle.forget_failures(attempt.account)
         # The address signed in with must be verified itself, not just some address of
         # the account (403 "unverified", as for an account not verified at all).
         if not user.is_verified or not user.vouches_for(attempt.channel):
@@ -149,14 +156,16 @@ class SignInService(Service):
         write_json_line(login.event)
         if attempt.door is Door.API:
             assert login.family is not None
-            return SignedIn(login.user, self.tokens.pair(login.user, login.family.id, 0))
+            auth_time = int(self.now().timestamp())
+            return SignedIn(login.user,
+                            self.tokens.pair(login.user, login.family.id, 0, auth_time))
         return SignedIn(login.user)
 
     def _successful_login(self, attempt: SignIn) -> SuccessfulLogin:
         user = attempt.user
         assert user is not None
         password_hash = user.password_hash
-        if self.ports.passwords.needs_rehash(password_hash):
+        if attempt.secret is not None and self.ports.passwords.needs_rehash(password_hash):
             password_hash = self.ports.passwords.hash(attempt.secret)
         now = self.now()
         signed_in = replace(user, password_hash=password_hash, last_login_at=now)

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from webapp.application.common import Ports, Service
@@ -28,6 +28,15 @@ REFRESH = "refresh"
 class TokenPair:
     access: str
     refresh: str
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a valid access token stands for."""
+
+    user: User
+    family_id: str
+    auth_time: datetime | None  # when a factor was last proven (None: unknown, not recent)
 
 
 def session_version(user: User) -> str:
@@ -50,10 +59,12 @@ class TokenService(Service):
             user_agent=info.user_agent[:255], ip=info.ip,
         )
 
-    def pair(self, user: User, family_id: str, generation: int) -> TokenPair:
+    def pair(self, user: User, family_id: str, generation: int, auth_time: int) -> TokenPair:
+        """``auth_time``: when the user last proved a factor (epoch seconds); a refresh
+        keeps it, so that only a new proof makes a token "recent"."""
         now = self.now()
         base = {"sub": str(user.id), "iss": self.policy.issuer, "iat": now,
-                "sv": session_version(user), "fam": family_id}
+                "sv": session_version(user), "fam": family_id, "auth_time": auth_time}
         access = {**base, "type": ACCESS, "exp": now + self.policy.access_ttl,
                   "jti": secrets.token_hex(16)}
         refresh = {**base, "type": REFRESH, "exp": now + self.policy.refresh_ttl,
@@ -91,7 +102,7 @@ class TokenService(Service):
             generation = int(claims.get("gen", -1))
             now = self.now()
             if generation == family.generation and uow.families.rotate(family.id, generation, now):
-                pair = self.pair(user, family.id, generation + 1)
+                pair = self.pair(user, family.id, generation + 1, _auth_time(claims))
                 uow.commit()
                 return pair
             fresh = uow.families.get(family.id)
@@ -108,6 +119,10 @@ class TokenService(Service):
 
     def user_for_access(self, token: str) -> User:
         """The active user an access token stands for (one primary-key read)."""
+        return self.access(token).user
+
+    def access(self, token: str) -> Access:
+        """The access token's user, login (family) and when a factor was last proven."""
         try:
             claims = self._claims(token, ACCESS)
         except InvalidToken as exc:
@@ -117,7 +132,23 @@ class TokenService(Service):
         if not _current(user, claims):
             raise AuthenticationRequired("The access token is no longer valid.")
         assert user is not None
-        return user
+        auth_time = _auth_time(claims)
+        return Access(user, str(claims.get("fam", "")),
+                      datetime.fromtimestamp(auth_time, UTC) if auth_time else None)
+
+    def renew(self, user: User, family_id: str, auth_time: int) -> TokenPair:
+        """A new pair for this login with a new ``auth_time`` (after re-authentication):
+        the family moves on a generation, so the refresh token held so far is spent."""
+        with self.ports.uow() as uow:
+            family = uow.families.get(family_id)
+            if family is None or not family.is_active or family.user_id != user.id:
+                raise AuthenticationRequired("This login has ended.")
+            if not uow.families.rotate(family.id, family.generation, self.now()):
+                raise InvalidToken("This login was just refreshed; try again.",
+                                   code="token_spent")
+            pair = self.pair(user, family.id, family.generation + 1, auth_time)
+            uow.commit()
+            return pair
 
     def user_for_session(self, user_id: int, version: str) -> User:
         """The active user of a browser session, if its session version is still current."""
@@ -174,6 +205,12 @@ class TokenService(Service):
             uow.users.save(user)
             self.audit(uow, "authn_logout_all", user)
             uow.commit()
+
+
+def _auth_time(claims: dict[str, Any]) -> int:
+    """Tokens minted before ``auth_time`` existed count as never recent (0)."""
+    value = claims.get("auth_time", 0)
+    return value if type(value) is int else 0
 
 
 def _current(user: User | None, claims: dict[str, Any]) -> bool:

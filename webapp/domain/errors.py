@@ -109,3 +109,29 @@ class ActionRefused(DomainError):
     """The action makes no sense for this account right now (shown to staff as is)."""
 
     code = "action_refused"
+
+
+class ReauthenticationRequired(DomainError):
+    """A sensitive change, and the last proof of a factor is older than REAUTH_MAX_AGE."""
+
+    code = "reauthentication_required"
+    default_detail = "Confirm it is you: sign in again (password or code) to make this change."
+
+
+class SecondFactorRequired(DomainError):
+    """Not a failure: the password was right and the account has a second factor. The
+    sign-in waits, named by ``token``, for one of ``methods`` (``POST login/mfa/``)."""
+
+    code = "mfa_required"
+    default_detail = "Enter the code from your authenticator app."
+
+    def __init__(self, token: str, methods: list[str]) -> None:
+        self.token = token
+        self.methods = methods
+        super().__init__()
+
+
+class Conflict(DomainError):
+    """The request contradicts the state the account is in (already on, nothing to renew)."""
+
+    code = "conflict"

@@ -6,6 +6,7 @@ datetimes handed in by the caller (the clock is a port), never read here.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +38,13 @@ class User:
     created_at: datetime | None = None
     last_login_at: datetime | None = None
     password_changed_at: datetime | None = None
+    # Empty: no second factor. Otherwise a random stamp, new whenever a factor is added or
+    # removed, which trusted-browser cookies are bound to (they die with it).
+    mfa_version: str = ""
+
+    @property
+    def has_second_factor(self) -> bool:
+        return bool(self.mfa_version)
 
     @property
     def is_verified(self) -> bool:
@@ -86,6 +94,12 @@ class User:
             else:
                 self.phone_verified_at = now
         return first
+
+    def password_fingerprint(self) -> str:
+        """A digest of the password state (uniquifier and hash): links and pending sign-ins
+        bound to it die when the password changes or the user logs out everywhere."""
+        material = f"{self.uniquifier}:{self.password_hash}".encode()
+        return hashlib.sha256(material).hexdigest()[:32]
 
     def set_password_hash(self, password_hash: str, now: datetime) -> None:
         """A new password: sessions, reset links and remember-me die with the old uniquifier."""

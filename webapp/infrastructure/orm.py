@@ -79,6 +79,8 @@ class UserRow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mfa_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    mfa_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 # PostgreSQL announces every changed user row to the app's user caches (user_feed.py).
@@ -196,3 +198,44 @@ class BillingEventRow(db.Model):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- second factors -----------------------------------------------------------------
+
+
+class TotpDeviceRow(db.Model):
+    __tablename__ = "totp_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         unique=True)
+    secret: Mapped[str] = mapped_column(String(255))  # sealed: see FernetSecretBox
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column()
+
+
+class RecoveryCodeRow(db.Model):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MfaChallengeRow(db.Model):
+    __tablename__ = "mfa_challenges"
+    __table_args__ = (Index("ix_mfa_challenges_expires_at", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    door: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8))
+    account: Mapped[str] = mapped_column(String(254))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

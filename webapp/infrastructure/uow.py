@@ -14,6 +14,11 @@ from webapp.infrastructure.billing_repositories import (
     SqlBillingEventRepository,
     SqlSubscriptionRepository,
 )
+from webapp.infrastructure.mfa_repositories import (
+    SqlMfaChallengeRepository,
+    SqlRecoveryCodeRepository,
+    SqlTotpRepository,
+)
 from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlCodeRepository,
@@ -42,6 +47,12 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.invitations = SqlInvitationRepository(self.session)
         self.subscriptions = SqlSubscriptionRepository(self.session)
         self.billing_events = SqlBillingEventRepository(self.session)
+        self.totp = SqlTotpRepository(self.session)
+        self.recovery_codes = SqlRecoveryCodeRepository(self.session)
+        self.mfa_challenges = SqlMfaChallengeRepository(self.session)
+        self.totp = SqlTotpRepository(self.session)
+        self.recovery_codes = SqlRecoveryCodeRepository(self.session)
+        self.mfa_challenges = SqlMfaChallengeRepository(self.session)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:

@@ -31,11 +31,17 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "api.password_reset_verify": "code",
     "api.password_reset_confirm": "code",
     "api.invitation_accept": "code",
+    # Second factor: a code at sign-in or to sign in again is a guess like a password.
+    "api.login_mfa": "login",
+    "api.reauthenticate": "login",
+    "api.mfa_totp_confirm": "code",
     # Any verified user may invite when INVITATIONS_BY_USERS is on; the staff page
     # (admin.invitations) is staff only and not limited, like the other admin actions.
     "api.invitation_create": "invite",
     # Browser pages (POST only). Each line applies once that view exists in the app.
     "web.login": "login",
+    "web.login_mfa": "login",
+    "web.reauthenticate": "login",
     "web.account_password": "login",  # the current password is a guess too
     "web.signup": "register",
     "web.verify_resend": "resend",

@@ -5,6 +5,7 @@ only if the account is still as its password was checked."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -129,7 +130,7 @@ def test_password_changed_while_the_old_one_is_checked_fails_the_login(app, clie
     email, _ = verified_user
     user = stored_user(app, email=email)
     race(app, lambda services: services.accounts.change_password(
-        user.id, PASSWORD, NEW_PASSWORD, NEW_PASSWORD))
+        user.id, PASSWORD, NEW_PASSWORD, NEW_PASSWORD, auth_time=datetime.now(UTC)))
     assert_error(post_login(client, email), 401, "invalid_credentials")
     assert families(app, user.id) == []
     [failure] = events(app, user.id, "authn_login_fail")

@@ -5,6 +5,7 @@ place a phishing line in mail from this site. Rendered with the real templates."
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.conftest import PASSWORD, Outbox
@@ -63,7 +64,8 @@ def test_no_message_to_an_unproven_address_carries_the_chosen_name(app, client, 
         with ports(app).uow() as uow:
             user = uow.users.get_by_email(EMAIL)
         assert user is not None and user.first_name == EVIL and user.email_verified_at is None
-        services(app).accounts.change_password(user.id, PASSWORD, NEW, NEW)
+        services(app).accounts.change_password(user.id, PASSWORD, NEW, NEW,
+                                               auth_time=datetime.now(UTC))
     # a verified owner told that someone tried to register the address again (the email,
     # added beside the proven phone, is proven by the owner signed in)
     login = client.post("/api/auth/login/", json={"phone": PHONE, "password": NEW})

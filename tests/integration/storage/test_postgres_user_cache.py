@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,8 @@ def test_a_password_change_ends_the_token_at_once(
     uid, (_, password) = user_id(client, bearer), verified_user
     with app.app_context():
         app.extensions["services"].accounts.change_password(
-            uid, password, "a brand new passphrase", "a brand new passphrase")
+            uid, password, "a brand new passphrase", "a brand new passphrase",
+                auth_time=datetime.now(UTC))
     assert me(client, bearer) == 401
 
 

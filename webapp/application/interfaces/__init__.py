@@ -15,11 +15,13 @@ from webapp.application.interfaces.messaging import (
 )
 from webapp.application.interfaces.requests import RateLimiter, RequestContext, RequestInfo
 from webapp.application.interfaces.security import (
+    Authenticators,
     BreachedPasswords,
     Clock,
     CodeHasher,
     LinkSigner,
     PasswordHasher,
+    SecretBox,
     TokenCodec,
 )
 from webapp.application.interfaces.staff import (
@@ -36,12 +38,15 @@ from webapp.application.interfaces.storage import (
     CodeRepository,
     InvitationRepository,
     LoginStore,
+    MfaChallengeRepository,
     OutboxRepository,
     ReadOnlyUnitOfWork,
     ReadOnlyUnitOfWorkFactory,
+    RecoveryCodeRepository,
     RefreshFamilyRepository,
     SubscriptionRepository,
     SuccessfulLogin,
+    TotpRepository,
     UniqueConflict,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -52,6 +57,11 @@ from webapp.application.interfaces.storage import (
 __all__ = [
     "PAGE_SIZE",
     "AuditRepository",
+    "Authenticators",
+    "MfaChallengeRepository",
+    "RecoveryCodeRepository",
+    "SecretBox",
+    "TotpRepository",
     "BillingEventRepository",
     "BillingGateway",
     "BreachedPasswords",

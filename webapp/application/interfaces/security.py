@@ -60,3 +60,35 @@ class BreachedPasswords(Protocol):
     def is_breached(self, password: str) -> bool:
         """True when the password is known breached; False when not or when unknowable."""
         ...
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption of small secrets at rest (the TOTP secrets), with keys
+    that can be rotated: ``open`` reads what any configured key sealed."""
+
+    def seal(self, plain: str) -> str: ...
+
+    def open(self, sealed: str) -> str:
+        """The plain text, or raises ValueError when no key opens it."""
+        ...
+
+
+class Authenticators(Protocol):
+    """TOTP (RFC 6238: 6 digits, 30 s steps, SHA-1, as authenticator apps expect)."""
+
+    def new_secret(self) -> str:
+        """A random base32 secret, as authenticator apps take it."""
+        ...
+
+    def provisioning_uri(self, secret: str, account: str, issuer: str) -> str:
+        """The ``otpauth://`` URI that a QR code carries."""
+        ...
+
+    def matching_step(self, secret: str, code: str, now: datetime, drift: int) -> int | None:
+        """The 30 s step (within ``drift`` steps of ``now``) whose code ``code`` is, else
+        None. Compared in constant time."""
+        ...
+
+    def qr_svg(self, uri: str) -> str:
+        """The URI as a QR code: an inline SVG element."""
+        ...

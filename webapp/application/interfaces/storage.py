@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NoReturn, Protocol
 
 from webapp.domain.billing import BillingEvent, Subscription
+from webapp.domain.mfa import MfaChallenge, RecoveryCode, TotpDevice
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
@@ -123,6 +124,36 @@ class BillingEventRepository(Protocol):
     def save(self, event: BillingEvent) -> None: ...
 
 
+class TotpRepository(Protocol):
+    def for_user(self, user_id: int) -> TotpDevice | None:
+        """The user's authenticator (confirmed, or waiting for its first code)."""
+        ...
+
+    def add(self, device: TotpDevice) -> None: ...
+
+    def save(self, device: TotpDevice) -> None: ...
+
+    def remove_for_user(self, user_id: int) -> None: ...
+
+
+class RecoveryCodeRepository(Protocol):
+    def unused(self, user_id: int) -> list[RecoveryCode]: ...
+
+    def replace_all(self, user_id: int, codes: list[RecoveryCode]) -> None:
+        """The user's codes become these (the old set dies)."""
+        ...
+
+    def save(self, code: RecoveryCode) -> None: ...
+
+
+class MfaChallengeRepository(Protocol):
+    def add(self, challenge: MfaChallenge) -> None: ...
+
+    def get(self, challenge_id: str, *, lock: bool = False) -> MfaChallenge | None: ...
+
+    def save(self, challenge: MfaChallenge) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back."""
 
@@ -134,6 +165,9 @@ class UnitOfWork(Protocol):
     invitations: InvitationRepository
     subscriptions: SubscriptionRepository
     billing_events: BillingEventRepository
+    totp: TotpRepository
+    recovery_codes: RecoveryCodeRepository
+    mfa_challenges: MfaChallengeRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

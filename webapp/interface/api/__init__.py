@@ -4,6 +4,7 @@ from webapp.interface.api import (  # noqa: F401  (registers the routes)
     auth,
     billing,
     invitations,
+    mfa,
     openapi,
 )
 from webapp.interface.api.base import bp

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response
 
-from webapp.application.signin import Door
-from webapp.domain.errors import InvalidToken, ValidationFailed
+from webapp.application.signin import Door, SignedIn
+from webapp.domain.errors import InvalidToken, SecondFactorRequired, ValidationFailed
 from webapp.domain.model import User
 from webapp.interface.api.base import (
     ApiError,
@@ -15,6 +15,7 @@ from webapp.interface.api.base import (
     reply,
     services,
 )
+from webapp.interface.api.mfa_schemas import LoginAnswerOut, MfaRequiredOut, TokenAnswerOut
 from webapp.interface.api.schemas import (
     CredentialsIn,
     DetailOut,
@@ -75,22 +76,35 @@ LOGIN_FAILURES = {
 
 
 @endpoint("/auth/login/", summary="Log in", body=CredentialsIn,
-          responses={200: ("Tokens and the user", LoginOut), **LOGIN_FAILURES})
+          responses={200: ("Tokens and the user; with a second factor on, an mfa_token "
+                           "for login/mfa/ instead", LoginAnswerOut), **LOGIN_FAILURES})
 def login(data: CredentialsIn) -> Response:
     """Log in with email or phone and password; returns an access and a refresh token."""
-    signed_in = services().signin.with_password(email=data.email, phone=data.phone,
-                                                password=data.password, door=Door.API)
+    signed_in = _with_password(data)
+    if isinstance(signed_in, MfaRequiredOut):
+        return reply(signed_in)
     return reply(LoginOut.of(signed_in))
 
 
 @endpoint("/auth/token/", summary="Obtain a token pair", body=CredentialsIn,
-          responses={200: ("Access and refresh tokens", TokenPairOut), **LOGIN_FAILURES})
+          responses={200: ("Access and refresh tokens; with a second factor on, an mfa_token "
+                           "for login/mfa/ instead", TokenAnswerOut), **LOGIN_FAILURES})
 def token_obtain(data: CredentialsIn) -> Response:
     """Like login, in the simplejwt shape: ``{"access", "refresh"}``."""
-    signed_in = services().signin.with_password(email=data.email, phone=data.phone,
-                                                password=data.password, door=Door.API)
+    signed_in = _with_password(data)
+    if isinstance(signed_in, MfaRequiredOut):
+        return reply(signed_in)
     assert signed_in.tokens is not None
     return reply(TokenPairOut.of(signed_in.tokens))
+
+
+def _with_password(data: CredentialsIn) -> SignedIn | MfaRequiredOut:
+    """The sign-in, or (a second factor is on) what to send to ``login/mfa/``."""
+    try:
+        return services().signin.with_password(email=data.email, phone=data.phone,
+                                               password=data.password, door=Door.API)
+    except SecondFactorRequired as pending:
+        return MfaRequiredOut(mfa_token=pending.token, methods=pending.methods)
 
 
 @endpoint("/auth/token/refresh/", summary="Rotate a refresh token", body=RefreshIn,

@@ -17,13 +17,16 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from webapp.application.tokens import Access
 from webapp.domain.errors import (
     AuthenticationRequired,
+    Conflict,
     DomainError,
     InvalidCredentials,
     NotFound,
     OwnerSignInRequired,
     PermissionDenied,
+    ReauthenticationRequired,
     ServiceUnavailable,
     Throttled,
     Unverified,
@@ -43,6 +46,8 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
     (AuthenticationRequired, 401),
     (Unverified, 403),
     (OwnerSignInRequired, 403),
+    (ReauthenticationRequired, 403),
+    (Conflict, 409),
     (PermissionDenied, 403),
     (NotFound, 404),
     (Throttled, 429),
@@ -161,11 +166,20 @@ def _field_errors(exc: PydanticError) -> dict[str, list[str]]:
 
 def bearer_user() -> User:
     """The user of the ``Authorization: Bearer`` access token, or a 401."""
+    return services().tokens.user_for_access(_bearer_token())
+
+
+def bearer_access() -> Access:
+    """The bearer access token's user, login and ``auth_time`` (for *fresh* endpoints)."""
+    return services().tokens.access(_bearer_token())
+
+
+def _bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired()
-    return services().tokens.user_for_access(token.strip())
+    return token.strip()
 
 
 def optional_bearer_user() -> User | None:

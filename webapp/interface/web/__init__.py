@@ -11,6 +11,7 @@ from webapp.interface.web import (  # noqa: E402,F401
     invite,
     pages,
     reset,
+    second_factor,
     session,
     verify,
 )

@@ -8,13 +8,18 @@ from flask import Response, current_app, flash, url_for
 from flask_login import current_user, login_required
 from jinja2 import TemplateNotFound
 
-from webapp.domain.errors import DomainError
+from webapp.domain.errors import DomainError, ReauthenticationRequired
 from webapp.domain.model import User
 from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, ChangePasswordForm, ProfileForm
 from webapp.interface.web.outcomes import go, show
-from webapp.interface.web.session import end_session, start_session
+from webapp.interface.web.session import (
+    auth_time,
+    end_session,
+    reauthenticate_first,
+    start_session,
+)
 
 BILLING_PANEL = "billing/_panel.html"
 # The billing blueprint registers a callable (User -> context) under this key.
@@ -80,7 +85,10 @@ def account_password() -> Response:
         try:
             user = services().accounts.change_password(
                 current_user.user.id, form.current_password.data or "",
-                form.new_password.data or "", form.confirm_password.data or "")
+                form.new_password.data or "", form.confirm_password.data or "",
+                auth_time=auth_time())
+        except ReauthenticationRequired:
+            return reauthenticate_first(url_for("web.account"))
         except DomainError as exc:
             return show("web/account.html", _page(password_form=form), form=form,
                         partial="web/_password_form.html", error=exc)

@@ -9,7 +9,7 @@ Only sizes are capped here, so that no field can carry megabytes into a service.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField, TelField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.domain.passwords import MAX_LENGTH, MIN_LENGTH
@@ -110,3 +110,19 @@ class InvitationForm(WebForm):
 
 class ButtonForm(WebForm):
     """A form that is only a button (log out, confirm a link): the CSRF token is its content."""
+
+
+class SecondFactorForm(WebForm):
+    """The second step of a sign-in: a code from the app, or a recovery code."""
+
+    code = StringField("6-digit code from your authenticator app",
+                       validators=[Length(max=20)])
+    recovery_code = StringField("Recovery code", validators=[Length(max=40)])
+    remember = BooleanField("Don't ask again on this browser for 30 days")
+
+
+class ReauthenticateForm(WebForm):
+    password = PasswordField("Password", validators=[PASSWORD])
+    code = StringField("Or a 6-digit code from your authenticator app",
+                       validators=[Length(max=20)])
+    next = HiddenField(filters=[lambda value: safe_next(value, "")])

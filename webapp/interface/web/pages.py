@@ -6,12 +6,18 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.application.signin import Door
-from webapp.domain.errors import DomainError, RegistrationClosed, Unverified
+from webapp.domain.errors import (
+    DomainError,
+    RegistrationClosed,
+    SecondFactorRequired,
+    Unverified,
+)
 from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, LoginForm, SignupForm
 from webapp.interface.web.outcomes import go, show
 from webapp.interface.web.safety import safe_next
+from webapp.interface.web.second_factor import pause_for_second_factor, trusted_browser
 from webapp.interface.web.session import (
     end_session,
     pending_identifier,
@@ -65,7 +71,10 @@ def login() -> Response:
     if form.validate_on_submit():
         try:
             signed_in = services().signin.with_password(
-                **form.email_or_phone(), password=form.password.data or "", door=Door.BROWSER)
+                **form.email_or_phone(), password=form.password.data or "", door=Door.BROWSER,
+                trusted=trusted_browser())
+        except SecondFactorRequired as pending:
+            return pause_for_second_factor(pending, form.next.data or "")
         except Unverified as exc:
             remember_pending(form.identifier.data, sent=False)
             return show("web/login.html", {"form": form, "unverified": True}, form=form,

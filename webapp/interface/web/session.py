@@ -7,6 +7,8 @@ rotate it) ends every other session on its next request.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Response, flash, redirect, request, session, url_for
 from flask_login import UserMixin, login_url, login_user, logout_user
 
@@ -69,10 +71,34 @@ def load_user(session_id: str) -> SessionUser | None:
 
 
 def start_session(user: User, remember: bool = False) -> None:
-    """Log in: a fresh session (no fixation: the old session's data is dropped first)."""
+    """Log in: a fresh session (no fixation: the old session's data is dropped first).
+    Every sign-in proves a factor just now: the session's ``auth_time``."""
     session.clear()
     login_user(SessionUser(user), remember=remember)
     session.permanent = remember
+    mark_recent()
+
+
+# --- recent sign-in ("sudo") ---------------------------------------------------------------
+
+AUTH_TIME = "auth_time"
+
+
+def mark_recent() -> None:
+    """A factor was proven just now (a sign-in, or /reauthenticate)."""
+    session[AUTH_TIME] = services().clock.now().timestamp()
+
+
+def auth_time() -> datetime | None:
+    """When this browser last proved a factor (None: never, as far as it knows)."""
+    value = session.get(AUTH_TIME)
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
+
+
+def reauthenticate_first(next_path: str) -> Response:
+    """A sensitive change needs a recent sign-in: to /reauthenticate, and back."""
+    flash("Confirm it is you to make this change.", "info")
+    return go(url_for("web.reauthenticate", next=next_path))
 
 
 def end_session() -> None:

@@ -1,0 +1,112 @@
+"""The second factor in the browser: /login then /login/mfa (code, recovery code, a
+trusted browser), and /reauthenticate before a sensitive change."""
+
+from __future__ import annotations
+
+import time
+
+import pyotp
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.integration.web.conftest import login, submit, text
+
+EMAIL = "jane@example.com"
+
+
+@pytest.fixture
+def totp(app, client, verified_user):
+    """An authenticator app on for the verified user (set up through the API)."""
+    tokens = client.post("/api/auth/login/", json={"email": EMAIL, "password": PASSWORD}).json
+    auth = {"Authorization": f"Bearer {tokens['tokens']['access']}"}
+    secret = client.post("/api/auth/mfa/totp/setup/", headers=auth).json["secret"]
+    app_totp = pyotp.TOTP(secret)
+    codes = client.post("/api/auth/mfa/totp/confirm/", headers=auth,
+                        json={"code": app_totp.now()}).json["recovery_codes"]
+    return app_totp, codes
+
+
+def ahead(totp: pyotp.TOTP, steps: int = 1) -> str:
+    return totp.at(time.time() + 30 * steps)
+
+
+def test_a_right_password_leads_to_the_second_step_and_on_to_next(app, totp):
+    browser = app.test_client()
+    first = login(browser, EMAIL, next_="/account")
+    assert first.status_code == 303 and first.location == "/login/mfa"
+    assert browser.get("/account").status_code == 302  # not signed in yet
+    page = text(browser.get("/login/mfa"))
+    assert 'autocomplete="one-time-code"' in page and 'inputmode="numeric"' in page
+    assert "Use a recovery code instead" in page
+    wrong = submit(browser, "/login/mfa", {"code": "000000"})
+    assert wrong.status_code == 422 and "The code is wrong" in text(wrong)
+    done = submit(browser, "/login/mfa", {"code": ahead(totp[0])})
+    assert done.status_code == 303 and done.location == "/account"
+    assert browser.get("/account").status_code == 200
+    assert browser.get("/login/mfa").status_code == 302  # nothing pending any more
+
+
+def test_a_recovery_code_signs_in_from_the_page(app, totp):
+    browser = app.test_client()
+    login(browser, EMAIL)
+    page = text(browser.get("/login/mfa?with=recovery"))
+    assert 'name="recovery_code"' in page and 'name="code"' not in page
+    done = submit(browser, "/login/mfa?with=recovery", {"recovery_code": totp[1][0]},
+                  page="/login/mfa?with=recovery")
+    assert done.status_code == 303 and browser.get("/account").status_code == 200
+
+
+def test_the_second_step_needs_a_pending_sign_in(client):
+    assert client.get("/login/mfa").status_code == 302
+
+
+def test_a_trusted_browser_skips_the_code_for_30_days(app, totp):
+    browser = app.test_client()
+    login(browser, EMAIL)
+    done = submit(browser, "/login/mfa", {"code": ahead(totp[0]), "remember": "y"})
+    cookie = done.headers.get("Set-Cookie", "")
+    assert "trusted_browser=" in cookie and "HttpOnly" in cookie and "Max-Age=2592000" in cookie
+    with browser.session_transaction() as sess:  # signed out (the cookie jar stays)
+        sess.clear()
+    again = login(browser, EMAIL)
+    assert again.status_code == 303 and again.location == "/account"  # no second step
+    stranger = app.test_client()
+    assert login(stranger, EMAIL).location == "/login/mfa"  # another browser is asked
+
+
+def test_changing_the_password_needs_a_recent_sign_in(app, client, verified_user):
+    login(client, EMAIL)
+    with client.session_transaction() as sess:
+        sess["auth_time"] = time.time() - 600
+    answer = submit(client, "/account/password", {
+        "current_password": PASSWORD, "new_password": "another long passphrase",
+        "confirm_password": "another long passphrase"}, page="/account")
+    assert answer.status_code == 303
+    assert answer.location.startswith("/reauthenticate?next=")
+    wrong = submit(client, "/reauthenticate", {"password": "not it at all", "next": "/account"})
+    assert wrong.status_code == 422 and "The current password is wrong." in text(wrong)
+    ok = submit(client, "/reauthenticate", {"password": PASSWORD, "next": "/account"})
+    assert ok.status_code == 303 and ok.location == "/account"
+    changed = submit(client, "/account/password", {
+        "current_password": PASSWORD, "new_password": "another long passphrase",
+        "confirm_password": "another long passphrase"}, page="/account")
+    assert changed.status_code == 303 and changed.location == "/account"
+
+
+def test_reauthenticating_with_a_code(app, client, totp):
+    login(client, EMAIL)
+    assert submit(client, "/login/mfa", {"code": ahead(totp[0])}).status_code == 303
+    with app.app_context(), app.extensions["ports"].uow() as uow:
+        device = uow.totp.for_user(1)  # as if that code were ten minutes old
+        device.last_step -= 20
+        uow.totp.save(device)
+        uow.commit()
+    with client.session_transaction() as sess:
+        sess["auth_time"] = time.time() - 600
+    page = text(client.get("/reauthenticate?next=/account"))
+    assert 'name="code"' in page
+    ok = submit(client, "/reauthenticate", {"code": ahead(totp[0], 0), "next": "/account"},
+                page="/reauthenticate?next=/account")
+    assert ok.status_code == 303, text(ok)
+    with client.session_transaction() as sess:
+        assert time.time() - sess["auth_time"] < 60

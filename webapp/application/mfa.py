@@ -1,0 +1,241 @@
+"""Second factors, managed: an authenticator app (TOTP) and recovery codes.
+
+Setting up an authenticator is pending until a right code confirms it; confirming it
+gives 10 recovery codes, shown once and stored as keyed hashes. Turning a factor on or
+off renews ``User.mfa_version`` (trusted browsers die with it) and tells the user. The
+sign-in side (the pending sign-in, trusted browsers, re-authentication) is
+second_factor.py; this module proves a code for it (``prove``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from webapp.application.common import Ports, Service, invalid_code
+from webapp.application.interfaces import Authenticators, SecretBox, UnitOfWork
+from webapp.domain.errors import Conflict, InvalidCredentials
+from webapp.domain.mfa import (
+    RECOVERY_CODE_COUNT,
+    RECOVERY_CODES_LOW,
+    TOTP_DRIFT_STEPS,
+    Method,
+    RecoveryCode,
+    TotpDevice,
+)
+from webapp.domain.model import User
+
+# Lower-case letters and digits without look-alikes (0/o, 1/l/i): 10 of them are ~49 bits.
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+RECOVERY_LENGTH = 10
+
+
+def new_recovery_code() -> str:
+    code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
+    return f"{code[:5]}-{code[5:]}"
+
+
+def clean_recovery_code(raw: str) -> str | None:
+    """The code as stored (no dash, lower case), forgiving spaces; None if malformed."""
+    code = "".join(raw.split()).replace("-", "").lower()
+    if len(code) != RECOVERY_LENGTH or any(c not in RECOVERY_ALPHABET for c in code):
+        return None
+    return f"{code[:5]}-{code[5:]}"
+
+
+def clean_totp_code(raw: str) -> str | None:
+    code = "".join(raw.split()).replace("-", "")
+    return code if len(code) == 6 and code.isascii() and code.isdigit() else None
+
+
+@dataclass(frozen=True)
+class MfaStatus:
+    totp: bool
+    passkeys: int
+    recovery_codes_left: int
+
+
+@dataclass(frozen=True)
+class TotpSetup:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class MfaService(Service):
+    def __init__(self, ports: Ports, authenticators: Authenticators, box: SecretBox) -> None:
+        super().__init__(ports)
+        self.authenticators = authenticators
+        self.box = box
+
+    def status(self, user_id: int) -> MfaStatus:
+        with self.ports.uow() as uow:
+            device = uow.totp.for_user(user_id)
+            left = len(uow.recovery_codes.unused(user_id))
+        return MfaStatus(totp=device is not None and device.confirmed, passkeys=0,
+                         recovery_codes_left=left)
+
+    # --- the authenticator app -------------------------------------------------------------
+
+    def start_totp(self, user_id: int, auth_time: datetime | None) -> TotpSetup:
+        """A new secret, pending until ``confirm_totp``; a pending one is replaced."""
+        self.require_recent(auth_time)
+        with self.ports.uow() as uow:
+            user = self._user(uow, user_id)
+            device = uow.totp.for_user(user_id)
+            if device is not None and device.confirmed:
+                raise Conflict("An authenticator app is already on. Remove it first.")
+            secret = self.authenticators.new_secret()
+            if device is None:
+                uow.totp.add(TotpDevice(user_id=user_id, secret=self.box.seal(secret),
+                                        created_at=self.now()))
+            else:
+                device.secret, device.created_at = self.box.seal(secret), self.now()
+                uow.totp.save(device)
+            uow.commit()
+        uri = self.authenticators.provisioning_uri(
+            secret, user.email or user.phone or str(user_id), self.policy.site_name)
+        return TotpSetup(secret=secret, otpauth_uri=uri,
+                         qr_svg=self.authenticators.qr_svg(uri))
+
+    def confirm_totp(self, user_id: int, code: str) -> list[str]:
+        """A right code turns the app on; the answer is the recovery codes, shown once."""
+        with self.ports.uow() as uow:
+            user = self._user(uow, user_id)
+            device = uow.totp.for_user(user_id)
+            if device is None or device.confirmed:
+                raise invalid_code()
+            self._take_step(uow, device, code)
+            device.confirmed_at = self.now()
+            uow.totp.save(device)
+            codes = self._new_recovery_codes(uow, user)
+            self._factors_changed(uow, user, "mfa_totp_added",
+                                  "An authenticator app was turned on for your account.")
+            uow.commit()
+            return codes
+
+    def disable_totp(self, user_id: int, auth_time: datetime | None) -> None:
+        self.require_recent(auth_time)
+        with self.ports.uow() as uow:
+            user = self._user(uow, user_id)
+            device = uow.totp.for_user(user_id)
+            if device is None or not device.confirmed:
+                raise Conflict("No authenticator app is on.")
+            self._remove_factors(uow, user)
+            self._factors_changed(uow, user, "mfa_totp_removed",
+                                  "The authenticator app was removed from your account.")
+            uow.commit()
+
+    def regenerate_recovery_codes(self, user_id: int, auth_time: datetime | None) -> list[str]:
+        self.require_recent(auth_time)
+        with self.ports.uow() as uow:
+            user = self._user(uow, user_id)
+            if not user.has_second_factor:
+                raise Conflict("Turn on a second factor first.")
+            codes = self._new_recovery_codes(uow, user)
+            self.audit(uow, "mfa_recovery_codes_regenerated", user)
+            self.notify(uow, user, "New recovery codes were made for your account; "
+                                   "the old ones no longer work.")
+            uow.commit()
+            return codes
+
+    def turn_off(self, uow: UnitOfWork, user: User, actor: User | None, reason: str) -> bool:
+        """Staff (or the operator): every second factor off. False when none was on."""
+        if not user.has_second_factor:
+            return False
+        self._remove_factors(uow, user)
+        self._factors_changed(uow, user, "mfa_turned_off_by_staff",
+                              "Our staff turned off the second factor of your account.",
+                              actor=actor, reason=reason)
+        return True
+
+    # --- proving a factor (sign-in, re-authentication) ---------------------------------------
+
+    def methods(self, uow: UnitOfWork, user: User) -> list[str]:
+        device = uow.totp.for_user(user.id or 0)
+        methods = [Method.TOTP.value] if device is not None and device.confirmed else []
+        if uow.recovery_codes.unused(user.id or 0):
+            methods.append(Method.RECOVERY_CODE.value)
+        return methods
+
+    def prove(self, uow: UnitOfWork, user: User, *, code: str | None = None,
+              recovery_code: str | None = None) -> Method:
+        """The factor this code proves, spent (its step or the recovery code); else one
+        ``invalid_code`` for wrong, malformed, reused and expired alike."""
+        if code:
+            device = uow.totp.for_user(user.id or 0)
+            if device is None or not device.confirmed:
+                raise invalid_code()
+            self._take_step(uow, device, code)
+            return Method.TOTP
+        if recovery_code:
+            self._spend_recovery_code(uow, user, recovery_code)
+            return Method.RECOVERY_CODE
+        raise invalid_code()
+
+    # --- the pieces ------------------------------------------------------------------------
+
+    @staticmethod
+    def _user(uow: UnitOfWork, user_id: int) -> User:
+        user = uow.users.get(user_id, lock=True)
+        if user is None or not user.is_active:
+            raise InvalidCredentials()
+        return user
+
+    def _take_step(self, uow: UnitOfWork, device: TotpDevice, raw: str) -> None:
+        """The code's 30 s step, if right and newer than the last one accepted: recorded,
+        so that the same code (or an older one) is never accepted again."""
+        code = clean_totp_code(raw)
+        secret = self.box.open(device.secret)
+        step = (self.authenticators.matching_step(secret, code, self.now(), TOTP_DRIFT_STEPS)
+                if code else None)
+        if step is None or not device.accepts(step):
+            raise invalid_code()
+        device.last_step = step
+        uow.totp.save(device)
+
+    def _spend_recovery_code(self, uow: UnitOfWork, user: User, raw: str) -> None:
+        code = clean_recovery_code(raw)
+        unused = uow.recovery_codes.unused(user.id or 0)
+        match = next((c for c in unused
+                      if code and self.ports.codes.matches(code, c.code_hash)), None)
+        if match is None:
+            raise invalid_code()
+        match.used_at = self.now()
+        uow.recovery_codes.save(match)
+        left = len(unused) - 1
+        self.audit(uow, "mfa_recovery_code_used", user, left=left)
+        warning = (f" Only {left} are left: make new ones from your account's security page."
+                   if left < RECOVERY_CODES_LOW else "")
+        self.notify(uow, user, f"A recovery code was used to sign in to your account.{warning}")
+
+    def _new_recovery_codes(self, uow: UnitOfWork, user: User) -> list[str]:
+        codes = [new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+        now = self.now()
+        uow.recovery_codes.replace_all(user.id or 0, [
+            RecoveryCode(user_id=user.id or 0, code_hash=self.ports.codes.hash(code),
+                         created_at=now) for code in codes])
+        return codes
+
+    def _remove_factors(self, uow: UnitOfWork, user: User) -> None:
+        """Every factor this module manages; recovery codes die with the last factor."""
+        uow.totp.remove_for_user(user.id or 0)
+        uow.recovery_codes.replace_all(user.id or 0, [])
+
+    def _factors_changed(self, uow: UnitOfWork, user: User, event: str, notice: str, *,
+                         actor: User | None = None, **data: object) -> None:
+        has_factor = uow.totp.for_user(user.id or 0) is not None
+        user.mfa_version = secrets.token_hex(8) if has_factor else ""
+        uow.users.save(user)
+        self.audit(uow, event, user, actor=actor, **data)
+        self.notify(uow, user, notice)
+
+    def notify(self, uow: UnitOfWork, user: User, change: str) -> None:
+        """An email about a change to the account's security (an SMS to a phone-only one)."""
+        context = {"change": change, "security_link": self.policy.link("/account/security"),
+                   "reset_link": self.policy.link("/reset")}
+        if user.email:
+            self.send_email(uow, user.email, "security_change", context, user)
+        elif user.phone:
+            self.send_sms(uow, user.phone, "security_change", {"change": change}, user)

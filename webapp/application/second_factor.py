@@ -1,0 +1,148 @@
+"""The second factor at sign-in: the sign-in that waits for it, trusted browsers, and
+re-authentication before sensitive changes.
+
+``check`` is one more stage of the sign-in pipeline (appended to SignInService.checks by
+wire_services): an account with a second factor stops there, after its password was
+right, unless the browser is trusted. The pending sign-in is stored as an MfaChallenge
+named by a random ``mfa_token`` (only its SHA-256 is stored): it lives 5 minutes, is
+used once, dies after 5 wrong codes and when the password changes; every wrong code also
+counts toward the account's login lockout. ``complete`` proves the factor and finishes
+the same sign-in (SignInService.finish), so the login is recorded exactly as any other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from webapp.application.accounts import AccountService
+from webapp.application.common import Ports, Service, invalid_code
+from webapp.application.mfa import MfaService
+from webapp.application.signin import Door, SignedIn, SignIn, SignInService
+from webapp.domain.errors import InvalidCredentials, InvalidToken, SecondFactorRequired
+from webapp.domain.mfa import MFA_TOKEN_TTL, TRUSTED_BROWSER_TTL, MfaChallenge
+from webapp.domain.model import User
+from webapp.domain.values import Channel
+
+TRUSTED_PURPOSE = "trusted-browser"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _factor_stamp(user: User) -> str:
+    """What a trusted browser is bound to: the factor set and the password state."""
+    return _digest(f"{user.mfa_version}:{user.password_fingerprint()}")[:32]
+
+
+class SecondFactorService(Service):
+    def __init__(self, ports: Ports, mfa: MfaService, signin: SignInService,
+                 accounts: AccountService) -> None:
+        super().__init__(ports)
+        self.mfa = mfa
+        self.signin = signin
+        self.accounts = accounts
+
+    # --- the sign-in stage -------------------------------------------------------------------
+
+    def check(self, attempt: SignIn) -> None:
+        """Stop a sign-in whose account has a second factor (the password was right)."""
+        user = attempt.user
+        assert user is not None
+        if not user.has_second_factor or self.trusts(attempt.trusted, user):
+            return
+        token = secrets.token_urlsafe(32)
+        now = self.now()
+        with self.ports.uow() as uow:
+            methods = self.mfa.methods(uow, user)
+            uow.mfa_challenges.add(MfaChallenge(
+                id=_digest(token), user_id=user.id or 0, door=attempt.door.value,
+                channel=attempt.channel.value, account=attempt.account,
+                fingerprint=user.password_fingerprint(), created_at=now,
+                expires_at=now + MFA_TOKEN_TTL))
+            self.audit(uow, "authn_mfa_required", user, methods=methods)
+            uow.commit()
+        raise SecondFactorRequired(token, methods)
+
+    def complete(self, token: str, *, code: str | None = None,
+                 recovery_code: str | None = None, door: Door | None = None) -> SignedIn:
+        """Prove the factor for a pending sign-in and finish it. ``door``: the door it
+        must have started at (the login page's token is no API token)."""
+        with self.ports.uow() as uow:
+            challenge = uow.mfa_challenges.get(_digest(token or "-"), lock=True)
+            now = self.now()
+            if challenge is None or not challenge.is_live(now) or (
+                    door is not None and challenge.door != door.value):
+                raise invalid_code()
+            self.ports.throttle.before_login(challenge.account)
+            user = uow.users.get(challenge.user_id, lock=True)
+            if (user is None or not user.is_active
+                    or user.password_fingerprint() != challenge.fingerprint):
+                raise invalid_code()
+            try:
+                method = self.mfa.prove(uow, user, code=code, recovery_code=recovery_code)
+            except InvalidToken as exc:
+                challenge.attempts += 1
+                uow.mfa_challenges.save(challenge)
+                failures, lock = self.ports.throttle.record_failure(challenge.account)
+                self.audit(uow, "authn_mfa_fail", user, attempts=challenge.attempts)
+                if lock:
+                    self.audit(uow, "authn_login_lock", user, failures=failures, seconds=lock)
+                uow.commit_and_raise(exc)
+            challenge.used_at = now
+            uow.mfa_challenges.save(challenge)
+            self.audit(uow, "authn_mfa_success", user, method=method.value)
+            uow.commit()
+        self.ports.throttle.forget_failures(challenge.account)
+        signed_in = self.signin.finish(SignIn(
+            door=Door(challenge.door), channel=Channel(challenge.channel),
+            account=challenge.account, email=None, phone=None, secret=None, user=user,
+            verified_hash=user.password_hash))
+        if signed_in is None:  # the account changed in that very moment
+            raise InvalidCredentials()
+        return signed_in
+
+    # --- trusted browsers ----------------------------------------------------------------------
+
+    def trust(self, user: User) -> str:
+        """A token for the browser's "don't ask again for 30 days" cookie."""
+        return self.ports.signer.dumps(TRUSTED_PURPOSE, {"uid": user.id,
+                                                         "stamp": _factor_stamp(user)})
+
+    def trusts(self, token: str | None, user: User) -> bool:
+        if not token:
+            return False
+        try:
+            payload = self.ports.signer.loads(TRUSTED_PURPOSE, token,
+                                              int(TRUSTED_BROWSER_TTL.total_seconds()))
+        except InvalidToken:
+            return False  # tampered or expired: just an untrusted browser
+        return payload.get("uid") == user.id and payload.get("stamp") == _factor_stamp(user)
+
+    # --- re-authentication ---------------------------------------------------------------------
+
+    def reauthenticate(self, user_id: int, *, password: str | None = None,
+                       code: str | None = None) -> datetime:
+        """Prove a factor again (the password, or a code from the authenticator app); the
+        answer is the new ``auth_time``. Wrong answers count toward the login lockout."""
+        with self.ports.uow() as uow:
+            user = uow.users.get(user_id, lock=True)
+            if user is None or not user.is_active:
+                raise InvalidCredentials()
+            if password:
+                self.accounts.check_current_password(uow, user, password, field="password")
+            else:
+                for account in user.identities():
+                    self.ports.throttle.before_login(account)
+                try:
+                    self.mfa.prove(uow, user, code=code or "")
+                except InvalidToken as exc:
+                    self.accounts.record_wrong_guess(uow, user, "authn_reauth_fail")
+                    uow.commit_and_raise(exc)
+            now = self.now()
+            self.audit(uow, "authn_reauthenticated", user, method="password" if password
+                       else "totp")
+            uow.commit()
+            return now

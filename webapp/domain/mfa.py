@@ -1,0 +1,80 @@
+"""Second factors: an authenticator app (TOTP), recovery codes, and the sign-in that waits
+between a right password and a proven factor.
+
+The numbers are the contract's: a code from an authenticator is accepted once (its 30 s
+step is recorded and never accepted again), with one step of drift either way; a pending
+sign-in lives 5 minutes and dies after 5 wrong codes; 10 recovery codes, each once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+MFA_TOKEN_TTL = timedelta(minutes=5)
+MAX_MFA_ATTEMPTS = 5
+RECOVERY_CODE_COUNT = 10
+RECOVERY_CODES_LOW = 3  # fewer left than this: the user is told
+TOTP_DRIFT_STEPS = 1
+TRUSTED_BROWSER_TTL = timedelta(days=30)
+
+
+class Method(StrEnum):
+    """How a second factor is proven (the ``methods`` a pending sign-in offers)."""
+
+    TOTP = "totp"
+    RECOVERY_CODE = "recovery_code"
+    PASSKEY = "passkey"
+
+
+@dataclass(eq=False)
+class TotpDevice:
+    """An authenticator app. ``secret`` is stored sealed (encrypted); ``last_step`` is the
+    newest 30 s step whose code was accepted: that step and older ones never are again."""
+
+    user_id: int
+    secret: str
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    last_step: int | None = None
+    id: int | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    def accepts(self, step: int) -> bool:
+        return self.last_step is None or step > self.last_step
+
+
+@dataclass(eq=False)
+class RecoveryCode:
+    """One of the codes shown once at set-up, stored only as a keyed hash."""
+
+    user_id: int
+    code_hash: str
+    created_at: datetime
+    used_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class MfaChallenge:
+    """A sign-in whose password was right, waiting for its second factor (the
+    ``mfa_token`` names it). ``fingerprint`` is the account's password state when it
+    began: a password change kills it."""
+
+    id: str
+    user_id: int
+    door: str
+    channel: str
+    account: str
+    fingerprint: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    used_at: datetime | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        return self.used_at is None and self.attempts < MAX_MFA_ATTEMPTS and now < self.expires_at

@@ -1,0 +1,95 @@
+"""The second factor's adapters: TOTP by pyotp, its QR code by segno, the secrets sealed
+at rest by cryptography's (Multi)Fernet. Each library is imported on first use: an app
+server that never sets up a factor never loads them."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+# TOTP as authenticator apps expect it (RFC 6238 defaults): 6 digits, 30 s, SHA-1.
+DIGITS = 6
+INTERVAL = 30
+
+
+def derived_key(secret_key: str) -> bytes:
+    """A Fernet key derived from SECRET_KEY with HKDF, for when no MFA_ENCRYPTION_KEY is
+    set: a database dump alone then reveals no TOTP secret."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"webapp-mfa",
+                info=b"totp secrets at rest")
+    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))
+
+
+class FernetSecretBox:
+    """Seals with the first key; opens with any (MFA_ENCRYPTION_KEY's keys, newest first,
+    then the SECRET_KEY-derived one), so keys rotate without re-enrolling anyone."""
+
+    def __init__(self, secret_key: str, keys: str = "") -> None:
+        self._keys = [key.strip().encode() for key in keys.split(",") if key.strip()]
+        self._keys.append(derived_key(secret_key))
+
+    @cached_property
+    def _fernet(self) -> Any:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        return MultiFernet([Fernet(key) for key in self._keys])
+
+    def seal(self, plain: str) -> str:
+        return self._fernet.encrypt(plain.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("no configured key opens this secret") from exc
+
+
+def check_keys(keys: str) -> str | None:
+    """What is wrong with MFA_ENCRYPTION_KEY, or None."""
+    from cryptography.fernet import Fernet
+
+    for key in (k.strip() for k in keys.split(",") if k.strip()):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            return ("MFA_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64 bytes each), "
+                    "comma-separated, newest first.")
+    return None
+
+
+class PyOtpAuthenticators:
+    def new_secret(self) -> str:
+        import pyotp
+
+        return pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
+
+    def provisioning_uri(self, secret: str, account: str, issuer: str) -> str:
+        import pyotp
+
+        return pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL).provisioning_uri(
+            name=account, issuer_name=issuer)
+
+    def matching_step(self, secret: str, code: str, now: datetime, drift: int) -> int | None:
+        import pyotp
+
+        totp = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL)
+        current = totp.timecode(now)
+        found = None
+        for step in range(current - drift, current + drift + 1):  # every step compared
+            if hmac.compare_digest(totp.generate_otp(step), code):
+                found = step
+        return found
+
+    def qr_svg(self, uri: str) -> str:
+        import segno
+
+        return segno.make(uri, error="m").svg_inline(
+            scale=4, border=2, title="QR code for your authenticator app")
