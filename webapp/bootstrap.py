@@ -65,6 +65,7 @@ def policy_from(settings: Settings) -> Policy:
         default_region=settings.PHONE_DEFAULT_REGION or None,
         registration_open=settings.REGISTRATION == "open",
         invitations_by_users=settings.INVITATIONS_BY_USERS,
+        billing_enabled=bool(settings.STRIPE_SECRET_KEY),
         access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
         issuer=settings.JWT_ISSUER,
@@ -79,7 +80,7 @@ def policy_from(settings: Settings) -> Policy:
 def mailer_from(settings: Settings) -> Mailer:
     if settings.MAIL_SERVER:
         return SmtpMailer(settings.MAIL_DEFAULT_SENDER)
-    return ConsoleMailer()
+    return ConsoleMailer(readable=settings.is_development)
 
 
 def sms_from(settings: Settings) -> SmsSender:
@@ -88,7 +89,7 @@ def sms_from(settings: Settings) -> SmsSender:
     if settings.SMS_BACKEND == "twilio":
         return TwilioSms(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN,
                          settings.TWILIO_FROM)
-    return ConsoleSms()
+    return ConsoleSms(readable=settings.is_development)
 
 
 def billing_from(settings: Settings) -> BillingGateway:

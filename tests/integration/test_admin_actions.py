@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import BILLING_ON
 from tests.integration.admin_support import (
     PASSWORD,
     audit_rows,
@@ -16,6 +17,12 @@ from tests.integration.admin_support import (
 )
 from tests.integration.test_admin_access import admin_requests
 from webapp.interface.admin.views import ACTIONS
+
+
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 
 @pytest.fixture

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from tests.conftest import BILLING_ON
 from tests.integration.admin_support import log_in, make_user, services
 from tests.integration.test_admin_search import listed
 from webapp.domain.billing import Subscription
+
+
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 
 def subscribe(app, user, status, stripe_id, by_customer=False):

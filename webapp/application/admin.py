@@ -116,12 +116,13 @@ class StaffQueries(Protocol):
     def audit_kinds(self) -> list[str]: ...
 
     def outbox(self, *, statuses: tuple[str, ...], kind: str | None, before_id: int | None,
-               limit: int) -> list[OutboxMessage]: ...
+               limit: int, skip_kinds: tuple[str, ...] = ()) -> list[OutboxMessage]: ...
 
     def invitations(self, *, pending_at: datetime | None, limit: int) -> list[Invitation]: ...
 
-    def counts(self, since: datetime) -> dict[str, int]:
-        """users, staff, deactivated, outbox_pending, outbox_failed, signups_since, ..."""
+    def counts(self, since: datetime, skip_kinds: tuple[str, ...] = ()) -> dict[str, int]:
+        """users, staff, deactivated, outbox_pending, outbox_failed, signups_since, ...;
+        messages of ``skip_kinds`` (Stripe jobs while billing is off) are not counted."""
         ...
 
     def funnel(self, since: datetime) -> list[FunnelDay]:
@@ -313,6 +314,8 @@ class AdminService(Kit):
         return self.tokens.revoke_all_in(uow, user, reason)
 
     def _retry_stripe(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
+        if not self.policy.billing_enabled:
+            raise ActionRefused("Billing is off (STRIPE_SECRET_KEY is not set).")
         if user.stripe_customer_id:
             raise ActionRefused("This account already has a Stripe customer.")
         if not user.is_verified:

@@ -32,6 +32,9 @@ class Policy:
     delivery_backoff: timedelta = timedelta(seconds=10)  # doubles after each failed attempt
     invitation_ttl: timedelta = timedelta(days=7)
     invitations_by_users: bool = False
+    # STRIPE_SECRET_KEY unset: no Stripe customer is queued, counted or offered; the
+    # customers missing when billing is turned on come from ``flask billing backfill``.
+    billing_enabled: bool = True
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

@@ -173,8 +173,9 @@ class VerificationService(Kit):
             self.queue_stripe_customer(uow, user)
 
     def queue_stripe_customer(self, uow: UnitOfWork, user: User) -> None:
-        """Queued in the verification's transaction; delivered (exactly once) after commit."""
-        if user.stripe_customer_id:
+        """Queued in the verification's transaction; delivered (exactly once) after commit.
+        With billing off, nothing: ``flask billing backfill`` makes the customer later."""
+        if user.stripe_customer_id or not self.policy.billing_enabled:
             return
         self.enqueue(
             uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
