@@ -26,6 +26,7 @@ from webapp.application.common import (
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
+from webapp.domain.codes import refuse_code_as_token
 from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, User
 
@@ -146,6 +147,7 @@ class PasswordResetService(Kit):
         """The user, and which address ("email", "phone") the token or code proves: the one
         it was sent to, if that is still the user's; None otherwise."""
         if token:
+            refuse_code_as_token(token, '"email" or "phone"')
             return self._user_for_token(uow, token)
         if not code:
             raise ValidationFailed.single("token", "Give the token from the link, or a code.")

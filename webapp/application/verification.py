@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webapp.application.common import Kit, clean_code
 from webapp.application.interfaces import UnitOfWork
+from webapp.domain.codes import refuse_code_as_token
 from webapp.domain.errors import InvalidToken, OwnerSignInRequired
 from webapp.domain.model import CodePurpose, MessageKind, User
 from webapp.domain.values import Email, Phone
@@ -81,6 +82,7 @@ class VerificationService(Kit):
         """The emailed link. Bound to the address it was sent to; verifying twice is harmless.
 
         ``actor_id`` is the signed-in user, if any: see ``require_owner``."""
+        refuse_code_as_token(token, '"email"')
         payload = self.kit.signer.loads(
             EMAIL_LINK_PURPOSE, token, int(self.policy.email_code_ttl.total_seconds())
         )
