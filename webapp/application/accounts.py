@@ -11,6 +11,7 @@ from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidCredentials, RegistrationClosed, ValidationFailed
 from webapp.domain.model import User
+from webapp.domain.names import invisible_characters_problem
 from webapp.domain.passwords import normalize_password, password_problems
 from webapp.domain.values import Email, Phone
 
@@ -49,6 +50,8 @@ def clean_name(value: str | None, field: str) -> str:
     # Control characters have no place in a name (and PostgreSQL refuses NUL in text).
     if any(unicodedata.category(char) == "Cc" for char in name):
         raise ValidationFailed.single(field, "Remove the control characters.")
+    if problem := invisible_characters_problem(name):
+        raise ValidationFailed.single(field, problem)
     return name
 
 

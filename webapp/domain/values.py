@@ -65,6 +65,10 @@ class Phone:
             ) from exc
         if not phonenumbers.is_valid_number(number):
             raise ValidationFailed.single(field, "Enter a valid phone number.")
+        if number.extension:  # a text message cannot reach an extension: say so, keep nothing
+            raise ValidationFailed.single(
+                field, f"Enter the number without its extension ({number.extension}): "
+                "codes come by text message, which cannot reach an extension.")
         return cls(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
     def __str__(self) -> str:

@@ -1,5 +1,6 @@
-"""The seed's examples sent the emailed 6-digit code as ``token``: a clear 400 that says
-what to send, not "invalid or expired" (the code was right)."""
+"""Refusals that say what to change. The seed's examples sent the emailed 6-digit code as
+``token``: a clear 400 that says what to send, not "invalid or expired" (the code was
+right). A disguised name or a phone extension: refused, with the reason."""
 
 from __future__ import annotations
 
@@ -40,3 +41,15 @@ def test_a_reset_code_sent_as_token_says_to_send_an_address_and_code(client, ver
 def test_a_real_but_wrong_token_is_still_just_invalid(client):
     refused = client.post("/api/auth/email-verify/", json={"token": "not-a-real-token"})
     assert refused.status_code == 400 and refused.json["code"] != "code_needs_address"
+
+
+def test_registration_says_what_is_wrong_with_a_disguised_name_or_an_extension(client):
+    disguised = client.post("/api/auth/register/", json={
+        "email": EMAIL, "password": "correct horse battery staple",
+        "first_name": "Jane\u202eeoD"})
+    assert disguised.status_code == 400
+    assert "text-direction" in disguised.json["errors"]["first_name"][0]
+    extension = client.post("/api/auth/register/", json={
+        "phone": "+1 415 555 0123 ext. 12", "password": "correct horse battery staple"})
+    assert extension.status_code == 400
+    assert "extension (12)" in extension.json["errors"]["phone"][0]
