@@ -46,9 +46,11 @@ def dashboard() -> str:
     now = services().kit.clock.now()
     since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     queries = services().admin.queries
+    billing_on = services().billing.enabled
     return render_template("admin/dashboard.html", counts=queries.counts(since, skipped_kinds()),
-                           chart=funnel_chart(queries.funnel(since), now.date()),
-                           billing_on=services().billing.enabled)
+                           chart=funnel_chart(queries.funnel(since), now.date(),
+                                              billing=billing_on),
+                           billing_on=billing_on)
 
 
 
