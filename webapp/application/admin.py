@@ -121,8 +121,7 @@ class StaffQueries(Protocol):
     def invitations(self, *, pending_at: datetime | None, limit: int) -> list[Invitation]: ...
 
     def counts(self, since: datetime, skip_kinds: tuple[str, ...] = ()) -> dict[str, int]:
-        """users, staff, deactivated, outbox_pending, outbox_failed, signups_since, ...;
-        messages of ``skip_kinds`` (Stripe jobs while billing is off) are not counted."""
+        """users, staff, outbox_pending, ... (without messages of ``skip_kinds``)."""
         ...
 
     def funnel(self, since: datetime) -> list[FunnelDay]:
