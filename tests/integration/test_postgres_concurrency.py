@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import PASSWORD
+from tests.conftest import BILLING_ON, PASSWORD
 from tests.fakes import FakeBilling
 from webapp.application.interfaces import UniqueConflict
 from webapp.extensions import db
@@ -24,6 +24,12 @@ from webapp.infrastructure.orm import OutboxRow, UserRow
 pytestmark = pytest.mark.postgres
 
 RACERS = 8
+
+
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 
 def race(action: Callable[[int], Any], racers: int = RACERS) -> list[Any]:
