@@ -31,11 +31,16 @@ FAST_ARGON2 = {"ARGON2_MEMORY_COST": 8, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELI
 PASSWORD = "correct horse battery staple"
 
 
+# Billing on (so verified users get a Stripe customer job), Stripe itself unreachable: the
+# tests that use it deliver nothing, or swap the gateway for tests.fakes.FakeBilling.
+BILLING_ON = {"STRIPE_SECRET_KEY": "sk_test_integration", "STRIPE_API_BASE": "http://127.0.0.1:9"}
+
+
 def database_url(tmp_path: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
-def make_app(tmp_path: Path, **overrides: Any) -> Flask:
+def make_app(tmp_path: Path, *, reset: bool = True, **overrides: Any) -> Flask:
     config: dict[str, Any] = {
         "APP_ENV": "testing",
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
@@ -49,8 +54,9 @@ def make_app(tmp_path: Path, **overrides: Any) -> Flask:
         **overrides,
     }
     app = create_app(config)
-    with app.app_context():
-        reset_database()
+    if reset:  # reset=False: the same site restarted with other settings, its data kept
+        with app.app_context():
+            reset_database()
     return app
 
 

@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.application.services import Services
 from webapp.config import Settings
 from webapp.extensions import csrf, db, limiter, login_manager
-from webapp.infrastructure.log_filter import install_log_filter
+from webapp.infrastructure.log_filter import install_dev_console, install_log_filter
 from webapp.interface.cookie_session import LazySecureCookieSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,8 @@ def configure(app: Flask, settings: Settings) -> None:
     _audit_log_lines()
     # secrets masked, control characters escaped, on every handler (the audit lines' too)
     install_log_filter("webapp.audit")
+    if settings.is_development:
+        install_dev_console()
     app.config.from_mapping(
         SETTINGS=settings,
         ENV_NAME=settings.APP_ENV,
@@ -124,6 +126,8 @@ def register_migrations(app: Flask) -> None:
     workers never run a migration."""
     if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
         return
+    # Alembic's plugin set-up lines (logged on import) would print on every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from flask_migrate import Migrate
 
     Migrate(app, db, directory=str(ROOT / "migrations"))

@@ -62,6 +62,7 @@ def policy_from(settings: Settings) -> Policy:
         invitations_by_users=settings.INVITATIONS_BY_USERS,
         reauth_max_age=timedelta(seconds=settings.REAUTH_MAX_AGE),
         mfa_required_for_staff=settings.MFA_REQUIRED_FOR_STAFF,
+        billing_enabled=bool(settings.STRIPE_SECRET_KEY),
         access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
         issuer=settings.JWT_ISSUER,
@@ -76,7 +77,7 @@ def policy_from(settings: Settings) -> Policy:
 def mailer_from(settings: Settings) -> Mailer:
     if settings.MAIL_SERVER:
         return SmtpMailer(settings.MAIL_DEFAULT_SENDER)
-    return ConsoleMailer()
+    return ConsoleMailer(readable=settings.is_development)
 
 
 def sms_from(settings: Settings) -> SmsSender:
@@ -85,7 +86,7 @@ def sms_from(settings: Settings) -> SmsSender:
     if settings.SMS_BACKEND == "twilio":
         return TwilioSms(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN,
                          settings.TWILIO_FROM)
-    return ConsoleSms()
+    return ConsoleSms(readable=settings.is_development)
 
 
 def billing_from(settings: Settings) -> BillingGateway:

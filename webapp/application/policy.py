@@ -35,6 +35,9 @@ class Policy:
     # Sensitive changes (factors, addresses, password, deletion) need a sign-in this recent.
     reauth_max_age: timedelta = timedelta(seconds=300)
     mfa_required_for_staff: bool = False
+    # STRIPE_SECRET_KEY unset: no Stripe customer is queued, counted or offered; the
+    # customers missing when billing is turned on come from ``flask billing backfill``.
+    billing_enabled: bool = True
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

@@ -29,6 +29,11 @@ def number(value: str) -> int | None:
     return int(value) if int(value) <= MAX_ID else None
 
 
+def skipped_kinds() -> tuple[str, ...]:
+    """Stripe jobs left from before billing was turned off are neither counted nor listed."""
+    return () if services().billing.enabled else (MessageKind.STRIPE_CUSTOMER.value,)
+
+
 def _int_arg(name: str) -> int | None:
     return number(request.args.get(name, ""))
 
@@ -60,10 +65,14 @@ def queue() -> str:
     kind = request.args.get("kind", "")
     if status not in QUEUE_STATUSES or kind not in ("", *MessageKind):
         abort(400)
+    skip = skipped_kinds()
     messages = services().admin.queries.outbox(
         statuses=QUEUE_STATUSES[status], kind=kind or None, before_id=_int_arg("before"),
-        limit=PAGE)
+        limit=PAGE, skip_kinds=skip)
+    kinds = [("", "any"), ("email", "email"), ("sms", "SMS"),
+             ("stripe_customer", "Stripe customer")]
     return render_template("admin/queue.html", messages=messages, status=status, kind=kind,
+                           kinds=[k for k in kinds if k[0] not in skip],
                            form=ConfirmForm(),
                            more=len(messages) == PAGE)
 
