@@ -36,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None,
     register_rate_limits(app)
     register_errorhandlers(app)
     register_request_hooks(app, settings)
+    register_form_guard(app)
     register_commands(app)
     return app
 
@@ -193,6 +194,12 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
             if name.lower() not in present:
                 headers.add(name, value)
         return response
+
+
+def register_form_guard(app: Flask) -> None:
+    from webapp.interface.form_guard import register_form_guard as register
+
+    register(app)
 
 
 def register_commands(app: Flask) -> None:
