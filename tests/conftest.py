@@ -231,12 +231,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def log_in_browser(client: FlaskClient, user: Any) -> None:
     """A Flask-Login browser session for ``user``, as the login page would leave it
     (including the 'strong' session-protection identifier of this client)."""
-    from flask_login.utils import _create_identifier
-
     from webapp.application.tokens import session_version
 
+    generator = client.application.login_manager._session_identifier_generator  # noqa: SLF001
     with client.application.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
+        identifier = generator()
     with client.session_transaction() as sess:
         sess["_user_id"] = f"{user.id}:{session_version(user)}"
         sess["_fresh"] = True

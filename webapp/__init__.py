@@ -16,6 +16,7 @@ from webapp.application.services import Services
 from webapp.config import Settings
 from webapp.extensions import csrf, db, limiter, login_manager
 from webapp.infrastructure.log_filter import install_log_filter
+from webapp.interface.client_address import session_identifier
 from webapp.interface.cookie_session import LazySecureCookieSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +113,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.session_protection = "strong"
+    login_manager._session_identifier_generator = session_identifier  # noqa: SLF001
     with app.app_context():
         from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
         from webapp.infrastructure.uow import tune_sqlite

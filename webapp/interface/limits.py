@@ -13,9 +13,9 @@ them, so every door gets them.
 from __future__ import annotations
 
 from flask import Flask, current_app
-from flask_limiter.util import get_remote_address
 
 from webapp.extensions import limiter
+from webapp.interface.client_address import client_address
 
 ENDPOINT_LIMITS: dict[str, str] = {
     # JSON API
@@ -59,7 +59,7 @@ def _decorator(rule: str):  # noqa: ANN202
     # limits globally, and a second one per app would count every request twice.
     if rule not in _decorators:
         _decorators[rule] = limiter.shared_limit(
-            _rule_limit(rule), scope=f"ip-{rule}", key_func=get_remote_address,
+            _rule_limit(rule), scope=f"ip-{rule}", key_func=client_address,
             methods=["POST"])
     return _decorators[rule]
 
