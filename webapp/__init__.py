@@ -53,7 +53,8 @@ def configure(app: Flask, settings: Settings) -> None:
         SECRET_KEY=settings.SECRET_KEY,
         APP_BASE_URL=settings.APP_BASE_URL,
         SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.DATABASE_URL),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.DATABASE_URL,
+                                                  settings.DATABASE_LOCK_TIMEOUT_MS),
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAIL_SERVER=settings.MAIL_SERVER or "localhost",
         MAIL_PORT=settings.MAIL_PORT,
@@ -96,9 +97,10 @@ def _audit_log_lines() -> None:
         audit.propagate = False
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, lock_timeout_ms: int) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        # tune_sqlite sets the same busy timeout by PRAGMA on every connection
+        return {"connect_args": {"timeout": lock_timeout_ms / 1000, "check_same_thread": False}}
     # No pre-ping: it is a round trip on every checkout, as much as the one SELECT of a
     # token check. A connection found dead is detected on use and the pool discarded,
     # so a database restart costs each worker at most one failed request.
@@ -116,9 +118,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     login_manager._session_identifier_generator = session_identifier  # noqa: SLF001
     with app.app_context():
         from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
-        from webapp.infrastructure.uow import tune_sqlite
+        from webapp.infrastructure.uow import tune_postgresql, tune_sqlite
 
-        tune_sqlite(db.engine)
+        tune_sqlite(db.engine, settings.DATABASE_LOCK_TIMEOUT_MS)
+        tune_postgresql(db.engine, settings.DATABASE_LOCK_TIMEOUT_MS)
 
 
 def register_migrations(app: Flask) -> None:
@@ -157,9 +160,19 @@ def register_rate_limits(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from webapp.infrastructure.db_faults import classify
     from webapp.interface.errors import register_errorhandlers as register
+    from webapp.interface.errors import register_unavailable
 
     register(app)
+    errors: tuple[type[Exception], ...] = (SQLAlchemyError,)
+    if app.config["SETTINGS"].DATABASE_URL.startswith("postgresql"):
+        import psycopg  # the fast paths (readers, logins) use its connection directly
+
+        errors = (*errors, psycopg.Error)
+    register_unavailable(app, errors, classify)
 
 
 def register_request_hooks(app: Flask, settings: Settings) -> None:

@@ -62,6 +62,9 @@ class Settings:
     STRIPE_PRICES: str = ""  # comma-separated price ids offered as plans; else product metadata
     STRIPE_PLANS_TTL: int = 300
     REDIS_URL: str = ""
+    # How long a statement waits for a lock before the request answers 503 (SQLite's busy
+    # timeout, PostgreSQL's lock_timeout); under gunicorn's 30 s worker timeout.
+    DATABASE_LOCK_TIMEOUT_MS: int = 15_000
     JWT_ACCESS_TTL: int = 900
     JWT_REFRESH_TTL: int = 1_209_600
     JWT_ISSUER: str = "webapp"
@@ -173,6 +176,8 @@ class Settings:
                             "(after N failures, lock S seconds).")
         if self.RESEND_COOLDOWN < 0:
             problems.append("RESEND_COOLDOWN must be 0 or more seconds.")
+        if self.DATABASE_LOCK_TIMEOUT_MS < 1:
+            problems.append("DATABASE_LOCK_TIMEOUT_MS must be a positive number of ms.")
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
         if self.USER_CACHE_SIZE < 0:

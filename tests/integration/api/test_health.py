@@ -44,5 +44,9 @@ def test_healthz_is_503_when_the_engine_cannot_connect(app, client, monkeypatch,
                         lambda: SqlAlchemyUnitOfWork(lambda: Session(engine)))
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json == {"detail": "The database does not answer.", "code": "unavailable"}
+    assert response.json["code"] == "unavailable"
+    # the operator is told what to look at
+    assert response.json["detail"].startswith("The database does not answer")
+    assert "DATABASE_URL" in response.json["detail"]
+    assert response.headers["Retry-After"] == "5"
     engine.dispose()
