@@ -56,12 +56,25 @@ def make_app(tmp_path: Path, **overrides: Any) -> Flask:
 _SCHEMA_READY: set[str] = set()
 
 
+def _reset_counters_file(database: str | None) -> None:
+    """SQLite keeps the rate-limit counters in a file beside the database: emptied too."""
+    import sqlite3
+
+    counters = Path(f"{database}-limits")
+    if database and counters.exists():
+        connection = sqlite3.connect(counters)
+        with connection:
+            connection.execute("DELETE FROM rate_counters")
+        connection.close()
+
+
 def reset_database() -> None:
     """Empty tables for the app in context: drop/create on SQLite, TRUNCATE on PostgreSQL."""
     engine = db.engine
     if engine.dialect.name != "postgresql":
         db.drop_all()
         db.create_all()
+        _reset_counters_file(engine.url.database)
         return
     url = engine.url.render_as_string(hide_password=False)
     names = [t.name for t in db.metadata.sorted_tables]

@@ -64,8 +64,7 @@ def configure(app: Flask, settings: Settings) -> None:
         MAIL_USE_SSL=settings.MAIL_USE_SSL,
         MAIL_DEFAULT_SENDER=settings.MAIL_DEFAULT_SENDER,
         RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
-        RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
-        RATELIMIT_STRATEGY="moving-window",
+        **_limit_stores(app, settings),
         RATELIMIT_KEY_PREFIX="webapp-ip",
         RATELIMIT_HEADERS_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -83,6 +82,26 @@ def configure(app: Flask, settings: Settings) -> None:
         n = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0,  # type: ignore[method-assign]
                                 x_port=0, x_prefix=0)
+
+
+def _limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
+    """Where each limit counts (webapp/infrastructure/shared_limits.py), logged at start."""
+    from webapp.application.throttling import DEFAULT_LIMITS
+    from webapp.infrastructure.shared_limits import counters_engine, limiter_config
+    from webapp.interface.limits import ENDPOINT_LIMITS
+
+    counters = counters_engine(settings.DATABASE_URL, lambda: db.engine,
+                               settings.DATABASE_LOCK_TIMEOUT_MS)
+    app.extensions["rate_counters"] = counters
+    config, where = limiter_config(settings.REDIS_URL, counters)
+    if settings.RATELIMIT_ENABLED:
+        per_client = sorted(set(ENDPOINT_LIMITS.values()))
+        services = sorted(set(DEFAULT_LIMITS) - set(per_client))
+        logging.getLogger("webapp.limits").info(
+            "rate limits per client address (%s) count in %s; the lockout and the "
+            "per-account and per-destination limits (%s) in %s", ", ".join(per_client), where,
+            ", ".join(services), counters[1] if counters else "this process's memory")
+    return config
 
 
 def _audit_log_lines() -> None:
@@ -117,7 +136,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     login_manager.session_protection = "strong"
     login_manager._session_identifier_generator = session_identifier  # noqa: SLF001
     with app.app_context():
-        from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
+        from webapp.infrastructure import orm, shared_limits  # noqa: F401  (the tables)
         from webapp.infrastructure.uow import tune_postgresql, tune_sqlite
 
         tune_sqlite(db.engine, settings.DATABASE_LOCK_TIMEOUT_MS)

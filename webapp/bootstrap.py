@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from limits.storage import MemoryStorage
 
 from webapp.application.accounts import AccountService
 from webapp.application.admin import AdminService
@@ -28,7 +29,7 @@ from webapp.application.throttling import Throttle, ThrottlePolicy, parse_lockou
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.config import Settings
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.dispatch import InlineDispatcher
@@ -50,6 +51,7 @@ from webapp.infrastructure.security import (
     PyJwtCodec,
     SystemClock,
 )
+from webapp.infrastructure.shared_limits import DatabaseStorage
 from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 from webapp.infrastructure.user_cache import CachedReader, UserCache
@@ -97,13 +99,16 @@ def billing_from(settings: Settings) -> BillingGateway:
     return StripeGateway(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or None)
 
 
-def throttle_from(settings: Settings) -> Throttle:
-    """Flask-Limiter's storage (Redis or memory), or no limits at all when disabled."""
+def throttle_from(settings: Settings, counters: tuple | None = None) -> Throttle:
+    """The database's counters, shared by every worker with or without Redis (memory only
+    for an in-memory database), or no limits at all when disabled."""
     policy = ThrottlePolicy(limits=settings.RATELIMITS,
                             lockout=parse_lockout(settings.LOCKOUT_STEPS))
     if not settings.RATELIMIT_ENABLED:
         return Throttle(None, policy)
-    return Throttle(LimitsRateLimiter(limiter.storage), policy)
+    if counters is None:
+        return Throttle(LimitsRateLimiter(MemoryStorage()), policy)
+    return Throttle(LimitsRateLimiter(DatabaseStorage(engine=counters[0])), policy)
 
 
 def breached_from(settings: Settings) -> BreachedPasswords | None:
@@ -165,7 +170,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         renderer=JinjaRenderer(TEMPLATES),
         request=FlaskRequestContext(),
         policy=policy_from(settings),
-        throttle=throttle_from(settings),
+        throttle=throttle_from(settings, app.extensions.get("rate_counters")),
         breached=breached_from(settings),
     )
     tokens = TokenService(kit, PyJwtCodec(settings.SECRET_KEY, settings.JWT_ISSUER),

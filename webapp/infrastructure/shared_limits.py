@@ -1,0 +1,165 @@
+"""Rate-limit counters in the database: one number for every worker and app server.
+
+A ``limits`` storage (the library under Flask-Limiter and the services' RateLimiter),
+registered as ``webapp+db://``, with fixed windows: a counter row holds a count and
+the moment its window ends; one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``
+counts a hit and answers the new count atomically, so parallel workers cannot both
+take the last unit of a budget.
+
+- On PostgreSQL the rows live in the application database (table ``rate_counters``,
+  migration 0006), written on a connection of their own in autocommit: a counter is
+  kept whether or not the request's transaction commits (a failed login is counted
+  though its request rolls back).
+- On SQLite they live in a file beside the database (``app.db`` -> ``app.db-limits``):
+  SQLite has one writer at a time, and a request that holds the database's write lock
+  while counting would wait for itself. Every worker of the machine opens the same file.
+
+Expired rows are deleted now and then by the writes themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from limits.storage import Storage
+from sqlalchemy import Engine, Float, Integer, String, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+SCHEME = "webapp+db"
+CLEAN_EVERY = 1000  # writes between two deletions of expired rows (per process)
+
+_INCR = text("""
+INSERT INTO rate_counters (key, count, expires_at) VALUES (:key, :amount, :expires)
+ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN rate_counters.expires_at <= :now THEN :amount
+                 ELSE rate_counters.count + :amount END,
+    expires_at = CASE WHEN rate_counters.expires_at <= :now THEN :expires
+                      ELSE rate_counters.expires_at END
+RETURNING count""")
+_GET = text("SELECT count, expires_at FROM rate_counters WHERE key = :key AND expires_at > :now")
+
+
+class RateCounterRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)
+
+
+class DatabaseStorage(Storage):
+    """``limits`` storage on a SQLAlchemy engine (given as a callable: resolved on use)."""
+
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False,
+                 **options: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        self._engine: Callable[[], Engine] = options["engine"]
+        self._writes = 0
+        self._lock = Lock()
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self._engine().begin() as connection:
+            count = connection.execute(_INCR, {"key": key[:200], "amount": amount, "now": now,
+                                               "expires": now + expiry}).scalar_one()
+            self._maybe_clean(connection, now)
+        return int(count)
+
+    def get(self, key: str) -> int:
+        row = self._row(key)
+        return int(row[0]) if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._row(key)
+        return float(row[1]) if row else time.time()
+
+    def check(self) -> bool:
+        try:
+            with self._engine().connect() as connection:
+                connection.execute(text("SELECT count(*) FROM rate_counters WHERE 1 = 0"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with self._engine().begin() as connection:
+            return connection.execute(text("DELETE FROM rate_counters")).rowcount
+
+    def clear(self, key: str) -> None:
+        with self._engine().begin() as connection:
+            connection.execute(text("DELETE FROM rate_counters WHERE key = :key"),
+                               {"key": key[:200]})
+
+    def _row(self, key: str) -> Any:
+        with self._engine().connect() as connection:
+            return connection.execute(_GET, {"key": key[:200], "now": time.time()}).first()
+
+    def _maybe_clean(self, connection: Any, now: float) -> None:
+        with self._lock:
+            self._writes += 1
+            due = self._writes % CLEAN_EVERY == 0
+        if due:
+            connection.execute(text("DELETE FROM rate_counters WHERE expires_at <= :now"),
+                               {"now": now})
+
+
+def counters_engine(database_url: str, main: Callable[[], Engine],
+                    lock_timeout_ms: int) -> tuple[Callable[[], Engine], str] | None:
+    """Where the counters live, and its name for the start-up log: the application's
+    PostgreSQL database, a SQLite file beside the application's, or None (an in-memory
+    SQLite database: no file for the workers to share)."""
+    if database_url.startswith("postgresql"):
+        return main, "the PostgreSQL database (table rate_counters)"
+    path = database_url.split("///", 1)[1].split("?", 1)[0] if "///" in database_url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    from webapp.infrastructure.uow import tune_sqlite
+
+    engine = create_engine(f"sqlite:///{path}-limits",
+                           connect_args={"timeout": lock_timeout_ms / 1000})
+    tune_sqlite(engine, lock_timeout_ms)
+    created: list[bool] = []
+
+    def get() -> Engine:
+        if not created:  # once per process, on first use (not at import or start-up)
+            RateCounterRow.__table__.create(engine, checkfirst=True)
+            created.append(True)
+        return engine
+
+    return get, f"the SQLite file {Path(path).name}-limits beside the database"
+
+
+def limiter_config(redis_url: str, counters: tuple[Callable[[], Engine], str] | None
+                   ) -> tuple[dict[str, Any], str]:
+    """Flask-Limiter's settings for the per-client-address limits, and where they count.
+
+    Redis when ``REDIS_URL`` is set (moving windows; while it is down each worker counts
+    in its own memory instead: those limits loosen, never vanish); else the database
+    counters (fixed windows) that every worker shares; else, with no file to share, this
+    process's memory.
+    """
+    if redis_url:
+        return ({"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_STRATEGY": "moving-window",
+                 "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True},
+                "Redis (each worker's memory while Redis is down)")
+    if counters is not None:
+        return ({"RATELIMIT_STORAGE_URI": f"{SCHEME}://",
+                 "RATELIMIT_STORAGE_OPTIONS": {"engine": counters[0]},
+                 "RATELIMIT_STRATEGY": "fixed-window"}, counters[1])
+    return ({"RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_STRATEGY": "moving-window"},
+            "this process's memory (an in-memory database: nothing to share)")
