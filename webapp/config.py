@@ -185,8 +185,8 @@ class Settings:
         if self.USER_CACHE_MAX_AGE < 1:
             problems.append("USER_CACHE_MAX_AGE must be a positive number of seconds.")
         changes.update(_upper_choices(self, problems))
-        if (self.is_production and self.RATELIMIT_ENABLED
-                and self.DATABASE_URL.startswith("sqlite") and ":memory:" in self.DATABASE_URL):
+        if (self.is_production and self.RATELIMIT_ENABLED and not self.REDIS_URL
+                and self.DATABASE_URL.rstrip("/") in ("sqlite:", "sqlite:///:memory:")):
             problems.append("An in-memory SQLite DATABASE_URL gives each worker its own "
                             "limits: set a database file or PostgreSQL, or REDIS_URL.")
         if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:

@@ -107,3 +107,30 @@ def test_every_limited_view_exists(app):
 
     assert set(ENDPOINT_LIMITS) <= set(app.view_functions)
     assert all(getattr(app.view_functions[e], "_ip_limited", False) for e in ENDPOINT_LIMITS)
+
+
+def test_with_redis_down_the_lockout_stays_exact_and_nothing_fails(tmp_path):
+    from tests.e2e.servers import free_port
+
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    with two_workers(tmp_path, REDIS_URL=down, RATELIMIT_LOGIN="4/minute") as apps:
+        make_user(apps[0], "jane@example.com")
+        clients = [app.test_client() for app in apps]
+        wrong = {"email": "jane@example.com", "password": WRONG}
+        statuses = [clients[i % 2].post("/api/auth/login/", json=wrong, environ_base={
+            "REMOTE_ADDR": f"127.0.100.{i + 1}"}).status_code for i in range(8)]
+        assert statuses == [401] * 5 + [429] * 3  # closed: the lockout is not in Redis
+        # the per-client limit falls back to each worker's memory: 4 a minute in each
+        one = [clients[0].post("/api/auth/login/", json={
+            "email": f"u{i}@example.com", "password": WRONG}).status_code for i in range(5)]
+        assert one == [401] * 4 + [429]
+
+
+def test_production_refuses_an_in_memory_database_for_its_limits(tmp_path):
+    from webapp.config import ConfigError, Settings
+
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(ConfigError, match="each worker its own limits"):
+            Settings.load({"APP_ENV": "production", "SECRET_KEY": "s" * 40,
+                           "APP_BASE_URL": "https://a.example", "DATABASE_URL": url}, {},
+                          tmp_path)
