@@ -136,7 +136,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     login_manager.session_protection = "strong"
     login_manager._session_identifier_generator = session_identifier  # noqa: SLF001
     with app.app_context():
-        from webapp.infrastructure import orm, shared_limits  # noqa: F401  (the tables)
+        from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
         from webapp.infrastructure.uow import tune_postgresql, tune_sqlite
 
         tune_sqlite(db.engine, settings.DATABASE_LOCK_TIMEOUT_MS)

@@ -75,8 +75,10 @@ def gunicorn(tmp_path: Path, redis_url: str) -> Iterator[servers.AppServer]:
 
 @pytest.fixture
 def gunicorn_without_redis(tmp_path: Path) -> Iterator[servers.AppServer]:
-    """No REDIS_URL: every limit counts in the database's counters."""
-    with two_workers(tmp_path) as app:
+    """No REDIS_URL: every limit counts in the database's counters. Real argon2 costs, so
+    that a password check takes as long as in production (the window parallel guesses
+    would race through)."""
+    with two_workers(tmp_path, ARGON2_MEMORY_COST="19456", ARGON2_TIME_COST="2") as app:
         app.start()
         yield app
 
@@ -109,6 +111,26 @@ def from_address(address: str) -> requests.Session:
     session.mount("http://", SourceAdapter())
     session.headers["Connection"] = "close"  # a new connection each time: workers take turns
     return session
+
+
+def parallel_guesses(base: str, email: str) -> int:
+    """Wrong passwords checked (401s) before the lock, from 8 clients at once."""
+
+    def guess_until_locked(n: int) -> int:
+        client, checked = from_address(f"127.0.101.{n}"), 0
+        for _ in range(200):
+            answer = client.post(f"{base}/api/auth/login/", timeout=10,
+                                 json={"email": email, "password": "not the password"})
+            if answer.status_code == 401:
+                checked += 1
+            elif answer.status_code == 429 and int(answer.headers["Retry-After"]) > 1:
+                return checked  # locked
+            else:
+                assert answer.status_code == 429, answer.text  # busy: try again
+        raise AssertionError("never locked")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sum(pool.map(guess_until_locked, range(1, 9)))
 
 
 def both_workers_up(app: servers.AppServer) -> None:
@@ -193,6 +215,11 @@ def test_without_redis_two_workers_hold_every_limit_exactly(gunicorn_without_red
     assert {from_address("127.0.100.99").post(f"{base}/api/auth/login/", json=right,
                                               timeout=10).status_code
             for _ in range(4)} == {429}  # locked for everyone, through either worker
+
+    # the same in parallel: 8 clients guessing at once, each trying again while its guess
+    # was refused only because another one was being checked (Retry-After: 1), until the
+    # lock: still exactly 5 passwords checked
+    assert parallel_guesses(base, "parallel@example.com") == 5
 
     # 12 reset requests for one address from 12 client addresses: 3 messages, 9 refusals
     answers = [from_address(f"127.0.100.{n}").post(

@@ -27,11 +27,10 @@ from threading import Lock
 from typing import Any
 
 from limits.storage import Storage
-from sqlalchemy import Engine, Float, Integer, String, create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
+from webapp.infrastructure.orm import RateCounterRow
 
 log = logging.getLogger(__name__)
 SCHEME = "webapp+db"
@@ -46,14 +45,6 @@ ON CONFLICT (key) DO UPDATE SET
                       ELSE rate_counters.expires_at END
 RETURNING count""")
 _GET = text("SELECT count, expires_at FROM rate_counters WHERE key = :key AND expires_at > :now")
-
-
-class RateCounterRow(db.Model):  # type: ignore[name-defined,misc]
-    __tablename__ = "rate_counters"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, nullable=False)
-    expires_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)
 
 
 class DatabaseStorage(Storage):
