@@ -20,6 +20,7 @@ Expired rows are deleted now and then by the writes themselves.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,21 +31,24 @@ from limits.storage import Storage
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from webapp.infrastructure.autocommit import autocommit_connection
 from webapp.infrastructure.orm import RateCounterRow
 
 log = logging.getLogger(__name__)
 SCHEME = "webapp+db"
 CLEAN_EVERY = 1000  # writes between two deletions of expired rows (per process)
 
-_INCR = text("""
+_INCR = """
 INSERT INTO rate_counters (key, count, expires_at) VALUES (:key, :amount, :expires)
 ON CONFLICT (key) DO UPDATE SET
     count = CASE WHEN rate_counters.expires_at <= :now THEN :amount
                  ELSE rate_counters.count + :amount END,
     expires_at = CASE WHEN rate_counters.expires_at <= :now THEN :expires
                       ELSE rate_counters.expires_at END
-RETURNING count""")
-_GET = text("SELECT count, expires_at FROM rate_counters WHERE key = :key AND expires_at > :now")
+RETURNING count"""
+_GET = "SELECT count, expires_at FROM rate_counters WHERE key = :key AND expires_at > :now"
+_CLEAN = "DELETE FROM rate_counters WHERE expires_at <= :now"
+_PLACEHOLDER = re.compile(r"(?<!:):(\w+)")  # :name -> %(name)s for psycopg
 
 
 class DatabaseStorage(Storage):
@@ -65,10 +69,13 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        with self._engine().begin() as connection:
-            count = connection.execute(_INCR, {"key": key[:200], "amount": amount, "now": now,
-                                               "expires": now + expiry}).scalar_one()
-            self._maybe_clean(connection, now)
+        with self._lock:
+            self._writes += 1
+            clean = self._writes % CLEAN_EVERY == 0
+        if clean:
+            self._execute(_CLEAN, {"now": now})
+        [(count,)] = self._execute(_INCR, {"key": key[:200], "amount": amount, "now": now,
+                                           "expires": now + expiry})
         return int(count)
 
     def get(self, key: str) -> int:
@@ -81,32 +88,33 @@ class DatabaseStorage(Storage):
 
     def check(self) -> bool:
         try:
-            with self._engine().connect() as connection:
-                connection.execute(text("SELECT count(*) FROM rate_counters WHERE 1 = 0"))
-        except SQLAlchemyError:
+            self._execute("SELECT count(*) FROM rate_counters WHERE 1 = 0", {})
+        except Exception:  # noqa: BLE001 - any failure means the storage is not usable
             return False
         return True
 
     def reset(self) -> int | None:
-        with self._engine().begin() as connection:
-            return connection.execute(text("DELETE FROM rate_counters")).rowcount
+        self._execute("DELETE FROM rate_counters", {})
+        return None
 
     def clear(self, key: str) -> None:
-        with self._engine().begin() as connection:
-            connection.execute(text("DELETE FROM rate_counters WHERE key = :key"),
-                               {"key": key[:200]})
+        self._execute("DELETE FROM rate_counters WHERE key = :key", {"key": key[:200]})
 
     def _row(self, key: str) -> Any:
-        with self._engine().connect() as connection:
-            return connection.execute(_GET, {"key": key[:200], "now": time.time()}).first()
+        rows = self._execute(_GET, {"key": key[:200], "now": time.time()})
+        return rows[0] if rows else None
 
-    def _maybe_clean(self, connection: Any, now: float) -> None:
-        with self._lock:
-            self._writes += 1
-            due = self._writes % CLEAN_EVERY == 0
-        if due:
-            connection.execute(text("DELETE FROM rate_counters WHERE expires_at <= :now"),
-                               {"now": now})
+    def _execute(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """One statement, its own transaction. On PostgreSQL a pooled psycopg connection
+        in autocommit (one round trip, as readers.py does); on SQLite, SQLAlchemy."""
+        engine = self._engine()
+        if engine.dialect.name == "postgresql":
+            with autocommit_connection(engine) as connection:
+                cursor = connection.execute(_PLACEHOLDER.sub(r"%(\1)s", sql), params)
+                return cursor.fetchall() if cursor.description else []
+        with engine.begin() as connection:
+            result = connection.execute(text(sql), params)
+            return list(result) if result.returns_rows else []
 
 
 def counters_engine(database_url: str, main: Callable[[], Engine],
