@@ -109,7 +109,20 @@ def test_every_limited_view_exists(app):
     assert all(getattr(app.view_functions[e], "_ip_limited", False) for e in ENDPOINT_LIMITS)
 
 
-def test_with_redis_down_the_lockout_stays_exact_and_nothing_fails(tmp_path):
+@pytest.fixture
+def global_limiter_restored() -> Iterator[None]:
+    """Flask-Limiter's one ``limiter`` keeps "storage dead, use the in-memory fallback"
+    across init_app calls (one app per process in production); later apps in this test
+    process must not inherit it."""
+    from webapp.extensions import limiter
+
+    yield
+    limiter._storage_dead = False  # noqa: SLF001
+    limiter._in_memory_fallback_enabled = False  # noqa: SLF001
+
+
+def test_with_redis_down_the_lockout_stays_exact_and_nothing_fails(tmp_path,
+                                                                   global_limiter_restored):
     from tests.e2e.servers import free_port
 
     down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
