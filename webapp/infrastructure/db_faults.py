@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 @dataclass(frozen=True)
 class DatabaseFault:
-    reason: str  # read_only, locked, unreachable, full, conflict
+    reason: str  # read_only, locked, unreachable, full, no_schema, conflict
     detail: str
     retry_after: int
 
@@ -41,18 +41,21 @@ UNREACHABLE = DatabaseFault(
 FULL = DatabaseFault(
     "full", "The database is out of space or connections: free disk space, or raise "
     "max_connections / lower the workers' pool size.", 30)
+NO_SCHEMA = DatabaseFault(
+    "no_schema", "The database lacks this release's tables: run "
+    "`flask --app wsgi db upgrade`.", 30)
 CONFLICT = DatabaseFault(
     "conflict", "A transaction was cancelled by a deadlock or serialization conflict.", 1)
 
 # PostgreSQL SQLSTATE classes and codes (psycopg's ``sqlstate``).
 _BY_SQLSTATE = {"25006": READ_ONLY, "55P03": LOCKED, "57014": LOCKED, "40001": CONFLICT,
-                "40P01": CONFLICT, "53100": FULL, "53300": FULL}
+                "40P01": CONFLICT, "53100": FULL, "53300": FULL, "42P01": NO_SCHEMA}
 _BY_CLASS = {"08": UNREACHABLE, "57": UNREACHABLE, "53": FULL}
 # SQLite says it in words (sqlite3 has no SQLSTATE).
 _BY_MESSAGE = (("readonly database", READ_ONLY), ("read-only", READ_ONLY),
                ("database is locked", LOCKED), ("database table is locked", LOCKED),
                ("disk is full", FULL), ("unable to open database", UNREACHABLE),
-               ("disk i/o error", UNREACHABLE))
+               ("disk i/o error", UNREACHABLE), ("no such table", NO_SCHEMA))
 
 
 class DatabaseRefusesWrites(SQLAlchemyError):

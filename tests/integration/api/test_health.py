@@ -50,3 +50,12 @@ def test_healthz_is_503_when_the_engine_cannot_connect(app, client, monkeypatch,
     assert "DATABASE_URL" in response.json["detail"]
     assert response.headers["Retry-After"] == "5"
     engine.dispose()
+
+
+def test_healthz_says_to_migrate_a_database_without_the_schema(tmp_path):
+    from tests.integration.test_database_faults import second_app
+
+    with second_app(f"sqlite:///{tmp_path / 'empty.db'}") as bare:  # never migrated
+        response = bare.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "db upgrade" in response.json["detail"]
