@@ -61,6 +61,27 @@ def test_the_lockout_checks_exactly_five_passwords_across_workers(tmp_path):
         assert {c.post("/api/auth/login/", json=right).status_code for c in clients} == {429}
 
 
+def test_a_reset_through_one_worker_lifts_the_lock_in_the_other(tmp_path):
+    with two_workers(tmp_path) as (first, second):
+        make_user(first, "jane@example.com")
+        wrong = {"email": "jane@example.com", "password": WRONG}
+        for n in range(5):
+            first.test_client().post("/api/auth/login/", json=wrong,
+                                     environ_base={"REMOTE_ADDR": f"127.0.100.{n + 1}"})
+        new = "a brand new passphrase"
+        assert first.test_client().post("/api/auth/login/", json={
+            "email": "jane@example.com", "password": PASSWORD}).status_code == 429
+        other = second.test_client()
+        assert other.post("/api/auth/password-reset/", json={
+            "email": "jane@example.com"}).status_code == 202
+        code = Outbox(second).code("email", "jane@example.com")
+        assert other.post("/api/auth/password-reset/confirm/", json={
+            "email": "jane@example.com", "code": code, "new_password": new,
+            "confirm_password": new}).status_code == 200
+        assert first.test_client().post("/api/auth/login/", json={
+            "email": "jane@example.com", "password": new}).status_code == 200
+
+
 def test_one_address_gets_three_reset_messages_an_hour_across_workers(tmp_path):
     with two_workers(tmp_path) as apps:
         make_user(apps[0], "jane@example.com")
