@@ -81,7 +81,8 @@ def redis_process(port: int, tmp_path: Path) -> servers.Process:
 
 
 class Load:
-    """Four clients registering new addresses and logging in, until stopped."""
+    """Four clients registering new addresses and logging in (each to its own account),
+    until stopped."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -109,7 +110,8 @@ class Load:
                 else:
                     kind, status = "login", requests.post(
                         f"{self.base}/api/auth/login/", timeout=30,
-                        json={"email": "steady@example.com", "password": PASSWORD}).status_code
+                        json={"email": f"steady{n}@example.com", "password": PASSWORD}
+                    ).status_code
             except requests.RequestException as exc:  # a dropped connection is a failure
                 self.errors.append(f"{email}: {exc!r}")
                 continue
@@ -145,7 +147,9 @@ def test_registrations_and_logins_through_a_postgresql_restart_and_a_redis_outag
         RATELIMIT_REGISTER="5000/minute", DELIVERY="worker", DATABASE_LOCK_TIMEOUT_MS="5000",
         MAIL_SERVER=servers.HOST, MAIL_PORT=str(smtp_server.port))
     servers.migrate(env)
-    servers.flask(["users", "create-admin", "steady@example.com", "--password", PASSWORD], env)
+    for n in range(4):  # one account per client: one password check per account at a time
+        servers.flask(["users", "create-admin", f"steady{n}@example.com", "--password",
+                       PASSWORD], env)
     app = servers.AppServer(env, workers=2, log_dir=tmp_path,
                             extra_args=["-c", "python:webapp.gunicorn_conf"])
     worker = servers.Process("worker", [str(servers.BIN / "flask"), "--app", "wsgi", "worker",
