@@ -185,10 +185,11 @@ class Settings:
         if self.USER_CACHE_MAX_AGE < 1:
             problems.append("USER_CACHE_MAX_AGE must be a positive number of seconds.")
         changes.update(_upper_choices(self, problems))
-        if (self.is_production and self.RATELIMIT_ENABLED and not self.REDIS_URL
+        if (self.is_production and self.RATELIMIT_ENABLED
                 and self.DATABASE_URL.rstrip("/") in ("sqlite:", "sqlite:///:memory:")):
+            # The lockout counts in the database, even with REDIS_URL set.
             problems.append("An in-memory SQLite DATABASE_URL gives each worker its own "
-                            "limits: set a database file or PostgreSQL, or REDIS_URL.")
+                            "lockout and limits: use a database file or PostgreSQL.")
         if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:
             log.warning("ARGON2_MEMORY_COST below OWASP's 19 MiB in production")
         if problems:

@@ -164,7 +164,8 @@ def test_production_refuses_an_in_memory_database_for_its_limits(tmp_path):
     from webapp.config import ConfigError, Settings
 
     for url in ("sqlite://", "sqlite:///:memory:"):
-        with pytest.raises(ConfigError, match="each worker its own limits"):
-            Settings.load({"APP_ENV": "production", "SECRET_KEY": "s" * 40,
-                           "APP_BASE_URL": "https://a.example", "DATABASE_URL": url}, {},
-                          tmp_path)
+        for redis in ("", "redis://127.0.0.1:6379/0"):  # the lockout is never in Redis
+            with pytest.raises(ConfigError, match="each worker its own lockout"):
+                Settings.load({"APP_ENV": "production", "SECRET_KEY": "s" * 40,
+                               "APP_BASE_URL": "https://a.example", "DATABASE_URL": url,
+                               "REDIS_URL": redis}, {}, tmp_path)
