@@ -63,12 +63,25 @@ def make_app(tmp_path: Path, *, reset: bool = True, **overrides: Any) -> Flask:
 _SCHEMA_READY: set[str] = set()
 
 
+def _reset_counters_file(database: str | None) -> None:
+    """SQLite keeps the rate-limit counters in a file beside the database: emptied too."""
+    import sqlite3
+
+    counters = Path(f"{database}-limits")
+    if database and counters.exists():
+        connection = sqlite3.connect(counters)
+        with connection:
+            connection.execute("DELETE FROM rate_counters")
+        connection.close()
+
+
 def reset_database() -> None:
     """Empty tables for the app in context: drop/create on SQLite, TRUNCATE on PostgreSQL."""
     engine = db.engine
     if engine.dialect.name != "postgresql":
         db.drop_all()
         db.create_all()
+        _reset_counters_file(engine.url.database)
         return
     url = engine.url.render_as_string(hide_password=False)
     names = [t.name for t in db.metadata.sorted_tables]
@@ -238,12 +251,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def log_in_browser(client: FlaskClient, user: Any) -> None:
     """A Flask-Login browser session for ``user``, as the login page would leave it
     (including the 'strong' session-protection identifier of this client)."""
-    from flask_login.utils import _create_identifier
-
     from webapp.application.tokens import session_version
 
+    generator = client.application.login_manager._session_identifier_generator  # noqa: SLF001
     with client.application.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
+        identifier = generator()
     with client.session_transaction() as sess:
         sess["_user_id"] = f"{user.id}:{session_version(user)}"
         sess["_fresh"] = True

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from limits.storage import MemoryStorage
 
 from webapp.application.billing import BillingSettings
 from webapp.application.common import Ports
@@ -22,7 +23,7 @@ from webapp.application.policy import Policy
 from webapp.application.services import Adapters, Services, wire_services
 from webapp.application.throttling import Throttle, ThrottlePolicy, parse_lockout
 from webapp.config import Settings
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.dispatch import InlineDispatcher
@@ -45,6 +46,7 @@ from webapp.infrastructure.security import (
     PyJwtCodec,
     SystemClock,
 )
+from webapp.infrastructure.shared_limits import DatabaseStorage
 from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 from webapp.infrastructure.user_cache import CachedReader, UserCache
@@ -95,13 +97,16 @@ def billing_from(settings: Settings) -> BillingGateway:
     return StripeGateway(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or None)
 
 
-def throttle_from(settings: Settings) -> Throttle:
-    """Flask-Limiter's storage (Redis or memory), or no limits at all when disabled."""
+def throttle_from(settings: Settings, counters: tuple | None = None) -> Throttle:
+    """The database's counters, shared by every worker with or without Redis (memory only
+    for an in-memory database), or no limits at all when disabled."""
     policy = ThrottlePolicy(limits=settings.RATELIMITS,
                             lockout=parse_lockout(settings.LOCKOUT_STEPS))
     if not settings.RATELIMIT_ENABLED:
         return Throttle(None, policy)
-    return Throttle(LimitsRateLimiter(limiter.storage), policy)
+    if counters is None:
+        return Throttle(LimitsRateLimiter(MemoryStorage()), policy)
+    return Throttle(LimitsRateLimiter(DatabaseStorage(engine=counters[0])), policy)
 
 
 def breached_from(settings: Settings) -> BreachedPasswords | None:
@@ -159,7 +164,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         renderer=JinjaRenderer(TEMPLATES),
         request=FlaskRequestContext(),
         policy=policy_from(settings),
-        throttle=throttle_from(settings),
+        throttle=throttle_from(settings, app.extensions.get("rate_counters")),
         breached=breached_from(settings),
     )
     services = wire_services(ports, Adapters(

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -239,3 +240,11 @@ class MfaChallengeRow(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+class RateCounterRow(db.Model):
+    """A fixed-window rate-limit counter (webapp/infrastructure/shared_limits.py)."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)

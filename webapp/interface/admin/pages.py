@@ -9,6 +9,7 @@ from webapp.domain.errors import DomainError
 from webapp.domain.model import MessageKind
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.forms import ConfirmForm, InviteForm
+from webapp.interface.web.safety import safe_next
 
 PAGE = 100
 QUEUE_STATUSES = {"": ("pending", "failed"), "pending": ("pending",), "failed": ("failed",),
@@ -86,12 +87,14 @@ def queue_retry(message_id: int) -> Response:
             flash(f"Message #{message_id} will be tried again now.", "success")
         except DomainError as exc:
             flash(exc.detail, "error")
-    return redirect(request.form.get("back", "") if _local(request.form.get("back", ""))
-                    else url_for("admin.queue"))
+    return redirect(_back(request.form.get("back", "")) or url_for("admin.queue"))
 
 
-def _local(path: str) -> bool:
-    return path.startswith("/admin/") and not path.startswith("//")
+def _back(path: str) -> str:
+    """The staff page to return to, or "": a plain path under /admin/ only (safe_next
+    refuses control characters, CR/LF included, which a Location header cannot carry)."""
+    target = safe_next(path, "")
+    return target if target.startswith("/admin/") else ""
 
 
 @bp.route("/invitations", methods=["GET", "POST"])
