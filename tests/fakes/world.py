@@ -15,7 +15,7 @@ from tests.fakes.security import (
     FakeSigner,
     FakeTokenCodec,
 )
-from tests.fakes.storage import FakeStaffQueries, FakeUnitOfWork, Store
+from tests.fakes.storage import FakeSessionStore, FakeStaffQueries, FakeUnitOfWork, Store
 from webapp.application.common import Ports
 from webapp.application.policy import Policy
 from webapp.application.services import Adapters, Services, wire_services
@@ -45,6 +45,7 @@ class World:
     ports: Ports
     limiter: FakeRateLimiter | None = None
     webhooks: FakeWebhooks = field(default_factory=FakeWebhooks)
+    sessions: FakeSessionStore = field(default_factory=FakeSessionStore)
 
     def emails(self, to: str | None = None) -> list[OutboxMessage]:
         return [
@@ -93,6 +94,11 @@ class World:
                                                   password=password, door=Door.BROWSER).user
 
 
+def fake_device_label(user_agent: str) -> str:
+    """What the real label does, on a fake's terms: one readable string per user agent."""
+    return f"device of {user_agent}" if user_agent else "Unknown device"
+
+
 def make_world(
     policy: Policy | None = None,
     throttle: ThrottlePolicy | None = None,
@@ -118,6 +124,7 @@ def make_world(
         breached=breached,
     )
     mailer, sms, billing, webhooks = FakeMailer(), FakeSms(), FakeBilling(), FakeWebhooks()
+    sessions = FakeSessionStore()
     services = wire_services(
         ports,
         Adapters(
@@ -127,6 +134,8 @@ def make_world(
             billing=billing,
             webhooks=webhooks,
             staff_queries=FakeStaffQueries(store),
+            sessions=sessions,
+            device_label=fake_device_label,
         ),
     )
     return World(
@@ -143,4 +152,5 @@ def make_world(
         ports,
         limiter,
         webhooks,
+        sessions,
     )

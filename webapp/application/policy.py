@@ -32,6 +32,8 @@ class Policy:
     delivery_backoff: timedelta = timedelta(seconds=10)  # doubles after each failed attempt
     invitation_ttl: timedelta = timedelta(days=7)
     invitations_by_users: bool = False
+    # A browser session not seen for this long has ended (its record expires with it).
+    session_idle: timedelta = timedelta(days=30)
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

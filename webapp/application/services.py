@@ -4,19 +4,23 @@ bootstrap calls it with real adapters; the unit tests' ``make_world`` with fakes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from webapp.application.accounts import AccountService
+from webapp.application.activity import ActivityService
 from webapp.application.admin import AdminService
 from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.common import Ports
 from webapp.application.delivery import DeliveryService
+from webapp.application.devices import NewDeviceNotices
 from webapp.application.health import HealthService
 from webapp.application.interfaces import (
     BillingGateway,
     Clock,
     LoginStore,
     Mailer,
+    SessionStore,
     SmsSender,
     StaffQueries,
     TokenCodec,
@@ -25,6 +29,7 @@ from webapp.application.interfaces import (
 from webapp.application.invitations import InvitationService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
+from webapp.application.sessions import SessionService
 from webapp.application.signin import SignInService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
@@ -42,6 +47,8 @@ class Services:
     invitations: InvitationService
     admin: AdminService
     health: HealthService
+    sessions: SessionService
+    activity: ActivityService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
     @property
@@ -65,6 +72,8 @@ class Adapters:
     billing: BillingGateway
     webhooks: WebhookVerifier
     staff_queries: StaffQueries
+    sessions: SessionStore  # browser sessions: the database, or Redis
+    device_label: Callable[[str], str]  # "Firefox on Linux" from a user agent
     logins: LoginStore | None = None  # None: the unit of work (see signin.UnitOfWorkLogins)
     billing_settings: BillingSettings | None = None
     keep_bodies: bool = True  # keep sent messages' bodies (the dev outbox page shows them)
@@ -73,6 +82,7 @@ class Adapters:
 def wire_services(ports: Ports, adapters: Adapters) -> Services:
     tokens = TokenService(ports, adapters.codec)
     signin = SignInService(ports, tokens, adapters.logins)
+    signin.after_sign_in.append(NewDeviceNotices(ports, adapters.device_label).after_sign_in)
     verification = VerificationService(ports)
     resets = PasswordResetService(ports, tokens, verification)
     return Services(
@@ -90,5 +100,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         invitations=InvitationService(ports, verification, tokens, signin),
         admin=AdminService(ports, verification, resets, tokens, adapters.staff_queries),
         health=HealthService(ports),
+        sessions=SessionService(ports, tokens, adapters.sessions, adapters.device_label),
+        activity=ActivityService(ports),
         _ports=ports,
     )

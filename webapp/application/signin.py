@@ -63,6 +63,7 @@ class SignIn:
     secret: str  # the normalised password
     user: User | None = None
     verified_hash: str | None = None  # a stored hash this password was found to match
+    device: str | None = None  # the browser's device-cookie id (new-device notices)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class SignedIn:
 
 
 Stage = Callable[[SignIn], None]
+# Called once a sign-in is recorded, with the signed-in user (e.g. new-device notices).
+AfterSignIn = Callable[[SignIn, User], None]
 
 
 class SignInService(Service):
@@ -82,12 +85,16 @@ class SignInService(Service):
         self.tokens = tokens
         self.logins = logins or UnitOfWorkLogins(ports.uow)
         self.checks: list[Stage] = [self.check_password, self.check_account]
+        self.after_sign_in: list[AfterSignIn] = []
 
     def with_password(
-        self, *, email: str | None, phone: str | None, password: str, door: Door
+        self, *, email: str | None, phone: str | None, password: str, door: Door,
+        device: str | None = None,
     ) -> SignedIn:
-        """Sign in with an email or phone and a password: the answer of every door."""
+        """Sign in with an email or phone and a password: the answer of every door.
+        ``device``: the browser's device-cookie id, if it has one."""
         attempt = self.identify(email, phone, password, door)
+        attempt.device = device
         for _ in range(LOGIN_ROUNDS):
             attempt.user = self.logins.find_user(attempt.email, attempt.phone)
             for check in self.checks:
@@ -147,6 +154,8 @@ class SignInService(Service):
         if not self.logins.record(login):
             return None
         write_json_line(login.event)
+        for hook in self.after_sign_in:
+            hook(attempt, login.user)
         if attempt.door is Door.API:
             assert login.family is not None
             return SignedIn(login.user, self.tokens.pair(login.user, login.family.id, 0))

@@ -37,6 +37,9 @@ class User:
     created_at: datetime | None = None
     last_login_at: datetime | None = None
     password_changed_at: datetime | None = None
+    # API logins ended from the device list lately (see domain/sessions.py): their access
+    # tokens die at their next check, which reads this row anyway.
+    ended_families: str = ""
 
     @property
     def is_verified(self) -> bool:

@@ -18,6 +18,7 @@ from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlCodeRepository,
     SqlInvitationRepository,
+    SqlKnownDeviceRepository,
     SqlOutboxRepository,
     SqlRefreshFamilyRepository,
     SqlUserRepository,
@@ -42,6 +43,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.invitations = SqlInvitationRepository(self.session)
         self.subscriptions = SqlSubscriptionRepository(self.session)
         self.billing_events = SqlBillingEventRepository(self.session)
+        self.devices = SqlKnownDeviceRepository(self.session)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:

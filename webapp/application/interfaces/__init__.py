@@ -22,6 +22,7 @@ from webapp.application.interfaces.security import (
     PasswordHasher,
     TokenCodec,
 )
+from webapp.application.interfaces.sessions import KnownDeviceRepository, SessionStore
 from webapp.application.interfaces.staff import (
     PAGE_SIZE,
     FunnelDay,
@@ -60,6 +61,7 @@ __all__ = [
     "CodeRepository",
     "FunnelDay",
     "InvitationRepository",
+    "KnownDeviceRepository",
     "LinkSigner",
     "LoginStore",
     "Mailer",
@@ -74,6 +76,7 @@ __all__ = [
     "RequestContext",
     "RequestInfo",
     "SearchTerms",
+    "SessionStore",
     "SmsSender",
     "StaffQueries",
     "SubscriptionRepository",

@@ -1,0 +1,124 @@
+"""Where browser sessions are kept (the SessionStore port): a table in the database, or
+Redis when REDIS_URL is set (every app server then shares them without touching the
+database on page views). Each call is its own short step, outside the request's unit of
+work, so that ending a session holds at once for every worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from webapp.domain.sessions import BrowserSession
+from webapp.infrastructure.orm import BrowserSessionRow
+
+_COLUMNS = BrowserSessionRow.__table__.c
+
+
+class SqlSessionStore:
+    """The ``browser_sessions`` table (SQLAlchemy Core on its own connection)."""
+
+    def __init__(self, engine: Callable[[], Engine]) -> None:
+        self._engine = engine
+
+    def add(self, session: BrowserSession, idle: timedelta) -> None:
+        with self._engine().begin() as connection:
+            # The user's expired sessions go when a new one starts: the table stays small.
+            connection.execute(delete(BrowserSessionRow).where(
+                _COLUMNS.user_id == session.user_id,
+                _COLUMNS.last_seen_at < session.created_at - idle))
+            connection.execute(insert(BrowserSessionRow).values(**asdict(session)))
+
+    def get(self, session_id: str) -> BrowserSession | None:
+        with self._engine().connect() as connection:
+            row = connection.execute(select(BrowserSessionRow.__table__)
+                                     .where(_COLUMNS.id == session_id)).first()
+        return BrowserSession(**row._mapping) if row is not None else None
+
+    def touch(self, session_id: str, now: datetime, ip: str, idle: timedelta) -> None:
+        with self._engine().begin() as connection:
+            connection.execute(update(BrowserSessionRow).where(_COLUMNS.id == session_id)
+                               .values(last_seen_at=now, ip=ip))
+
+    def delete(self, session_id: str) -> bool:
+        with self._engine().begin() as connection:
+            result = connection.execute(delete(BrowserSessionRow)
+                                        .where(_COLUMNS.id == session_id))
+        return bool(result.rowcount)
+
+    def for_user(self, user_id: int) -> list[BrowserSession]:
+        with self._engine().connect() as connection:
+            rows = connection.execute(select(BrowserSessionRow.__table__)
+                                      .where(_COLUMNS.user_id == user_id)).all()
+        return [BrowserSession(**row._mapping) for row in rows]
+
+
+class RedisSessionStore:
+    """One key per session (JSON, expiring ``idle`` after it was last seen) and one set
+    of session ids per user, for the list."""
+
+    def __init__(self, client: Any, prefix: str = "webapp:session") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def _key(self, session_id: str) -> str:
+        return f"{self._prefix}:{session_id}"
+
+    def _user_key(self, user_id: int) -> str:
+        return f"{self._prefix}s-of:{user_id}"
+
+    def add(self, session: BrowserSession, idle: timedelta) -> None:
+        pipe = self._redis.pipeline()
+        pipe.set(self._key(session.id), _dump(session), ex=idle)
+        pipe.sadd(self._user_key(session.user_id), session.id)
+        pipe.expire(self._user_key(session.user_id), idle)
+        pipe.execute()
+
+    def get(self, session_id: str) -> BrowserSession | None:
+        raw = self._redis.get(self._key(session_id))
+        return _load(raw) if raw is not None else None
+
+    def touch(self, session_id: str, now: datetime, ip: str, idle: timedelta) -> None:
+        session = self.get(session_id)
+        if session is None:
+            return
+        session.last_seen_at, session.ip = now, ip
+        # xx: only while it exists, so a session ended meanwhile is not brought back.
+        self._redis.set(self._key(session_id), _dump(session), ex=idle, xx=True)
+        self._redis.expire(self._user_key(session.user_id), idle, gt=True)
+
+    def delete(self, session_id: str) -> bool:
+        session = self.get(session_id)
+        removed = bool(self._redis.delete(self._key(session_id)))
+        if session is not None:
+            self._redis.srem(self._user_key(session.user_id), session_id)
+        return removed
+
+    def for_user(self, user_id: int) -> list[BrowserSession]:
+        ids = sorted(i.decode() if isinstance(i, bytes) else i
+                     for i in self._redis.smembers(self._user_key(user_id)))
+        if not ids:
+            return []
+        raws = self._redis.mget([self._key(i) for i in ids])
+        gone = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+        if gone:  # expired on their own: drop them from the set too
+            self._redis.srem(self._user_key(user_id), *gone)
+        return [_load(raw) for raw in raws if raw is not None]
+
+
+def _dump(session: BrowserSession) -> str:
+    values = asdict(session)
+    values["created_at"] = session.created_at.timestamp()
+    values["last_seen_at"] = session.last_seen_at.timestamp()
+    return json.dumps(values)
+
+
+def _load(raw: bytes | str) -> BrowserSession:
+    values = json.loads(raw)
+    values["created_at"] = datetime.fromtimestamp(values["created_at"], UTC)
+    values["last_seen_at"] = datetime.fromtimestamp(values["last_seen_at"], UTC)
+    return BrowserSession(**values)
