@@ -230,14 +230,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def log_in_browser(client: FlaskClient, user: Any) -> None:
     """A Flask-Login browser session for ``user``, as the login page would leave it
-    (including the 'strong' session-protection identifier of this client)."""
+    (its record on the server, and the 'strong' session-protection identifier of this
+    client)."""
     from flask_login.utils import _create_identifier
 
     from webapp.application.tokens import session_version
 
     with client.application.test_request_context(environ_base=client.environ_base):
         identifier = _create_identifier()
+        secret = client.application.extensions["services"].sessions.start(user)
     with client.session_transaction() as sess:
-        sess["_user_id"] = f"{user.id}:{session_version(user)}"
+        sess["_user_id"] = f"{user.id}:{session_version(user)}:{secret}"
         sess["_fresh"] = True
         sess["_id"] = identifier

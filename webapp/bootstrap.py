@@ -140,7 +140,7 @@ def sessions_from(settings: Settings) -> SessionStore:
         import redis
 
         return RedisSessionStore(redis.Redis.from_url(settings.REDIS_URL))
-    return SqlSessionStore(lambda: db.engine)
+    return SqlSessionStore(lambda: db.session)
 
 
 def logins_from(settings: Settings) -> LoginStore | None:

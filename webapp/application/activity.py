@@ -4,9 +4,11 @@ what staff did to the account; newest first, a page at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from webapp.application.common import Service
+from webapp.application.common import Ports, Service
 from webapp.domain.model import AuditEvent
 
 PAGE_SIZE = 50
@@ -29,17 +31,40 @@ SECURITY_EVENTS = (
 
 
 @dataclass(frozen=True)
+class Activity:
+    """One event as its user is shown it."""
+
+    event: str
+    at: datetime
+    ip: str
+    user_agent: str
+    device: str
+    by_staff: bool  # done to the account by a staff member
+
+
+@dataclass(frozen=True)
 class ActivityPage:
-    events: list[AuditEvent]
+    events: list[Activity]
     page: int
     has_next: bool
 
 
 class ActivityService(Service):
+    def __init__(self, ports: Ports, device_label: Callable[[str], str]) -> None:
+        super().__init__(ports)
+        self.device_label = device_label
+
     def page(self, user_id: int, page: int = 1) -> ActivityPage:
         """Page ``page`` (from 1) of the user's security events, newest first."""
         page = min(max(page, 1), MAX_PAGE)
         with self.ports.uow() as uow:
             events = uow.audit.page(user_id, SECURITY_EVENTS, (page - 1) * PAGE_SIZE,
                                     PAGE_SIZE + 1)
-        return ActivityPage(events[:PAGE_SIZE], page, len(events) > PAGE_SIZE)
+        shown = [self._shown(event) for event in events[:PAGE_SIZE]]
+        return ActivityPage(shown, page, len(events) > PAGE_SIZE)
+
+    def _shown(self, event: AuditEvent) -> Activity:
+        return Activity(
+            event=event.kind, at=event.created_at, ip=event.ip, user_agent=event.user_agent,
+            device=self.device_label(event.user_agent),
+            by_staff=event.actor_id is not None and event.actor_id != event.user_id)

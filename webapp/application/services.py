@@ -101,6 +101,6 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         admin=AdminService(ports, verification, resets, tokens, adapters.staff_queries),
         health=HealthService(ports),
         sessions=SessionService(ports, tokens, adapters.sessions, adapters.device_label),
-        activity=ActivityService(ports),
+        activity=ActivityService(ports, adapters.device_label),
         _ports=ports,
     )

@@ -21,7 +21,12 @@ from datetime import datetime, timedelta
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import SessionStore, UnitOfWork
 from webapp.application.tokens import TokenService, session_version
-from webapp.domain.errors import AuthenticationRequired, NotFound, ValidationFailed
+from webapp.domain.errors import (
+    AuthenticationRequired,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from webapp.domain.model import RefreshFamily, User
 from webapp.domain.sessions import (
     SESSION_ID,
@@ -46,8 +51,11 @@ class SessionService(Service):
 
     # --- browser sessions ------------------------------------------------------------
 
-    def start(self, user: User) -> str:
-        """A new browser session for ``user``; the secret its cookie carries."""
+    def start(self, user: User, replacing: str | None = None) -> str:
+        """A new browser session for ``user``; the secret its cookie carries. The session
+        it replaces (the browser's own, after a password change) ends."""
+        if replacing:
+            self.store.delete(session_id_of(replacing))
         secret = secrets.token_urlsafe(32)
         now, info = self.now(), self.ports.request.current()
         self.store.add(BrowserSession(
@@ -75,7 +83,7 @@ class SessionService(Service):
         """Log out this browser: its record is gone, so a copy of its cookie is worthless."""
         if self.store.delete(session_id_of(secret)):
             with self.ports.uow() as uow:
-                self.audit(uow, "authn_logout", user, kind=SessionKind.BROWSER.value)
+                self.audit(uow, "authn_logout", user, session_kind=SessionKind.BROWSER.value)
                 uow.commit()
 
     # --- the list --------------------------------------------------------------------
@@ -108,6 +116,16 @@ class SessionService(Service):
             self._end_families(uow, user, [family])
             self._audit_end(uow, user, SessionKind.API, session_id, actor)
             uow.commit()
+
+    def end_by_staff(self, actor_id: int, user_id: int, session_id: str) -> None:
+        """Staff end one of a user's sessions (audited as ``authz_admin``, with the actor)."""
+        with self.ports.uow() as uow:
+            actor, user = uow.users.get(actor_id), uow.users.get(user_id)
+        if actor is None or not (actor.is_staff and actor.is_active):
+            raise PermissionDenied()
+        if user is None:
+            raise NotFound(NO_SUCH_SESSION)
+        self.end_one(user, session_id, actor=actor)
 
     def end_others(self, user: User, current: str | None) -> int:
         """End every session of ``user`` but ``current`` (the caller's); how many ended."""
@@ -156,9 +174,9 @@ class SessionService(Service):
                    actor: User | None) -> None:
         if actor is not None:
             self.audit(uow, "authz_admin", user, actor=actor, action="end_session",
-                       kind=kind.value, session=session_id)
+                       session_kind=kind.value, session=session_id)
         else:
-            self.audit(uow, "session_ended", user, kind=kind.value, session=session_id)
+            self.audit(uow, "session_ended", user, session_kind=kind.value, session=session_id)
 
     def _browser_entry(self, record: BrowserSession, current: str | None) -> SessionEntry:
         return SessionEntry(

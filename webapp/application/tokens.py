@@ -124,6 +124,11 @@ class TokenService(Service):
             raise AuthenticationRequired("The access token is no longer valid.")
         return user
 
+    def access_family(self, token: str) -> str | None:
+        """The login (refresh family) an access token belongs to; call after checking it."""
+        family = self._claims(token, ACCESS).get("fam")
+        return family if isinstance(family, str) else None
+
     def user_for_session(self, user_id: int, version: str) -> User:
         """The active user of a browser session, if its session version is still current."""
         with self.ports.read() as uow:

@@ -11,7 +11,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
 
 from webapp.domain.sessions import BrowserSession
 from webapp.infrastructure.orm import BrowserSessionRow
@@ -20,40 +21,45 @@ _COLUMNS = BrowserSessionRow.__table__.c
 
 
 class SqlSessionStore:
-    """The ``browser_sessions`` table (SQLAlchemy Core on its own connection)."""
+    """The ``browser_sessions`` table, through the app's database session: each call is
+    its own transaction, committed at once (on SQLite, a second connection would wait
+    for the write lock the request's own session holds)."""
 
-    def __init__(self, engine: Callable[[], Engine]) -> None:
-        self._engine = engine
+    def __init__(self, session: Callable[[], Session]) -> None:
+        self._session = session
+
+    def _run(self, statement: Any) -> Any:
+        session = self._session()
+        try:
+            result = session.execute(statement)
+            rows = result.all() if result.returns_rows else result.rowcount
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return rows
 
     def add(self, session: BrowserSession, idle: timedelta) -> None:
-        with self._engine().begin() as connection:
-            # The user's expired sessions go when a new one starts: the table stays small.
-            connection.execute(delete(BrowserSessionRow).where(
-                _COLUMNS.user_id == session.user_id,
-                _COLUMNS.last_seen_at < session.created_at - idle))
-            connection.execute(insert(BrowserSessionRow).values(**asdict(session)))
+        # The user's expired sessions go when a new one starts: the table stays small.
+        self._run(delete(BrowserSessionRow).where(
+            _COLUMNS.user_id == session.user_id,
+            _COLUMNS.last_seen_at < session.created_at - idle))
+        self._run(insert(BrowserSessionRow).values(**asdict(session)))
 
     def get(self, session_id: str) -> BrowserSession | None:
-        with self._engine().connect() as connection:
-            row = connection.execute(select(BrowserSessionRow.__table__)
-                                     .where(_COLUMNS.id == session_id)).first()
-        return BrowserSession(**row._mapping) if row is not None else None
+        rows = self._run(select(BrowserSessionRow.__table__).where(_COLUMNS.id == session_id))
+        return BrowserSession(**rows[0]._mapping) if rows else None
 
     def touch(self, session_id: str, now: datetime, ip: str, idle: timedelta) -> None:
-        with self._engine().begin() as connection:
-            connection.execute(update(BrowserSessionRow).where(_COLUMNS.id == session_id)
-                               .values(last_seen_at=now, ip=ip))
+        self._run(update(BrowserSessionRow).where(_COLUMNS.id == session_id)
+                  .values(last_seen_at=now, ip=ip))
 
     def delete(self, session_id: str) -> bool:
-        with self._engine().begin() as connection:
-            result = connection.execute(delete(BrowserSessionRow)
-                                        .where(_COLUMNS.id == session_id))
-        return bool(result.rowcount)
+        return bool(self._run(delete(BrowserSessionRow).where(_COLUMNS.id == session_id)))
 
     def for_user(self, user_id: int) -> list[BrowserSession]:
-        with self._engine().connect() as connection:
-            rows = connection.execute(select(BrowserSessionRow.__table__)
-                                      .where(_COLUMNS.user_id == user_id)).all()
+        rows = self._run(select(BrowserSessionRow.__table__)
+                         .where(_COLUMNS.user_id == user_id))
         return [BrowserSession(**row._mapping) for row in rows]
 
 

@@ -5,6 +5,7 @@ from webapp.interface.api import (  # noqa: F401  (registers the routes)
     billing,
     invitations,
     openapi,
+    sessions,
 )
 from webapp.interface.api.base import bp
 

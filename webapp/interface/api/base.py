@@ -159,13 +159,18 @@ def _field_errors(exc: PydanticError) -> dict[str, list[str]]:
     return errors
 
 
-def bearer_user() -> User:
-    """The user of the ``Authorization: Bearer`` access token, or a 401."""
+def bearer_token() -> str:
+    """The ``Authorization: Bearer`` token as sent (not yet checked), or a 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired()
-    return services().tokens.user_for_access(token.strip())
+    return token.strip()
+
+
+def bearer_user() -> User:
+    """The user of the ``Authorization: Bearer`` access token, or a 401."""
+    return services().tokens.user_for_access(bearer_token())
 
 
 def optional_bearer_user() -> User | None:

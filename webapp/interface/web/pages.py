@@ -13,7 +13,9 @@ from webapp.interface.web.forms import ButtonForm, LoginForm, SignupForm
 from webapp.interface.web.outcomes import go, show
 from webapp.interface.web.safety import safe_next
 from webapp.interface.web.session import (
+    browser_device,
     end_session,
+    keep_device,
     pending_identifier,
     remember_pending,
     start_session,
@@ -63,9 +65,11 @@ def login() -> Response:
         form.next.data = request.args.get("next", "")
         form.identifier.data = pending_identifier()  # just verified: one field less to type
     if form.validate_on_submit():
+        device = browser_device()
         try:
             signed_in = services().signin.with_password(
-                **form.email_or_phone(), password=form.password.data or "", door=Door.BROWSER)
+                **form.email_or_phone(), password=form.password.data or "", door=Door.BROWSER,
+                device=device)
         except Unverified as exc:
             remember_pending(form.identifier.data, sent=False)
             return show("web/login.html", {"form": form, "unverified": True}, form=form,
@@ -74,7 +78,7 @@ def login() -> Response:
             return show("web/login.html", {"form": form}, form=form,
                         partial="web/_login_form.html", error=exc)
         start_session(signed_in.user)
-        return go(safe_next(form.next.data, url_for("web.account")))
+        return keep_device(go(safe_next(form.next.data, url_for("web.account"))), device)
     return show("web/login.html", {"form": form}, form=form, partial="web/_login_form.html")
 
 
