@@ -12,7 +12,7 @@ them, so every door gets them.
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 from flask_limiter.util import get_remote_address
 
 from webapp.extensions import limiter
@@ -48,6 +48,15 @@ ENDPOINT_LIMITS: dict[str, str] = {
 }
 
 _decorators: dict[str, object] = {}
+WAIT_STATUSES = frozenset({429, 503})
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    """Flask-Limiter's headers put ``Retry-After`` on every answer of a limited view;
+    on a success it would tell clients to wait for nothing (and some do)."""
+    if response.status_code not in WAIT_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def _rule_limit(rule: str):  # noqa: ANN202
@@ -66,6 +75,9 @@ def _decorator(rule: str):  # noqa: ANN202
 
 def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) -> None:
     """Wrap each listed view that this app has with its rule's per-address limit."""
+    if not app.extensions.get("retry_after_only_when_refused"):
+        app.extensions["retry_after_only_when_refused"] = True
+        app.after_request(_retry_after_only_when_refused)
     for endpoint, rule in (endpoints or ENDPOINT_LIMITS).items():
         view = app.view_functions.get(endpoint)
         if view is not None and not getattr(view, "_ip_limited", False):
