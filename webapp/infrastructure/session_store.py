@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from webapp.domain.sessions import BrowserSession
 from webapp.infrastructure.orm import BrowserSessionRow
 
-_COLUMNS = BrowserSessionRow.__table__.c
+_TABLE = BrowserSessionRow.__table__  # Core statements: plain rows and rowcounts
+_COLUMNS = _TABLE.c
 
 
 class SqlSessionStore:
@@ -41,24 +42,24 @@ class SqlSessionStore:
 
     def add(self, session: BrowserSession, idle: timedelta) -> None:
         # The user's expired sessions go when a new one starts: the table stays small.
-        self._run(delete(BrowserSessionRow).where(
+        self._run(delete(_TABLE).where(
             _COLUMNS.user_id == session.user_id,
             _COLUMNS.last_seen_at < session.created_at - idle))
-        self._run(insert(BrowserSessionRow).values(**asdict(session)))
+        self._run(insert(_TABLE).values(**asdict(session)))
 
     def get(self, session_id: str) -> BrowserSession | None:
-        rows = self._run(select(BrowserSessionRow.__table__).where(_COLUMNS.id == session_id))
+        rows = self._run(select(_TABLE).where(_COLUMNS.id == session_id))
         return BrowserSession(**rows[0]._mapping) if rows else None
 
     def touch(self, session_id: str, now: datetime, ip: str, idle: timedelta) -> None:
-        self._run(update(BrowserSessionRow).where(_COLUMNS.id == session_id)
+        self._run(update(_TABLE).where(_COLUMNS.id == session_id)
                   .values(last_seen_at=now, ip=ip))
 
     def delete(self, session_id: str) -> bool:
-        return bool(self._run(delete(BrowserSessionRow).where(_COLUMNS.id == session_id)))
+        return bool(self._run(delete(_TABLE).where(_COLUMNS.id == session_id)))
 
     def for_user(self, user_id: int) -> list[BrowserSession]:
-        rows = self._run(select(BrowserSessionRow.__table__)
+        rows = self._run(select(_TABLE)
                          .where(_COLUMNS.user_id == user_id))
         return [BrowserSession(**row._mapping) for row in rows]
 

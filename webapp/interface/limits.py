@@ -77,7 +77,9 @@ def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) ->
     """Wrap each listed view that this app has with its rule's per-address limit."""
     if not app.extensions.get("retry_after_only_when_refused"):
         app.extensions["retry_after_only_when_refused"] = True
-        app.after_request(_retry_after_only_when_refused)
+        # After-request functions run last-registered first: at the front, this one runs
+        # after Flask-Limiter's, which adds the header.
+        app.after_request_funcs.setdefault(None, []).insert(0, _retry_after_only_when_refused)
     for endpoint, rule in (endpoints or ENDPOINT_LIMITS).items():
         view = app.view_functions.get(endpoint)
         if view is not None and not getattr(view, "_ip_limited", False):
