@@ -96,7 +96,8 @@ class RedisSessionStore:
         session.last_seen_at, session.ip = now, ip
         # xx: only while it exists, so a session ended meanwhile is not brought back.
         self._redis.set(self._key(session_id), _dump(session), ex=idle, xx=True)
-        self._redis.expire(self._user_key(session.user_id), idle, gt=True)
+        # The set lives as long as its most recently seen session: this one, now.
+        self._redis.expire(self._user_key(session.user_id), idle)
 
     def delete(self, session_id: str) -> bool:
         session = self.get(session_id)
