@@ -46,14 +46,14 @@ def upgrade():
     )
     op.create_index('ix_known_devices_user_key', 'known_devices', ['user_id', 'key'],
                     unique=True)
-    with op.batch_alter_table('users') as batch:
-        batch.add_column(sa.Column('ended_families', sa.Text(), nullable=False,
-                                   server_default=''))
+    # A plain ADD/DROP COLUMN (SQLite has both): a batch copy of users would drop the
+    # expression indexes SQLite cannot reflect (0003's lower(name) ones).
+    op.add_column('users', sa.Column('ended_families', sa.Text(), nullable=False,
+                                     server_default=''))
 
 
 def downgrade():
-    with op.batch_alter_table('users') as batch:
-        batch.drop_column('ended_families')
+    op.drop_column('users', 'ended_families')
     op.drop_index('ix_known_devices_user_key', table_name='known_devices')
     op.drop_table('known_devices')
     op.drop_index('ix_browser_sessions_user_id', table_name='browser_sessions')
