@@ -247,4 +247,5 @@ def postmaster_pid(url: str) -> int:
     """The parent of every process of the PostgreSQL server behind ``url``."""
     with psycopg.connect(libpq(url)) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        # Read while connected: once the connection closes, the backend exits.
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])

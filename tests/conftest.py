@@ -250,14 +250,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def log_in_browser(client: FlaskClient, user: Any) -> None:
     """A Flask-Login browser session for ``user``, as the login page would leave it
-    (including the 'strong' session-protection identifier of this client)."""
+    (its record on the server, and the 'strong' session-protection identifier of this
+    client)."""
     from webapp.application.tokens import session_version
 
     generator = client.application.login_manager._session_identifier_generator  # noqa: SLF001
     with client.application.test_request_context(environ_base=client.environ_base):
         identifier = generator()
+        secret = client.application.extensions["services"].sessions.start(user)
     with client.session_transaction() as sess:
-        sess["_user_id"] = f"{user.id}:{session_version(user)}"
+        sess["_user_id"] = f"{user.id}:{session_version(user)}:{secret}"
         sess["_fresh"] = True
         sess["_id"] = identifier
         sess["auth_time"] = time.time()  # signed in just now

@@ -17,6 +17,7 @@ from webapp.application.interfaces import (
     LoginStore,
     Mailer,
     ReadOnlyUnitOfWorkFactory,
+    SessionStore,
     SmsSender,
 )
 from webapp.application.policy import Policy
@@ -26,6 +27,7 @@ from webapp.config import Settings
 from webapp.extensions import db
 from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
+from webapp.infrastructure.devices import device_label
 from webapp.infrastructure.dispatch import InlineDispatcher
 from webapp.infrastructure.logins import PostgresLogins
 from webapp.infrastructure.messaging import (
@@ -46,6 +48,7 @@ from webapp.infrastructure.security import (
     PyJwtCodec,
     SystemClock,
 )
+from webapp.infrastructure.session_store import RedisSessionStore, SqlSessionStore
 from webapp.infrastructure.shared_limits import DatabaseStorage
 from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
@@ -139,6 +142,16 @@ def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
     return CachedReader(cache, read)
 
 
+def sessions_from(settings: Settings) -> SessionStore:
+    """Browser sessions: in Redis when REDIS_URL is set (shared by every app server, no
+    database work on page views), else in the database's ``browser_sessions`` table."""
+    if settings.REDIS_URL:
+        import redis
+
+        return RedisSessionStore(redis.Redis.from_url(settings.REDIS_URL))
+    return SqlSessionStore(lambda: db.session)
+
+
 def logins_from(settings: Settings) -> LoginStore | None:
     """PostgreSQL: a login is one read and one guarded write, no ORM (else the unit of work)."""
     if not settings.DATABASE_URL.startswith("postgresql"):
@@ -177,6 +190,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
         staff_queries=SqlStaffQueries(lambda: db.session),
         authenticators=PyOtpAuthenticators(),
         secret_box=FernetSecretBox(settings.SECRET_KEY, settings.MFA_ENCRYPTION_KEY),
+        sessions=sessions_from(settings),
+        device_label=device_label,
         billing_settings=billing_settings_from(settings),
         # Console backends are for development: keep bodies so the dev outbox page shows them.
         keep_bodies=settings.console_delivery,

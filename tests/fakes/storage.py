@@ -6,7 +6,7 @@ import copy
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from webapp.application.interfaces import (
@@ -24,6 +24,7 @@ from webapp.domain.model import (
     RefreshFamily,
     User,
 )
+from webapp.domain.sessions import BrowserSession, KnownDevice
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Store:
     totp: dict[int, Any] = field(default_factory=dict)
     recovery_codes: dict[int, Any] = field(default_factory=dict)
     mfa_challenges: dict[str, Any] = field(default_factory=dict)
+    devices: dict[int, KnownDevice] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -191,6 +193,60 @@ class FakeAuditRepository(_Repo):
     def for_user(self, user_id: int, limit: int = 50) -> list[AuditEvent]:
         return [e for e in self.state.audit if e.user_id == user_id][-limit:]
 
+    def page(
+        self, user_id: int, kinds: Sequence[str], offset: int, limit: int
+    ) -> list[AuditEvent]:
+        mine = [e for e in reversed(self.state.audit) if e.user_id == user_id and e.kind in kinds]
+        return copy.deepcopy(mine[offset : offset + limit])
+
+
+class FakeKnownDeviceRepository(_Repo):
+    def get(self, user_id: int, key: str) -> KnownDevice | None:
+        return copy.deepcopy(
+            next(
+                (d for d in self.state.devices.values() if (d.user_id, d.key) == (user_id, key)),
+                None,
+            )
+        )
+
+    def has_any(self, user_id: int) -> bool:
+        return any(d.user_id == user_id for d in self.state.devices.values())
+
+    def add(self, device: KnownDevice) -> None:
+        if self.get(device.user_id, device.key) is not None:
+            raise UniqueConflict("known_devices")
+        device.id = self._next_id()
+        self.state.devices[device.id] = copy.deepcopy(device)
+
+    def save(self, device: KnownDevice) -> None:
+        self.state.devices[device.id or 0] = copy.deepcopy(device)
+
+
+class FakeSessionStore:
+    """The SessionStore port in memory (it is outside the unit of work, as the real ones)."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, BrowserSession] = {}
+        self.touches = 0
+
+    def add(self, session: BrowserSession, idle: timedelta) -> None:
+        self.sessions[session.id] = copy.deepcopy(session)
+
+    def get(self, session_id: str) -> BrowserSession | None:
+        return copy.deepcopy(self.sessions.get(session_id))
+
+    def touch(self, session_id: str, now: datetime, ip: str, idle: timedelta) -> None:
+        if session_id in self.sessions:
+            self.touches += 1
+            self.sessions[session_id].last_seen_at = now
+            self.sessions[session_id].ip = ip
+
+    def delete(self, session_id: str) -> bool:
+        return self.sessions.pop(session_id, None) is not None
+
+    def for_user(self, user_id: int) -> list[BrowserSession]:
+        return [copy.deepcopy(s) for s in self.sessions.values() if s.user_id == user_id]
+
 
 class FakeInvitationRepository(_Repo):
     def add(self, invitation: Invitation) -> None:
@@ -278,6 +334,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.totp = FakeTotpRepository(self.working)
         self.recovery_codes = FakeRecoveryCodeRepository(self.working)
         self.mfa_challenges = FakeMfaChallengeRepository(self.working)
+        self.devices = FakeKnownDeviceRepository(self.working)
 
     def __exit__(self, *exc: object) -> None:
         self.rollback()
@@ -295,6 +352,7 @@ class FakeUnitOfWork(UnitOfWork):
             "totp",
             "recovery_codes",
             "mfa_challenges",
+            "devices",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
         self.committed = True

@@ -16,7 +16,7 @@ from tests.fakes.security import (
     FakeSigner,
     FakeTokenCodec,
 )
-from tests.fakes.storage import FakeStaffQueries, FakeUnitOfWork, Store
+from tests.fakes.storage import FakeSessionStore, FakeStaffQueries, FakeUnitOfWork, Store
 from webapp.application.common import Ports
 from webapp.application.policy import Policy
 from webapp.application.services import Adapters, Services, wire_services
@@ -46,6 +46,7 @@ class World:
     ports: Ports
     limiter: FakeRateLimiter | None = None
     webhooks: FakeWebhooks = field(default_factory=FakeWebhooks)
+    sessions: FakeSessionStore = field(default_factory=FakeSessionStore)
 
     def emails(self, to: str | None = None) -> list[OutboxMessage]:
         return [
@@ -94,6 +95,11 @@ class World:
                                                   password=password, door=Door.BROWSER).user
 
 
+def fake_device_label(user_agent: str) -> str:
+    """What the real label does, on a fake's terms: one readable string per user agent."""
+    return f"device of {user_agent}" if user_agent else "Unknown device"
+
+
 def make_world(
     policy: Policy | None = None,
     throttle: ThrottlePolicy | None = None,
@@ -119,6 +125,7 @@ def make_world(
         breached=breached,
     )
     mailer, sms, billing, webhooks = FakeMailer(), FakeSms(), FakeBilling(), FakeWebhooks()
+    sessions = FakeSessionStore()
     services = wire_services(
         ports,
         Adapters(
@@ -130,6 +137,8 @@ def make_world(
             staff_queries=FakeStaffQueries(store),
             authenticators=FakeAuthenticators(),
             secret_box=FakeSecretBox(),
+            sessions=sessions,
+            device_label=fake_device_label,
         ),
     )
     return World(
@@ -146,4 +155,5 @@ def make_world(
         ports,
         limiter,
         webhooks,
+        sessions,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import FakeBreachedPasswords, make_world
+from webapp.application.interfaces import RequestInfo
 from webapp.application.throttling import ThrottlePolicy, parse_lockout
-from webapp.domain.errors import InvalidCredentials, Throttled, ValidationFailed
+from webapp.domain.errors import InvalidCredentials, InvalidToken, Throttled, ValidationFailed
 
 PASSWORD = "correct horse battery staple"
 
@@ -207,15 +208,63 @@ def test_unknown_destinations_are_capped_identically():
         world.services.verification.resend_phone("(415) 555-2671")
 
 
-def test_global_sms_cap_refuses_every_number_alike_and_drops_racing_messages():
+def test_global_sms_cap_drops_messages_and_answers_every_number_alike():
     world = make_world(throttle=ThrottlePolicy(limits={"sms_global_daily": "2/day"}))
     world.services.accounts.register(email=None, phone="+14155552671", password=PASSWORD)
     world.services.accounts.register(email=None, phone="+14155552672", password=PASSWORD)
     assert len(world.texts()) == 2
-    for number in ("+14155552671", "+14155550000"):  # known and unknown
+    for number in ("+14155552671", "+14155550000"):  # known and unknown: the same answer
+        world.services.resets.request(email=None, phone=number)
+    assert len(world.texts()) == 2  # the known number's message was dropped, silently
+    assert "sms_cap_reached" in world.audit_kinds()
+
+
+def test_sms_budget_near_its_end_tells_nothing_about_accounts():
+    """Carried over: with the global cap peeked per request, a known number's text spent
+    the last unit and the next request got 429, an unknown number's did not. Now requests
+    spend the strangers' budget one each, whoever owns the number, and never see the cap."""
+    limits = {"sms_global_daily": "1/day", "sms_anonymous_daily": "3/day"}
+    answers = {}
+    for first in ("+14155552671", "+14155550000"):  # the probe: a known, then an unknown
+        world = make_world(throttle=ThrottlePolicy(limits=limits))
+        world.services.accounts.register(email=None, phone="+14155552671", password=PASSWORD)
+        world.services.resets.request(email=None, phone=first)
+        world.services.resets.request(email=None, phone="+14155550001")  # after the probe
         with pytest.raises(Throttled):
-            world.services.resets.request(email=None, phone=number)
-    assert len(world.texts()) == 2
+            world.services.resets.request(email=None, phone="+14155550002")
+        answers[first] = [e.kind for e in world.store.audit if e.kind != "sms_cap_reached"]
+    assert answers["+14155552671"] == answers["+14155550000"]
+
+
+def test_strangers_cannot_spend_the_sms_budget_that_owners_notices_need():
+    """Carried over: anonymous requests could use up sms_global_daily. They stop at
+    sms_anonymous_daily (below the global cap), and at sms_per_client per address."""
+    limits = {"sms_global_daily": "5/day", "sms_anonymous_daily": "3/day",
+              "sms_per_client": "100/day", "verify_per_destination": "100/hour"}
+    world = make_world(throttle=ThrottlePolicy(limits=limits))
+    world.services.accounts.register(email=None, phone="+14155552671", password=PASSWORD)
+    user = world.user(phone="+14155552671")
+    for _ in range(2):
+        world.services.verification.resend_phone("+14155552671")
+    with pytest.raises(Throttled):
+        world.services.verification.resend_phone("+14155552671")
+    assert len(world.texts()) == 3
+    world.services.verification.verify_phone_code(
+        "+14155552671", world.field_of(world.texts()[-1], "code"))
+    with world.ports.uow() as uow:  # an owner's notice still has budget left
+        world.services.accounts.send_sms(uow, user.phone or "", "password_changed", {}, user)
+        uow.commit()
+    assert len(world.texts()) == 4
+
+
+def test_sms_per_client_address_budget():
+    world = make_world(throttle=ThrottlePolicy(limits={"sms_per_client": "2/day"}))
+    for number in ("+14155550001", "+14155550002"):
+        world.services.resets.request(email=None, phone=number)
+    with pytest.raises(Throttled):
+        world.services.resets.request(email=None, phone="+14155550003")
+    world.ports.request.info = RequestInfo(ip="198.51.100.7", user_agent="x", request_id="r")
+    world.services.resets.request(email=None, phone="+14155550003")  # another address
 
 
 def test_refresh_per_account_budget():
@@ -226,6 +275,20 @@ def test_refresh_per_account_budget():
     pair = world.services.tokens.refresh(pair.refresh)
     with pytest.raises(Throttled):
         world.services.tokens.refresh(pair.refresh)
+
+
+def test_dead_refresh_tokens_do_not_spend_their_owners_refresh_budget():
+    """Carried over: the budget was spent before the family was checked, so an old
+    (revoked) token replayed by anyone locked its owner's live logins out."""
+    world = world_with_user(limits={"refresh_per_account": "2/minute"})
+    _, old = world.login(email="jane@example.com", phone=None, password=PASSWORD)
+    world.services.tokens.logout(old.refresh)
+    for _ in range(5):
+        with pytest.raises(InvalidToken):
+            world.services.tokens.refresh(old.refresh)
+    _, live = world.login(email="jane@example.com", phone=None, password=PASSWORD)
+    live = world.services.tokens.refresh(live.refresh)
+    world.services.tokens.refresh(live.refresh)  # the owner's whole budget is still there
 
 
 def test_disabled_throttle_never_refuses():

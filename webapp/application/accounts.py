@@ -41,7 +41,8 @@ class AccountService(Service):
             raise RegistrationClosed()
         address, number, secret, names = self._validate(email, phone, password, first_name,
                                                         last_name)
-        self.ports.throttle.before_messages("verify_per_destination", address, number)
+        self.ports.throttle.before_messages("verify_per_destination", address, number,
+                                            client=self.ports.request.current().ip)
         try:
             self._register(address, number, secret, names)
         except UniqueConflict:

@@ -43,7 +43,8 @@ class PasswordResetService(Service):
         """Send a link and code (email) or a code (SMS). The same answer for every address."""
         address, number = parse_identifier(email, phone, self.policy.default_region)
         channel = Channel.EMAIL if address is not None else Channel.PHONE
-        self.ports.throttle.before_messages("reset_per_destination", address, number)
+        self.ports.throttle.before_messages("reset_per_destination", address, number,
+                                            client=self.ports.request.current().ip)
         with self.ports.uow() as uow:
             user = find_user(uow, address, number)
             if user is None or not user.is_active or not user.vouches_for(channel):

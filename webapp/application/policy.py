@@ -38,6 +38,8 @@ class Policy:
     # STRIPE_SECRET_KEY unset: no Stripe customer is queued, counted or offered; the
     # customers missing when billing is turned on come from ``flask billing backfill``.
     billing_enabled: bool = True
+    # A browser session not seen for this long has ended (its record expires with it).
+    session_idle: timedelta = timedelta(days=30)
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

@@ -67,9 +67,11 @@ class SecondFactorService(Service):
         raise SecondFactorRequired(token, methods)
 
     def complete(self, token: str, *, code: str | None = None,
-                 recovery_code: str | None = None, door: Door | None = None) -> SignedIn:
+                 recovery_code: str | None = None, door: Door | None = None,
+                 device: str | None = None) -> SignedIn:
         """Prove the factor for a pending sign-in and finish it. ``door``: the door it
-        must have started at (the login page's token is no API token)."""
+        must have started at (the login page's token is no API token); ``device``: the
+        browser's device-cookie id (new-device notices)."""
         with self.ports.uow() as uow:
             challenge = uow.mfa_challenges.get(_digest(token or "-"), lock=True)
             now = self.now()
@@ -101,7 +103,7 @@ class SecondFactorService(Service):
         signed_in = self.signin.finish(SignIn(
             door=Door(challenge.door), channel=Channel(challenge.channel),
             account=challenge.account, email=None, phone=None, secret=None, user=user,
-            verified_hash=user.password_hash))
+            verified_hash=user.password_hash, device=device))
         if signed_in is None:  # the account changed in that very moment
             raise InvalidCredentials()
         return signed_in

@@ -4,13 +4,16 @@ bootstrap calls it with real adapters; the unit tests' ``make_world`` with fakes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from webapp.application.accounts import AccountService
+from webapp.application.activity import ActivityService
 from webapp.application.admin import AdminService
 from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.common import Ports
 from webapp.application.delivery import DeliveryService
+from webapp.application.devices import NewDeviceNotices
 from webapp.application.health import HealthService
 from webapp.application.interfaces import (
     Authenticators,
@@ -19,6 +22,7 @@ from webapp.application.interfaces import (
     LoginStore,
     Mailer,
     SecretBox,
+    SessionStore,
     SmsSender,
     StaffQueries,
     TokenCodec,
@@ -29,6 +33,7 @@ from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
 from webapp.application.second_factor import SecondFactorService
+from webapp.application.sessions import SessionService
 from webapp.application.signin import SignInService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
@@ -48,6 +53,8 @@ class Services:
     health: HealthService
     mfa: MfaService
     second_factor: SecondFactorService
+    sessions: SessionService
+    activity: ActivityService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
     @property
@@ -73,6 +80,8 @@ class Adapters:
     staff_queries: StaffQueries
     authenticators: Authenticators
     secret_box: SecretBox
+    sessions: SessionStore  # browser sessions: the database, or Redis
+    device_label: Callable[[str], str]  # "Firefox on Linux" from a user agent
     logins: LoginStore | None = None  # None: the unit of work (see signin.UnitOfWorkLogins)
     billing_settings: BillingSettings | None = None
     keep_bodies: bool = True  # keep sent messages' bodies (the dev outbox page shows them)
@@ -81,6 +90,7 @@ class Adapters:
 def wire_services(ports: Ports, adapters: Adapters) -> Services:
     tokens = TokenService(ports, adapters.codec)
     signin = SignInService(ports, tokens, adapters.logins)
+    signin.after_sign_in.append(NewDeviceNotices(ports, adapters.device_label).after_sign_in)
     verification = VerificationService(ports)
     resets = PasswordResetService(ports, tokens, verification)
     accounts = AccountService(ports, verification, tokens, resets)
@@ -104,5 +114,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         health=HealthService(ports),
         mfa=mfa,
         second_factor=second_factor,
+        sessions=SessionService(ports, tokens, adapters.sessions, adapters.device_label),
+        activity=ActivityService(ports, adapters.device_label),
         _ports=ports,
     )

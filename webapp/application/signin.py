@@ -64,6 +64,7 @@ class SignIn:
     user: User | None = None
     verified_hash: str | None = None  # a stored hash this password was found to match
     trusted: str | None = None  # the browser's "don't ask again" token, if it sent one
+    device: str | None = None  # the browser's device-cookie id (new-device notices)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class SignedIn:
 
 
 Stage = Callable[[SignIn], None]
+# Called once a sign-in is recorded, with the signed-in user (e.g. new-device notices).
+AfterSignIn = Callable[[SignIn, User], None]
 
 
 class SignInService(Service):
@@ -83,15 +86,18 @@ class SignInService(Service):
         self.tokens = tokens
         self.logins = logins or UnitOfWorkLogins(ports.uow)
         self.checks: list[Stage] = [self.check_password, self.check_account]
+        self.after_sign_in: list[AfterSignIn] = []
 
     def with_password(
         self, *, email: str | None, phone: str | None, password: str, door: Door,
         trusted: str | None = None,
+        device: str | None = None,
     ) -> SignedIn:
         """Sign in with an email or phone and a password: the answer of every door.
-        ``trusted``: the trusted-browser token a browser sent (see second_factor.py)."""
+        ``trusted``: the trusted-browser token a browser sent (see second_factor.py);
+        ``device``: the browser's device-cookie id, if it has one."""
         attempt = self.identify(email, phone, password, door)
-        attempt.trusted = trusted
+        attempt.trusted, attempt.device = trusted, device
         for _ in range(LOGIN_ROUNDS):
             attempt.user = self.logins.find_user(attempt.email, attempt.phone)
             for check in self.checks:
@@ -156,6 +162,8 @@ class SignInService(Service):
         if not self.logins.record(login):
             return None
         write_json_line(login.event)
+        for hook in self.after_sign_in:
+            hook(attempt, login.user)
         if attempt.door is Door.API:
             assert login.family is not None
             auth_time = int(self.now().timestamp())

@@ -48,6 +48,11 @@ DEFAULT_LIMITS: Mapping[str, str] = MappingProxyType({
     "invite_per_destination": "3/hour",    # invitations by users who are not staff
     "invite_per_user": "20/day",           # ... and all the invitations of one such user
     "sms_global_daily": "1000/day",        # every SMS the site sends
+    # Requests that anyone may make and that text a number (sign-up, resend, reset), one
+    # each whether or not an account has the number: strangers can never spend the whole
+    # global budget (keep this below it), and where its end comes tells nothing.
+    "sms_anonymous_daily": "800/day",
+    "sms_per_client": "10/hour;30/day",    # ... and from one client address
 })
 
 DEFAULT_LOCKOUT = "5:60,10:300,20:1800"
@@ -109,25 +114,22 @@ class Throttle:
         if wait:
             raise Throttled(wait)
 
-    def before_messages(self, rule: str, email: Email | None, phone: Phone | None) -> None:
+    def before_messages(self, rule: str, email: Email | None, phone: Phone | None,
+                        client: str = "") -> None:
         """Spend the destinations' message budgets, before looking anything up.
 
         Counted for every request, whether or not an account has the address, so the
-        4th request in the hour is a 429 for everybody and tells nothing.
+        4th request in the hour is a 429 for everybody and tells nothing. A request that
+        may text a number also spends the client address's and the strangers' SMS
+        budgets (the same way for every number); the site's global cap is never
+        consulted here, so how near it is shows in no answer.
         """
         if phone is not None:
-            self.ensure_sms_budget()
+            self.spend("sms_per_client", client)
+            self.spend("sms_anonymous_daily", "all")
         for destination in (email, phone):
             if destination is not None:
                 self.spend(rule, destination.value)
-
-    def ensure_sms_budget(self) -> None:
-        """Throttled when the site's SMS budget is spent: the same answer for every number."""
-        if self.limiter is None:
-            return
-        wait = self.limiter.peek(self.limit("sms_global_daily"), "sms:all")
-        if wait:
-            raise Throttled(wait)
 
     def take_sms(self) -> bool:
         """Count one SMS against the global cap; False when it must be dropped."""

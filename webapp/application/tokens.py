@@ -19,6 +19,7 @@ from webapp.application.common import Ports, Service
 from webapp.application.interfaces import TokenCodec, UnitOfWork
 from webapp.domain.errors import AuthenticationRequired, InvalidCredentials, InvalidToken
 from webapp.domain.model import RefreshFamily, User, new_uniquifier
+from webapp.domain.sessions import family_was_ended
 
 ACCESS = "access"
 REFRESH = "refresh"
@@ -92,13 +93,15 @@ class TokenService(Service):
     def refresh(self, token: str) -> TokenPair:
         """Spend this refresh token for a new pair; reuse of a spent one revokes its family."""
         claims = self._claims(token, REFRESH)
-        self.ports.throttle.spend("refresh_per_account", f"user:{claims.get('sub')}")
         with self.ports.uow() as uow:
             family = uow.families.get(str(claims.get("fam")))
             user = uow.users.get(int(claims["sub"]))
             if family is None or not family.is_active or not _current(user, claims):
                 raise InvalidToken("The refresh token is no longer valid.")
             assert user is not None
+            # Counted only for a live family: a dead token (an old, leaked one) must not
+            # spend its owner's budget and lock the owner's live sessions out.
+            self.ports.throttle.spend("refresh_per_account", f"user:{claims.get('sub')}")
             generation = int(claims.get("gen", -1))
             now = self.now()
             if generation == family.generation and uow.families.rotate(family.id, generation, now):
@@ -132,6 +135,8 @@ class TokenService(Service):
         if not _current(user, claims):
             raise AuthenticationRequired("The access token is no longer valid.")
         assert user is not None
+        if family_was_ended(user.ended_families, claims.get("fam")):  # ended from the list
+            raise AuthenticationRequired("The access token is no longer valid.")
         auth_time = _auth_time(claims)
         return Access(user, str(claims.get("fam", "")),
                       datetime.fromtimestamp(auth_time, UTC) if auth_time else None)
@@ -149,6 +154,11 @@ class TokenService(Service):
             pair = self.pair(user, family.id, family.generation + 1, auth_time)
             uow.commit()
             return pair
+
+    def access_family(self, token: str) -> str | None:
+        """The login (refresh family) an access token belongs to; call after checking it."""
+        family = self._claims(token, ACCESS).get("fam")
+        return family if isinstance(family, str) else None
 
     def user_for_session(self, user_id: int, version: str) -> User:
         """The active user of a browser session, if its session version is still current."""

@@ -56,7 +56,8 @@ class VerificationService(Service):
 
     def _resend(self, address: Email | None, number: Phone | None) -> None:
         channel = Channel.EMAIL if address is not None else Channel.PHONE
-        self.ports.throttle.before_messages("verify_per_destination", address, number)
+        self.ports.throttle.before_messages("verify_per_destination", address, number,
+                                            client=self.ports.request.current().ip)
         with self.ports.uow() as uow:
             user = find_user(uow, address, number, lock=True)
             if (user is not None and user.is_active and user.verified_at(channel) is None

@@ -45,6 +45,9 @@ class User:
     @property
     def has_second_factor(self) -> bool:
         return bool(self.mfa_version)
+    # API logins ended from the device list lately (see domain/sessions.py): their access
+    # tokens die at their next check, which reads this row anyway.
+    ended_families: str = ""
 
     @property
     def is_verified(self) -> bool:

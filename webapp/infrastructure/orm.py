@@ -81,7 +81,7 @@ class UserRow(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     mfa_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
-    mfa_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    ended_families: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 # PostgreSQL announces every changed user row to the app's user caches (user_feed.py).
@@ -115,6 +115,35 @@ class RefreshFamilyRow(db.Model):
     revoke_reason: Mapped[str | None] = mapped_column(String(40))
     user_agent: Mapped[str] = mapped_column(String(255), default="")
     ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+class BrowserSessionRow(db.Model):
+    """A signed-in browser (the database SessionStore; Redis keeps the same fields)."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    device: Mapped[str] = mapped_column(String(100), default="")
+
+
+class KnownDeviceRow(db.Model):
+    """A device an account signed in from (a digest of its cookie id, or user agent and
+    network), for new-device notices."""
+
+    __tablename__ = "known_devices"
+    __table_args__ = (Index("ix_known_devices_user_key", "user_id", "key", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OutboxRow(db.Model):

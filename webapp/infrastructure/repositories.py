@@ -23,9 +23,11 @@ from webapp.domain.model import (
     RefreshFamily,
     User,
 )
+from webapp.domain.sessions import KnownDevice
 from webapp.infrastructure.orm import (
     AuditEventRow,
     InvitationRow,
+    KnownDeviceRow,
     OneTimeCodeRow,
     OutboxRow,
     RefreshFamilyRow,
@@ -238,6 +240,31 @@ class SqlAuditRepository(_Mapped[AuditEvent, AuditEventRow]):
     def for_user(self, user_id: int, limit: int = 50) -> list[AuditEvent]:
         return self._all(select(AuditEventRow).where(AuditEventRow.user_id == user_id)
                          .order_by(AuditEventRow.id.desc()).limit(limit))
+
+    def page(self, user_id: int, kinds: Sequence[str], offset: int, limit: int
+             ) -> list[AuditEvent]:
+        return self._all(select(AuditEventRow)
+                         .where(AuditEventRow.user_id == user_id,
+                                AuditEventRow.kind.in_(list(kinds)))
+                         .order_by(AuditEventRow.id.desc()).offset(offset).limit(limit))
+
+
+class SqlKnownDeviceRepository(_Mapped[KnownDevice, KnownDeviceRow]):
+    entity, row = KnownDevice, KnownDeviceRow
+
+    def get(self, user_id: int, key: str) -> KnownDevice | None:
+        return self._one(select(KnownDeviceRow).where(KnownDeviceRow.user_id == user_id,
+                                                      KnownDeviceRow.key == key))
+
+    def has_any(self, user_id: int) -> bool:
+        return self._one(select(KnownDeviceRow).where(KnownDeviceRow.user_id == user_id)
+                         ) is not None
+
+    def add(self, device: KnownDevice) -> None:
+        self._insert(device)
+
+    def save(self, device: KnownDevice) -> None:
+        self._save(device)
 
 
 class SqlInvitationRepository(_Mapped[Invitation, InvitationRow]):

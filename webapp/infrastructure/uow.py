@@ -24,6 +24,7 @@ from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlCodeRepository,
     SqlInvitationRepository,
+    SqlKnownDeviceRepository,
     SqlOutboxRepository,
     SqlRefreshFamilyRepository,
     SqlUserRepository,
@@ -51,9 +52,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.totp = SqlTotpRepository(self.session)
         self.recovery_codes = SqlRecoveryCodeRepository(self.session)
         self.mfa_challenges = SqlMfaChallengeRepository(self.session)
-        self.totp = SqlTotpRepository(self.session)
-        self.recovery_codes = SqlRecoveryCodeRepository(self.session)
-        self.mfa_challenges = SqlMfaChallengeRepository(self.session)
+        self.devices = SqlKnownDeviceRepository(self.session)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:

@@ -16,7 +16,7 @@ with an error, instead of silently leaving a door unguarded.
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 
 from webapp.application.throttling import DEFAULT_LIMITS
 from webapp.extensions import limiter
@@ -59,6 +59,15 @@ ENDPOINT_LIMITS: dict[str, str] = {
 }
 
 _decorators: dict[str, object] = {}
+WAIT_STATUSES = frozenset({429, 503})
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    """Flask-Limiter's headers put ``Retry-After`` on every answer of a limited view;
+    on a success it would tell clients to wait for nothing (and some do)."""
+    if response.status_code not in WAIT_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def _rule_limit(rule: str):  # noqa: ANN202
@@ -93,6 +102,11 @@ def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) ->
     """Wrap each listed view with its rule's per-address limit (all must exist)."""
     table = endpoints or ENDPOINT_LIMITS
     check_limit_table(app, table)
+    if not app.extensions.get("retry_after_only_when_refused"):
+        app.extensions["retry_after_only_when_refused"] = True
+        # After-request functions run last-registered first: at the front, this one runs
+        # after Flask-Limiter's, which adds the header.
+        app.after_request_funcs.setdefault(None, []).insert(0, _retry_after_only_when_refused)
     for endpoint, rule in table.items():
         view = app.view_functions[endpoint]
         if not getattr(view, "_ip_limited", False):

@@ -31,7 +31,8 @@ def world(app):
         message_id = services(app).admin.queries.outbox(
             statuses=("pending",), kind=None, before_id=None, limit=1)[0].id
     values = {"user_id": target.id, "message_id": message_id,
-              "invitation_id": invitation.id, "action": sorted(ACTIONS)}
+              "invitation_id": invitation.id, "action": sorted(ACTIONS),
+              "session_id": "0" * 32}
     return {"staff": staff, "plain": plain, "fired": fired, "target": target,
             "values": values}
 
@@ -42,7 +43,8 @@ def test_the_route_list_covers_every_page_and_action(app, world):
     assert "/admin/" in urls and "/admin/users" in urls and "/admin/audit" in urls
     assert "/admin/queue" in urls and "/admin/invitations" in urls
     posts = [url for method, url in requests if method == "POST"]
-    assert len([u for u in posts if "/admin/users/" in u]) == len(ACTIONS)
+    assert len([u for u in posts if "/admin/users/" in u]) == len(ACTIONS) + 1  # + end session
+    assert any(u.endswith("/sessions/" + "0" * 32 + "/end") for u in posts)
     assert any(u.endswith("/resend") for u in posts) and any(u.endswith("/revoke") for u in posts)
 
 

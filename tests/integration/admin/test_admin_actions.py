@@ -51,7 +51,7 @@ def test_every_post_without_the_csrf_token_is_refused_and_does_nothing(app, clie
         invitation = services(app).invitations.invite(staff.id, "new@example.com")
     message_id = invitation.id  # any id: the request must stop before the view
     values = {"user_id": target.id, "message_id": message_id,
-              "invitation_id": invitation.id, "action": sorted(ACTIONS)}
+              "invitation_id": invitation.id, "action": sorted(ACTIONS), "session_id": "0" * 32}
     posts = [url for method, url in admin_requests(app, values) if method == "POST"]
     assert posts
     for url in posts:

@@ -25,6 +25,10 @@ CONTRACT = {
     ("post", "/api/auth/password-reset/"): {202, 429},
     ("post", "/api/auth/password-reset/verify/"): {200, 400},
     ("post", "/api/auth/password-reset/confirm/"): {200, 400},
+    ("get", "/api/auth/sessions/"): {200, 401},
+    ("delete", "/api/auth/sessions/{session_id}/"): {204, 400, 401, 404},
+    ("post", "/api/auth/sessions/revoke-others/"): {204, 401},
+    ("get", "/api/auth/activity/"): {200, 400, 401},
     ("get", "/api/openapi.json"): {200},
     ("get", "/healthz"): {200, 503},
 }
@@ -84,6 +88,16 @@ def test_every_operation_is_complete(document):
                 for media in response.get("content", {}).values():
                     ref = media["schema"].get("$ref")
                     assert ref is None or ref.rsplit("/", 1)[1] in schemas, (path, ref)
+
+
+def test_sessions_and_activity_are_arrays_of_the_contracts_fields(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["SessionListOut"]["type"] == "array"
+    assert set(schemas["SessionOut"]["properties"]) >= {
+        "id", "kind", "created_at", "last_seen_at", "ip", "user_agent", "device", "current"}
+    assert set(schemas["ActivityOut"]["properties"]) >= {"event", "at", "ip", "user_agent"}
+    [param] = document["paths"]["/api/auth/sessions/{session_id}/"]["delete"]["parameters"]
+    assert (param["name"], param["in"], param["required"]) == ("session_id", "path", True)
 
 
 def test_error_schema_matches_the_contract(document):

@@ -24,6 +24,7 @@ from webapp.application.interfaces.security import (
     SecretBox,
     TokenCodec,
 )
+from webapp.application.interfaces.sessions import KnownDeviceRepository, SessionStore
 from webapp.application.interfaces.staff import (
     PAGE_SIZE,
     FunnelDay,
@@ -70,6 +71,7 @@ __all__ = [
     "CodeRepository",
     "FunnelDay",
     "InvitationRepository",
+    "KnownDeviceRepository",
     "LinkSigner",
     "LoginStore",
     "Mailer",
@@ -84,6 +86,7 @@ __all__ = [
     "RequestContext",
     "RequestInfo",
     "SearchTerms",
+    "SessionStore",
     "SmsSender",
     "StaffQueries",
     "SubscriptionRepository",

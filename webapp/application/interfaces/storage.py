@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn, Protocol
 
+from webapp.application.interfaces.sessions import KnownDeviceRepository
 from webapp.domain.billing import BillingEvent, Subscription
 from webapp.domain.mfa import MfaChallenge, RecoveryCode, TotpDevice
 from webapp.domain.model import (
@@ -93,6 +94,11 @@ class AuditRepository(Protocol):
 
     def for_user(self, user_id: int, limit: int = 50) -> list[AuditEvent]: ...
 
+    def page(self, user_id: int, kinds: Sequence[str], offset: int, limit: int
+             ) -> list[AuditEvent]:
+        """The user's events of these kinds, newest first, ``limit`` from ``offset``."""
+        ...
+
 
 class InvitationRepository(Protocol):
     def add(self, invitation: Invitation) -> None: ...
@@ -168,6 +174,7 @@ class UnitOfWork(Protocol):
     totp: TotpRepository
     recovery_codes: RecoveryCodeRepository
     mfa_challenges: MfaChallengeRepository
+    devices: KnownDeviceRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -14,7 +14,6 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, redirect, request
 from flask_login import current_user
 
-from webapp.application.devices import device_label
 from webapp.interface import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -57,7 +56,7 @@ def utc(value: datetime | None) -> str:
 @bp.app_template_filter("device")
 def device(user_agent: str | None) -> str:
     """ "Firefox on Linux" for a raw user agent (the full string stays one click away)."""
-    return device_label(user_agent)
+    return services().activity.device_label(user_agent or "")
 
 
 from webapp.interface.admin import pages, views  # noqa: E402,F401  (registers the routes)

@@ -95,7 +95,33 @@ def user(user_id: int) -> str:
     return render_template("admin/user.html", d=detail, u=detail.user, actors=actors,
                            billing_on=billing_on,
                            actions=[(a, ACTIONS[a][0], ACTIONS[a][2])
-                                    for a in available_actions(detail.user, billing_on)])
+                                    for a in available_actions(detail.user, billing_on)],
+                           sessions=services().sessions.entries(detail.user),
+                           end_form=ConfirmForm(formdata=None))
+
+
+@bp.post(f"/users/<{ID}:user_id>/sessions/<session_id>/end")
+def user_session_end(user_id: int, session_id: str) -> Response:
+    """End one browser session or API login of the account (audited, with the staff member)."""
+    if ConfirmForm().validate_on_submit():
+        try:
+            services().sessions.end_by_staff(acting_id(), user_id, session_id)
+            flash("That session has ended.", "success")
+        except DomainError as exc:
+            flash(exc.detail, "error")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.get(f"/users/<{ID}:user_id>/activity")
+def user_activity(user_id: int) -> str:
+    """The account's security activity, as its user sees it at /account/activity."""
+    try:
+        detail = services().admin.user_detail(user_id)
+    except DomainError:
+        abort(404)
+    page = number(request.args.get("page", "1")) or 1
+    return render_template("admin/activity.html", u=detail.user,
+                           activity=services().activity.page(user_id, page))
 
 
 def available_actions(u, billing_on: bool = True) -> list[str]:  # noqa: ANN001

@@ -166,15 +166,16 @@ def _field_errors(exc: PydanticError) -> dict[str, list[str]]:
 
 def bearer_user() -> User:
     """The user of the ``Authorization: Bearer`` access token, or a 401."""
-    return services().tokens.user_for_access(_bearer_token())
+    return services().tokens.user_for_access(bearer_token())
 
 
 def bearer_access() -> Access:
     """The bearer access token's user, login and ``auth_time`` (for *fresh* endpoints)."""
-    return services().tokens.access(_bearer_token())
+    return services().tokens.access(bearer_token())
 
 
-def _bearer_token() -> str:
+def bearer_token() -> str:
+    """The ``Authorization: Bearer`` token as sent (not yet checked), or a 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

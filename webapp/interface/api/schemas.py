@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from webapp.application.activity import Activity
 from webapp.application.signin import SignedIn
 from webapp.application.tokens import TokenPair
 from webapp.domain.model import User
+from webapp.domain.sessions import SessionEntry
 
 LONG = 4096  # far above any real value; the domain gives the precise limits
 
@@ -153,3 +155,42 @@ class ErrorOut(Out):
 
 class HealthOut(Out):
     status: str
+
+
+class SessionOut(Out):
+    id: str = Field(description="A browser session's or an API login's id (32 hex digits).")
+    kind: str = Field(description='"browser" or "api"', examples=["browser"])
+    created_at: datetime
+    last_seen_at: datetime
+    ip: str
+    user_agent: str
+    device: str = Field(examples=["Firefox on Linux"])
+    current: bool = Field(description="The caller's own session.")
+
+    @classmethod
+    def of(cls, entry: SessionEntry) -> SessionOut:
+        return cls(id=entry.id, kind=entry.kind.value, created_at=entry.created_at,
+                   last_seen_at=entry.last_seen_at, ip=entry.ip, user_agent=entry.user_agent,
+                   device=entry.device, current=entry.current)
+
+
+class SessionListOut(RootModel[list[SessionOut]]):
+    """Every way the account is signed in, newest first."""
+
+
+class ActivityOut(Out):
+    event: str = Field(examples=["authn_login_success"])
+    at: datetime
+    ip: str
+    user_agent: str
+    device: str
+    by_staff: bool
+
+    @classmethod
+    def of(cls, item: Activity) -> ActivityOut:
+        return cls(event=item.event, at=item.at, ip=item.ip, user_agent=item.user_agent,
+                   device=item.device, by_staff=item.by_staff)
+
+
+class ActivityListOut(RootModel[list[ActivityOut]]):
+    """The user's security events, newest first (a page; see the Link header)."""

@@ -13,6 +13,7 @@ from webapp.interface.web import (  # noqa: E402,F401
     reset,
     second_factor,
     session,
+    sessions,
     verify,
 )
 

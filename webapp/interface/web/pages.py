@@ -19,7 +19,9 @@ from webapp.interface.web.outcomes import go, show
 from webapp.interface.web.safety import safe_next
 from webapp.interface.web.second_factor import pause_for_second_factor, trusted_browser
 from webapp.interface.web.session import (
+    browser_device,
     end_session,
+    keep_device,
     pending_identifier,
     remember_pending,
     start_session,
@@ -73,12 +75,13 @@ def login() -> Response:
         form.next.data = request.args.get("next", "")
         form.identifier.data = pending_identifier()  # just verified: one field less to type
     if form.validate_on_submit():
+        device = browser_device()
         try:
             signed_in = services().signin.with_password(
                 **form.email_or_phone(), password=form.password.data or "", door=Door.BROWSER,
-                trusted=trusted_browser())
+                trusted=trusted_browser(), device=device)
         except SecondFactorRequired as pending:
-            return pause_for_second_factor(pending, form.next.data or "")
+            return keep_device(pause_for_second_factor(pending, form.next.data or ""), device)
         except Unverified as exc:
             remember_pending(form.identifier.data, sent=False)
             return show("web/login.html", {"form": form, "unverified": True}, form=form,
@@ -87,7 +90,7 @@ def login() -> Response:
             return show("web/login.html", {"form": form}, form=form,
                         partial="web/_login_form.html", error=exc)
         start_session(signed_in.user)
-        return go(safe_next(form.next.data, url_for("web.account")))
+        return keep_device(go(safe_next(form.next.data, url_for("web.account"))), device)
     return show("web/login.html", {"form": form}, form=form, partial="web/_login_form.html")
 
 

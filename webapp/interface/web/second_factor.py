@@ -16,7 +16,12 @@ from webapp.interface.web import bp
 from webapp.interface.web.forms import ReauthenticateForm, SecondFactorForm
 from webapp.interface.web.outcomes import go, show
 from webapp.interface.web.safety import safe_next
-from webapp.interface.web.session import mark_recent, start_session
+from webapp.interface.web.session import (
+    browser_device,
+    keep_device,
+    mark_recent,
+    start_session,
+)
 
 PENDING = "mfa_pending"  # the pending sign-in's token, between /login and /login/mfa
 PENDING_NEXT = "mfa_next"
@@ -47,15 +52,16 @@ def login_mfa() -> Response:
     if not form.validate_on_submit():
         return show("web/login_mfa.html", context, form=form)
     next_path = safe_next(str(session.get(PENDING_NEXT, "")), url_for("web.account"))
+    device = browser_device()
     try:
         signed_in = services().second_factor.complete(
             token, code=None if recovery else (form.code.data or "0"),
             recovery_code=(form.recovery_code.data or "0") if recovery else None,
-            door=Door.BROWSER)
+            door=Door.BROWSER, device=device)
     except DomainError as exc:
         return show("web/login_mfa.html", context, form=form, error=exc)
     start_session(signed_in.user)  # drops the pending token with the old session
-    response = go(next_path)
+    response = keep_device(go(next_path), device)
     if form.remember.data:
         response.set_cookie(TRUSTED_COOKIE, services().second_factor.trust(signed_in.user),
                             max_age=int(TRUSTED_BROWSER_TTL.total_seconds()), httponly=True,

@@ -1,33 +1,46 @@
-"""Browser sessions with Flask-Login.
+"""Browser sessions with Flask-Login, kept on the server.
 
-The session stores ``"<user id>:<session version>"``; the version is a digest of
-the user's uniquifier, so a password change or "log out everywhere" (which
-rotate it) ends every other session on its next request.
+Flask-Login's id in the (signed) session cookie is ``"<user id>:<session version>:<secret>"``.
+The secret names the session's record on the server (SessionService): logging out, or
+ending the session from another device or by staff, deletes the record, and a cookie
+pointing to no record is signed out, copies included. The version is a digest of the
+user's uniquifier, so a password change or "log out everywhere" (which rotate it) ends
+every other session on its next request too.
+
+The browser also keeps a long-lived device cookie (a random id, signed, HttpOnly): it is
+how the new-device notices recognise a browser that signed in before.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import UTC, datetime
 
-from flask import Response, flash, redirect, request, session, url_for
-from flask_login import UserMixin, login_url, login_user, logout_user
+from flask import Response, current_app, flash, redirect, request, session, url_for
+from flask_login import UserMixin, current_user, login_url, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from webapp.application.tokens import session_version
 from webapp.domain.errors import AuthenticationRequired
 from webapp.domain.model import User
+from webapp.domain.sessions import session_id_of
 from webapp.extensions import login_manager
 from webapp.interface import services
 from webapp.interface.web.outcomes import go, is_htmx
 
 
 class SessionUser(UserMixin):
-    """What ``flask_login.current_user`` is for a signed-in browser: wraps the domain User."""
+    """What ``flask_login.current_user`` is for a signed-in browser: wraps the domain User
+    and the secret of its session record."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, secret: str) -> None:
         self.user = user
+        self.secret = secret
+        self.session_id = session_id_of(secret)
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{session_version(self.user)}"
+        return f"{self.user.id}:{session_version(self.user)}:{self.secret}"
 
     @property
     def is_active(self) -> bool:
@@ -37,6 +50,8 @@ class SessionUser(UserMixin):
     def is_staff(self) -> bool:
         return self.user.is_staff
 
+
+DEVICE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 login_manager.login_message = "Log in to see that page."
 login_manager.login_message_category = "info"
@@ -60,21 +75,24 @@ def to_login() -> Response:
 
 @login_manager.user_loader
 def load_user(session_id: str) -> SessionUser | None:
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit():
+    user_id, version, secret = (session_id.split(":") + ["", ""])[:3]
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 19 and secret):
         return None
     try:
-        user = services().tokens.user_for_session(int(user_id), version)
+        user, _record = services().sessions.user_for_session(int(user_id), version, secret)
     except AuthenticationRequired:
         return None
-    return SessionUser(user)
+    return SessionUser(user, secret)
 
 
 def start_session(user: User, remember: bool = False) -> None:
-    """Log in: a fresh session (no fixation: the old session's data is dropped first).
-    Every sign-in proves a factor just now: the session's ``auth_time``."""
+    """Log in: a fresh session record and cookie (no fixation: the old session's data
+    is dropped first; a session it replaces, after a password change, ends). Every
+    sign-in proves a factor just now: the session's ``auth_time``."""
+    replacing = current_user.secret if current_user.is_authenticated else None
+    secret = services().sessions.start(user, replacing=replacing)
     session.clear()
-    login_user(SessionUser(user), remember=remember)
+    login_user(SessionUser(user, secret), remember=remember)
     session.permanent = remember
     mark_recent()
 
@@ -102,8 +120,42 @@ def reauthenticate_first(next_path: str) -> Response:
 
 
 def end_session() -> None:
+    """Log out this browser: its record ends, so a copy of the cookie is signed out too."""
+    if current_user.is_authenticated:
+        services().sessions.end(current_user.user, current_user.secret)
     logout_user()
     session.clear()
+
+
+# --- the device cookie -------------------------------------------------------------------
+
+DEVICE_COOKIE = "device"
+DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie (Chrome's cap)
+
+
+def _device_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key or "", salt="device-cookie")
+
+
+def browser_device() -> str:
+    """This browser's device id from its signed cookie; a new one when it has none or a
+    tampered one (then it is simply a device not seen before)."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    try:
+        value = _device_signer().loads(raw) if raw else None
+    except BadSignature:
+        value = None
+    if isinstance(value, str) and DEVICE_ID.match(value):
+        return value
+    return secrets.token_hex(16)
+
+
+def keep_device(response: Response, device: str) -> Response:
+    """(Re)set the device cookie: signed, HttpOnly, for as long as browsers allow."""
+    response.set_cookie(
+        DEVICE_COOKIE, _device_signer().dumps(device), max_age=DEVICE_MAX_AGE, httponly=True,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), samesite="Lax")
+    return response
 
 
 # --- what the browser is in the middle of ------------------------------------------------

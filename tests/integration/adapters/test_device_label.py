@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.application.devices import UNKNOWN, device_label
+from webapp.infrastructure.devices import UNKNOWN, device_label
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "

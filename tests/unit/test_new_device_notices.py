@@ -1,0 +1,78 @@
+"""New-device notices with fakes: the first sign-in is quiet, a known device is quiet,
+a new one is announced once, a device unseen for 90 days is new again; browsers by their
+device id, API clients by user agent and network; email, or SMS for a phone-only account."""
+
+from __future__ import annotations
+
+from tests.helpers.world import EMAIL, PASSWORD, PHONE, verified
+from webapp.application.interfaces import RequestInfo
+from webapp.application.signin import Door
+
+
+def sign_in(world, device=None, door=Door.BROWSER, email=EMAIL, phone=None):
+    return world.services.signin.with_password(email=email, phone=phone, password=PASSWORD,
+                                               door=door, device=device)
+
+
+def notices(world, to=EMAIL):
+    return [m for m in world.emails(to) if m.payload["template"] == "new_device"]
+
+
+def from_(world, ip="192.0.2.1", agent="pytest"):
+    world.ports.request.info = RequestInfo(ip=ip, user_agent=agent, request_id="r")
+
+
+def test_first_sign_in_is_quiet_a_second_browser_is_announced_once(world):
+    verified(world)
+    sign_in(world, device="a" * 32)  # right after registering: nothing to compare with
+    sign_in(world, device="a" * 32)
+    assert notices(world) == []
+    from_(world, ip="203.0.113.9", agent="Firefox")
+    sign_in(world, device="b" * 32)
+    sign_in(world, device="b" * 32)
+    [notice] = notices(world)
+    body = notice.payload["text"]
+    assert "device=device of Firefox" in body and "ip=203.0.113.9" in body
+    assert "link=http://localhost:5000/account/sessions" in body
+    assert "when=2026-01-01 12:00 UTC" in body
+    assert world.audit_kinds().count("new_device_signin") == 1
+
+
+def test_a_browser_without_a_device_id_is_not_tracked(world):
+    verified(world)
+    sign_in(world, device="a" * 32)
+    sign_in(world, device=None)
+    assert notices(world) == [] and len(world.store.devices) == 1
+
+
+def test_a_device_unseen_for_90_days_is_new_again(world):
+    verified(world)
+    sign_in(world, device="a" * 32)
+    sign_in(world, device="b" * 32)
+    world.clock.advance(days=89)
+    sign_in(world, device="a" * 32)  # seen 89 days ago: known
+    assert len(notices(world)) == 1
+    world.clock.advance(days=91)
+    sign_in(world, device="b" * 32)  # 180 days: new again
+    assert len(notices(world)) == 2
+
+
+def test_api_clients_by_user_agent_and_network(world):
+    verified(world)
+    sign_in(world, door=Door.API)
+    from_(world, ip="192.0.2.77")  # the same /24, the same agent: the same client
+    sign_in(world, door=Door.API)
+    assert notices(world) == []
+    from_(world, ip="192.0.2.77", agent="curl/8.5")
+    sign_in(world, door=Door.API)
+    from_(world, ip="198.51.100.1", agent="curl/8.5")
+    sign_in(world, door=Door.API)
+    assert len(notices(world)) == 2
+
+
+def test_phone_only_accounts_get_a_text(world):
+    verified(world, email=None, phone=PHONE)
+    sign_in(world, email=None, phone=PHONE, device="a" * 32)
+    sign_in(world, email=None, phone=PHONE, device="b" * 32)
+    [text] = [m for m in world.texts(PHONE) if m.payload["template"] == "new_device"]
+    assert "link=http://localhost:5000/account/sessions" in text.payload["body"]

@@ -1,0 +1,115 @@
+"""Where an account is signed in: browser sessions, API logins (refresh families) as one
+list, and the devices an account has signed in from (for new-device notices).
+
+Plain dataclasses and rules, no I/O; times are aware UTC datetimes handed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+# A session's last-seen time is written at most this often: page views stay reads.
+TOUCH_EVERY = timedelta(minutes=1)
+# A device not seen for this long is new again: its next sign-in is announced.
+DEVICE_MEMORY = timedelta(days=90)
+# What every id in the list looks like (browser session ids and refresh family ids).
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def session_id_of(secret: str) -> str:
+    """A browser session's id: a digest of the secret its cookie carries, so that the
+    ids shown in lists (to the user, to staff) cannot be turned back into a cookie."""
+    return hashlib.sha256(f"session:{secret}".encode()).hexdigest()[:32]
+
+
+class SessionKind(StrEnum):
+    BROWSER = "browser"
+    API = "api"
+
+
+@dataclass(eq=False)
+class BrowserSession:
+    """A signed-in browser, kept on the server: ending it ends the cookie that points here."""
+
+    id: str
+    user_id: int
+    version: str  # the account's session version when it began (a password change ends it)
+    created_at: datetime
+    last_seen_at: datetime
+    ip: str = ""
+    user_agent: str = ""
+    device: str = ""
+
+    def due_touch(self, now: datetime) -> bool:
+        return now - self.last_seen_at >= TOUCH_EVERY
+
+    def expired(self, now: datetime, idle: timedelta) -> bool:
+        return now - self.last_seen_at > idle
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    """One line of "where you are signed in"."""
+
+    id: str
+    kind: SessionKind
+    created_at: datetime
+    last_seen_at: datetime
+    ip: str
+    user_agent: str
+    device: str
+    current: bool = False
+
+
+@dataclass(eq=False)
+class KnownDevice:
+    """A device this account has signed in from: a browser's device cookie or, for API
+    clients, its user agent and network (only a digest of either is kept)."""
+
+    user_id: int
+    key: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    id: int | None = None
+
+    def is_remembered(self, now: datetime) -> bool:
+        return now - self.last_seen_at <= DEVICE_MEMORY
+
+
+def device_key(kind: SessionKind, identity: str) -> str:
+    return hashlib.sha256(f"{kind}:{identity}".encode()).hexdigest()
+
+
+def ip_network(ip: str) -> str:
+    """The network an API client's address is counted in: a /24 for IPv4, a /48 for IPv6
+    (a phone that moves around one network stays one device)."""
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3]) + "::/48"
+    parts = ip.split(".")
+    return ".".join(parts[:3]) + ".0/24" if len(parts) == 4 else ip
+
+
+# --- API logins that were ended: their access tokens stop at their next check ------------
+# The account row keeps the families ended within the last access-token lifetime
+# ("<family>:<unix time> ..."): every access check reads that row anyway (from the
+# per-worker cache on PostgreSQL, evicted when the row changes), so the check is free.
+
+
+def with_ended_family(ended: str, family_id: str, now: datetime, keep: timedelta) -> str:
+    cutoff = (now - keep).timestamp()
+    kept = [item for item in ended.split() if _ended_at(item) >= cutoff]
+    return " ".join([*kept, f"{family_id}:{int(now.timestamp())}"])
+
+
+def family_was_ended(ended: str, family_id: object) -> bool:
+    return (bool(ended) and isinstance(family_id, str) and len(family_id) == 32
+            and f"{family_id}:" in ended)
+
+
+def _ended_at(item: str) -> float:
+    _, _, when = item.partition(":")
+    return float(when) if when.isdigit() else 0.0
