@@ -94,8 +94,22 @@ class MfaService(Service):
                 device.secret, device.created_at = self.box.seal(secret), self.now()
                 uow.totp.save(device)
             uow.commit()
+        return self._setup(user, secret)
+
+    def pending_totp(self, user_id: int) -> TotpSetup | None:
+        """The set-up still waiting for its first code (its secret, URI and QR code again),
+        or None. For a door that shows it again to whoever started it (the browser that
+        got it from ``start_totp``, which needed a recent sign-in)."""
+        with self.ports.uow() as uow:
+            user = self._user(uow, user_id)
+            device = uow.totp.for_user(user_id)
+            if device is None or device.confirmed:
+                return None
+            return self._setup(user, self.box.open(device.secret))
+
+    def _setup(self, user: User, secret: str) -> TotpSetup:
         uri = self.authenticators.provisioning_uri(
-            secret, user.email or user.phone or str(user_id), self.policy.site_name)
+            secret, user.email or user.phone or str(user.id), self.policy.site_name)
         return TotpSetup(secret=secret, otpauth_uri=uri,
                          qr_svg=self.authenticators.qr_svg(uri))
 
