@@ -122,6 +122,22 @@ for _name, _action, _done, _help in (
     users_group.command(_name)(_user_action(_action, _done, _help))
 
 
+@users_group.command("mfa-off")
+@click.argument("identifier", metavar="EMAIL_OR_PHONE")
+@click.option("--reason", required=True, help="Why (kept in the audit log), e.g. how you "
+              "checked who asked.")
+def mfa_off_command(identifier: str, reason: str) -> None:
+    """Turn off every second factor of an account (its authenticator app and recovery
+    codes): for someone who lost them and whose identity you checked. The user is told;
+    audited, with the reason, as a command-line staff action."""
+    admin = services().admin
+    try:
+        admin.act(None, admin.user_id_for(identifier), "mfa_off", reason=reason)
+    except DomainError as exc:
+        raise _refused(exc) from exc
+    click.echo(f"{identifier}: second factors turned off; the user is told.")
+
+
 @users_group.command("invite")
 @click.argument("email")
 @click.option("--staff", is_flag=True, help="The account is created as a staff member.")
