@@ -75,3 +75,15 @@ def test_staff_must_set_up_a_factor_only_when_the_policy_says_so():
         assert admin.staff_must_set_up_factor(plain) is False  # not staff: the 403 applies
         boss.mfa_version = "v1"
         assert admin.staff_must_set_up_factor(boss) is False
+
+
+def test_resealing_goes_through_every_secret_in_batches_and_skips_unreadable_ones(world):
+    users = [verified(world, email=f"u{i}@example.com") for i in range(5)]
+    for user in users:
+        world.services.mfa.start_totp(user.id, world.clock.now())
+    broken = next(iter(world.store.totp.values()))
+    broken.secret = "not sealed by any key"
+    assert world.services.mfa.reseal_secrets(batch=2) == (4, 1)
+    assert broken.secret == "not sealed by any key"  # left as it was
+    event = [e for e in world.store.audit if e.kind == "mfa_secrets_resealed"][-1]
+    assert event.data == {"resealed": 4, "unreadable": 1}

@@ -164,6 +164,31 @@ class MfaService(Service):
                               actor=actor, reason=reason)
         return True
 
+    def reseal_secrets(self, batch: int = 200) -> tuple[int, int]:
+        """Seal every stored TOTP secret again with the newest key (MFA_ENCRYPTION_KEY's
+        first), so that older keys can be retired. Answers (sealed again, unreadable): a
+        secret no configured key opens is left as it is."""
+        resealed = unreadable = 0
+        after = 0
+        while True:
+            with self.ports.uow() as uow:
+                devices = uow.totp.batch_after(after, batch)
+                if not devices:
+                    self.audit(uow, "mfa_secrets_resealed", resealed=resealed,
+                               unreadable=unreadable)
+                    uow.commit()
+                    return resealed, unreadable
+                for device in devices:
+                    after = device.id or after
+                    try:
+                        device.secret = self.box.seal(self.box.open(device.secret))
+                    except ValueError:
+                        unreadable += 1
+                        continue
+                    uow.totp.save(device)
+                    resealed += 1
+                uow.commit()
+
     # --- proving a factor (sign-in, re-authentication) ---------------------------------------
 
     def methods(self, uow: UnitOfWork, user: User) -> list[str]:

@@ -150,6 +150,19 @@ def invite_command(email: str, staff: bool) -> None:
     click.echo(f"Invitation #{invitation.id} queued for {invitation.email}.")
 
 
+@click.command("mfa-reseal")
+@with_appcontext
+def mfa_reseal_command() -> None:
+    """Seal every stored authenticator-app secret again with the first MFA_ENCRYPTION_KEY,
+    so that the keys after it can be dropped. Safe to run again."""
+    resealed, unreadable = services().mfa.reseal_secrets()
+    click.echo(f"{resealed} secret(s) sealed with the newest key.")
+    if unreadable:
+        raise click.ClickException(f"{unreadable} secret(s) open with none of the configured "
+                                   "keys: keep the key they were sealed with listed.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(users_group)
+    app.cli.add_command(mfa_reseal_command)
