@@ -166,6 +166,15 @@ def test_set_up_an_authenticator_app_and_sign_in_with_a_code_then_a_recovery_cod
     expect(page.locator("#mfa-summary")).to_contain_text("on · 9 recovery codes left")
     assert "A recovery code was used" in smtp.wait_for(EMAIL, 3)[-1].text
 
+    page.goto("/account/security")  # new codes: asked first, then shown once
+    page.get_by_role("link", name="Make new recovery codes").click()
+    expect(page.get_by_role("heading", name="Make new recovery codes?")).to_be_visible()
+    shoot(page, "security-confirm-new-codes")
+    page.get_by_role("button", name="Yes, make new codes").click()
+    fresh = [c.strip() for c in page.locator(".codes code").all_inner_texts()]
+    assert len(fresh) == 10 and not set(fresh) & set(codes)
+    shoot(page, "security-new-codes")
+
 
 def test_staff_turn_off_a_users_second_factor_with_a_reason(page: Page, server: AppServer,
                                                              smtp: SmtpServer):
