@@ -121,7 +121,7 @@ def user_action(user_id: int, action: str) -> Response | str:
     form = ReasonForm() if services().admin.needs_reason(action) else ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            reason = form.reason.data or "" if isinstance(form, ReasonForm) else ""
+            reason = (form.reason.data or "") if isinstance(form, ReasonForm) else ""
             flash(services().admin.act(acting_id(), user_id, action, reason=reason), "success")
             return redirect(url_for("admin.user", user_id=user_id))
         except ValidationFailed as exc:  # no reason given: the form again, saying so
