@@ -78,6 +78,10 @@ class FakeTotpRepository(_Repo):
     def remove_for_user(self, user_id: int) -> None:
         self.state.totp = {k: d for k, d in self.state.totp.items() if d.user_id != user_id}
 
+    def batch_after(self, after_id: int, limit: int) -> list[TotpDevice]:
+        return [copy.deepcopy(self.state.totp[k]) for k in sorted(self.state.totp)
+                if k > after_id][:limit]
+
 
 class FakeRecoveryCodeRepository(_Repo):
     def unused(self, user_id: int) -> list[RecoveryCode]:

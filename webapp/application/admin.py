@@ -23,7 +23,7 @@ from webapp.application.staff import require_staff
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.billing import Subscription
-from webapp.domain.errors import ActionRefused, NotFound
+from webapp.domain.errors import ActionRefused, NotFound, ValidationFailed
 from webapp.domain.model import (
     AuditEvent,
     MessageStatus,
@@ -48,6 +48,10 @@ class UserDetail:
 # --- actions ----------------------------------------------------------------------------
 
 Handler = Callable[[UnitOfWork, User | None, User], str]
+# Actions that change what protects an account say why: the reason is required, audited
+# with the action, and kept to one line of this length.
+ReasonedHandler = Callable[[UnitOfWork, User | None, User, str], str]
+REASON_MAX = 500
 
 
 class AdminService(Service):
@@ -71,6 +75,7 @@ class AdminService(Service):
             "promote": self._promote,
             "demote": self._demote,
         }
+        self.reasoned_actions: dict[str, ReasonedHandler] = {"mfa_off": self._mfa_off}
 
     # --- who may act ------------------------------------------------------------------
 
@@ -114,19 +119,30 @@ class AdminService(Service):
 
     # --- acting -----------------------------------------------------------------------
 
-    def act(self, actor_id: int | None, user_id: int, action: str) -> str:
-        """Run one staff action on one account; returns a sentence for the staff member."""
-        handler = self.actions.get(action)
-        if handler is None:
+    def needs_reason(self, action: str) -> bool:
+        return action in self.reasoned_actions
+
+    def act(self, actor_id: int | None, user_id: int, action: str, reason: str = "") -> str:
+        """Run one staff action on one account; returns a sentence for the staff member.
+        Actions in ``reasoned_actions`` need a ``reason``, audited with them."""
+        if action not in self.actions and not self.needs_reason(action):
             raise NotFound("No such action.")
+        why = " ".join(reason.split())
+        if self.needs_reason(action) and not why:
+            raise ValidationFailed({"reason": ["Say why: the reason is kept in the audit log."]})
+        if len(why) > REASON_MAX:
+            raise ValidationFailed({"reason": [f"Use at most {REASON_MAX} characters."]})
         with self.ports.uow() as uow:
             actor = self.require_staff(uow, actor_id)
             user = uow.users.get(user_id, lock=True)
             if user is None:
                 raise NotFound("No such user.")
-            message = handler(uow, actor, user)
+            if self.needs_reason(action):
+                message = self.reasoned_actions[action](uow, actor, user, why)
+            else:
+                message = self.actions[action](uow, actor, user)
             self.audit(uow, "authz_admin", user, actor=actor, action=action,
-                       via="cli" if actor is None else "admin")
+                       via="cli" if actor is None else "admin", **({"reason": why} if why else {}))
             uow.commit()
             return message
 
@@ -219,6 +235,16 @@ class AdminService(Service):
             self.audit(uow, "authz_change", user, actor=actor,
                        role="staff", granted=staff)
         return "Now a staff member." if staff else "No longer a staff member."
+
+    def _mfa_off(self, uow: UnitOfWork, actor: User | None, user: User, reason: str) -> str:
+        if not self.mfa.turn_off(uow, user, actor, reason):
+            raise ActionRefused("This account has no second factor on.")
+        return "Second factors turned off; the user is told."
+
+    def staff_must_set_up_factor(self, user: User) -> bool:
+        """MFA_REQUIRED_FOR_STAFF: staff without a second factor may not use the staff
+        pages until they set one up."""
+        return self.policy.mfa_required_for_staff and user.is_staff and not user.has_second_factor
 
     @staticmethod
     def _not_self(actor: User | None, user: User, verb: str) -> None:

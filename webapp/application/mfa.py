@@ -94,8 +94,22 @@ class MfaService(Service):
                 device.secret, device.created_at = self.box.seal(secret), self.now()
                 uow.totp.save(device)
             uow.commit()
+        return self._setup(user, secret)
+
+    def pending_totp(self, user_id: int) -> TotpSetup | None:
+        """The set-up still waiting for its first code (its secret, URI and QR code again),
+        or None. For a door that shows it again to whoever started it (the browser that
+        got it from ``start_totp``, which needed a recent sign-in)."""
+        with self.ports.uow() as uow:
+            user = self._user(uow, user_id)
+            device = uow.totp.for_user(user_id)
+            if device is None or device.confirmed:
+                return None
+            return self._setup(user, self.box.open(device.secret))
+
+    def _setup(self, user: User, secret: str) -> TotpSetup:
         uri = self.authenticators.provisioning_uri(
-            secret, user.email or user.phone or str(user_id), self.policy.site_name)
+            secret, user.email or user.phone or str(user.id), self.policy.site_name)
         return TotpSetup(secret=secret, otpauth_uri=uri,
                          qr_svg=self.authenticators.qr_svg(uri))
 
@@ -149,6 +163,31 @@ class MfaService(Service):
                               "Our staff turned off the second factor of your account.",
                               actor=actor, reason=reason)
         return True
+
+    def reseal_secrets(self, batch: int = 200) -> tuple[int, int]:
+        """Seal every stored TOTP secret again with the newest key (MFA_ENCRYPTION_KEY's
+        first), so that older keys can be retired. Answers (sealed again, unreadable): a
+        secret no configured key opens is left as it is."""
+        resealed = unreadable = 0
+        after = 0
+        while True:
+            with self.ports.uow() as uow:
+                devices = uow.totp.batch_after(after, batch)
+                if not devices:
+                    self.audit(uow, "mfa_secrets_resealed", resealed=resealed,
+                               unreadable=unreadable)
+                    uow.commit()
+                    return resealed, unreadable
+                for device in devices:
+                    after = device.id or after
+                    try:
+                        device.secret = self.box.seal(self.box.open(device.secret))
+                    except ValueError:
+                        unreadable += 1
+                        continue
+                    uow.totp.save(device)
+                    resealed += 1
+                uow.commit()
 
     # --- proving a factor (sign-in, re-authentication) ---------------------------------------
 

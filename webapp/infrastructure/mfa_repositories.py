@@ -26,6 +26,10 @@ class SqlTotpRepository(_Mapped[TotpDevice, TotpDeviceRow]):
     def remove_for_user(self, user_id: int) -> None:
         self.session.execute(delete(TotpDeviceRow).where(TotpDeviceRow.user_id == user_id))
 
+    def batch_after(self, after_id: int, limit: int) -> list[TotpDevice]:
+        return self._all(select(TotpDeviceRow).where(TotpDeviceRow.id > after_id)
+                         .order_by(TotpDeviceRow.id).limit(limit).with_for_update())
+
 
 class SqlRecoveryCodeRepository(_Mapped[RecoveryCode, RecoveryCodeRow]):
     entity, row = RecoveryCode, RecoveryCodeRow

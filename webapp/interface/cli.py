@@ -167,6 +167,22 @@ for _name, _action, _done, _help in (
     users_group.command(_name)(_user_action(_action, _done, _help))
 
 
+@users_group.command("mfa-off")
+@click.argument("identifier", metavar="EMAIL_OR_PHONE")
+@click.option("--reason", required=True, help="Why (kept in the audit log), e.g. how you "
+              "checked who asked.")
+def mfa_off_command(identifier: str, reason: str) -> None:
+    """Turn off every second factor of an account (its authenticator app and recovery
+    codes): for someone who lost them and whose identity you checked. The user is told;
+    audited, with the reason, as a command-line staff action."""
+    admin = services().admin
+    try:
+        admin.act(None, admin.user_id_for(identifier), "mfa_off", reason=reason)
+    except DomainError as exc:
+        raise _refused(exc) from exc
+    click.echo(f"{identifier}: second factors turned off; the user is told.")
+
+
 @users_group.command("invite")
 @click.argument("email")
 @click.option("--staff", is_flag=True, help="The account is created as a staff member.")
@@ -209,7 +225,20 @@ def backfill_command(deliver: bool) -> None:
                f"{left} still without one" + (" (see /admin/queue)." if page.users else "."))
 
 
+@click.command("mfa-reseal")
+@with_appcontext
+def mfa_reseal_command() -> None:
+    """Seal every stored authenticator-app secret again with the first MFA_ENCRYPTION_KEY,
+    so that the keys after it can be dropped. Safe to run again."""
+    resealed, unreadable = services().mfa.reseal_secrets()
+    click.echo(f"{resealed} secret(s) sealed with the newest key.")
+    if unreadable:
+        raise click.ClickException(f"{unreadable} secret(s) open with none of the configured "
+                                   "keys: keep the key they were sealed with listed.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(users_group)
     app.cli.add_command(billing_group)
+    app.cli.add_command(mfa_reseal_command)

@@ -40,6 +40,10 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "api.login_mfa": "login",
     "api.reauthenticate": "login",
     "api.mfa_totp_confirm": "code",
+    # Changing factors is no guess, but each change emails the user: the same budget.
+    "api.mfa_totp_setup": "code",
+    "api.mfa_totp_delete": "code",
+    "api.mfa_recovery_codes": "code",
     # Any verified user may invite when INVITATIONS_BY_USERS is on; the staff page
     # (admin.invitations) is staff only and not limited, like the other admin actions.
     "api.invitation_create": "invite",
@@ -56,6 +60,11 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "web.reset_code": "code",
     "web.reset_link": "code",
     "web.invite": "code",
+    # /account/security: the first code of an app is a guess; the rest email the user.
+    "web.security_totp_confirm": "code",
+    "web.security_totp_start": "code",
+    "web.security_totp_remove": "code",
+    "web.security_recovery_codes": "code",
 }
 
 _decorators: dict[str, object] = {}
@@ -80,7 +89,7 @@ def _decorator(rule: str):  # noqa: ANN202
     if rule not in _decorators:
         _decorators[rule] = limiter.shared_limit(
             _rule_limit(rule), scope=f"ip-{rule}", key_func=client_address,
-            methods=["POST"])
+            methods=["POST", "DELETE"])
     return _decorators[rule]
 
 

@@ -141,6 +141,11 @@ class TotpRepository(Protocol):
 
     def remove_for_user(self, user_id: int) -> None: ...
 
+    def batch_after(self, after_id: int, limit: int) -> list[TotpDevice]:
+        """Up to ``limit`` authenticators with an id above ``after_id``, by id, locked
+        (to go through them all, a batch per transaction)."""
+        ...
+
 
 class RecoveryCodeRepository(Protocol):
     def unused(self, user_id: int) -> list[RecoveryCode]: ...

@@ -3,7 +3,8 @@
 Every request is checked here on the server, against the database: the session's
 user is loaded fresh (a deactivated or demoted account loses access on its next
 request). Anonymous visitors are sent to the login page; signed-in non-staff get
-403 and an ``authz_fail`` audit event.
+403 and an ``authz_fail`` audit event. With MFA_REQUIRED_FOR_STAFF, staff without a second
+factor are sent to /account/security until they set one up.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, redirect, request
+from flask import Blueprint, Response, abort, flash, redirect, request
 from flask_login import current_user
 
 from webapp.interface import services
@@ -32,6 +33,9 @@ def _staff_only() -> Response | None:
     if not current_user.is_staff:
         services().admin.denied(current_user.user, request.path)
         abort(403)
+    if services().admin.staff_must_set_up_factor(current_user.user):
+        flash("The staff pages need a second factor on your account: set one up first.", "info")
+        return redirect("/account/security")
     return None
 
 

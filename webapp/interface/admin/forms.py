@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField
+from wtforms import BooleanField, EmailField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 
@@ -14,3 +14,9 @@ class ConfirmForm(FlaskForm):
 class InviteForm(FlaskForm):
     email = EmailField("Email address", validators=[DataRequired(), Length(max=254)])
     staff = BooleanField("Invite as a staff member")
+
+
+class ReasonForm(ConfirmForm):
+    """The confirmation of an action that needs a reason (the service requires it)."""
+
+    reason = TextAreaField("Reason (kept in the audit log)", validators=[Length(max=2000)])

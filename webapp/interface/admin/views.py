@@ -10,10 +10,10 @@ from werkzeug.wrappers import Response
 from webapp.application.interfaces.staff import PAGE_SIZE, UserFilter
 from webapp.application.staff import search_terms
 from webapp.domain.billing import ENDED, LIVE
-from webapp.domain.errors import DomainError
+from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.chart import funnel_chart
-from webapp.interface.admin.forms import ConfirmForm
+from webapp.interface.admin.forms import ConfirmForm, ReasonForm
 from webapp.interface.admin.pages import ID, number, skipped_kinds
 
 # action -> (button label, what it does, whether it is destructive)
@@ -33,6 +33,10 @@ ACTIONS = {
                      "again (it is never created twice).", False),
     "promote": ("Make staff", "Gives this account access to these staff pages.", True),
     "demote": ("Remove staff", "Takes away access to these staff pages.", True),
+    "mfa_off": ("Turn off second factors", "Removes the account's authenticator app and "
+                "recovery codes, so that signing in asks only for the password. Do this only "
+                "for someone whose identity you have checked, who lost their phone and codes. "
+                "The user is told by email (or SMS).", True),
 }
 TRI = {"yes": True, "no": False}
 SUBSCRIPTION = {"": "any", "live": "subscribed (any live status)", "none": "not subscribed",
@@ -94,6 +98,7 @@ def user(user_id: int) -> str:
     billing_on = services().billing.enabled
     return render_template("admin/user.html", d=detail, u=detail.user, actors=actors,
                            billing_on=billing_on,
+                           mfa=services().mfa.status(user_id),
                            actions=[(a, ACTIONS[a][0], ACTIONS[a][2])
                                     for a in available_actions(detail.user, billing_on)],
                            sessions=services().sessions.entries(detail.user),
@@ -135,6 +140,8 @@ def available_actions(u, billing_on: bool = True) -> list[str]:  # noqa: ANN001
     if billing_on and u.is_verified and not u.stripe_customer_id:
         wanted.append("retry_stripe")
     wanted.append("demote" if u.is_staff else "promote")
+    if u.has_second_factor:
+        wanted.append("mfa_off")
     return wanted
 
 
@@ -143,13 +150,17 @@ def user_action(user_id: int, action: str) -> Response | str:
     """GET asks for confirmation; POST (with the form's CSRF token) does it."""
     if action not in ACTIONS:
         abort(404)
-    form = ConfirmForm()
+    form = ReasonForm() if services().admin.needs_reason(action) else ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            flash(services().admin.act(acting_id(), user_id, action), "success")
+            reason = (form.reason.data or "") if isinstance(form, ReasonForm) else ""
+            flash(services().admin.act(acting_id(), user_id, action, reason=reason), "success")
+            return redirect(url_for("admin.user", user_id=user_id))
+        except ValidationFailed as exc:  # no reason given: the form again, saying so
+            form.reason.errors = exc.errors.get("reason", [exc.detail])  # type: ignore[attr-defined]
         except DomainError as exc:
             flash(exc.detail, "error")
-        return redirect(url_for("admin.user", user_id=user_id))
+            return redirect(url_for("admin.user", user_id=user_id))
     try:
         detail = services().admin.user_detail(user_id)
     except DomainError:

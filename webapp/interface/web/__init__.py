@@ -12,6 +12,7 @@ from webapp.interface.web import (  # noqa: E402,F401
     pages,
     reset,
     second_factor,
+    security,
     session,
     sessions,
     verify,

@@ -47,6 +47,7 @@ def _page(**forms: Any) -> dict[str, Any]:
         "password_form": forms.get("password_form") or ChangePasswordForm(formdata=None),
         "everywhere_form": ButtonForm(formdata=None),
         "billing": billing_context(user),
+        "mfa": services().mfa.status(user.id or 0),
     }
 
 

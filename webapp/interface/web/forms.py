@@ -126,3 +126,9 @@ class ReauthenticateForm(WebForm):
     code = StringField("Or a 6-digit code from your authenticator app",
                        validators=[Length(max=20)])
     next = HiddenField(filters=[lambda value: safe_next(value, "")])
+
+
+class TotpConfirmForm(WebForm):
+    """The first code from a newly set-up authenticator app: it turns the app on."""
+
+    code = StringField("6-digit code from your authenticator app", validators=[Length(max=20)])
