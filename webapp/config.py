@@ -68,6 +68,8 @@ class Settings:
     REAUTH_MAX_AGE: int = 300  # seconds a sign-in counts as recent for sensitive changes
     MFA_ENCRYPTION_KEY: str = ""  # Fernet keys, comma-separated, newest first; else SECRET_KEY
     MFA_REQUIRED_FOR_STAFF: bool = False
+    WEBAUTHN_RP_ID: str = ""  # passkeys' relying-party id; default: the host of APP_BASE_URL
+    WEBAUTHN_RP_NAME: str = ""  # the name the browser's passkey prompt shows; default: SITE_NAME
     RATELIMIT_ENABLED: bool = True
     TRUSTED_PROXIES: int = 0
     PWNED_PASSWORDS_URL: str = ""

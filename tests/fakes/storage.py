@@ -41,6 +41,8 @@ class Store:
     totp: dict[int, Any] = field(default_factory=dict)
     recovery_codes: dict[int, Any] = field(default_factory=dict)
     mfa_challenges: dict[str, Any] = field(default_factory=dict)
+    passkeys: dict[int, Any] = field(default_factory=dict)
+    webauthn_challenges: dict[str, Any] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -278,6 +280,10 @@ class FakeUnitOfWork(UnitOfWork):
         self.totp = FakeTotpRepository(self.working)
         self.recovery_codes = FakeRecoveryCodeRepository(self.working)
         self.mfa_challenges = FakeMfaChallengeRepository(self.working)
+        from tests.fakes.passkeys import FakePasskeyRepository, FakeWebAuthnChallengeRepository
+
+        self.passkeys = FakePasskeyRepository(self.working)
+        self.webauthn_challenges = FakeWebAuthnChallengeRepository(self.working)
 
     def __exit__(self, *exc: object) -> None:
         self.rollback()
@@ -295,6 +301,8 @@ class FakeUnitOfWork(UnitOfWork):
             "totp",
             "recovery_codes",
             "mfa_challenges",
+            "passkeys",
+            "webauthn_challenges",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
         self.committed = True

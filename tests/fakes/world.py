@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tests.fakes.billing import FakeBilling, FakeWebhooks
 from tests.fakes.messaging import FakeMailer, FakeRenderer, FakeSms
 from tests.fakes.mfa import FakeAuthenticators, FakeSecretBox
+from tests.fakes.passkeys import FakeWebAuthn
 from tests.fakes.requests import FakeRateLimiter, FakeRequestContext
 from tests.fakes.security import (
     FakeBreachedPasswords,
@@ -130,6 +131,7 @@ def make_world(
             staff_queries=FakeStaffQueries(store),
             authenticators=FakeAuthenticators(),
             secret_box=FakeSecretBox(),
+            webauthn=FakeWebAuthn(),
         ),
     )
     return World(

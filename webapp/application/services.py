@@ -22,10 +22,13 @@ from webapp.application.interfaces import (
     SmsSender,
     StaffQueries,
     TokenCodec,
+    WebAuthn,
     WebhookVerifier,
 )
 from webapp.application.invitations import InvitationService
 from webapp.application.mfa import MfaService
+from webapp.application.passkey_proof import PasskeyProof
+from webapp.application.passkeys import PasskeyService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
 from webapp.application.second_factor import SecondFactorService
@@ -48,6 +51,7 @@ class Services:
     health: HealthService
     mfa: MfaService
     second_factor: SecondFactorService
+    passkeys: PasskeyService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
     @property
@@ -73,6 +77,7 @@ class Adapters:
     staff_queries: StaffQueries
     authenticators: Authenticators
     secret_box: SecretBox
+    webauthn: WebAuthn
     logins: LoginStore | None = None  # None: the unit of work (see signin.UnitOfWorkLogins)
     billing_settings: BillingSettings | None = None
     keep_bodies: bool = True  # keep sent messages' bodies (the dev outbox page shows them)
@@ -84,7 +89,8 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
     verification = VerificationService(ports)
     resets = PasswordResetService(ports, tokens, verification)
     accounts = AccountService(ports, verification, tokens, resets)
-    mfa = MfaService(ports, adapters.authenticators, adapters.secret_box)
+    mfa = MfaService(ports, adapters.authenticators, adapters.secret_box,
+                     PasskeyProof(ports, adapters.webauthn))
     second_factor = SecondFactorService(ports, mfa, signin, accounts)
     signin.checks.append(second_factor.check)  # after the password and the account state
     return Services(
@@ -104,5 +110,6 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         health=HealthService(ports),
         mfa=mfa,
         second_factor=second_factor,
+        passkeys=PasskeyService(ports, mfa, signin),
         _ports=ports,
     )

@@ -19,10 +19,14 @@ from webapp.application.interfaces.security import (
     BreachedPasswords,
     Clock,
     CodeHasher,
+    CredentialInfo,
     LinkSigner,
+    NewCredential,
     PasswordHasher,
     SecretBox,
     TokenCodec,
+    VerifiedAssertion,
+    WebAuthn,
 )
 from webapp.application.interfaces.staff import (
     PAGE_SIZE,
@@ -40,6 +44,7 @@ from webapp.application.interfaces.storage import (
     LoginStore,
     MfaChallengeRepository,
     OutboxRepository,
+    PasskeyRepository,
     ReadOnlyUnitOfWork,
     ReadOnlyUnitOfWorkFactory,
     RecoveryCodeRepository,
@@ -52,6 +57,7 @@ from webapp.application.interfaces.storage import (
     UnitOfWorkFactory,
     UserReader,
     UserRepository,
+    WebAuthnChallengeRepository,
 )
 
 __all__ = [
@@ -97,4 +103,10 @@ __all__ = [
     "UserReader",
     "UserRepository",
     "WebhookVerifier",
+    "CredentialInfo",
+    "NewCredential",
+    "PasskeyRepository",
+    "VerifiedAssertion",
+    "WebAuthn",
+    "WebAuthnChallengeRepository",
 ]

@@ -9,6 +9,7 @@ from typing import NoReturn, Protocol
 
 from webapp.domain.billing import BillingEvent, Subscription
 from webapp.domain.mfa import MfaChallenge, RecoveryCode, TotpDevice
+from webapp.domain.passkeys import Passkey, WebAuthnChallenge
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
@@ -154,6 +155,30 @@ class MfaChallengeRepository(Protocol):
     def save(self, challenge: MfaChallenge) -> None: ...
 
 
+class PasskeyRepository(Protocol):
+    def for_user(self, user_id: int) -> list[Passkey]:
+        """Oldest first."""
+        ...
+
+    def by_credential_id(self, credential_id: str) -> Passkey | None: ...
+
+    def add(self, passkey: Passkey) -> None: ...
+
+    def save(self, passkey: Passkey) -> None: ...
+
+    def remove(self, passkey_id: int) -> None: ...
+
+    def remove_for_user(self, user_id: int) -> None: ...
+
+
+class WebAuthnChallengeRepository(Protocol):
+    def add(self, challenge: WebAuthnChallenge) -> None: ...
+
+    def get(self, challenge_id: str, *, lock: bool = False) -> WebAuthnChallenge | None: ...
+
+    def save(self, challenge: WebAuthnChallenge) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back."""
 
@@ -168,6 +193,8 @@ class UnitOfWork(Protocol):
     totp: TotpRepository
     recovery_codes: RecoveryCodeRepository
     mfa_challenges: MfaChallengeRepository
+    passkeys: PasskeyRepository
+    webauthn_challenges: WebAuthnChallengeRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
