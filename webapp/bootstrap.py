@@ -48,9 +48,9 @@ from webapp.infrastructure.security import (
 )
 from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
-from webapp.infrastructure.webauthn import PyWebAuthn, origin_of
 from webapp.infrastructure.user_cache import CachedReader, UserCache
 from webapp.infrastructure.user_feed import PostgresUserFeed
+from webapp.infrastructure.webauthn import PyWebAuthn, origin_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -55,7 +55,8 @@ class PasskeyService(Service):
             uow.commit()
         name = user.email or user.phone or str(user_id)
         return self.proof.webauthn.registration_options(
-            challenge=challenge, user_handle=_unb64url(self._handle(user, existing)), user_name=name,
+            challenge=challenge, user_handle=_unb64url(self._handle(user, existing)),
+            user_name=name,
             display_name=" ".join(filter(None, [user.first_name, user.last_name])) or name,
             exclude=[p.credential_id for p in existing])
 

@@ -35,6 +35,11 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "api.login_mfa": "login",
     "api.reauthenticate": "login",
     "api.mfa_totp_confirm": "code",
+    # Passkeys: a sign-in like any other; options write a challenge (the budget of codes).
+    "api.passkey_login": "login",
+    "api.passkey_login_options": "code",
+    "api.login_mfa_options": "code",
+    "api.reauthenticate_options": "code",
     # Any verified user may invite when INVITATIONS_BY_USERS is on; the staff page
     # (admin.invitations) is staff only and not limited, like the other admin actions.
     "api.invitation_create": "invite",

@@ -9,7 +9,6 @@ from typing import NoReturn, Protocol
 
 from webapp.domain.billing import BillingEvent, Subscription
 from webapp.domain.mfa import MfaChallenge, RecoveryCode, TotpDevice
-from webapp.domain.passkeys import Passkey, WebAuthnChallenge
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
@@ -20,6 +19,7 @@ from webapp.domain.model import (
     RefreshFamily,
     User,
 )
+from webapp.domain.passkeys import Passkey, WebAuthnChallenge
 from webapp.domain.values import Email, Phone
 
 
