@@ -43,11 +43,10 @@ MAX_CREDENTIAL = 16_000  # a browser's credential JSON is a few kilobytes at mos
 class PasskeyForm(WebForm):
     """The answer of the browser's passkey prompt, and what comes with it."""
 
-    aliases = {"credential": "credential"}
     credential = HiddenField(validators=[Length(max=MAX_CREDENTIAL)])
     name = StringField("Name", validators=[Length(max=200)],
                        description="So you can tell your passkeys apart, e.g. "
-                                   "\"Laptop\" or \"Phone\".")
+                                   "“Laptop” or “Phone”.")
     remember = BooleanField("Don't ask again on this browser for 30 days")
     next = HiddenField(filters=[lambda value: safe_next(value, "")])
 
@@ -157,7 +156,8 @@ def reauthenticate_passkey() -> Response:
                                                 credential=credential_of(form))
     except DomainError as exc:
         context = {"form": ReauthenticateForm(formdata=None, next=form.next.data),
-                   "user": current_user.user, "passkey_form": form, "passkeys": 1}
+                   "user": current_user.user, "passkey_form": form, "passkeys": 1,
+                   "totp": services().mfa.status(current_user.user.id).totp}
         return show("web/reauthenticate.html", context, form=form, error=exc)
     mark_recent()
     flash("Thank you. You can make the change now.", "success")

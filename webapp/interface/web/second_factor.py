@@ -73,8 +73,9 @@ def reauthenticate() -> Response:
     form = ReauthenticateForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    context = {"form": form, "user": current_user.user,
-               "passkeys": services().mfa.status(current_user.user.id).passkeys}
+    factors = services().mfa.status(current_user.user.id)
+    context = {"form": form, "user": current_user.user, "totp": factors.totp,
+               "passkeys": factors.passkeys}
     if not form.validate_on_submit():
         return show("web/reauthenticate.html", context, form=form)
     try:
