@@ -163,6 +163,11 @@ class Settings:
             problems.append("APP_BASE_URL must be an absolute http(s) URL.")
         elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
             problems.append("APP_BASE_URL must use https in production.")
+        host = urlsplit(self.APP_BASE_URL).hostname or ""
+        rp_id = self.WEBAUTHN_RP_ID
+        if rp_id and host != rp_id and not host.endswith("." + rp_id):
+            problems.append("WEBAUTHN_RP_ID must be the host of APP_BASE_URL or a parent "
+                            "domain of it (passkeys are bound to it).")
         for name in ("JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "STRIPE_PLANS_TTL", "ARGON2_TIME_COST",
                      "ARGON2_PARALLELISM", "DELIVERY_LEASE_SECONDS", "REAUTH_MAX_AGE"):
             if getattr(self, name) < 1:
