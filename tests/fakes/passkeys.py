@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import copy
 import itertools
+from datetime import datetime
 from typing import Any
 
 from tests.fakes.storage import _Repo
@@ -66,6 +67,11 @@ class FakeWebAuthnChallengeRepository(_Repo):
 
     def save(self, challenge: WebAuthnChallenge) -> None:
         self.state.webauthn_challenges[challenge.id] = copy.deepcopy(challenge)
+
+    def remove_expired(self, now: datetime) -> None:
+        self.state.webauthn_challenges = {k: c for k, c in
+                                          self.state.webauthn_challenges.items()
+                                          if c.expires_at >= now}
 
 
 class FakeWebAuthn:

@@ -91,6 +91,8 @@ def test_a_registration_challenge_is_used_once_and_lives_five_minutes(world):
     refused(world.services.passkeys.register, user.id, device.create(late), "late")
     assert refusals(world)[-1] == "expired_challenge"
     assert len(world.services.passkeys.passkeys(user.id)) == 1
+    world.services.passkeys.login_options()  # expired challenges are forgotten meanwhile
+    assert len(world.store.webauthn_challenges) == 1
 
 
 def test_a_challenge_is_bound_to_its_user_and_its_origin(world):

@@ -48,6 +48,7 @@ class PasskeyProof(Service):
     def new_challenge(self, uow: UnitOfWork, purpose: ChallengePurpose,
                       user: User | None) -> bytes:
         challenge, now = secrets.token_bytes(32), self.now()
+        uow.webauthn_challenges.remove_expired(now)  # the table holds 5 minutes' worth
         uow.webauthn_challenges.add(WebAuthnChallenge(
             id=challenge_id(challenge), purpose=purpose.value, created_at=now,
             expires_at=now + CHALLENGE_TTL, user_id=user.id if user else None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, select
 
 from webapp.domain.passkeys import Passkey, WebAuthnChallenge
@@ -47,3 +49,7 @@ class SqlWebAuthnChallengeRepository(_Mapped[WebAuthnChallenge, WebAuthnChalleng
 
     def save(self, challenge: WebAuthnChallenge) -> None:
         self._save(challenge)
+
+    def remove_expired(self, now: datetime) -> None:
+        self.session.execute(delete(WebAuthnChallengeRow)
+                             .where(WebAuthnChallengeRow.expires_at < now))

@@ -178,6 +178,10 @@ class WebAuthnChallengeRepository(Protocol):
 
     def save(self, challenge: WebAuthnChallenge) -> None: ...
 
+    def remove_expired(self, now: datetime) -> None:
+        """Forget challenges that expired (a replay of one is refused all the same)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back."""
