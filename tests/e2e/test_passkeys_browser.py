@@ -158,3 +158,29 @@ def test_enrol_then_sign_in_with_the_passkey_alone_then_as_the_second_step(
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/account$"))
+
+
+WITHOUT_JSON_HELPERS = """
+delete PublicKeyCredential.parseCreationOptionsFromJSON;
+delete PublicKeyCredential.parseRequestOptionsFromJSON;
+delete PublicKeyCredential.prototype.toJSON;
+"""
+
+
+def test_browsers_without_the_json_helpers_use_the_base64url_fallback(
+        page: Page, server: AppServer, smtp: SmtpServer):
+    page.add_init_script(WITHOUT_JSON_HELPERS)
+    make_verified_user(server, smtp, "olga@example.com")
+    page.goto("/login")
+    assert page.evaluate("typeof PublicKeyCredential.parseRequestOptionsFromJSON") == "undefined"
+    page.get_by_label("Email or phone number").fill("olga@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/account$"))
+    page.goto("/account/passkeys")
+    page.get_by_label("Name").fill("Old browser")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator(".passkey-name")).to_have_text(["Old browser"])
+    log_out(page)
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page).to_have_url(re.compile(r"/account$"))

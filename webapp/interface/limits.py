@@ -47,6 +47,12 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "web.login": "login",
     "web.login_mfa": "login",
     "web.reauthenticate": "login",
+    "web.login_passkey": "login",
+    "web.login_mfa_passkey": "login",
+    "web.reauthenticate_passkey": "login",
+    "web.login_passkey_options": "code",
+    "web.login_mfa_passkey_options": "code",
+    "web.reauthenticate_passkey_options": "code",
     "web.account_password": "login",  # the current password is a guess too
     "web.signup": "register",
     "web.verify_resend": "resend",
