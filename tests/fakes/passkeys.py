@@ -127,7 +127,8 @@ class FakeWebAuthn:
             raise ValueError("bad signature")
         if require_user_verification and not credential.get("uv", True):
             raise ValueError("user verification required")
-        return VerifiedAssertion(sign_count=credential.get("sign_count", 0), backed_up=False,
+        return VerifiedAssertion(sign_count=credential.get("sign_count", 0),
+                                 backup_eligible=credential.get("be", True), backed_up=False,
                                  user_verified=credential.get("uv", True))
 
 

@@ -50,6 +50,7 @@ class SoftAuthenticator:
     rp_id: str | None = None  # None: the options' RP id (as a browser would)
     user_verified: bool = True
     counter: bool = True
+    backup_eligible: bool = True  # the BE flag (fixed for a credential's life)
     keys: dict[bytes, Key] = field(default_factory=dict)
 
     def create(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +103,7 @@ class SoftAuthenticator:
                            "crossOrigin": False}).encode()
 
     def _auth_data(self, rp_id: str, extra_flags: int, count: int) -> bytes:
-        flags = UP | BE | extra_flags | (UV if self.user_verified else 0)
+        flags = (UP | extra_flags | (UV if self.user_verified else 0)
+                 | (BE if self.backup_eligible else 0))
         return hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + struct.pack(">I",
                                                                                       count)

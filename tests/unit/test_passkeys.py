@@ -171,6 +171,15 @@ def test_a_counter_that_goes_backwards_is_refused_and_audited(world):
     assert world.services.passkeys.passkeys(user.id)[0].sign_count == 3
 
 
+def test_a_credential_whose_backup_eligibility_changes_is_refused(world):
+    user = verified(world)
+    device, _ = enrol(world, user)
+    credential = device.get(world.services.passkeys.login_options())
+    credential["be"] = False
+    refused(world.services.passkeys.sign_in, credential, Door.API)
+    assert refusals(world) == ["backup_eligibility_changed"]
+
+
 def test_authenticators_without_a_counter_keep_sending_zero(world):
     user = verified(world)
     device, _ = enrol(world, user, device=FakePasskeyDevice(counter=False))

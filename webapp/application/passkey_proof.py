@@ -101,6 +101,8 @@ class PasskeyProof(Service):
         except ValueError as exc:
             self.refuse(uow, owner, "not_verified", passkey_id=passkey.id,
                         detail=str(exc)[:200])
+        if result.backup_eligible != passkey.backup_eligible:  # fixed for a credential's life
+            self.refuse(uow, owner, "backup_eligibility_changed", passkey_id=passkey.id)
         if not passkey.counter_moves_on(result.sign_count):
             self.refuse(uow, owner, "counter_regressed", passkey_id=passkey.id,
                         stored=passkey.sign_count, received=result.sign_count)

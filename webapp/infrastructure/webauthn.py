@@ -117,6 +117,7 @@ class PyWebAuthn:
     def verify_authentication(self, credential: object, challenge: bytes, public_key: str,
                               require_user_verification: bool) -> VerifiedAssertion:
         import webauthn
+        from webauthn.helpers.structs import CredentialDeviceType
 
         try:
             verified = webauthn.verify_authentication_response(
@@ -130,6 +131,8 @@ class PyWebAuthn:
         except Exception as exc:
             raise ValueError(str(exc)) from exc
         return VerifiedAssertion(sign_count=verified.new_sign_count,
+                                 backup_eligible=(verified.credential_device_type
+                                                  == CredentialDeviceType.MULTI_DEVICE),
                                  backed_up=verified.credential_backed_up,
                                  user_verified=verified.user_verified)
 

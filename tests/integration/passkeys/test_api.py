@@ -192,6 +192,13 @@ def test_a_counter_that_goes_backwards_is_refused(app, client, enrolled, device)
     assert (row.data["stored"], row.data["received"]) == (7, 5)
 
 
+def test_a_change_of_backup_eligibility_is_refused(app, client, enrolled, device):
+    device.backup_eligible = False
+    refused(client.post("/api/auth/passkeys/login/",
+                        json={"credential": device.get(login_options(client))}))
+    assert reasons(app) == ["backup_eligibility_changed"]
+
+
 def test_no_user_verification_is_no_passwordless_sign_in(app, client, enrolled, device):
     device.user_verified = False
     refused(client.post("/api/auth/passkeys/login/",

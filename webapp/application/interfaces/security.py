@@ -124,6 +124,7 @@ class VerifiedAssertion:
     (domain rule: ``Passkey.counter_moves_on``)."""
 
     sign_count: int
+    backup_eligible: bool
     backed_up: bool
     user_verified: bool
 
