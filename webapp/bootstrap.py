@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 from limits.storage import MemoryStorage
@@ -54,6 +55,7 @@ from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 from webapp.infrastructure.user_cache import CachedReader, UserCache
 from webapp.infrastructure.user_feed import PostgresUserFeed
+from webapp.infrastructure.webauthn import PyWebAuthn, origin_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -192,6 +194,10 @@ def build_services(app: Flask, settings: Settings) -> Services:
         secret_box=FernetSecretBox(settings.SECRET_KEY, settings.MFA_ENCRYPTION_KEY),
         sessions=sessions_from(settings),
         device_label=device_label,
+        webauthn=PyWebAuthn(
+            rp_id=settings.WEBAUTHN_RP_ID or str(urlsplit(settings.APP_BASE_URL).hostname),
+            rp_name=settings.WEBAUTHN_RP_NAME or settings.SITE_NAME,
+            origin=origin_of(settings.APP_BASE_URL)),
         billing_settings=billing_settings_from(settings),
         # Console backends are for development: keep bodies so the dev outbox page shows them.
         keep_bodies=settings.console_delivery,

@@ -10,18 +10,16 @@ from __future__ import annotations
 import dataclasses
 import importlib.machinery
 import logging
-import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from limits import parse_many
-
-from webapp.application.throttling import DEFAULT_LIMITS, DEFAULT_LOCKOUT, parse_lockout
+from webapp.application.throttling import DEFAULT_LOCKOUT, parse_lockout
+from webapp.config_sources import dev_secret as _dev_secret
+from webapp.config_sources import ratelimits as _ratelimits
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +69,8 @@ class Settings:
     REAUTH_MAX_AGE: int = 300  # seconds a sign-in counts as recent for sensitive changes
     MFA_ENCRYPTION_KEY: str = ""  # Fernet keys, comma-separated, newest first; else SECRET_KEY
     MFA_REQUIRED_FOR_STAFF: bool = False
+    WEBAUTHN_RP_ID: str = ""  # passkeys' relying-party id; default: the host of APP_BASE_URL
+    WEBAUTHN_RP_NAME: str = ""  # the name the browser's passkey prompt shows; default: SITE_NAME
     RATELIMIT_ENABLED: bool = True
     TRUSTED_PROXIES: int = 0
     PWNED_PASSWORDS_URL: str = ""
@@ -164,6 +164,11 @@ class Settings:
             problems.append("APP_BASE_URL must be an absolute http(s) URL.")
         elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
             problems.append("APP_BASE_URL must use https in production.")
+        host = urlsplit(self.APP_BASE_URL).hostname or ""
+        rp_id = self.WEBAUTHN_RP_ID
+        if rp_id and host != rp_id and not host.endswith("." + rp_id):
+            problems.append("WEBAUTHN_RP_ID must be the host of APP_BASE_URL or a parent "
+                            "domain of it (passkeys are bound to it).")
         for name in ("JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "STRIPE_PLANS_TTL", "ARGON2_TIME_COST",
                      "ARGON2_PARALLELISM", "DELIVERY_LEASE_SECONDS", "REAUTH_MAX_AGE"):
             if getattr(self, name) < 1:
@@ -246,53 +251,6 @@ def _upper_choices(settings: Settings, problems: list[str]) -> dict[str, str]:
         problems.append(f"PHONE_DEFAULT_REGION must be a two-letter region code such as US "
                         f"or GB (or empty), not {settings.PHONE_DEFAULT_REGION!r}.")
     return {"LOG_LEVEL": level, "PHONE_DEFAULT_REGION": region}
-def _ratelimits(environ: Mapping[str, str], overrides: dict[str, Any],
-                problems: list[str]) -> dict[str, str]:
-    """The limit table: defaults, then RATELIMITS={...}, then RATELIMIT_<NAME> one by one."""
-    table = dict(DEFAULT_LIMITS)
-    table.update(overrides.pop("RATELIMITS", None) or {})
-    for name in DEFAULT_LIMITS:
-        variable = f"RATELIMIT_{name.upper()}"
-        if variable in overrides:
-            table[name] = str(overrides.pop(variable))
-        elif variable in environ:
-            table[name] = environ[variable]
-    for name, value in table.items():
-        if name not in DEFAULT_LIMITS:
-            problems.append(f"RATELIMITS: unknown limit {name!r}.")
-            continue
-        try:
-            parse_many(value)
-        except ValueError:
-            problems.append(f"RATELIMIT_{name.upper()} must be a rate such as '3/hour' or "
-                            f"'20/minute;200/hour', not {value!r}.")
-    return table
-
-
 def _check_choice(problems: list[str], name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
-
-
-def _dev_secret(instance_path: Path, problems: list[str]) -> str:
-    """Generated once and kept in instance/ (0600), so sessions survive a restart in
-    development. Published with a hard link: another worker starting at the same moment
-    sees either no file or the whole key, never an empty one."""
-    path = instance_path / "secret_key"
-    if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another worker won the race: use its key
-        finally:
-            draft.unlink()
-    key = path.read_text().strip()
-    if len(key) < 32:
-        problems.append(f"{path} holds no usable key: delete it to generate a new one, "
-                        "or set SECRET_KEY.")
-    return key

@@ -43,6 +43,8 @@ class Store:
     recovery_codes: dict[int, Any] = field(default_factory=dict)
     mfa_challenges: dict[str, Any] = field(default_factory=dict)
     devices: dict[int, KnownDevice] = field(default_factory=dict)
+    passkeys: dict[int, Any] = field(default_factory=dict)
+    webauthn_challenges: dict[str, Any] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -335,6 +337,10 @@ class FakeUnitOfWork(UnitOfWork):
         self.recovery_codes = FakeRecoveryCodeRepository(self.working)
         self.mfa_challenges = FakeMfaChallengeRepository(self.working)
         self.devices = FakeKnownDeviceRepository(self.working)
+        from tests.fakes.passkeys import FakePasskeyRepository, FakeWebAuthnChallengeRepository
+
+        self.passkeys = FakePasskeyRepository(self.working)
+        self.webauthn_challenges = FakeWebAuthnChallengeRepository(self.working)
 
     def __exit__(self, *exc: object) -> None:
         self.rollback()
@@ -353,6 +359,8 @@ class FakeUnitOfWork(UnitOfWork):
             "recovery_codes",
             "mfa_challenges",
             "devices",
+            "passkeys",
+            "webauthn_challenges",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
         self.committed = True

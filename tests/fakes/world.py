@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tests.fakes.billing import FakeBilling, FakeWebhooks
 from tests.fakes.messaging import FakeMailer, FakeRenderer, FakeSms
 from tests.fakes.mfa import FakeAuthenticators, FakeSecretBox
+from tests.fakes.passkeys import FakeWebAuthn
 from tests.fakes.requests import FakeRateLimiter, FakeRequestContext
 from tests.fakes.security import (
     FakeBreachedPasswords,
@@ -139,6 +140,7 @@ def make_world(
             secret_box=FakeSecretBox(),
             sessions=sessions,
             device_label=fake_device_label,
+            webauthn=FakeWebAuthn(),
         ),
     )
     return World(

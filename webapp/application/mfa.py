@@ -15,6 +15,7 @@ from datetime import datetime
 
 from webapp.application.common import Ports, Service, invalid_code
 from webapp.application.interfaces import Authenticators, SecretBox, UnitOfWork
+from webapp.application.passkey_proof import PasskeyProof
 from webapp.domain.errors import Conflict, InvalidCredentials
 from webapp.domain.mfa import (
     RECOVERY_CODE_COUNT,
@@ -23,30 +24,12 @@ from webapp.domain.mfa import (
     Method,
     RecoveryCode,
     TotpDevice,
+    clean_recovery_code,
+    clean_totp_code,
+    new_recovery_code,
 )
 from webapp.domain.model import User
-
-# Lower-case letters and digits without look-alikes (0/o, 1/l/i): 10 of them are ~49 bits.
-RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-RECOVERY_LENGTH = 10
-
-
-def new_recovery_code() -> str:
-    code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
-    return f"{code[:5]}-{code[5:]}"
-
-
-def clean_recovery_code(raw: str) -> str | None:
-    """The code as stored (no dash, lower case), forgiving spaces; None if malformed."""
-    code = "".join(raw.split()).replace("-", "").lower()
-    if len(code) != RECOVERY_LENGTH or any(c not in RECOVERY_ALPHABET for c in code):
-        return None
-    return f"{code[:5]}-{code[5:]}"
-
-
-def clean_totp_code(raw: str) -> str | None:
-    code = "".join(raw.split()).replace("-", "")
-    return code if len(code) == 6 and code.isascii() and code.isdigit() else None
+from webapp.domain.passkeys import ChallengePurpose, Passkey
 
 
 @dataclass(frozen=True)
@@ -64,16 +47,19 @@ class TotpSetup:
 
 
 class MfaService(Service):
-    def __init__(self, ports: Ports, authenticators: Authenticators, box: SecretBox) -> None:
+    def __init__(self, ports: Ports, authenticators: Authenticators, box: SecretBox,
+                 passkeys: PasskeyProof) -> None:
         super().__init__(ports)
         self.authenticators = authenticators
         self.box = box
+        self.passkeys = passkeys
 
     def status(self, user_id: int) -> MfaStatus:
         with self.ports.uow() as uow:
             device = uow.totp.for_user(user_id)
             left = len(uow.recovery_codes.unused(user_id))
-        return MfaStatus(totp=device is not None and device.confirmed, passkeys=0,
+            passkeys = len(uow.passkeys.for_user(user_id))
+        return MfaStatus(totp=device is not None and device.confirmed, passkeys=passkeys,
                          recovery_codes_left=left)
 
     # --- the authenticator app -------------------------------------------------------------
@@ -136,7 +122,7 @@ class MfaService(Service):
             device = uow.totp.for_user(user_id)
             if device is None or not device.confirmed:
                 raise Conflict("No authenticator app is on.")
-            self._remove_factors(uow, user)
+            self._remove_factors(uow, user, passkeys=False)
             self._factors_changed(uow, user, "mfa_totp_removed",
                                   "The authenticator app was removed from your account.")
             uow.commit()
@@ -194,14 +180,21 @@ class MfaService(Service):
     def methods(self, uow: UnitOfWork, user: User) -> list[str]:
         device = uow.totp.for_user(user.id or 0)
         methods = [Method.TOTP.value] if device is not None and device.confirmed else []
+        if uow.passkeys.for_user(user.id or 0):
+            methods.append(Method.PASSKEY.value)
         if uow.recovery_codes.unused(user.id or 0):
             methods.append(Method.RECOVERY_CODE.value)
         return methods
 
     def prove(self, uow: UnitOfWork, user: User, *, code: str | None = None,
-              recovery_code: str | None = None) -> Method:
+              recovery_code: str | None = None, credential: object | None = None,
+              purpose: ChallengePurpose = ChallengePurpose.SECOND_FACTOR) -> Method:
         """The factor this code proves, spent (its step or the recovery code); else one
-        ``invalid_code`` for wrong, malformed, reused and expired alike."""
+        ``invalid_code`` for wrong, malformed, reused and expired alike. A passkey's
+        ``credential`` answers a challenge made for ``purpose`` (else ``invalid_credential``)."""
+        if credential is not None:
+            self.passkeys.prove(uow, credential, purpose, user, require_user_verification=False)
+            return Method.PASSKEY
         if code:
             device = uow.totp.for_user(user.id or 0)
             if device is None or not device.confirmed:
@@ -257,18 +250,41 @@ class MfaService(Service):
                          created_at=now) for code in codes])
         return codes
 
-    def _remove_factors(self, uow: UnitOfWork, user: User) -> None:
-        """Every factor this module manages; recovery codes die with the last factor."""
+    def _remove_factors(self, uow: UnitOfWork, user: User, *, passkeys: bool = True) -> None:
+        """The authenticator app (and the passkeys, unless told not to); recovery codes
+        die with the last factor."""
         uow.totp.remove_for_user(user.id or 0)
-        uow.recovery_codes.replace_all(user.id or 0, [])
+        if passkeys:
+            uow.passkeys.remove_for_user(user.id or 0)
+        if not self._has_factor(uow, user):
+            uow.recovery_codes.replace_all(user.id or 0, [])
+
+    @staticmethod
+    def _has_factor(uow: UnitOfWork, user: User) -> bool:
+        return (uow.totp.for_user(user.id or 0) is not None
+                or bool(uow.passkeys.for_user(user.id or 0)))
 
     def _factors_changed(self, uow: UnitOfWork, user: User, event: str, notice: str, *,
                          actor: User | None = None, **data: object) -> None:
-        has_factor = uow.totp.for_user(user.id or 0) is not None
+        has_factor = self._has_factor(uow, user)
         user.mfa_version = secrets.token_hex(8) if has_factor else ""
         uow.users.save(user)
         self.audit(uow, event, user, actor=actor, **data)
         self.notify(uow, user, notice)
+
+    # --- passkeys: enrolled and removed by PasskeyService (passkeys.py) --------------------
+
+    def passkey_added(self, uow: UnitOfWork, user: User, passkey: Passkey) -> None:
+        self._factors_changed(uow, user, "mfa_passkey_added",
+                              f"A passkey ({passkey.name}) was added to your account.",
+                              passkey_id=passkey.id)
+
+    def passkey_removed(self, uow: UnitOfWork, user: User, passkey: Passkey) -> None:
+        if not self._has_factor(uow, user):
+            uow.recovery_codes.replace_all(user.id or 0, [])
+        self._factors_changed(uow, user, "mfa_passkey_removed",
+                              f"A passkey ({passkey.name}) was removed from your account.",
+                              passkey_id=passkey.id)
 
     def notify(self, uow: UnitOfWork, user: User, change: str) -> None:
         """An email about a change to the account's security (an SMS to a phone-only one)."""

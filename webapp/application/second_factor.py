@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from typing import Any
 
 from webapp.application.accounts import AccountService
 from webapp.application.common import Ports, Service, invalid_code
@@ -23,6 +24,7 @@ from webapp.application.signin import Door, SignedIn, SignIn, SignInService
 from webapp.domain.errors import InvalidCredentials, InvalidToken, SecondFactorRequired
 from webapp.domain.mfa import MFA_TOKEN_TTL, TRUSTED_BROWSER_TTL, MfaChallenge
 from webapp.domain.model import User
+from webapp.domain.passkeys import ChallengePurpose
 from webapp.domain.values import Channel
 
 TRUSTED_PURPOSE = "trusted-browser"
@@ -67,8 +69,8 @@ class SecondFactorService(Service):
         raise SecondFactorRequired(token, methods)
 
     def complete(self, token: str, *, code: str | None = None,
-                 recovery_code: str | None = None, door: Door | None = None,
-                 device: str | None = None) -> SignedIn:
+                 recovery_code: str | None = None, credential: object | None = None,
+                 door: Door | None = None, device: str | None = None) -> SignedIn:
         """Prove the factor for a pending sign-in and finish it. ``door``: the door it
         must have started at (the login page's token is no API token); ``device``: the
         browser's device-cookie id (new-device notices)."""
@@ -86,7 +88,8 @@ class SecondFactorService(Service):
             # record_failure below or forget_failures once the sign-in is finished).
             self.ports.throttle.before_login(challenge.account)
             try:
-                method = self.mfa.prove(uow, user, code=code, recovery_code=recovery_code)
+                method = self.mfa.prove(uow, user, code=code, recovery_code=recovery_code,
+                                        credential=credential)
             except InvalidToken as exc:
                 challenge.attempts += 1
                 uow.mfa_challenges.save(challenge)
@@ -108,6 +111,33 @@ class SecondFactorService(Service):
             raise InvalidCredentials()
         return signed_in
 
+    def passkey_options(self, token: str, door: Door | None = None) -> dict[str, Any]:
+        """WebAuthn request options for the user's passkeys, for a pending sign-in (the
+        answer is ``complete(token, credential=...)``)."""
+        with self.ports.uow() as uow:
+            challenge = uow.mfa_challenges.get(_digest(token or "-"))
+            if challenge is None or not challenge.is_live(self.now()) or (
+                    door is not None and challenge.door != door.value):
+                raise invalid_code()
+            user = uow.users.get(challenge.user_id)
+            if user is None or not user.is_active:
+                raise invalid_code()
+            options = self.mfa.passkeys.request_options(uow, ChallengePurpose.SECOND_FACTOR,
+                                                        user)
+            uow.commit()
+            return options
+
+    def reauthentication_options(self, user_id: int) -> dict[str, Any]:
+        """WebAuthn request options for re-authenticating with one of the user's passkeys."""
+        with self.ports.uow() as uow:
+            user = uow.users.get(user_id)
+            if user is None or not user.is_active:
+                raise InvalidCredentials()
+            options = self.mfa.passkeys.request_options(
+                uow, ChallengePurpose.REAUTHENTICATE, user)
+            uow.commit()
+            return options
+
     # --- trusted browsers ----------------------------------------------------------------------
 
     def trust(self, user: User) -> str:
@@ -128,9 +158,10 @@ class SecondFactorService(Service):
     # --- re-authentication ---------------------------------------------------------------------
 
     def reauthenticate(self, user_id: int, *, password: str | None = None,
-                       code: str | None = None) -> datetime:
-        """Prove a factor again (the password, or a code from the authenticator app); the
-        answer is the new ``auth_time``. Wrong answers count toward the login lockout."""
+                       code: str | None = None, credential: object | None = None) -> datetime:
+        """Prove a factor again (the password, a code from the authenticator app, or a
+        passkey's ``credential``); the answer is the new ``auth_time``. Wrong answers
+        count toward the login lockout."""
         with self.ports.uow() as uow:
             user = uow.users.get(user_id, lock=True)
             if user is None or not user.is_active:
@@ -141,13 +172,14 @@ class SecondFactorService(Service):
                 for account in user.identities():
                     self.ports.throttle.before_login(account)
                 try:
-                    self.mfa.prove(uow, user, code=code or "")
+                    self.mfa.prove(uow, user, code=code or "", credential=credential,
+                                   purpose=ChallengePurpose.REAUTHENTICATE)
                 except InvalidToken as exc:
                     self.accounts.record_wrong_guess(uow, user, "authn_reauth_fail")
                     uow.commit_and_raise(exc)
                 self.ports.throttle.forget_failures(*user.identities())
             now = self.now()
-            self.audit(uow, "authn_reauthenticated", user, method="password" if password
-                       else "totp")
+            method = "password" if password else "passkey" if credential is not None else "totp"
+            self.audit(uow, "authn_reauthenticated", user, method=method)
             uow.commit()
             return now

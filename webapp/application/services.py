@@ -26,10 +26,13 @@ from webapp.application.interfaces import (
     SmsSender,
     StaffQueries,
     TokenCodec,
+    WebAuthn,
     WebhookVerifier,
 )
 from webapp.application.invitations import InvitationService
 from webapp.application.mfa import MfaService
+from webapp.application.passkey_proof import PasskeyProof
+from webapp.application.passkeys import PasskeyService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.policy import Policy
 from webapp.application.second_factor import SecondFactorService
@@ -55,6 +58,7 @@ class Services:
     second_factor: SecondFactorService
     sessions: SessionService
     activity: ActivityService
+    passkeys: PasskeyService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
     @property
@@ -82,6 +86,7 @@ class Adapters:
     secret_box: SecretBox
     sessions: SessionStore  # browser sessions: the database, or Redis
     device_label: Callable[[str], str]  # "Firefox on Linux" from a user agent
+    webauthn: WebAuthn
     logins: LoginStore | None = None  # None: the unit of work (see signin.UnitOfWorkLogins)
     billing_settings: BillingSettings | None = None
     keep_bodies: bool = True  # keep sent messages' bodies (the dev outbox page shows them)
@@ -94,7 +99,8 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
     verification = VerificationService(ports)
     resets = PasswordResetService(ports, tokens, verification)
     accounts = AccountService(ports, verification, tokens, resets)
-    mfa = MfaService(ports, adapters.authenticators, adapters.secret_box)
+    mfa = MfaService(ports, adapters.authenticators, adapters.secret_box,
+                     PasskeyProof(ports, adapters.webauthn))
     second_factor = SecondFactorService(ports, mfa, signin, accounts)
     signin.checks.append(second_factor.check)  # after the password and the account state
     return Services(
@@ -116,5 +122,6 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         second_factor=second_factor,
         sessions=SessionService(ports, tokens, adapters.sessions, adapters.device_label),
         activity=ActivityService(ports, adapters.device_label),
+        passkeys=PasskeyService(ports, mfa, signin),
         _ports=ports,
     )

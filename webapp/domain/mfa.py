@@ -8,6 +8,7 @@ sign-in lives 5 minutes and dies after 5 wrong codes; 10 recovery codes, each on
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -78,3 +79,26 @@ class MfaChallenge:
 
     def is_live(self, now: datetime) -> bool:
         return self.used_at is None and self.attempts < MAX_MFA_ATTEMPTS and now < self.expires_at
+
+
+# Lower-case letters and digits without look-alikes (0/o, 1/l/i): 10 of them are ~49 bits.
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+RECOVERY_LENGTH = 10
+
+
+def new_recovery_code() -> str:
+    code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
+    return f"{code[:5]}-{code[5:]}"
+
+
+def clean_recovery_code(raw: str) -> str | None:
+    """The code as stored (no dash, lower case), forgiving spaces; None if malformed."""
+    code = "".join(raw.split()).replace("-", "").lower()
+    if len(code) != RECOVERY_LENGTH or any(c not in RECOVERY_ALPHABET for c in code):
+        return None
+    return f"{code[:5]}-{code[5:]}"
+
+
+def clean_totp_code(raw: str) -> str | None:
+    code = "".join(raw.split()).replace("-", "")
+    return code if len(code) == 6 and code.isascii() and code.isdigit() else None

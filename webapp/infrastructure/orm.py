@@ -6,49 +6,31 @@ email, one per phone, one Stripe customer per user, one queued customer job per 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     String,
     Text,
-    TypeDecorator,
     func,
     text,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
+from webapp.infrastructure.columns import PATTERN_OPS, UTCDateTime
+from webapp.infrastructure.orm_factors import (  # noqa: F401  (registered with the rest)
+    MfaChallengeRow,
+    PasskeyRow,
+    RecoveryCodeRow,
+    TotpDeviceRow,
+    WebAuthnChallengeRow,
+)
 from webapp.infrastructure.user_feed import install_trigger_with
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python; timestamptz on PostgreSQL, naive UTC on SQLite."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-PATTERN_OPS = "text_pattern_ops"  # PostgreSQL: lets LIKE 'prefix%' use the index
 
 
 class UserRow(db.Model):
@@ -230,45 +212,6 @@ class BillingEventRow(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-# --- second factors -----------------------------------------------------------------
-
-
-class TotpDeviceRow(db.Model):
-    __tablename__ = "totp_devices"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                         unique=True)
-    secret: Mapped[str] = mapped_column(String(255))  # sealed: see FernetSecretBox
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_step: Mapped[int | None] = mapped_column()
-
-
-class RecoveryCodeRow(db.Model):
-    __tablename__ = "recovery_codes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class MfaChallengeRow(db.Model):
-    __tablename__ = "mfa_challenges"
-    __table_args__ = (Index("ix_mfa_challenges_expires_at", "expires_at"),)
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    door: Mapped[str] = mapped_column(String(16))
-    channel: Mapped[str] = mapped_column(String(8))
-    account: Mapped[str] = mapped_column(String(254))
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(default=0)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 class RateCounterRow(db.Model):
     """A fixed-window rate-limit counter (webapp/infrastructure/shared_limits.py)."""
 

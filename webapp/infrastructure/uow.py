@@ -20,6 +20,10 @@ from webapp.infrastructure.mfa_repositories import (
     SqlRecoveryCodeRepository,
     SqlTotpRepository,
 )
+from webapp.infrastructure.passkey_repositories import (
+    SqlPasskeyRepository,
+    SqlWebAuthnChallengeRepository,
+)
 from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlCodeRepository,
@@ -53,6 +57,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.recovery_codes = SqlRecoveryCodeRepository(self.session)
         self.mfa_challenges = SqlMfaChallengeRepository(self.session)
         self.devices = SqlKnownDeviceRepository(self.session)
+        self.passkeys = SqlPasskeyRepository(self.session)
+        self.webauthn_challenges = SqlWebAuthnChallengeRepository(self.session)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:

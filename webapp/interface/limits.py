@@ -44,6 +44,11 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "api.mfa_totp_setup": "code",
     "api.mfa_totp_delete": "code",
     "api.mfa_recovery_codes": "code",
+    # Passkeys: a sign-in like any other; options write a challenge (the budget of codes).
+    "api.passkey_login": "login",
+    "api.passkey_login_options": "code",
+    "api.login_mfa_options": "code",
+    "api.reauthenticate_options": "code",
     # Any verified user may invite when INVITATIONS_BY_USERS is on; the staff page
     # (admin.invitations) is staff only and not limited, like the other admin actions.
     "api.invitation_create": "invite",
@@ -51,6 +56,12 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "web.login": "login",
     "web.login_mfa": "login",
     "web.reauthenticate": "login",
+    "web.login_passkey": "login",
+    "web.login_mfa_passkey": "login",
+    "web.reauthenticate_passkey": "login",
+    "web.login_passkey_options": "code",
+    "web.login_mfa_passkey_options": "code",
+    "web.reauthenticate_passkey_options": "code",
     "web.account_password": "login",  # the current password is a guess too
     "web.signup": "register",
     "web.verify_resend": "resend",

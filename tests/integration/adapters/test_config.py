@@ -85,6 +85,13 @@ def test_production_needs_https_links(tmp_path):
         tmp_path, {**PROD, "APP_BASE_URL": "http://accounts.example.com"})
 
 
+def test_the_passkey_rp_id_must_be_the_sites_host_or_a_parent_domain(tmp_path):
+    assert load(tmp_path, {**PROD, "WEBAUTHN_RP_ID": "example.com"}).WEBAUTHN_RP_ID
+    assert load(tmp_path, {**PROD, "WEBAUTHN_RP_ID": "accounts.example.com"})
+    for wrong in ("evil.com", "ample.com", "other.example.com"):
+        assert "WEBAUTHN_RP_ID must be" in problems(tmp_path, {**PROD, "WEBAUTHN_RP_ID": wrong})
+
+
 def test_every_problem_is_listed_together_once(tmp_path):
     error_text = problems(tmp_path, {
         "JWT_ACCESS_TTL": "fifteen", "TRUSTED_PROXIES": "1.5", "RATELIMIT_ENABLED": "maybe",

@@ -121,12 +121,22 @@ def test_an_empty_body_is_a_validation_error(client, path):
         assert_error(response, 400)
 
 
+def schema_types(schema: dict) -> set[str]:
+    """The JSON types a property's schema allows (through anyOf too)."""
+    found = {schema["type"]} if isinstance(schema.get("type"), str) else set()
+    for option in schema.get("anyOf", []):
+        found |= schema_types(option)
+    return found
+
+
 @pytest.mark.parametrize("value", [3, 1.5, True, ["a"], {"a": 1}, "\ud800"],
                          ids=["int", "float", "bool", "list", "dict", "lone-surrogate"])
 def test_wrong_types_are_400_naming_the_field(client, path, value):
     for field, schema in body_properties(path).items():
         if isinstance(value, bool) and schema.get("type") == "boolean":
             continue  # the right type for a flag such as invitations' "staff"
+        if isinstance(value, dict) and "object" in schema_types(schema):
+            continue  # the right type for a passkey's "credential" (a JSON object)
         response = client.post(path, json={field: value})
         body = assert_error(response, 400, "invalid")
         assert field in body["errors"], (field, body)

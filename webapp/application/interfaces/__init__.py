@@ -19,10 +19,14 @@ from webapp.application.interfaces.security import (
     BreachedPasswords,
     Clock,
     CodeHasher,
+    CredentialInfo,
     LinkSigner,
+    NewCredential,
     PasswordHasher,
     SecretBox,
     TokenCodec,
+    VerifiedAssertion,
+    WebAuthn,
 )
 from webapp.application.interfaces.sessions import KnownDeviceRepository, SessionStore
 from webapp.application.interfaces.staff import (
@@ -41,6 +45,7 @@ from webapp.application.interfaces.storage import (
     LoginStore,
     MfaChallengeRepository,
     OutboxRepository,
+    PasskeyRepository,
     ReadOnlyUnitOfWork,
     ReadOnlyUnitOfWorkFactory,
     RecoveryCodeRepository,
@@ -53,6 +58,7 @@ from webapp.application.interfaces.storage import (
     UnitOfWorkFactory,
     UserReader,
     UserRepository,
+    WebAuthnChallengeRepository,
 )
 
 __all__ = [
@@ -100,4 +106,10 @@ __all__ = [
     "UserReader",
     "UserRepository",
     "WebhookVerifier",
+    "CredentialInfo",
+    "NewCredential",
+    "PasskeyRepository",
+    "VerifiedAssertion",
+    "WebAuthn",
+    "WebAuthnChallengeRepository",
 ]

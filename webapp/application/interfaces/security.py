@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -92,3 +93,61 @@ class Authenticators(Protocol):
     def qr_svg(self, uri: str) -> str:
         """The URI as a QR code: an inline SVG element."""
         ...
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What a browser's credential says about itself, read before it is verified: which
+    credential, the challenge it answers, and (discoverable ones) the user handle."""
+
+    credential_id: str  # base64url
+    challenge: bytes
+    user_handle: bytes | None = None
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A verified registration (attestation)."""
+
+    credential_id: str  # base64url
+    public_key: str  # base64url of the COSE key
+    sign_count: int
+    transports: list[str]
+    backup_eligible: bool
+    backed_up: bool
+    user_verified: bool
+
+
+@dataclass(frozen=True)
+class VerifiedAssertion:
+    """A verified authentication (assertion). The counter is compared by the caller
+    (domain rule: ``Passkey.counter_moves_on``)."""
+
+    sign_count: int
+    backup_eligible: bool
+    backed_up: bool
+    user_verified: bool
+
+
+class WebAuthn(Protocol):
+    """The WebAuthn relying party (its id, name and origin are the adapter's settings).
+    Options are the JSON forms that ``PublicKeyCredential.parse*OptionsFromJSON`` take;
+    every refusal (malformed, another origin or RP id, a bad signature) is a ValueError."""
+
+    def registration_options(self, *, challenge: bytes, user_handle: bytes, user_name: str,
+                             display_name: str, exclude: list[str]) -> dict[str, Any]: ...
+
+    def authentication_options(self, *, challenge: bytes,
+                               allow: list[tuple[str, list[str]]] | None) -> dict[str, Any]:
+        """``allow``: (credential id, transports) of the user's passkeys; None asks for a
+        discoverable credential (the browser offers the ones it has for this site)."""
+        ...
+
+    def read(self, credential: object) -> CredentialInfo:
+        """The credential's id, challenge and user handle; ValueError when malformed."""
+        ...
+
+    def verify_registration(self, credential: object, challenge: bytes) -> NewCredential: ...
+
+    def verify_authentication(self, credential: object, challenge: bytes, public_key: str,
+                              require_user_verification: bool) -> VerifiedAssertion: ...

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn, Protocol
 
+from webapp.application.interfaces.factors import (
+    MfaChallengeRepository,
+    PasskeyRepository,
+    RecoveryCodeRepository,
+    TotpRepository,
+    WebAuthnChallengeRepository,
+)
 from webapp.application.interfaces.sessions import KnownDeviceRepository
 from webapp.domain.billing import BillingEvent, Subscription
-from webapp.domain.mfa import MfaChallenge, RecoveryCode, TotpDevice
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
@@ -130,41 +136,6 @@ class BillingEventRepository(Protocol):
     def save(self, event: BillingEvent) -> None: ...
 
 
-class TotpRepository(Protocol):
-    def for_user(self, user_id: int) -> TotpDevice | None:
-        """The user's authenticator (confirmed, or waiting for its first code)."""
-        ...
-
-    def add(self, device: TotpDevice) -> None: ...
-
-    def save(self, device: TotpDevice) -> None: ...
-
-    def remove_for_user(self, user_id: int) -> None: ...
-
-    def batch_after(self, after_id: int, limit: int) -> list[TotpDevice]:
-        """Up to ``limit`` authenticators with an id above ``after_id``, by id, locked
-        (to go through them all, a batch per transaction)."""
-        ...
-
-
-class RecoveryCodeRepository(Protocol):
-    def unused(self, user_id: int) -> list[RecoveryCode]: ...
-
-    def replace_all(self, user_id: int, codes: list[RecoveryCode]) -> None:
-        """The user's codes become these (the old set dies)."""
-        ...
-
-    def save(self, code: RecoveryCode) -> None: ...
-
-
-class MfaChallengeRepository(Protocol):
-    def add(self, challenge: MfaChallenge) -> None: ...
-
-    def get(self, challenge_id: str, *, lock: bool = False) -> MfaChallenge | None: ...
-
-    def save(self, challenge: MfaChallenge) -> None: ...
-
-
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back."""
 
@@ -180,6 +151,8 @@ class UnitOfWork(Protocol):
     recovery_codes: RecoveryCodeRepository
     mfa_challenges: MfaChallengeRepository
     devices: KnownDeviceRepository
+    passkeys: PasskeyRepository
+    webauthn_challenges: WebAuthnChallengeRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -6,6 +6,7 @@ from webapp.interface.api import (  # noqa: F401  (registers the routes)
     invitations,
     mfa,
     openapi,
+    passkeys,
     sessions,
 )
 from webapp.interface.api.base import bp

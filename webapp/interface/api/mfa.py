@@ -81,12 +81,15 @@ def mfa_recovery_codes() -> Response:
                                 400: INVALID_CODE})
 def login_mfa(data: MfaLoginIn) -> Response:
     """The ``mfa_token`` from ``login/`` (or ``token/``) with a ``code`` from the
-    authenticator app or a ``recovery_code``. Wrong codes count toward the account's
+    authenticator app, a ``recovery_code``, or a passkey's ``credential`` (options from
+    ``login/mfa/options/``). Wrong codes count toward the account's
     lockout; the token dies after 5 of them, after 5 minutes and once used."""
-    if not (data.code or data.recovery_code):
-        raise ValidationFailed({"code": ["Give the code from your app, or a recovery code."]})
+    if not (data.code or data.recovery_code or data.credential is not None):
+        raise ValidationFailed({"code": ["Give the code from your app, a recovery code, "
+                                         "or a passkey's credential."]})
     signed_in = services().second_factor.complete(
-        data.mfa_token, code=data.code, recovery_code=data.recovery_code, door=Door.API)
+        data.mfa_token, code=data.code, recovery_code=data.recovery_code,
+        credential=data.credential, door=Door.API)
     return reply(LoginOut.of(signed_in))
 
 
@@ -95,13 +98,15 @@ def login_mfa(data: MfaLoginIn) -> Response:
           responses={200: ("A new pair whose access token is recent", TokenPairOut),
                      400: ("Wrong password or code", ErrorOut)})
 def reauthenticate(data: ReauthenticateIn) -> Response:
-    """With the ``password`` or a ``code`` from the authenticator app: a new pair with a
+    """With the ``password``, a ``code`` from the authenticator app, or a passkey's
+    ``credential`` (options from ``reauthenticate/options/``): a new pair with a
     fresh ``auth_time`` (the refresh token held so far is spent). Wrong answers count
     toward the login lockout."""
-    if not (data.password or data.code):
-        raise ValidationFailed({"password": ["Give your password, or a code from your app."]})
+    if not (data.password or data.code or data.credential is not None):
+        raise ValidationFailed({"password": ["Give your password, a code from your app, "
+                                             "or a passkey's credential."]})
     access = bearer_access()
     at = services().second_factor.reauthenticate(access.user.id or 0, password=data.password,
-                                                 code=data.code)
+                                                 code=data.code, credential=data.credential)
     pair = services().tokens.renew(access.user, access.family_id, int(at.timestamp()))
     return reply(TokenPairOut.of(pair))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, RootModel
 
@@ -13,6 +13,8 @@ CODE = Field(None, description="The 6-digit code from the authenticator app.",
              examples=["123456"])
 RECOVERY = Field(None, description="One of the recovery codes shown at set-up.",
                  examples=["abcde-23456"])
+PASSKEY = Field(None, description="A passkey's answer (PublicKeyCredential as JSON) to the "
+                "options of login/mfa/options/ (or reauthenticate/options/).")
 
 
 class MfaRequiredOut(Out):
@@ -35,6 +37,7 @@ class MfaLoginIn(In):
     mfa_token: str
     code: str | None = CODE
     recovery_code: str | None = RECOVERY
+    credential: dict[str, Any] | None = PASSKEY
 
 
 class CodeIn(In):
@@ -45,6 +48,7 @@ class CodeIn(In):
 class ReauthenticateIn(In):
     password: str | None = None
     code: str | None = CODE
+    credential: dict[str, Any] | None = PASSKEY
 
 
 class MfaStatusOut(Out):

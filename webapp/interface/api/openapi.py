@@ -13,7 +13,7 @@ from webapp.interface.api.base import OPERATIONS, Operation, bp
 from webapp.interface.api.schemas import ErrorOut, HealthOut
 
 REF = "#/components/schemas/{model}"
-PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")  # Flask's <name> is OpenAPI's {name}
+PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")  # Flask's <int:name> -> OpenAPI's {name}
 COMMON = {
     413: "The body is larger than 64 KiB",
     415: "The body is not JSON",
@@ -32,7 +32,7 @@ def build_document(server: str) -> dict[str, Any]:
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
-        paths.setdefault(PATH_PARAM.sub(r"{\1}", op.rule), {})[op.method] = _operation(op)
+        paths.setdefault(PATH_PARAMETER.sub(r"{\2}", op.rule), {})[op.method] = _operation(op)
     paths[bp.url_prefix + "/openapi.json"] = {"get": {
         "operationId": "openapi", "summary": "This document", "tags": ["meta"],
         "responses": {"200": {"description": "The OpenAPI 3.1 document", "content": {
@@ -110,10 +110,12 @@ def _operation(op: Operation) -> dict[str, Any]:
         "operationId": op.name, "summary": op.summary, "description": op.description,
         "tags": [op.tag], "responses": _with_headers(responses),
     }
-    names = PATH_PARAM.findall(op.rule)
-    if names:
-        spec["parameters"] = [{"name": name, "in": "path", "required": True,
-                               "schema": {"type": "string"}} for name in names]
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "integer" if kind == "int" else "string"}}
+                  for kind, name in PATH_PARAMETER.findall(op.rule)]
+    if parameters:
+        spec["parameters"] = parameters
+        responses.setdefault("404", _json("Not found", ErrorOut))
     if op.body is not None:
         spec["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=op.body.__name__)}}}}

@@ -10,6 +10,7 @@ from webapp.interface.web import (  # noqa: E402,F401
     billing,
     invite,
     pages,
+    passkeys,
     reset,
     second_factor,
     security,

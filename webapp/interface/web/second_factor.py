@@ -25,6 +25,7 @@ from webapp.interface.web.session import (
 
 PENDING = "mfa_pending"  # the pending sign-in's token, between /login and /login/mfa
 PENDING_NEXT = "mfa_next"
+PENDING_METHODS = "mfa_methods"  # what the account can prove (the page offers those)
 TRUSTED_COOKIE = "trusted_browser"
 
 
@@ -37,6 +38,7 @@ def pause_for_second_factor(pending: SecondFactorRequired, next_path: str) -> Re
     """The password was right and a second factor is on: on to /login/mfa."""
     session[PENDING] = pending.token
     session[PENDING_NEXT] = next_path
+    session[PENDING_METHODS] = pending.methods
     return go(url_for("web.login_mfa"))
 
 
@@ -48,7 +50,8 @@ def login_mfa() -> Response:
         return redirect(url_for("web.login"))
     recovery = request.args.get("with") == "recovery"
     form = SecondFactorForm()
-    context = {"form": form, "recovery": recovery}
+    context = {"form": form, "recovery": recovery,
+               "methods": session.get(PENDING_METHODS) or []}
     if not form.validate_on_submit():
         return show("web/login_mfa.html", context, form=form)
     next_path = safe_next(str(session.get(PENDING_NEXT, "")), url_for("web.account"))
@@ -76,7 +79,9 @@ def reauthenticate() -> Response:
     form = ReauthenticateForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    context = {"form": form, "user": current_user.user}
+    factors = services().mfa.status(current_user.user.id)
+    context = {"form": form, "user": current_user.user, "totp": factors.totp,
+               "passkeys": factors.passkeys}
     if not form.validate_on_submit():
         return show("web/reauthenticate.html", context, form=form)
     try:

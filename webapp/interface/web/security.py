@@ -19,6 +19,7 @@ from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, TotpConfirmForm
 from webapp.interface.web.outcomes import go, show
+from webapp.interface.web.passkeys import passkeys_context
 from webapp.interface.web.session import auth_time, reauthenticate_first
 
 SETUP_MARK = "totp_setup"  # this browser started the pending set-up
@@ -40,7 +41,7 @@ def _private(response: Response) -> Response:
 def security() -> Response:
     """Whether an authenticator app is on and how many recovery codes are left."""
     context = {"user": current_user.user, "status": services().mfa.status(_user_id()),
-               "form": ButtonForm(formdata=None)}
+               "form": ButtonForm(formdata=None), **passkeys_context(_user_id())}
     return _private(show("web/security.html", context))
 
 
