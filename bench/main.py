@@ -61,7 +61,7 @@ def measure(backend: Backend, stack: Stack, seconds: int, rounds: int,
             log: Callable[[str], None]) -> Outcome:
     sides = start_sides(backend, stack)
     for side in sides.values():  # warm up: imports, pools, prepared statements
-        side.run(2)
+        side.load(2)
     for n in range(1, rounds + 1):
         for side in sides.values():
             side.measure(seconds)
@@ -70,7 +70,7 @@ def measure(backend: Backend, stack: Stack, seconds: int, rounds: int,
     pss = {"preload": sides["login_ours"].server.pss(WORKERS)}
     lazy = stack.gunicorn(f"ours-{backend.name}-no-preload", "wsgi:app",
                           {**backend.ours_env, "GUNICORN_PRELOAD": "0"})
-    Side("no preload", lazy, backend.login(lazy)).run(seconds)
+    Side("no preload", lazy, backend.login(lazy)).load(seconds)
     pss["no preload"] = lazy.pss(WORKERS)
     stack.stop(lazy)
     env = {**backend.ours_env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}

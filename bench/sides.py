@@ -77,10 +77,19 @@ class Side:
     tally: Tally = field(default_factory=Tally)
 
     def measure(self, seconds: int) -> None:
-        load = self.run(seconds)
+        load = self.load(seconds)
         if load.errors or not load.requests:
             raise RuntimeError(f"{self.name}: {load.errors} errors in {load.requests} requests")
         self.tally.add(load)
+
+    def load(self, seconds: int) -> Load:
+        """One load, then wait until the server has worked off what wrk left queued when
+        it stopped (16 requests: seconds of work for a slow registration), so that the
+        next load, of whatever side, starts on idle servers."""
+        load = self.run(seconds)
+        for _ in range(2):  # one per worker
+            requests.get(self.server.url + "/healthz", timeout=120).raise_for_status()
+        return load
 
 
 def _empty_postgres_database(server_url: str, name: str) -> str:
