@@ -225,7 +225,11 @@ class Load:
         return self.requests / self.seconds
 
 
-def wrk(url: str, scenario: str | None, *args: str, seconds: int = 10, connections: int = 16,
+CONNECTIONS = 16
+
+
+def wrk(url: str, scenario: str | None, *args: str, seconds: int = 10,
+        connections: int = CONNECTIONS,
         headers: tuple[str, ...] = ()) -> Load:
     """Run wrk (one thread: the load generator shares the machine) and read its report."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
