@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from webapp.application.accounts import AccountService
 from webapp.application.admin import AdminService
@@ -122,7 +123,10 @@ def billing_settings_from(settings: Settings) -> BillingSettings:
 
 def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
     """PostgreSQL: token and session checks read without a transaction (one round trip),
-    and, with the user cache, usually not at all (evicted by LISTEN/NOTIFY)."""
+    and, with the user cache, usually not at all (evicted by LISTEN/NOTIFY). SQLite: the
+    same cache, evicted by PRAGMA data_version, over reads that take no write lock."""
+    if settings.DATABASE_URL.startswith("sqlite"):
+        return sqlite_reader_from(settings)
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
 
@@ -133,6 +137,23 @@ def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
         return read
     cache = UserCache(PostgresUserFeed(lambda: db.engine), size=settings.USER_CACHE_SIZE,
                       max_age=settings.USER_CACHE_MAX_AGE, idle_drain=10.0)
+    return CachedReader(cache, read)
+
+
+def sqlite_reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
+    if make_url(settings.DATABASE_URL).database in (None, "", ":memory:"):
+        return None  # every connection has a database of its own: nothing to share
+    # Imported here: it brings the sqlite3 module, which PostgreSQL servers never load.
+    from webapp.infrastructure.sqlite_reads import SqliteChangeFeed, SqliteReadOnlyUnitOfWork
+
+    def read() -> SqliteReadOnlyUnitOfWork:
+        return SqliteReadOnlyUnitOfWork(lambda: db.engine)
+
+    if not settings.USER_CACHE_SIZE:
+        return read
+    feed = SqliteChangeFeed(lambda: str(db.engine.url.database))
+    cache = UserCache(feed, size=settings.USER_CACHE_SIZE,
+                      max_age=settings.USER_CACHE_MAX_AGE)
     return CachedReader(cache, read)
 
 
