@@ -158,7 +158,7 @@ def main() -> int:
                         "its own databases); needed unless --backend sqlite")
     parser.add_argument("--fst-bin", required=True, type=Path,
                         help="bin/ of the virtual environment with Flask-Security-Too")
-    parser.add_argument("--seconds", type=int, default=3, help="length of each measured load")
+    parser.add_argument("--seconds", type=int, default=2, help="length of each measured load")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     args = parser.parse_args()
     names = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
