@@ -12,6 +12,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,27 @@ def create_database(server_url: str, name: str) -> str:
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
                    env=app_env(url), check=True, capture_output=True, timeout=120)
     return url
+
+
+def create_sqlite_database(directory: Path, name: str) -> str:
+    """A new SQLite database file, migrated like a deploy does (flask db upgrade)."""
+    url = f"sqlite:///{directory / name}.db"
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
+                   env=app_env(url), check=True, capture_output=True, timeout=120)
+    return url
+
+
+def seed_sqlite_users(url: str, count: int, password_hash: str) -> float:
+    """As ``seed_users``, into an SQLite database (naive UTC, as the app stores it there)."""
+    started = time.monotonic()
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        conn.executemany(
+            f"INSERT INTO users ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            ((f"user{i}@bench.example", password_hash, "Bench", f"User {i}",
+              secrets.token_hex(16), now, 1, 0, now, now) for i in range(1, count + 1)))
+    conn.close()
+    return time.monotonic() - started
 
 
 def seed_users(url: str, count: int, password_hash: str, chunk: int = 50_000) -> float:
@@ -119,6 +141,20 @@ class Server:
     def worker_pids(self) -> list[int]:
         return children(self.process.pid)
 
+    def peak_rss(self) -> list[float]:
+        return [peak_rss_mib(pid) for pid in self.worker_pids()]
+
+    def pss(self, workers: int) -> tuple[float, float]:
+        """PSS per worker, (master + workers) / workers, MiB: as measured, and estimated
+        for ``workers`` workers (what they share counted once, what each holds alone
+        once per worker)."""
+        master = pss_mib(self.process.pid)
+        each = [pss_mib(pid) for pid in self.worker_pids()]
+        total = master[0] + sum(p for p, _ in each)
+        shared = total - master[1] - sum(u for _, u in each)
+        alone = sum(u for _, u in each) / len(each)
+        return total / len(each), (shared + master[1] + workers * alone) / workers
+
 
 class Stack:
     """Everything the benchmark starts, stopped in ``close`` whatever happened."""
@@ -129,14 +165,17 @@ class Stack:
         self.smtp.controller.start()
         self.logs = Path(tempfile.mkdtemp(prefix="webapp-bench-"))
 
-    def gunicorn(self, name: str, target: str, env: dict[str, str]) -> Server:
+    def gunicorn(self, name: str, target: str, env: dict[str, str],
+                 bin_dir: Path = BIN) -> Server:
+        """``target`` served by ``bin_dir``'s gunicorn (another virtual environment's for
+        the peer) with the app's gunicorn configuration: 2 sync workers."""
         port = free_port()
         env = {**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2",
                "PYTHONPATH": str(ROOT)}
         log = self.logs / f"{name}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", str(CONFIG), target],
+                [str(bin_dir / "gunicorn"), "-c", str(CONFIG), target],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         server = Server(name, process, port, log)
         self.servers.append(server)
@@ -179,13 +218,18 @@ class Load:
     errors: int
     p50_ms: float
     p95_ms: float
+    p99_ms: float
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
 
-def wrk(url: str, scenario: str | None, *args: str, seconds: int = 10, connections: int = 4,
+CONNECTIONS = 16
+
+
+def wrk(url: str, scenario: str | None, *args: str, seconds: int = 10,
+        connections: int = CONNECTIONS,
         headers: tuple[str, ...] = ()) -> Load:
     """Run wrk (one thread: the load generator shares the machine) and read its report."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
@@ -202,7 +246,7 @@ def wrk(url: str, scenario: str | None, *args: str, seconds: int = 10, connectio
         script.unlink()
     report = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     return Load(report["requests"], report["duration_us"] / 1e6, report["errors"],
-                report["p50_us"] / 1000, report["p95_us"] / 1000)
+                report["p50_us"] / 1000, report["p95_us"] / 1000, report["p99_us"] / 1000)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -211,6 +255,17 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def pss_mib(pid: int) -> tuple[float, float]:
+    """Proportional set size (private pages plus a share of each page shared with other
+    processes) and unique set size (private pages only), MiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Pss", "Private_Clean", "Private_Dirty"):
+            fields[name] = int(rest.split()[0]) / 1024
+    return fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"]
 
 
 TICK = os.sysconf("SC_CLK_TCK")

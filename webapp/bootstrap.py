@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from limits.storage import MemoryStorage
+from sqlalchemy.engine import make_url
 
 from webapp.application.billing import BillingSettings
 from webapp.application.common import Ports
@@ -130,7 +131,10 @@ def billing_settings_from(settings: Settings) -> BillingSettings:
 
 def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
     """PostgreSQL: token and session checks read without a transaction (one round trip),
-    and, with the user cache, usually not at all (evicted by LISTEN/NOTIFY)."""
+    and, with the user cache, usually not at all (evicted by LISTEN/NOTIFY). SQLite: the
+    same cache, evicted by PRAGMA data_version, over reads that take no write lock."""
+    if settings.DATABASE_URL.startswith("sqlite"):
+        return sqlite_reader_from(settings)
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
 
@@ -152,6 +156,21 @@ def sessions_from(settings: Settings) -> SessionStore:
 
         return RedisSessionStore(redis.Redis.from_url(settings.REDIS_URL))
     return SqlSessionStore(lambda: db.session)
+def sqlite_reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
+    if make_url(settings.DATABASE_URL).database in (None, "", ":memory:"):
+        return None  # every connection has a database of its own: nothing to share
+    # Imported here: it brings the sqlite3 module, which PostgreSQL servers never load.
+    from webapp.infrastructure.sqlite_reads import SqliteChangeFeed, SqliteReadOnlyUnitOfWork
+
+    def read() -> SqliteReadOnlyUnitOfWork:
+        return SqliteReadOnlyUnitOfWork(lambda: db.engine)
+
+    if not settings.USER_CACHE_SIZE:
+        return read
+    feed = SqliteChangeFeed(lambda: str(db.engine.url.database))
+    cache = UserCache(feed, size=settings.USER_CACHE_SIZE,
+                      max_age=settings.USER_CACHE_MAX_AGE)
+    return CachedReader(cache, read)
 
 
 def logins_from(settings: Settings) -> LoginStore | None:

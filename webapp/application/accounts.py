@@ -43,11 +43,15 @@ class AccountService(Service):
                                                         last_name)
         self.ports.throttle.before_messages("verify_per_destination", address, number,
                                             client=self.ports.request.current().ip)
+        # Hashed before the unit of work opens, for a taken address too (same time): on
+        # SQLite its first statement takes the write lock (BEGIN IMMEDIATE), and a hash
+        # made inside it would make every worker wait for it.
+        password_hash = self.ports.passwords.hash(secret)
         try:
-            self._register(address, number, secret, names)
+            self._register(address, number, password_hash, names)
         except UniqueConflict:
             # A concurrent registration of the same address won the unique constraint.
-            self._register(address, number, secret, names, hash_password=False)
+            self._register(address, number, password_hash, names)
 
     def _validate(self, email, phone, password, first_name, last_name):  # noqa: ANN001, ANN202
         """Every field checked; all problems reported together."""
@@ -71,15 +75,13 @@ class AccountService(Service):
         return address, number, secret, names
 
     def _register(
-        self, address: Email | None, number: Phone | None, secret: str, names: dict[str, str],
-        hash_password: bool = True,
+        self, address: Email | None, number: Phone | None, password_hash: str,
+        names: dict[str, str],
     ) -> None:
         with self.ports.uow() as uow:
             owners = self._release_unproven(uow, self._owners(uow, address, number),
                                             address, number)
             if owners:
-                if hash_password:
-                    self.ports.passwords.hash(secret)  # same time as a real registration
                 for owner in owners:
                     self._tell_owner(uow, owner, address, number)
                 uow.commit()
@@ -88,7 +90,7 @@ class AccountService(Service):
             user = uow.users.add(User(
                 email=address.value if address else None,
                 phone=number.value if number else None,
-                password_hash=self.ports.passwords.hash(secret),
+                password_hash=password_hash,
                 created_at=now, password_changed_at=now, **names,
             ))
             for channel in user.channels():

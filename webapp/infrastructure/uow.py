@@ -34,6 +34,9 @@ from webapp.infrastructure.repositories import (
     SqlUserRepository,
 )
 
+# An execution option: this connection only reads, so SQLite's BEGIN may be deferred.
+DEFERRED_BEGIN = "webapp_deferred_begin"
+
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
     """``after_commit`` runs when the transaction queued outbox messages (inline delivery)."""
@@ -119,4 +122,6 @@ def tune_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # noqa: ANN001, ANN202
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only reader (sqlite_reads.py) asks for a snapshot that takes no lock.
+        deferred = connection.get_execution_options().get(DEFERRED_BEGIN)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
