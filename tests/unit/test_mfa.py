@@ -311,3 +311,16 @@ def test_with_limits_on_a_pending_sign_in_gives_back_the_check_slot():
     world.clock.advance(seconds=30)
     assert world.services.second_factor.reauthenticate(user.id, code=now_code(world, secret))
     assert pending(world).token  # and the next sign-in is not refused either
+
+
+def test_a_secret_no_configured_key_opens_is_a_clear_503_not_a_crash(world):
+    from webapp.domain.errors import ServiceUnavailable
+
+    user = verified(world)
+    secret, codes = turn_on(world, user)
+    for device in world.store.totp.values():
+        device.secret = "sealed with a key that is gone"
+    token = pending(world).token
+    with pytest.raises(ServiceUnavailable):
+        complete(world, token, code=now_code(world, secret))
+    assert complete(world, token, recovery_code=codes[0]).tokens  # the way round it

@@ -9,21 +9,23 @@ second_factor.py; this module proves a code for it (``prove``).
 
 from __future__ import annotations
 
+import logging
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
 from webapp.application.common import Ports, Service, invalid_code
 from webapp.application.interfaces import Authenticators, SecretBox, UnitOfWork
 from webapp.application.passkey_proof import PasskeyProof
-from webapp.domain.errors import Conflict, InvalidCredentials
+from webapp.domain.errors import Conflict, InvalidCredentials, ServiceUnavailable
 from webapp.domain.mfa import (
     RECOVERY_CODE_COUNT,
     RECOVERY_CODES_LOW,
     TOTP_DRIFT_STEPS,
     Method,
+    MfaStatus,
     RecoveryCode,
     TotpDevice,
+    TotpSetup,
     clean_recovery_code,
     clean_totp_code,
     new_recovery_code,
@@ -31,19 +33,7 @@ from webapp.domain.mfa import (
 from webapp.domain.model import User
 from webapp.domain.passkeys import ChallengePurpose, Passkey
 
-
-@dataclass(frozen=True)
-class MfaStatus:
-    totp: bool
-    passkeys: int
-    recovery_codes_left: int
-
-
-@dataclass(frozen=True)
-class TotpSetup:
-    secret: str
-    otpauth_uri: str
-    qr_svg: str
+log = logging.getLogger(__name__)
 
 
 class MfaService(Service):
@@ -219,7 +209,12 @@ class MfaService(Service):
         """The code's 30 s step, if right and newer than the last one accepted: recorded,
         so that the same code (or an older one) is never accepted again."""
         code = clean_totp_code(raw)
-        secret = self.box.open(device.secret)
+        try:
+            secret = self.box.open(device.secret)
+        except ValueError as exc:  # sealed with a key no longer configured: the operator's
+            log.error("a TOTP secret opens with no MFA_ENCRYPTION_KEY (user %s)", device.user_id)
+            raise ServiceUnavailable("Codes from authenticator apps cannot be checked right "
+                                     "now. Use a recovery code or a passkey.") from exc
         step = (self.authenticators.matching_step(secret, code, self.now(), TOTP_DRIFT_STEPS)
                 if code else None)
         if step is None or not device.accepts(step):

@@ -102,3 +102,17 @@ def clean_recovery_code(raw: str) -> str | None:
 def clean_totp_code(raw: str) -> str | None:
     code = "".join(raw.split()).replace("-", "")
     return code if len(code) == 6 and code.isascii() and code.isdigit() else None
+
+
+@dataclass(frozen=True)
+class MfaStatus:
+    totp: bool
+    passkeys: int
+    recovery_codes_left: int
+
+
+@dataclass(frozen=True)
+class TotpSetup:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str

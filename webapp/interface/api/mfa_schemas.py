@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, RootModel
 
-from webapp.application.mfa import MfaStatus, TotpSetup
+from webapp.domain.mfa import MfaStatus, TotpSetup
 from webapp.interface.api.schemas import In, LoginOut, Out, TokenPairOut
 
 CODE = Field(None, description="The 6-digit code from the authenticator app.",
