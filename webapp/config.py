@@ -68,6 +68,8 @@ class Settings:
     REAUTH_MAX_AGE: int = 300  # seconds a sign-in counts as recent for sensitive changes
     MFA_ENCRYPTION_KEY: str = ""  # Fernet keys, comma-separated, newest first; else SECRET_KEY
     MFA_REQUIRED_FOR_STAFF: bool = False
+    # Seconds between a deletion request and the erasure (the cancel link's life); 0: at once.
+    ACCOUNT_DELETION_GRACE: int = 604_800
     RATELIMIT_ENABLED: bool = True
     TRUSTED_PROXIES: int = 0
     PWNED_PASSWORDS_URL: str = ""
@@ -167,6 +169,8 @@ class Settings:
                 problems.append(f"{name} must be a positive number.")
         if self.ARGON2_MEMORY_COST < 8 * self.ARGON2_PARALLELISM:
             problems.append("ARGON2_MEMORY_COST must be at least 8 KiB per lane.")
+        if self.ACCOUNT_DELETION_GRACE < 0:
+            problems.append("ACCOUNT_DELETION_GRACE must be 0 (erase at once) or more seconds.")
         if self.DELIVERY_BACKOFF_SECONDS < 1:
             problems.append("DELIVERY_BACKOFF_SECONDS must be at least 1.")
         try:

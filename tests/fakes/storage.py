@@ -41,6 +41,7 @@ class Store:
     totp: dict[int, Any] = field(default_factory=dict)
     recovery_codes: dict[int, Any] = field(default_factory=dict)
     mfa_challenges: dict[str, Any] = field(default_factory=dict)
+    address_changes: dict[int, Any] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -278,6 +279,13 @@ class FakeUnitOfWork(UnitOfWork):
         self.totp = FakeTotpRepository(self.working)
         self.recovery_codes = FakeRecoveryCodeRepository(self.working)
         self.mfa_challenges = FakeMfaChallengeRepository(self.working)
+        from tests.fakes.personal_data import (
+            FakeAddressChangeRepository,
+            FakePersonalDataRepository,
+        )
+
+        self.address_changes = FakeAddressChangeRepository(self.working)
+        self.personal_data = FakePersonalDataRepository(self.working)
 
     def __exit__(self, *exc: object) -> None:
         self.rollback()
@@ -295,6 +303,7 @@ class FakeUnitOfWork(UnitOfWork):
             "totp",
             "recovery_codes",
             "mfa_challenges",
+            "address_changes",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
         self.committed = True

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from webapp.application.account_data import AccountDataService
 from webapp.application.accounts import AccountService
+from webapp.application.address_change import AddressChangeService
 from webapp.application.admin import AdminService
 from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.common import Ports
+from webapp.application.customer_jobs import CustomerJobs
 from webapp.application.delivery import DeliveryService
 from webapp.application.health import HealthService
 from webapp.application.interfaces import (
@@ -32,6 +35,7 @@ from webapp.application.second_factor import SecondFactorService
 from webapp.application.signin import SignInService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
+from webapp.domain.model import MessageKind
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Services:
     health: HealthService
     mfa: MfaService
     second_factor: SecondFactorService
+    addresses: AddressChangeService
+    account_data: AccountDataService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
     @property
@@ -87,15 +93,22 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
     mfa = MfaService(ports, adapters.authenticators, adapters.secret_box)
     second_factor = SecondFactorService(ports, mfa, signin, accounts)
     signin.checks.append(second_factor.check)  # after the password and the account state
+    delivery = DeliveryService(
+        ports, adapters.mailer, adapters.sms, adapters.billing, adapters.keep_bodies)
+    account_data = AccountDataService(ports, tokens)
+    customers = CustomerJobs(ports, adapters.billing)
+    delivery.handlers.update({
+        MessageKind.CUSTOMER_UPDATE: customers.update,
+        MessageKind.CUSTOMER_DELETE: customers.delete,
+        MessageKind.ACCOUNT_ERASE: account_data.erase_job,
+    })
     return Services(
         accounts=accounts,
         verification=verification,
         signin=signin,
         tokens=tokens,
         resets=resets,
-        delivery=DeliveryService(
-            ports, adapters.mailer, adapters.sms, adapters.billing, adapters.keep_bodies
-        ),
+        delivery=delivery,
         billing=BillingService(
             ports, adapters.billing, adapters.webhooks, adapters.billing_settings
         ),
@@ -104,5 +117,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         health=HealthService(ports),
         mfa=mfa,
         second_factor=second_factor,
+        addresses=AddressChangeService(ports, tokens),
+        account_data=account_data,
         _ports=ports,
     )

@@ -48,6 +48,7 @@ DEFAULT_LIMITS: Mapping[str, str] = MappingProxyType({
     "invite_per_destination": "3/hour",    # invitations by users who are not staff
     "invite_per_user": "20/day",           # ... and all the invitations of one such user
     "sms_global_daily": "1000/day",        # every SMS the site sends
+    "export_per_account": "5/hour",        # downloads of one's data (a heavy read)
 })
 
 DEFAULT_LOCKOUT = "5:60,10:300,20:1800"

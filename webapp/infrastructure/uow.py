@@ -19,6 +19,10 @@ from webapp.infrastructure.mfa_repositories import (
     SqlRecoveryCodeRepository,
     SqlTotpRepository,
 )
+from webapp.infrastructure.personal_data import (
+    SqlAddressChangeRepository,
+    SqlPersonalDataRepository,
+)
 from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlCodeRepository,
@@ -50,9 +54,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.totp = SqlTotpRepository(self.session)
         self.recovery_codes = SqlRecoveryCodeRepository(self.session)
         self.mfa_challenges = SqlMfaChallengeRepository(self.session)
-        self.totp = SqlTotpRepository(self.session)
-        self.recovery_codes = SqlRecoveryCodeRepository(self.session)
-        self.mfa_challenges = SqlMfaChallengeRepository(self.session)
+        self.address_changes = SqlAddressChangeRepository(self.session)
+        self.personal_data = SqlPersonalDataRepository(self.session)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn, Protocol
 
+from webapp.application.interfaces.personal_data import (
+    AddressChangeRepository,
+    PersonalDataRepository,
+)
 from webapp.domain.billing import BillingEvent, Subscription
 from webapp.domain.mfa import MfaChallenge, RecoveryCode, TotpDevice
 from webapp.domain.model import (
@@ -168,6 +172,8 @@ class UnitOfWork(Protocol):
     totp: TotpRepository
     recovery_codes: RecoveryCodeRepository
     mfa_challenges: MfaChallengeRepository
+    address_changes: AddressChangeRepository
+    personal_data: PersonalDataRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
