@@ -76,7 +76,8 @@ class AddressChangeService(Service):
         purpose = CodePurpose.change(channel)
         if channel is Channel.EMAIL:
             code = self.issue_code(uow, user, purpose, value, CHANGE_TTL)
-            token = self.ports.signer.dumps(CHANGE_PURPOSE, {"uid": user.id, "cid": change.id})
+            token = self.ports.signer.dumps(CHANGE_PURPOSE, {"uid": user.id, "cid": change.id,
+                                                             "to": value})
             self.send_email(uow, value, "email_change", {
                 "link": self.policy.link(f"/account/email/confirm/{token}"), "code": code,
                 "hours": int(CHANGE_TTL.total_seconds() // 3600)}, user)
@@ -150,7 +151,7 @@ class AddressChangeService(Service):
             raise InvalidToken(INVALID_LINK) from exc
         change = uow.address_changes.get(int(payload.get("cid") or 0))
         if (change is None or payload.get("uid") != user.id or change.user_id != user.id
-                or not change.is_pending(self.now())):
+                or payload.get("to") != change.new_value or not change.is_pending(self.now())):
             raise InvalidToken(INVALID_LINK)
         self._spend_code(uow, user, change)
         return change
@@ -182,7 +183,8 @@ class AddressChangeService(Service):
         context = {"new": _masked(change.channel, change.new_value or ""),
                    "removed": change.new_value is None, "channel": change.channel.value}
         if change.undo_until is not None:
-            token = self.ports.signer.dumps(UNDO_PURPOSE, {"uid": user.id, "cid": change.id})
+            token = self.ports.signer.dumps(UNDO_PURPOSE, {"uid": user.id, "cid": change.id,
+                                                           "old": change.old_value})
             context |= {"undo_link": self.policy.link(f"/account/undo/{token}"),
                         "days": UNDO_TTL.days}
         told = change.channel
@@ -210,7 +212,7 @@ class AddressChangeService(Service):
             change = uow.address_changes.get(int(payload.get("cid") or 0))
             user = uow.users.get(int(payload.get("uid") or 0), lock=True)
             if (change is None or user is None or change.user_id != user.id
-                    or not change.can_undo(self.now())):
+                    or payload.get("old") != change.old_value or not change.can_undo(self.now())):
                 raise InvalidToken(INVALID_LINK)
             old = change.old_value or ""
             owner = self._owner(uow, change.channel, old)
