@@ -8,23 +8,21 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e import test_browser_pages as pages
 from tests.e2e.servers import AppServer, SmtpServer
-from tests.e2e.test_browser_pages import (  # noqa: F401 - the module's fixtures too
+from tests.e2e.test_browser_pages import (
     PASSWORD,
     code_in,
-    context,
     email_text,
     link_in,
     log_in,
     make_verified_user,
-    page,
-    server,
     shoot,
-    sms,
-    smtp,
 )
 
 pytestmark = pytest.mark.e2e
+# The browser pages' fixtures: gunicorn with the SMTP sink, and a page that fails on CSP errors.
+smtp, sms, server, context, page = pages.smtp, pages.sms, pages.server, pages.context, pages.page
 NEW_PASSWORD = "a completely new passphrase"
 
 

@@ -8,7 +8,7 @@ import json
 
 from tests.conftest import PASSWORD
 from tests.integration.api.conftest import stored_user
-from tests.integration.web.conftest import login, signed_in, submit, text  # noqa: F401
+from tests.integration.web.conftest import login, submit, text
 
 EMAIL = "jane@example.com"
 NEW = "jane.new@example.com"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Response
 
 from webapp.application.address_change import REQUESTED
+from webapp.domain.errors import ValidationFailed
 from webapp.domain.values import Channel
 from webapp.interface.api.account_schemas import (
     CancelIn,
@@ -50,6 +51,8 @@ def email_change(data: NewEmailIn) -> Response:
 def email_change_confirm(data: ChangeConfirmIn) -> Response:
     """The ``token`` of the emailed link, or its ``code``. The previous address gets a
     notice with an undo link, valid 7 days."""
+    if not (data.token or data.code):
+        raise ValidationFailed.single("code", "Give the code, or the token from the link.")
     user = services().addresses.confirm(bearer_user().id or 0, Channel.EMAIL,
                                         token=data.token, code=data.code)
     return reply(UserOut.of(user))
