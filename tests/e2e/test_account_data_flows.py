@@ -103,6 +103,29 @@ def test_change_an_email_then_take_it_back_from_the_old_address(tmp_path):
             assert "password was changed" in site.email(old, 4).message["Subject"]
 
 
+def subscribe(stripe: LocalStripe, customer: str) -> str:
+    """A paying subscription of ``customer`` in localstripe (a plan, a card, the subscription)."""
+    auth = (KEY, "")
+    requests.post(f"{stripe.url}/v1/plans", auth=auth, timeout=10, data={
+        "id": "basic", "amount": 500, "currency": "usd", "interval": "month",
+        "product[name]": "Basic"})
+    card = requests.post(f"{stripe.url}/v1/payment_methods", auth=auth, timeout=10, data={
+        "type": "card", "card[number]": "4242424242424242", "card[exp_month]": 12,
+        "card[exp_year]": 2030, "card[cvc]": "123"}).json()["id"]
+    requests.post(f"{stripe.url}/v1/payment_methods/{card}/attach", auth=auth, timeout=10,
+                  data={"customer": customer}).raise_for_status()
+    requests.post(f"{stripe.url}/v1/customers/{customer}", auth=auth, timeout=10,
+                  data={"invoice_settings[default_payment_method]": card}).raise_for_status()
+    subscription = requests.post(f"{stripe.url}/v1/subscriptions", auth=auth, timeout=10, data={
+        "customer": customer, "items[0][plan]": "basic"}).json()
+    assert subscription["status"] == "active", subscription
+    return subscription["id"]
+
+
+def stripe_get(stripe: LocalStripe, path: str) -> requests.Response:
+    return requests.get(f"{stripe.url}/v1/{path}", auth=(KEY, ""), timeout=10)
+
+
 def test_delete_at_once_with_stripe_down_then_back(tmp_path, localstripe):
     localstripe.flush()
     with servers.SmtpServer() as smtp:
@@ -121,7 +144,18 @@ def test_delete_at_once_with_stripe_down_then_back(tmp_path, localstripe):
             user = site.call("POST", "/api/auth/email-verify/", {"email": email, "code": code})
             servers.flask(["worker", "--burst"], env)  # the Stripe customer
             (customer,) = localstripe.customers_of(user.json()["user"]["id"])
+            subscription = subscribe(localstripe, customer)
             access = site.login(email)
+
+            # An email change reaches the Stripe customer through the outbox.
+            new = "leaving.new@example.com"
+            site.call("POST", "/api/auth/email-change/", {"new_email": new}, access)
+            servers.flask(["worker", "--burst"], env)
+            code = code_in(site.email(new, 1).text)
+            assert site.call("POST", "/api/auth/email-change/confirm/", {"code": code},
+                             access).status_code == 200
+            servers.flask(["worker", "--burst"], env)
+            assert stripe_get(localstripe, f"customers/{customer}").json()["email"] == new
 
             gone = site.call("DELETE", "/api/auth/me/", access=access)
             assert gone.status_code == 202 and gone.json()["erase_at"] is None
@@ -131,11 +165,13 @@ def test_delete_at_once_with_stripe_down_then_back(tmp_path, localstripe):
             assert customer in [c["id"] for c in localstripe.customers()]
             time.sleep(2.5)  # the retry's backoff (1 s, then 2 s)
             servers.flask(["worker", "--burst"], env)  # Stripe back
-            assert customer not in [c["id"] for c in localstripe.customers()]
+            assert stripe_get(localstripe, f"customers/{customer}").status_code == 404
+            assert stripe_get(localstripe, f"subscriptions/{subscription}").json()[
+                "status"] == "canceled"
 
             again = site.call("POST", "/api/auth/register/",
-                              {"email": email, "password": PASSWORD})
+                              {"email": new, "password": PASSWORD})
             assert again.status_code == 201
             servers.flask(["worker", "--burst"], env)
-            fresh = site.email(email, 2)  # a new account's verification, not "account exists"
+            fresh = site.email(new, 2)  # a new account's verification, not "account exists"
             assert "Verify your email" in fresh.message["Subject"]
