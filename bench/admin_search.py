@@ -84,7 +84,7 @@ def seed(app, count: int) -> None:
 
 def staff_client(app, count: int):
     client = app.test_client()
-    with app.app_context(), app.extensions["services"].kit.uow() as uow:
+    with app.app_context(), app.extensions["ports"].uow() as uow:
         staff = uow.users.get_by_email(f"user{count - 1:07d}@example.com")
     log_in(client, staff)
     return client

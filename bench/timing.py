@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from webapp import create_app  # noqa: E402
+from webapp.domain.values import Channel  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -48,9 +49,10 @@ def add_account(app: Any, email: str, verified: bool) -> None:
     with app.app_context():
         services.accounts.register(email=email, phone=None, password=PASSWORD)
         if verified:
-            with services.kit.uow() as uow:
+            ports = app.extensions["ports"]
+            with ports.uow() as uow:
                 user = uow.users.get_by_email(email)
-                user.mark_email_verified(services.kit.clock.now())
+                user.mark_verified(Channel.EMAIL, ports.clock.now())
                 uow.users.save(user)
                 uow.commit()
 

@@ -31,11 +31,16 @@ FAST_ARGON2 = {"ARGON2_MEMORY_COST": 8, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELI
 PASSWORD = "correct horse battery staple"
 
 
+# Billing on (so verified users get a Stripe customer job), Stripe itself unreachable: the
+# tests that use it deliver nothing, or swap the gateway for tests.fakes.FakeBilling.
+BILLING_ON = {"STRIPE_SECRET_KEY": "sk_test_integration", "STRIPE_API_BASE": "http://127.0.0.1:9"}
+
+
 def database_url(tmp_path: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
-def make_app(tmp_path: Path, **overrides: Any) -> Flask:
+def make_app(tmp_path: Path, *, reset: bool = True, **overrides: Any) -> Flask:
     config: dict[str, Any] = {
         "APP_ENV": "testing",
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
@@ -49,12 +54,25 @@ def make_app(tmp_path: Path, **overrides: Any) -> Flask:
         **overrides,
     }
     app = create_app(config)
-    with app.app_context():
-        reset_database()
+    if reset:  # reset=False: the same site restarted with other settings, its data kept
+        with app.app_context():
+            reset_database()
     return app
 
 
 _SCHEMA_READY: set[str] = set()
+
+
+def _reset_counters_file(database: str | None) -> None:
+    """SQLite keeps the rate-limit counters in a file beside the database: emptied too."""
+    import sqlite3
+
+    counters = Path(f"{database}-limits")
+    if database and counters.exists():
+        connection = sqlite3.connect(counters)
+        with connection:
+            connection.execute("DELETE FROM rate_counters")
+        connection.close()
 
 
 def reset_database() -> None:
@@ -63,6 +81,7 @@ def reset_database() -> None:
     if engine.dialect.name != "postgresql":
         db.drop_all()
         db.create_all()
+        _reset_counters_file(engine.url.database)
         return
     url = engine.url.render_as_string(hide_password=False)
     names = [t.name for t in db.metadata.sorted_tables]
@@ -232,12 +251,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def log_in_browser(client: FlaskClient, user: Any) -> None:
     """A Flask-Login browser session for ``user``, as the login page would leave it
     (including the 'strong' session-protection identifier of this client)."""
-    from flask_login.utils import _create_identifier
-
     from webapp.application.tokens import session_version
 
+    generator = client.application.login_manager._session_identifier_generator  # noqa: SLF001
     with client.application.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
+        identifier = generator()
     with client.session_transaction() as sess:
         sess["_user_id"] = f"{user.id}:{session_version(user)}"
         sess["_fresh"] = True

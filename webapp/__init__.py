@@ -15,7 +15,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.application.services import Services
 from webapp.config import Settings
 from webapp.extensions import csrf, db, limiter, login_manager
-from webapp.infrastructure.log_filter import install_log_filter
+from webapp.infrastructure.log_filter import install_dev_console, install_log_filter
+from webapp.interface.client_address import session_identifier
 from webapp.interface.cookie_session import LazySecureCookieSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None,
     register_rate_limits(app)
     register_errorhandlers(app)
     register_request_hooks(app, settings)
+    register_form_guard(app)
     register_commands(app)
     return app
 
@@ -45,13 +47,16 @@ def configure(app: Flask, settings: Settings) -> None:
     _audit_log_lines()
     # secrets masked, control characters escaped, on every handler (the audit lines' too)
     install_log_filter("webapp.audit")
+    if settings.is_development:
+        install_dev_console()
     app.config.from_mapping(
         SETTINGS=settings,
         ENV_NAME=settings.APP_ENV,
         SECRET_KEY=settings.SECRET_KEY,
         APP_BASE_URL=settings.APP_BASE_URL,
         SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.DATABASE_URL),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.DATABASE_URL,
+                                                  settings.DATABASE_LOCK_TIMEOUT_MS),
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAIL_SERVER=settings.MAIL_SERVER or "localhost",
         MAIL_PORT=settings.MAIL_PORT,
@@ -61,8 +66,7 @@ def configure(app: Flask, settings: Settings) -> None:
         MAIL_USE_SSL=settings.MAIL_USE_SSL,
         MAIL_DEFAULT_SENDER=settings.MAIL_DEFAULT_SENDER,
         RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
-        RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
-        RATELIMIT_STRATEGY="moving-window",
+        **_limit_stores(app, settings),
         RATELIMIT_KEY_PREFIX="webapp-ip",
         RATELIMIT_HEADERS_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -82,6 +86,26 @@ def configure(app: Flask, settings: Settings) -> None:
                                 x_port=0, x_prefix=0)
 
 
+def _limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
+    """Where each limit counts (webapp/infrastructure/shared_limits.py), logged at start."""
+    from webapp.application.throttling import DEFAULT_LIMITS
+    from webapp.infrastructure.shared_limits import counters_engine, limiter_config
+    from webapp.interface.limits import ENDPOINT_LIMITS
+
+    counters = counters_engine(settings.DATABASE_URL, lambda: db.engine,
+                               settings.DATABASE_LOCK_TIMEOUT_MS)
+    app.extensions["rate_counters"] = counters
+    config, where = limiter_config(settings.REDIS_URL, counters)
+    if settings.RATELIMIT_ENABLED:
+        per_client = sorted(set(ENDPOINT_LIMITS.values()))
+        services = sorted(set(DEFAULT_LIMITS) - set(per_client))
+        logging.getLogger("webapp.limits").info(
+            "rate limits per client address (%s) count in %s; the lockout and the "
+            "per-account and per-destination limits (%s) in %s", ", ".join(per_client), where,
+            ", ".join(services), counters[1] if counters else "this process's memory")
+    return config
+
+
 def _audit_log_lines() -> None:
     """Audit events go to stderr as bare JSON lines (one per event), ready for a log shipper."""
     audit = logging.getLogger("webapp.audit")
@@ -94,9 +118,10 @@ def _audit_log_lines() -> None:
         audit.propagate = False
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, lock_timeout_ms: int) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        # tune_sqlite sets the same busy timeout by PRAGMA on every connection
+        return {"connect_args": {"timeout": lock_timeout_ms / 1000, "check_same_thread": False}}
     # No pre-ping: it is a round trip on every checkout, as much as the one SELECT of a
     # token check. A connection found dead is detected on use and the pool discarded,
     # so a database restart costs each worker at most one failed request.
@@ -111,11 +136,13 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.session_protection = "strong"
+    login_manager._session_identifier_generator = session_identifier  # noqa: SLF001
     with app.app_context():
         from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
-        from webapp.infrastructure.uow import tune_sqlite
+        from webapp.infrastructure.uow import tune_postgresql, tune_sqlite
 
-        tune_sqlite(db.engine)
+        tune_sqlite(db.engine, settings.DATABASE_LOCK_TIMEOUT_MS)
+        tune_postgresql(db.engine, settings.DATABASE_LOCK_TIMEOUT_MS)
 
 
 def register_migrations(app: Flask) -> None:
@@ -124,6 +151,8 @@ def register_migrations(app: Flask) -> None:
     workers never run a migration."""
     if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
         return
+    # Alembic's plugin set-up lines (logged on import) would print on every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from flask_migrate import Migrate
 
     Migrate(app, db, directory=str(ROOT / "migrations"))
@@ -153,9 +182,19 @@ def register_rate_limits(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from webapp.infrastructure.db_faults import classify
     from webapp.interface.errors import register_errorhandlers as register
+    from webapp.interface.errors import register_unavailable
 
     register(app)
+    errors: tuple[type[Exception], ...] = (SQLAlchemyError,)
+    if app.config["SETTINGS"].DATABASE_URL.startswith("postgresql"):
+        import psycopg  # the fast paths (readers, logins) use its connection directly
+
+        errors = (*errors, psycopg.Error)
+    register_unavailable(app, errors, classify)
 
 
 def register_request_hooks(app: Flask, settings: Settings) -> None:
@@ -196,6 +235,12 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
             if name.lower() not in present:
                 headers.add(name, value)
         return response
+
+
+def register_form_guard(app: Flask) -> None:
+    from webapp.interface.form_guard import register_form_guard as register
+
+    register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from limits.storage import MemoryStorage
 
 from webapp.application.billing import BillingSettings
 from webapp.application.common import Ports
@@ -22,7 +23,7 @@ from webapp.application.policy import Policy
 from webapp.application.services import Adapters, Services, wire_services
 from webapp.application.throttling import Throttle, ThrottlePolicy, parse_lockout
 from webapp.config import Settings
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.dispatch import InlineDispatcher
@@ -45,6 +46,7 @@ from webapp.infrastructure.security import (
     PyJwtCodec,
     SystemClock,
 )
+from webapp.infrastructure.shared_limits import DatabaseStorage
 from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 from webapp.infrastructure.user_cache import CachedReader, UserCache
@@ -63,6 +65,7 @@ def policy_from(settings: Settings) -> Policy:
         reauth_max_age=timedelta(seconds=settings.REAUTH_MAX_AGE),
         mfa_required_for_staff=settings.MFA_REQUIRED_FOR_STAFF,
         account_deletion_grace=timedelta(seconds=settings.ACCOUNT_DELETION_GRACE),
+        billing_enabled=bool(settings.STRIPE_SECRET_KEY),
         access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),
         issuer=settings.JWT_ISSUER,
@@ -77,7 +80,7 @@ def policy_from(settings: Settings) -> Policy:
 def mailer_from(settings: Settings) -> Mailer:
     if settings.MAIL_SERVER:
         return SmtpMailer(settings.MAIL_DEFAULT_SENDER)
-    return ConsoleMailer()
+    return ConsoleMailer(readable=settings.is_development)
 
 
 def sms_from(settings: Settings) -> SmsSender:
@@ -86,7 +89,7 @@ def sms_from(settings: Settings) -> SmsSender:
     if settings.SMS_BACKEND == "twilio":
         return TwilioSms(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN,
                          settings.TWILIO_FROM)
-    return ConsoleSms()
+    return ConsoleSms(readable=settings.is_development)
 
 
 def billing_from(settings: Settings) -> BillingGateway:
@@ -95,13 +98,16 @@ def billing_from(settings: Settings) -> BillingGateway:
     return StripeGateway(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or None)
 
 
-def throttle_from(settings: Settings) -> Throttle:
-    """Flask-Limiter's storage (Redis or memory), or no limits at all when disabled."""
+def throttle_from(settings: Settings, counters: tuple | None = None) -> Throttle:
+    """The database's counters, shared by every worker with or without Redis (memory only
+    for an in-memory database), or no limits at all when disabled."""
     policy = ThrottlePolicy(limits=settings.RATELIMITS,
                             lockout=parse_lockout(settings.LOCKOUT_STEPS))
     if not settings.RATELIMIT_ENABLED:
         return Throttle(None, policy)
-    return Throttle(LimitsRateLimiter(limiter.storage), policy)
+    if counters is None:
+        return Throttle(LimitsRateLimiter(MemoryStorage()), policy)
+    return Throttle(LimitsRateLimiter(DatabaseStorage(engine=counters[0])), policy)
 
 
 def breached_from(settings: Settings) -> BreachedPasswords | None:
@@ -159,7 +165,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         renderer=JinjaRenderer(TEMPLATES),
         request=FlaskRequestContext(),
         policy=policy_from(settings),
-        throttle=throttle_from(settings),
+        throttle=throttle_from(settings, app.extensions.get("rate_counters")),
         breached=breached_from(settings),
     )
     services = wire_services(ports, Adapters(

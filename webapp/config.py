@@ -62,6 +62,9 @@ class Settings:
     STRIPE_PRICES: str = ""  # comma-separated price ids offered as plans; else product metadata
     STRIPE_PLANS_TTL: int = 300
     REDIS_URL: str = ""
+    # How long a statement waits for a lock before the request answers 503 (SQLite's busy
+    # timeout, PostgreSQL's lock_timeout); under gunicorn's 30 s worker timeout.
+    DATABASE_LOCK_TIMEOUT_MS: int = 15_000
     JWT_ACCESS_TTL: int = 900
     JWT_REFRESH_TTL: int = 1_209_600
     JWT_ISSUER: str = "webapp"
@@ -180,6 +183,8 @@ class Settings:
                             "(after N failures, lock S seconds).")
         if self.RESEND_COOLDOWN < 0:
             problems.append("RESEND_COOLDOWN must be 0 or more seconds.")
+        if self.DATABASE_LOCK_TIMEOUT_MS < 1:
+            problems.append("DATABASE_LOCK_TIMEOUT_MS must be a positive number of ms.")
         if self.TRUSTED_PROXIES < 0:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
         if self.USER_CACHE_SIZE < 0:
@@ -187,9 +192,11 @@ class Settings:
         if self.USER_CACHE_MAX_AGE < 1:
             problems.append("USER_CACHE_MAX_AGE must be a positive number of seconds.")
         changes.update(_upper_choices(self, problems))
-        if self.is_production and self.RATELIMIT_ENABLED and not self.REDIS_URL:
-            log.warning("REDIS_URL is not set: each worker process counts rate limits and "
-                        "lockouts on its own; set it to share them")
+        if (self.is_production and self.RATELIMIT_ENABLED
+                and self.DATABASE_URL.rstrip("/") in ("sqlite:", "sqlite:///:memory:")):
+            # The lockout counts in the database, even with REDIS_URL set.
+            problems.append("An in-memory SQLite DATABASE_URL gives each worker its own "
+                            "lockout and limits: use a database file or PostgreSQL.")
         if self.is_production and self.ARGON2_MEMORY_COST < 19 * 1024:
             log.warning("ARGON2_MEMORY_COST below OWASP's 19 MiB in production")
         if problems:

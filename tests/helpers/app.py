@@ -6,8 +6,9 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import AnyConverter
 
-from tests.conftest import log_in_browser
+from tests.conftest import FAST_ARGON2, log_in_browser
+from webapp import create_app
 from webapp.domain.model import User
 from webapp.extensions import db
 from webapp.infrastructure.orm import AuditEventRow, UserRow
@@ -131,3 +133,18 @@ def bearer(client, email):
     login = client.post("/api/auth/login/", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.json
     return {"Authorization": f"Bearer {login.json['tokens']['access']}"}
+
+
+@contextmanager
+def second_app(url: str, **overrides: Any) -> Iterator[Flask]:
+    """An app on ``url`` as it is (no schema reset): what a deployment would run."""
+    app = create_app({"APP_ENV": "testing", "SECRET_KEY": "test-secret-key-" + "x" * 32,
+                      "DATABASE_URL": url, "APP_BASE_URL": "http://testserver",
+                      "DELIVERY": "worker", "RATELIMIT_ENABLED": False, **FAST_ARGON2,
+                      **overrides})
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

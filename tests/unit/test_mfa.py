@@ -296,3 +296,18 @@ def test_staff_turn_off_second_factors_with_a_reason_and_the_user_is_told(world)
     event = [e for e in world.store.audit if e.kind == "mfa_turned_off_by_staff"][-1]
     assert event.data == {"reason": "lost phone"}
     assert "staff turned off" in world.emails(EMAIL)[-1].payload["text"]
+
+
+def test_with_limits_on_a_pending_sign_in_gives_back_the_check_slot():
+    # One password check per identifier at a time: the password step must give the slot
+    # back while the second factor is pending, or the right code would be refused (429).
+    from tests.fakes import make_world
+
+    world = make_world(throttle=ThrottlePolicy())
+    user = verified(world)
+    secret, _ = turn_on(world, user)
+    token = pending(world).token
+    assert complete(world, token, code=now_code(world, secret)).tokens
+    world.clock.advance(seconds=30)
+    assert world.services.second_factor.reauthenticate(user.id, code=now_code(world, secret))
+    assert pending(world).token  # and the next sign-in is not refused either

@@ -260,3 +260,36 @@ def test_breached_passwords_are_refused_on_register_reset_and_change():
     with pytest.raises(ValidationFailed):
         world.services.accounts.register(email="x@example.com", phone=None, password="short")
     assert "short" not in breached.asked
+
+
+def test_one_guess_per_identifier_is_checked_at_a_time():
+    """A guess arriving while another one for the same identifier is being checked is
+    refused (Retry-After 1), so parallel guesses cannot overtake the lock; the slot is
+    given back by the failure (after its lock is set) or by a success."""
+    world = world_with_user()
+    throttle = world.ports.throttle
+    throttle.before_login("jane@example.com")  # a check in progress
+    with pytest.raises(Throttled) as busy:
+        throttle.before_login("jane@example.com")
+    assert busy.value.retry_after == 1
+    throttle.before_login("nobody@example.com")  # other identifiers are not held up
+    throttle.forget_failures("nobody@example.com")
+    for _ in range(4):
+        throttle.record_failure("jane@example.com")
+        throttle.before_login("jane@example.com")  # the slot came back with the failure
+    assert throttle.record_failure("jane@example.com") == (5, 60)
+    with pytest.raises(Throttled) as locked:  # the next guess sees the lock, not a busy slot
+        throttle.before_login("jane@example.com")
+    assert locked.value.retry_after == 60
+    world.clock.advance(seconds=61)
+    throttle.before_login("jane@example.com")
+    throttle.forget_failures("jane@example.com")
+    assert attempt(world, "jane@example.com", PASSWORD) == "ok"
+
+
+def test_a_check_that_never_finished_frees_its_identifier_after_ten_seconds():
+    world = world_with_user()
+    world.ports.throttle.before_login("jane@example.com")  # its worker died
+    assert attempt(world, "jane@example.com", PASSWORD) == 1
+    world.clock.advance(seconds=11)
+    assert attempt(world, "jane@example.com", PASSWORD) == "ok"

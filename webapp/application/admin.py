@@ -196,6 +196,8 @@ class AdminService(Service):
         return self.tokens.revoke_all_in(uow, user, reason)
 
     def _retry_stripe(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
+        if not self.policy.billing_enabled:
+            raise ActionRefused("Billing is off (STRIPE_SECRET_KEY is not set).")
         if user.stripe_customer_id:
             raise ActionRefused("This account already has a Stripe customer.")
         if not user.is_verified:

@@ -22,6 +22,7 @@ from webapp.application.common import (
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
+from webapp.domain.codes import refuse_code_as_token
 from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, User
 from webapp.domain.values import Channel
@@ -138,6 +139,7 @@ class PasswordResetService(Service):
         """The user, and which address the token or code proves: the one it was sent to,
         if that is still the user's; None otherwise."""
         if token:
+            refuse_code_as_token(token, '"email" or "phone"')
             return self._user_for_token(uow, token)
         if not code:
             raise ValidationFailed.single("token", "Give the token from the link, or a code.")

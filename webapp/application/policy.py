@@ -38,6 +38,9 @@ class Policy:
     # A deleted account is erased this long after the request (its cancel link works until
     # then); 0 erases it at once (ACCOUNT_DELETION_GRACE).
     account_deletion_grace: timedelta = timedelta(days=7)
+    # STRIPE_SECRET_KEY unset: no Stripe customer is queued, counted or offered; the
+    # customers missing when billing is turned on come from ``flask billing backfill``.
+    billing_enabled: bool = True
 
     def link(self, path: str) -> str:
         """An absolute link for a message; the host never comes from a request."""

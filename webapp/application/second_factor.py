@@ -76,11 +76,13 @@ class SecondFactorService(Service):
             if challenge is None or not challenge.is_live(now) or (
                     door is not None and challenge.door != door.value):
                 raise invalid_code()
-            self.ports.throttle.before_login(challenge.account)
             user = uow.users.get(challenge.user_id, lock=True)
             if (user is None or not user.is_active
                     or user.password_fingerprint() != challenge.fingerprint):
                 raise invalid_code()
+            # The code is a guess like a password: the same slot and lock (given back by
+            # record_failure below or forget_failures once the sign-in is finished).
+            self.ports.throttle.before_login(challenge.account)
             try:
                 method = self.mfa.prove(uow, user, code=code, recovery_code=recovery_code)
             except InvalidToken as exc:
@@ -141,6 +143,7 @@ class SecondFactorService(Service):
                 except InvalidToken as exc:
                     self.accounts.record_wrong_guess(uow, user, "authn_reauth_fail")
                     uow.commit_and_raise(exc)
+                self.ports.throttle.forget_failures(*user.identities())
             now = self.now()
             self.audit(uow, "authn_reauthenticated", user, method="password" if password
                        else "totp")

@@ -138,9 +138,11 @@ class SignInService(Service):
         assert user is not None
         if not user.is_active:
             self.fail(attempt, "deactivated")
-        if not user.has_second_factor:
-            # With a second factor, only a proven factor forgets the failures (else a known
-            # password would reset the count of guessed codes at every new sign-in).
+        if user.has_second_factor:
+            # Only a proven factor forgets the failures (else a known password would reset
+            # the count of guessed codes at every new sign-in); the check slot is given back.
+            self.ports.throttle.done_checking(attempt.account)
+        else:
             self.ports.throttle.forget_failures(attempt.account)
         # The address signed in with must be verified itself, not just some address of
         # the account (403 "unverified", as for an account not verified at all).

@@ -53,6 +53,9 @@ DEFAULT_LIMITS: Mapping[str, str] = MappingProxyType({
 
 DEFAULT_LOCKOUT = "5:60,10:300,20:1800"
 FAILURE_MEMORY = 24 * 3600
+# A password check holds its identifier's slot for at most this long: one that never
+# finished (its worker killed, its database gone) frees the identifier after it.
+CHECK_SLOT_TTL = 10
 
 
 def parse_lockout(text: str) -> tuple[tuple[int, int], ...]:
@@ -136,17 +139,26 @@ class Throttle:
     # --- login lockout ------------------------------------------------------------
 
     def before_login(self, account: str) -> None:
-        """Throttled while the identifier is locked or over its failure budget.
+        """Throttled while the identifier is locked, over its failure budget, or while
+        another guess at it is being checked.
 
-        The attempt is counted against the budget now, before the password is checked
-        (atomically, so parallel guesses cannot overtake the count); a success gives it
-        back (``forget_failures``), so only failures use it up.
+        One password check per identifier at a time, everywhere (a slot taken with an
+        atomic count in the shared counters, given back by ``record_failure`` or
+        ``forget_failures``): so parallel guesses cannot all pass before the failure that
+        locks is recorded, and exactly as many passwords as the lockout allows are ever
+        checked. The lock is read after the slot is taken, so a guess that waited for
+        the one before sees the lock that one set. The attempt also counts against the
+        per-minute budget now, before the password is checked; a success gives it back.
         """
         if self.limiter is None:
             return
+        slot = _key("checking", account)
+        if self.limiter.count(slot, CHECK_SLOT_TTL) > 1:
+            raise Throttled(1)  # another guess at this identifier is being checked
         wait = self.limiter.held_for(_key("lock", account)) or self.limiter.hit(
             self.limit("login_failed_per_account"), _key("login_failed_per_account", account))
         if wait:
+            self.limiter.drop(slot)
             raise Throttled(wait)
 
     def record_failure(self, account: str) -> tuple[int, int]:
@@ -157,7 +169,14 @@ class Throttle:
         seconds = self.policy.lock_seconds(failures)
         if seconds:
             self.limiter.hold(_key("lock", account), seconds)
+        self.limiter.drop(_key("checking", account))  # after the lock: see before_login
         return failures, seconds
+
+    def done_checking(self, account: str) -> None:
+        """The password was right but the sign-in goes on (a second factor is due): the
+        slot is given back, the failures stay until the factor is proven."""
+        if self.limiter is not None:
+            self.limiter.drop(_key("checking", account))
 
     def forget_failures(self, *accounts: str | None) -> None:
         """A successful login or password reset: the lockout is lifted."""
@@ -167,5 +186,6 @@ class Throttle:
             assert account is not None
             self.limiter.drop(_key("failures", account))
             self.limiter.drop(_key("lock", account))
+            self.limiter.drop(_key("checking", account))
             self.limiter.reset(self.limit("login_failed_per_account"),
                                _key("login_failed_per_account", account))

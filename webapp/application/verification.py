@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webapp.application.common import Service, clean_code, find_user
 from webapp.application.interfaces import UnitOfWork
+from webapp.domain.codes import refuse_code_as_token
 from webapp.domain.errors import InvalidToken, OwnerSignInRequired
 from webapp.domain.model import CodePurpose, MessageKind, User
 from webapp.domain.values import Channel, Email, Phone
@@ -85,6 +86,7 @@ class VerificationService(Service):
         """The emailed link. Bound to the address it was sent to; verifying twice is harmless.
 
         ``actor_id`` is the signed-in user, if any: see ``require_owner``."""
+        refuse_code_as_token(token, '"email"')
         payload = self.ports.signer.loads(
             EMAIL_LINK_PURPOSE, token, int(self.policy.email_code_ttl.total_seconds())
         )
@@ -167,8 +169,9 @@ class VerificationService(Service):
             self.queue_stripe_customer(uow, user)
 
     def queue_stripe_customer(self, uow: UnitOfWork, user: User) -> None:
-        """Queued in the verification's transaction; delivered (exactly once) after commit."""
-        if user.stripe_customer_id:
+        """Queued in the verification's transaction; delivered (exactly once) after commit.
+        With billing off, nothing: ``flask billing backfill`` makes the customer later."""
+        if user.stripe_customer_id or not self.policy.billing_enabled:
             return
         self.enqueue(
             uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},

@@ -13,6 +13,7 @@ from enum import StrEnum
 from email_validator import EmailNotValidError, validate_email
 
 from webapp.domain.errors import ValidationFailed
+from webapp.domain.names import invisible_characters_problem
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
@@ -81,6 +82,10 @@ class Phone:
             ) from exc
         if not phonenumbers.is_valid_number(number):
             raise ValidationFailed.single(field, "Enter a valid phone number.")
+        if number.extension:  # a text message cannot reach an extension: say so, keep nothing
+            raise ValidationFailed.single(
+                field, f"Enter the number without its extension ({number.extension}): "
+                "codes come by text message, which cannot reach an extension.")
         return cls(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
     def __str__(self) -> str:
@@ -105,4 +110,6 @@ def clean_name(value: str | None, field: str) -> str:
     # Control characters have no place in a name (and PostgreSQL refuses NUL in text).
     if any(unicodedata.category(char) == "Cc" for char in name):
         raise ValidationFailed.single(field, "Remove the control characters.")
+    if problem := invisible_characters_problem(name):
+        raise ValidationFailed.single(field, problem)
     return name

@@ -148,10 +148,12 @@ class SqlStaffQueries:
             select(AuditEventRow.kind).distinct().order_by(AuditEventRow.kind)))
 
     def outbox(self, *, statuses: tuple[str, ...], kind: str | None, before_id: int | None,
-               limit: int) -> list[OutboxMessage]:
+               limit: int, skip_kinds: tuple[str, ...] = ()) -> list[OutboxMessage]:
         stmt = select(OutboxRow).where(OutboxRow.status.in_(statuses))
         if kind:
             stmt = stmt.where(OutboxRow.kind == kind)
+        if skip_kinds:
+            stmt = stmt.where(OutboxRow.kind.not_in(skip_kinds))
         return SqlOutboxRepository(self.session)._all(
             _newest_first(stmt, OutboxRow.id, before_id, limit))
 
@@ -166,7 +168,7 @@ class SqlStaffQueries:
 
     # --- dashboard --------------------------------------------------------------------
 
-    def counts(self, since: datetime) -> dict[str, int]:
+    def counts(self, since: datetime, skip_kinds: tuple[str, ...] = ()) -> dict[str, int]:
         verified = or_(UserRow.email_verified_at.is_not(None),
                        UserRow.phone_verified_at.is_not(None))
         users = self.session.execute(select(
@@ -186,7 +188,7 @@ class SqlStaffQueries:
             .where(SubscriptionRow.status.in_(LIVE))) or 0
         outbox = dict(self.session.execute(
             select(OutboxRow.status, func.count()).where(OutboxRow.status != "sent")
-            .group_by(OutboxRow.status)).all())
+            .where(OutboxRow.kind.not_in(skip_kinds)).group_by(OutboxRow.status)).all())
         invitations = self.session.scalar(select(func.count()).select_from(InvitationRow).where(
             InvitationRow.accepted_at.is_(None), InvitationRow.revoked_at.is_(None),
             InvitationRow.expires_at > since)) or 0

@@ -9,8 +9,13 @@ loggers), so it sees records from every library. It:
   in the formatted message and in ``extra=`` fields;
 - masks Stripe-style keys (``sk_live_...``, ``whsec_...``), bare JWTs and the
   tokens of emailed links (``/reset/<token>``, ``/verify/<token>``);
-- escapes control characters (CR, LF, ESC ...) as ``\\r``, ``\\n``, ``\\x1b``, so a
-  value cannot forge a second log line.
+- drops terminal colour codes (Werkzeug's banner has them) and escapes the other control
+  characters (CR, LF, ESC ...) as ``\\r``, ``\\n``, ``\\x1b``, so a value cannot forge a
+  second log line.
+
+In development only, ``install_dev_console`` gives two loggers readable multi-line output:
+Werkzeug's (its banner and request lines, still masked) and ``webapp.delivery.console``
+(the console mailer's whole messages, codes and links shown, as on /dev/outbox).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ _PATTERNS = [
     (re.compile(r"\b(Bearer|Basic)\s+[\w.~+/=-]{8,}", re.IGNORECASE), r"\1 " + MASK),
 ]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour and bold: noise in a log, never information
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SECRET_NAME = re.compile(rf"^{_KEY}$", re.IGNORECASE)
 _RECORD_FIELDS = set(vars(logging.LogRecord("x", 0, "", 0, "", None, None))) | {
@@ -71,6 +77,7 @@ def mask_text(text: str) -> str:
     """Secrets masked, control characters escaped."""
     if not _maybe_secret(text):
         return text
+    text = _ANSI.sub("", text)
     text = _PAIR.sub(_mask_pair, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
@@ -108,3 +115,39 @@ def install_log_filter(*logger_names: str) -> None:
         for handler in logging.getLogger(name or None).handlers:
             if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
                 handler.addFilter(SecretMaskingFilter())
+
+
+DEV_CONSOLE = "webapp.delivery.console"
+
+
+class ReadableConsoleFilter(logging.Filter):
+    """Development console: one log record may span lines. Each line is masked (or, for the
+    dev mailer's messages, only cleaned of control characters) on its own."""
+
+    def __init__(self, *, mask: bool) -> None:
+        super().__init__()
+        self.mask = mask
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        lines = _ANSI.sub("", record.getMessage()).split("\n")
+        clean = mask_text if self.mask else _escape_controls
+        record.msg, record.args = "\n".join(clean(line) for line in lines), None
+        return True
+
+
+def _escape_controls(text: str) -> str:
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+
+
+def install_dev_console() -> None:
+    """Development only: Werkzeug's banner and the console mailer's messages, readable."""
+    for name, mask in (("werkzeug", True), (DEV_CONSOLE, False)):
+        logger = logging.getLogger(name)
+        if any(isinstance(f, ReadableConsoleFilter) for h in logger.handlers for f in h.filters):
+            continue
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(ReadableConsoleFilter(mask=mask))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False

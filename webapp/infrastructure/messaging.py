@@ -21,6 +21,7 @@ __all__ = ["GATEWAY_TIMEOUT", "SMTP_TIMEOUT", "ConsoleMailer", "ConsoleSms", "Ht
            "JinjaRenderer", "SmtpMailer", "TwilioSms"]
 
 log = logging.getLogger("webapp.delivery")
+console = logging.getLogger("webapp.delivery.console")  # development: see log_filter.py
 
 
 
@@ -64,15 +65,35 @@ class SmtpMailer:
 
 
 class ConsoleMailer:
-    """Development: the message goes to the log; the dev outbox page shows it whole."""
+    """No SMTP server: the message goes to the log. In development (``readable``) it is
+    printed whole, code and link included, as on the dev outbox page; anywhere else the
+    log's secret mask applies."""
+
+    def __init__(self, readable: bool = False) -> None:
+        self.readable = readable
 
     def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
-        log.info("email to %s: %s\n%s", to, subject, text)
+        if self.readable:
+            console.info("%s\n", framed(f"Email to {to}", f"Subject: {subject}\n\n{text}"))
+        else:
+            log.info("email to %s: %s\n%s", to, subject, text)
 
 
 class ConsoleSms:
+    def __init__(self, readable: bool = False) -> None:
+        self.readable = readable
+
     def send(self, to: str, body: str, message_id: str) -> None:
-        log.info("sms to %s: %s", to, body)
+        if self.readable:
+            console.info("%s\n", framed(f"SMS to {to}", body))
+        else:
+            log.info("sms to %s: %s", to, body)
+
+
+def framed(title: str, body: str) -> str:
+    """A message as a block of text between two rules, for a person reading the console."""
+    rule = "-" * 72
+    return f"{rule}\n{title}\n{rule}\n{body.rstrip()}\n{rule}"
 
 
 class HttpSms:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -261,3 +262,13 @@ class AddressChangeRow(db.Model):
     undo_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateCounterRow(db.Model):
+    """A fixed-window rate-limit counter (webapp/infrastructure/shared_limits.py)."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)

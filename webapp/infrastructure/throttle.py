@@ -1,8 +1,10 @@
-"""The RateLimiter port on the ``limits`` library: Flask-Limiter's own storage.
+"""The RateLimiter port on the ``limits`` library.
 
-So the services' per-account and per-destination counters live beside the
-per-address ones of Flask-Limiter: in Redis when ``REDIS_URL`` is set (shared by
-every worker and instance), in the process's memory otherwise.
+The services' per-account and per-destination counters (the login lockout, the
+message budgets) are given the database storage of shared_limits.py by the wiring,
+with or without Redis: every worker and app server sees one number, and Redis going
+down never opens the lockout. Fixed windows there; moving windows on a storage that
+has them (memory, Redis).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import time
 from functools import lru_cache
 
 from limits import RateLimitItem, parse_many
-from limits.storage import Storage
-from limits.strategies import MovingWindowRateLimiter
+from limits.storage import MovingWindowSupport, Storage
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 PREFIX = "webapp"
 
@@ -26,7 +28,9 @@ def _items(limit: str) -> tuple[RateLimitItem, ...]:
 class LimitsRateLimiter:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self.strategy = MovingWindowRateLimiter(storage)
+        self.strategy = (MovingWindowRateLimiter(storage)
+                         if isinstance(storage, MovingWindowSupport)
+                         else FixedWindowRateLimiter(storage))
 
     def _wait(self, item: RateLimitItem, key: str) -> int:
         reset_at = self.strategy.get_window_stats(item, PREFIX, key).reset_time

@@ -14,6 +14,7 @@ from webapp.infrastructure.billing_repositories import (
     SqlBillingEventRepository,
     SqlSubscriptionRepository,
 )
+from webapp.infrastructure.db_faults import check_writable
 from webapp.infrastructure.mfa_repositories import (
     SqlMfaChallengeRepository,
     SqlRecoveryCodeRepository,
@@ -79,10 +80,25 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.session.rollback()
 
     def ping(self) -> None:
+        """The database answers and takes writes (DatabaseRefusesWrites otherwise)."""
         self.session.execute(text("SELECT 1"))
+        check_writable(self.session)
 
 
-def tune_sqlite(engine: Engine) -> None:
+def tune_postgresql(engine: Engine, lock_timeout_ms: int) -> None:
+    """A statement waits ``lock_timeout_ms`` for a lock, then fails (a 503), instead of
+    holding the worker until gunicorn kills it."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001, ANN202
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        dbapi_connection.commit()
+
+
+def tune_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
     """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so that writers queue up
     instead of failing with 'database is locked' when two transactions upgrade at once."""
     if engine.dialect.name != "sqlite":
@@ -93,7 +109,7 @@ def tune_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

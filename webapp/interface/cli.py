@@ -7,16 +7,47 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from webapp.domain.errors import DomainError
+from webapp.application.billing_backfill import backfill_customers
+from webapp.application.interfaces.staff import UserFilter
+from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.interface import services
 
 log = logging.getLogger(__name__)
 RETRY_CAP = 60.0  # seconds between tries while the database (or anything) is down
+PASSWORD_TRIES = 3  # a refused password is asked for again, this many times in all
+AUDIT_FILE = "audit.log"  # in the instance folder: the audit lines of one-off commands
+
+
+def audit_to_file(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A one-off command prints one sentence for a person; its audit events, also kept in
+    the audit table (/admin/audit), go as JSON lines to ``instance/audit.log``."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        audit = logging.getLogger("webapp.audit")
+        saved = audit.handlers[:]
+        path = Path(current_app.instance_path) / AUDIT_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.filters = [f for h in saved for f in h.filters][:1]  # the secret mask
+        audit.handlers = [handler]
+        try:
+            return command(*args, **kwargs)
+        finally:
+            audit.handlers = saved
+            handler.close()
+
+    return wrapper
 
 
 @click.command("worker")
@@ -79,24 +110,38 @@ def _refused(exc: DomainError) -> click.ClickException:
 @users_group.command("create-admin")
 @click.argument("email")
 @click.option("--password", help="The password (prompted for, hidden, when not given).")
+@audit_to_file
 def create_admin_command(email: str, password: str | None) -> None:
     """Create a verified staff account for EMAIL, or promote (and verify) an existing one.
 
     An existing account also gets the given password, and its sessions end.
-    The password rules of every account apply.
+    The password rules of every account apply; a refused password typed at the prompt
+    is asked for again (three tries in all).
     """
-    if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        user, created = services().admin.create_admin(email, password)
-    except DomainError as exc:
-        raise _refused(exc) from exc
+    user, created = _create_admin(email, password)
     verb = "Created" if created else "Promoted"
     click.echo(f"{verb} staff account {user.email} (id {user.id}). Log in at /login.")
 
 
+def _create_admin(email: str, password: str | None) -> tuple[Any, bool]:
+    prompted = password is None
+    for attempt in range(1, PASSWORD_TRIES + 1):
+        if prompted:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            return services().admin.create_admin(email, password or "")
+        except ValidationFailed as exc:
+            if not prompted or "password" not in exc.errors or attempt == PASSWORD_TRIES:
+                raise _refused(exc) from exc
+            click.echo(f"{_refused(exc).message} Try another one.", err=True)
+        except DomainError as exc:
+            raise _refused(exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
 def _user_action(action: str, done: str, help_text: str) -> click.Command:
     @click.argument("identifier", metavar="EMAIL_OR_PHONE")
+    @audit_to_file
     def command(identifier: str) -> None:
         admin = services().admin
         try:
@@ -142,6 +187,7 @@ def delete_command(identifier: str, yes: bool) -> None:
 @users_group.command("invite")
 @click.argument("email")
 @click.option("--staff", is_flag=True, help="The account is created as a staff member.")
+@audit_to_file
 def invite_command(email: str, staff: bool) -> None:
     """Email an invitation to EMAIL (needed to bootstrap when REGISTRATION=invite)."""
     try:
@@ -151,6 +197,36 @@ def invite_command(email: str, staff: bool) -> None:
     click.echo(f"Invitation #{invitation.id} queued for {invitation.email}.")
 
 
+billing_group = AppGroup("billing", help="Stripe: customers for accounts verified while off.")
+
+
+@billing_group.command("backfill")
+@click.option("--deliver/--no-deliver", default=True, show_default=True,
+              help="Create the customers now (as `worker --burst`), or leave them to the worker.")
+@audit_to_file
+def backfill_command(deliver: bool) -> None:
+    """Queue a Stripe customer for every verified account without one.
+
+    Run it once after setting STRIPE_SECRET_KEY on a site that ran with billing off:
+    no Stripe job is queued while billing is off. Safe to run again: a customer is
+    never created twice.
+    """
+    admin = services().admin
+    try:
+        queued = backfill_customers(admin)
+    except DomainError as exc:
+        raise _refused(exc) from exc
+    if queued and deliver:
+        name = f"backfill:{socket.gethostname()}:{os.getpid()}"
+        while services().delivery.deliver_due(name, 50):
+            pass
+    page = admin.queries.users(UserFilter(verified=True, customer=False, limit=1000))
+    left = f"{len(page.users)}{'+' if page.has_next else ''}"
+    click.echo(f"Queued a Stripe customer for {queued} verified account(s); "
+               f"{left} still without one" + (" (see /admin/queue)." if page.users else "."))
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(users_group)
+    app.cli.add_command(billing_group)

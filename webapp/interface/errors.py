@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import Protocol
 
 from flask import Flask, Response, make_response, render_template, request
 from jinja2 import TemplateNotFound
-from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 
 from webapp.domain.errors import Throttled
 from webapp.interface.api.base import domain_error_response, error_response
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = "The service is briefly unavailable. Nothing was changed: try again in a moment."
 
 API_CODES = {
     400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
@@ -22,7 +30,7 @@ API_CODES = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/api"
+    return request.path.startswith("/api/") or request.path in ("/api", "/healthz")
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -52,6 +60,8 @@ def _on_http_error(exc: HTTPException) -> Response | tuple[str, int]:
     if wants_json():
         detail = {500: "An unexpected error occurred.",
                   429: Throttled.default_detail}.get(status, exc.description)
+        if status == 503 and exc.description == ServiceUnavailable.description:
+            detail = UNAVAILABLE
         response = error_response(status, detail, API_CODES.get(status, "error"))
         for name, value in exc.get_headers():  # Allow on 405, Retry-After on 429, ...
             if name.lower() != "content-type":
@@ -68,6 +78,32 @@ def _on_throttled(exc: Throttled) -> Response | tuple[str, int]:
         return domain_error_response(exc)
     page = TooManyRequests(exc.detail, retry_after=exc.retry_after)
     return _page(429, page)
+
+
+class Fault(Protocol):
+    reason: str
+    detail: str
+    retry_after: int
+
+
+def register_unavailable(app: Flask, errors: tuple[type[Exception], ...],
+                         classify: Callable[[BaseException], Fault | None]) -> None:
+    """``errors`` that ``classify`` recognises as the database being unavailable answer
+    503 with Retry-After; the others are the bugs they look like (500). The adapter that
+    knows the database's errors is given by create_app: the views never see them."""
+
+    def on_error(exc: Exception) -> Response | tuple[str, int]:
+        fault = classify(exc)
+        if fault is None:
+            return _on_unexpected(exc)
+        log.warning("database unavailable (%s) on %s %s: %s", fault.reason, request.method,
+                    request.path, str(getattr(exc, "orig", exc)).splitlines()[0][:300])
+        # The operator's words on the health check; clients are only told to try again.
+        detail = fault.detail if request.blueprint == "health" else UNAVAILABLE
+        return _on_http_error(ServiceUnavailable(detail, retry_after=fault.retry_after))
+
+    for error in errors:
+        app.register_error_handler(error, on_error)
 
 
 def _on_unexpected(exc: Exception) -> Response | tuple[str, int]:

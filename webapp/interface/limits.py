@@ -8,14 +8,19 @@ only ``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed.
 
 The per-account and per-destination limits are not here: the services apply
 them, so every door gets them.
+
+The table is checked when the app is built: a name that is no view of the app (a view
+renamed or moved to another blueprint) or no rule of the limit table stops the start
+with an error, instead of silently leaving a door unguarded.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app
-from flask_limiter.util import get_remote_address
 
+from webapp.application.throttling import DEFAULT_LIMITS
 from webapp.extensions import limiter
+from webapp.interface.client_address import client_address
 
 ENDPOINT_LIMITS: dict[str, str] = {
     # JSON API
@@ -44,7 +49,7 @@ ENDPOINT_LIMITS: dict[str, str] = {
     # Any verified user may invite when INVITATIONS_BY_USERS is on; the staff page
     # (admin.invitations) is staff only and not limited, like the other admin actions.
     "api.invitation_create": "invite",
-    # Browser pages (POST only). Each line applies once that view exists in the app.
+    # Browser pages (POST only).
     "web.login": "login",
     "web.login_mfa": "login",
     "web.reauthenticate": "login",
@@ -78,16 +83,32 @@ def _decorator(rule: str):  # noqa: ANN202
     # limits globally, and a second one per app would count every request twice.
     if rule not in _decorators:
         _decorators[rule] = limiter.shared_limit(
-            _rule_limit(rule), scope=f"ip-{rule}", key_func=get_remote_address,
+            _rule_limit(rule), scope=f"ip-{rule}", key_func=client_address,
             methods=["POST"])
     return _decorators[rule]
 
 
+class UnknownLimitTarget(RuntimeError):
+    """ENDPOINT_LIMITS names a view the app does not have, or a rule the table does not."""
+
+
+def check_limit_table(app: Flask, endpoints: dict[str, str]) -> None:
+    problems = [f"{endpoint!r} is not a view of this app" for endpoint in endpoints
+                if endpoint not in app.view_functions]
+    problems += [f"{endpoint!r}: {rule!r} is not a limit of DEFAULT_LIMITS"
+                 for endpoint, rule in endpoints.items() if rule not in DEFAULT_LIMITS]
+    if problems:
+        raise UnknownLimitTarget("webapp/interface/limits.py ENDPOINT_LIMITS: "
+                                 + "; ".join(problems))
+
+
 def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) -> None:
-    """Wrap each listed view that this app has with its rule's per-address limit."""
-    for endpoint, rule in (endpoints or ENDPOINT_LIMITS).items():
-        view = app.view_functions.get(endpoint)
-        if view is not None and not getattr(view, "_ip_limited", False):
+    """Wrap each listed view with its rule's per-address limit (all must exist)."""
+    table = endpoints or ENDPOINT_LIMITS
+    check_limit_table(app, table)
+    for endpoint, rule in table.items():
+        view = app.view_functions[endpoint]
+        if not getattr(view, "_ip_limited", False):
             wrapped = _decorator(rule)(view)  # type: ignore[operator]
             wrapped._ip_limited = True  # type: ignore[attr-defined]
             app.view_functions[endpoint] = wrapped

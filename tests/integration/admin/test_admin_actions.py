@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import BILLING_ON
 from tests.helpers.app import (
     PASSWORD,
     admin_requests,
@@ -16,6 +17,12 @@ from tests.helpers.app import (
     services,
 )
 from webapp.interface.admin.views import ACTIONS
+
+
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 
 @pytest.fixture
@@ -207,7 +214,7 @@ def test_audit_page_filters_by_user_and_kind(app, client, staff):
              headers={"X-Request-ID": "req-abc-123"})
     page = client.get("/admin/audit?user=jane@example.com&kind=authn_login_success").text
     assert "req-abc-123" in page and "authn_login_fail</code>" not in page
-    assert " UTC" in page
+    assert "Time (UTC)</th>" in page and '+00:00">' in page  # said once, in the header
     fails = client.get("/admin/audit?kind=authn_login_fail").text
     assert "reason=wrong_password" in fails and "req-abc-123" not in fails
     assert "No events." in client.get("/admin/audit?user=nobody@example.com").text

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from tests.conftest import BILLING_ON
 from tests.helpers.app import listed, log_in, make_user, ports
 from webapp.domain.billing import Subscription
+
+
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 
 def subscribe(app, user, status, stripe_id, by_customer=False):

@@ -29,3 +29,10 @@ def test_subscriptions_appear_once_billing_reports_them():
     chart = funnel_chart([FunnelDay(date(2026, 11, 24), 4, 3, 2, 1)], date(2026, 11, 24))
     assert ("subscribed", "Subscribed", 1) in chart.series
     assert len(chart.bars) == 30 * 4
+
+
+def test_with_billing_off_only_signups_and_verified_are_drawn():
+    chart = funnel_chart([FunnelDay(date(2026, 11, 24), 4, 3, 0, None)], date(2026, 11, 24),
+                         billing=False)
+    assert [key for key, _, _ in chart.series] == ["signups", "verified"]
+    assert {b.series for b in chart.bars} == {"signups", "verified"}

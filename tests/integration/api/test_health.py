@@ -44,5 +44,18 @@ def test_healthz_is_503_when_the_engine_cannot_connect(app, client, monkeypatch,
                         lambda: SqlAlchemyUnitOfWork(lambda: Session(engine)))
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json == {"detail": "The database does not answer.", "code": "unavailable"}
+    assert response.json["code"] == "unavailable"
+    # the operator is told what to look at
+    assert response.json["detail"].startswith("The database does not answer")
+    assert "DATABASE_URL" in response.json["detail"]
+    assert response.headers["Retry-After"] == "5"
     engine.dispose()
+
+
+def test_healthz_says_to_migrate_a_database_without_the_schema(tmp_path):
+    from tests.helpers.app import second_app
+
+    with second_app(f"sqlite:///{tmp_path / 'empty.db'}") as bare:  # never migrated
+        response = bare.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "db upgrade" in response.json["detail"]

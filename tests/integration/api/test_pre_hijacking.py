@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import BILLING_ON
 from tests.integration.api.conftest import PHONE, comparable, count_users
+
+
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 REGISTER = "/api/auth/register/"
 CONFIRM = "/api/auth/password-reset/confirm/"

@@ -9,7 +9,14 @@ from datetime import timedelta
 import pytest
 from itsdangerous.timed import TimestampSigner
 
+from tests.conftest import BILLING_ON
 from tests.integration.api.conftest import PHONE, assert_error, comparable, stored_user
+
+
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 EMAIL = "jane@example.com"
 VERIFY = "/api/auth/email-verify/"

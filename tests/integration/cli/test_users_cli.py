@@ -101,3 +101,54 @@ def test_create_admin_takes_the_address_from_an_account_that_never_proved_it(app
     response = login(app, "admin@example.com", "a whole new passphrase")
     assert response.status_code == 200 and response.json["user"]["id"] != squatter.id
     assert reload(app, response.json["user"]["id"]).is_staff
+
+
+def test_create_admin_asks_again_after_a_refused_password(app, runner):
+    result = runner.invoke(args=["users", "create-admin", "root@example.com"],
+                           input=f"password\npassword\nshort\nshort\n{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Try another one.") == 2
+    assert "too common" in result.output and "at least 8 characters" in result.output
+    assert login(app, "root@example.com").status_code == 200
+
+
+def test_create_admin_gives_up_after_three_refused_passwords(app, runner):
+    result = runner.invoke(args=["users", "create-admin", "root@example.com"],
+                           input="password\npassword\n" * 3)
+    assert result.exit_code == 1
+    assert result.output.count("Try another one.") == 2  # the third refusal ends it
+    assert result.output.rstrip().endswith(
+        "Error: This password is too common. Choose one that is harder to guess.")
+    assert login(app, "root@example.com").status_code == 401
+
+
+def test_a_refused_password_given_as_an_option_is_not_asked_again(app, runner):
+    result = runner.invoke(args=["users", "create-admin", "root@example.com",
+                                 "--password", "password"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 1 and "Password:" not in result.output
+
+
+def test_commands_print_one_sentence_and_audit_lines_go_to_the_log_file(app, runner,
+                                                                        tmp_path):
+    import logging
+
+    app.instance_path = str(tmp_path / "instance")
+    seen: list[logging.LogRecord] = []
+    terminal = logging.Handler()
+    terminal.emit = seen.append  # type: ignore[method-assign]
+    audit = logging.getLogger("webapp.audit")
+    audit.addHandler(terminal)
+    try:
+        result = runner.invoke(args=["users", "create-admin", "root@example.com",
+                                     "--password", PASSWORD])
+        promoted = runner.invoke(args=["users", "demote", "root@example.com"])
+    finally:
+        audit.removeHandler(terminal)
+    assert result.output.splitlines() == [
+        "Created staff account root@example.com (id 1). Log in at /login."]
+    assert promoted.output.splitlines() == ["root@example.com: no longer a staff member"]
+    assert seen == []  # nothing on the terminal's handlers
+    lines = (tmp_path / "instance" / "audit.log").read_text().splitlines()
+    assert [line for line in lines if '"event":"authz_admin"' in line][-1].count(
+        '"action":"demote"') == 1
+    assert terminal not in audit.handlers and audit.handlers  # put back afterwards

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import Outbox, make_app
+from tests.conftest import BILLING_ON, Outbox, make_app
 from tests.helpers.app import (
     PASSWORD,
     audit_rows,
@@ -18,6 +18,17 @@ from tests.helpers.app import (
 )
 from webapp.extensions import db
 from webapp.infrastructure.orm import InvitationRow
+
+
+@pytest.fixture
+def app(tmp_path):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none).
+    On the test database, which ``app_with`` apps share."""
+    app = make_app(tmp_path, **BILLING_ON)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import PASSWORD
+from tests.conftest import BILLING_ON, PASSWORD
 from tests.fakes import FakeBilling
 from tests.helpers.app import RACERS, race
 from webapp.application.interfaces import UniqueConflict
@@ -22,6 +22,10 @@ from webapp.infrastructure.orm import OutboxRow, UserRow
 
 pytestmark = pytest.mark.postgres
 
+@pytest.fixture
+def app(app_factory):  # noqa: ANN001, ANN201
+    """Billing on: a verified account gets its Stripe customer job (off, it gets none)."""
+    return app_factory(**BILLING_ON)
 
 
 def count(app: Flask, stmt: Any) -> int:

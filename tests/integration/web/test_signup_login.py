@@ -183,3 +183,19 @@ def test_logout_page_by_get_only_asks(client, signed_in):
 def test_header_shows_log_out_button_when_signed_in(client, signed_in):
     page = text(client.get("/account"))
     assert 'action="/logout"' in page and 'name="csrf_token"' in page
+
+
+def test_login_and_signup_send_a_signed_in_user_on(client, signed_in):
+    for path in ("/login", "/signup"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"] == "/account"
+    to_next = client.get("/login?next=/account%3Ftab%3Dbilling")
+    assert to_next.headers["Location"] == "/account?tab=billing"
+    for unsafe in ("//evil.example/x", "https://evil.example/", "/login", "/signup?next=/x"):
+        response = client.get("/login", query_string={"next": unsafe})
+        assert response.headers["Location"] == "/account", unsafe
+
+
+def test_login_page_still_shows_for_someone_signed_out(client):
+    assert 'name="password"' in client.get("/login").text
+    assert 'name="password"' in client.get("/signup").text

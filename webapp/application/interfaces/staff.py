@@ -64,13 +64,14 @@ class StaffQueries(Protocol):
     def audit_kinds(self) -> list[str]: ...
 
     def outbox(
-        self, *, statuses: tuple[str, ...], kind: str | None, before_id: int | None, limit: int
+        self, *, statuses: tuple[str, ...], kind: str | None, before_id: int | None, limit: int,
+        skip_kinds: tuple[str, ...] = (),
     ) -> list[OutboxMessage]: ...
 
     def invitations(self, *, pending_at: datetime | None, limit: int) -> list[Invitation]: ...
 
-    def counts(self, since: datetime) -> dict[str, int]:
-        """users, staff, deactivated, outbox_pending, outbox_failed, signups_since, ..."""
+    def counts(self, since: datetime, skip_kinds: tuple[str, ...] = ()) -> dict[str, int]:
+        """users, staff, outbox_pending, ... (without messages of ``skip_kinds``)."""
         ...
 
     def funnel(self, since: datetime) -> list[FunnelDay]:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, redirect, request
 from flask_login import current_user
 
+from webapp.application.devices import device_label
 from webapp.interface import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,6 +52,12 @@ def _no_store(response: Response) -> Response:
 @bp.app_template_filter("utc")
 def utc(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+@bp.app_template_filter("device")
+def device(user_agent: str | None) -> str:
+    """ "Firefox on Linux" for a raw user agent (the full string stays one click away)."""
+    return device_label(user_agent)
 
 
 from webapp.interface.admin import pages, views  # noqa: E402,F401  (registers the routes)

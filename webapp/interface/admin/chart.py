@@ -37,10 +37,13 @@ class Chart:
     baseline: float
 
 
-def funnel_chart(days: list[FunnelDay], today: date, span: int = 30) -> Chart:
+def funnel_chart(days: list[FunnelDay], today: date, span: int = 30,
+                 billing: bool = True) -> Chart:
+    """``billing`` False (no STRIPE_SECRET_KEY): signups and verified only."""
     by_day = {d.day: d for d in days}
     keys = [key for key, _ in SERIES
-            if key != "subscribed" or any(d.subscribed is not None for d in days)]
+            if (key != "subscribed" or any(d.subscribed is not None for d in days))
+            and (billing or key in ("signups", "verified"))]
     dates = [today - timedelta(days=span - 1 - i) for i in range(span)]
     peak = max([getattr(d, k) or 0 for d in days for k in keys] + [1])
     plot_h = HEIGHT - TOP - BOTTOM

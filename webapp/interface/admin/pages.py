@@ -9,6 +9,7 @@ from webapp.domain.errors import DomainError
 from webapp.domain.model import MessageKind
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.forms import ConfirmForm, InviteForm
+from webapp.interface.web.safety import safe_next
 
 PAGE = 100
 QUEUE_STATUSES = {"": ("pending", "failed"), "pending": ("pending",), "failed": ("failed",),
@@ -27,6 +28,11 @@ def number(value: str) -> int | None:
     if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_ID)):
         return None
     return int(value) if int(value) <= MAX_ID else None
+
+
+def skipped_kinds() -> tuple[str, ...]:
+    """Stripe jobs left from before billing was turned off are neither counted nor listed."""
+    return () if services().billing.enabled else (MessageKind.STRIPE_CUSTOMER.value,)
 
 
 def _int_arg(name: str) -> int | None:
@@ -60,10 +66,14 @@ def queue() -> str:
     kind = request.args.get("kind", "")
     if status not in QUEUE_STATUSES or kind not in ("", *MessageKind):
         abort(400)
+    skip = skipped_kinds()
     messages = services().admin.queries.outbox(
         statuses=QUEUE_STATUSES[status], kind=kind or None, before_id=_int_arg("before"),
-        limit=PAGE)
+        limit=PAGE, skip_kinds=skip)
+    kinds = [("", "any"), ("email", "email"), ("sms", "SMS"),
+             ("stripe_customer", "Stripe customer")]
     return render_template("admin/queue.html", messages=messages, status=status, kind=kind,
+                           kinds=[k for k in kinds if k[0] not in skip],
                            form=ConfirmForm(),
                            more=len(messages) == PAGE)
 
@@ -77,12 +87,14 @@ def queue_retry(message_id: int) -> Response:
             flash(f"Message #{message_id} will be tried again now.", "success")
         except DomainError as exc:
             flash(exc.detail, "error")
-    return redirect(request.form.get("back", "") if _local(request.form.get("back", ""))
-                    else url_for("admin.queue"))
+    return redirect(_back(request.form.get("back", "")) or url_for("admin.queue"))
 
 
-def _local(path: str) -> bool:
-    return path.startswith("/admin/") and not path.startswith("//")
+def _back(path: str) -> str:
+    """The staff page to return to, or "": a plain path under /admin/ only (safe_next
+    refuses control characters, CR/LF included, which a Location header cannot carry)."""
+    target = safe_next(path, "")
+    return target if target.startswith("/admin/") else ""
 
 
 @bp.route("/invitations", methods=["GET", "POST"])

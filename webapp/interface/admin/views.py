@@ -14,7 +14,7 @@ from webapp.domain.errors import DomainError
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.chart import funnel_chart
 from webapp.interface.admin.forms import ConfirmForm
-from webapp.interface.admin.pages import ID, number
+from webapp.interface.admin.pages import ID, number, skipped_kinds
 
 # action -> (button label, what it does, whether it is destructive)
 ACTIONS = {
@@ -47,8 +47,12 @@ def dashboard() -> str:
     now = services().clock.now()
     since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     queries = services().admin.queries
-    return render_template("admin/dashboard.html", counts=queries.counts(since),
-                           chart=funnel_chart(queries.funnel(since), now.date()))
+    billing_on = services().billing.enabled
+    return render_template("admin/dashboard.html", counts=queries.counts(since, skipped_kinds()),
+                           chart=funnel_chart(queries.funnel(since), now.date(),
+                                              billing=billing_on),
+                           billing_on=billing_on)
+
 
 
 def _filter_from_request() -> UserFilter:
@@ -87,12 +91,14 @@ def user(user_id: int) -> str:
         abort(404)
     actors = services().admin.queries.users_by_id(
         {e.actor_id for e in detail.events if e.actor_id})
+    billing_on = services().billing.enabled
     return render_template("admin/user.html", d=detail, u=detail.user, actors=actors,
+                           billing_on=billing_on,
                            actions=[(a, ACTIONS[a][0], ACTIONS[a][2])
-                                    for a in available_actions(detail.user)])
+                                    for a in available_actions(detail.user, billing_on)])
 
 
-def available_actions(u) -> list[str]:  # noqa: ANN001
+def available_actions(u, billing_on: bool = True) -> list[str]:  # noqa: ANN001
     wanted = []
     if not u.is_verified or (u.email and not u.email_verified_at):
         wanted += ["mark_verified", "resend_verification"]
@@ -100,7 +106,7 @@ def available_actions(u) -> list[str]:  # noqa: ANN001
         wanted += ["send_reset", "revoke_sessions", "deactivate"]
     else:
         wanted.append("reactivate")
-    if u.is_verified and not u.stripe_customer_id:
+    if billing_on and u.is_verified and not u.stripe_customer_id:
         wanted.append("retry_stripe")
     wanted.append("demote" if u.is_staff else "promote")
     return wanted

@@ -156,7 +156,8 @@ def me() -> Response:
                      403: SIGN_IN_REQUIRED},
           auth="optional")
 def email_verify(data: EmailVerifyIn) -> Response:
-    """With the ``token`` of the emailed link, or ``email`` + the 6-digit ``code``.
+    """With the ``token`` of the emailed link, or ``email`` + the 6-digit ``code``
+    (six digits sent as ``token``: ``400`` ``code_needs_address``).
 
     An account's first proven address needs no sign-in. An address added beside a proven
     one is proven only with the account owner's ``Authorization: Bearer`` access token."""
@@ -225,7 +226,8 @@ def password_reset(data: IdentifierIn) -> Response:
 @endpoint("/auth/password-reset/verify/", summary="Check a reset token or code",
           body=ResetVerifyIn, responses={200: ("Valid", ValidOut), 400: INVALID})
 def password_reset_verify(data: ResetVerifyIn) -> Response:
-    """Whether the link token, or email/phone + code, would reset the password now."""
+    """Whether the link token, or email/phone + code, would reset the password now
+    (a code sent as ``token``: ``400`` ``code_needs_address``)."""
     services().resets.check(token=data.token, email=data.email, phone=data.phone,
                             code=data.code)
     return reply(ValidOut(valid=True))

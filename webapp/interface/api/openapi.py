@@ -40,7 +40,8 @@ def build_document(server: str) -> dict[str, Any]:
         "operationId": "healthz", "summary": "Health check", "tags": ["health"],
         "responses": {
             "200": _json("The database answers", HealthOut),
-            "503": _json("The database does not answer", ErrorOut),
+            "503": {**_json("The database does not answer or refuses writes; `detail` says "
+                            "what to check", ErrorOut), "headers": RETRY_AFTER},
         },
     }}
     return {
@@ -72,6 +73,9 @@ HEADERS = {
     "429": {"Retry-After": {"description": "Seconds to wait", "required": True,
                             "schema": {"type": "string"}}},
 }
+RETRY_AFTER = HEADERS["429"]
+UNAVAILABLE = "The database is briefly unavailable (read-only, locked, restarting); nothing " \
+    "was changed: try again after Retry-After"
 
 
 def _json(description: str, model: type[BaseModel] | None) -> dict[str, Any]:
@@ -98,6 +102,8 @@ def _operation(op: Operation) -> dict[str, Any]:
         responses.setdefault("429", _json(COMMON[429], ErrorOut))
     if op.auth:
         responses.setdefault("401", _json("Not authenticated", ErrorOut))
+    # Any operation may meet a database fault; billing's own 503s (billing off) stay theirs.
+    responses.setdefault("503", {**_json(UNAVAILABLE, ErrorOut), "headers": RETRY_AFTER})
     spec: dict[str, Any] = {
         "operationId": op.name, "summary": op.summary, "description": op.description,
         "tags": [op.tag], "responses": _with_headers(responses),

@@ -40,6 +40,8 @@ def landing() -> Response | str:
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Response:
     """Create an account with an email address, a phone number or both."""
+    if signed_in := _already_signed_in():
+        return signed_in
     form = SignupForm()
     accounts = services().accounts
     if not accounts.policy.registration_open and request.method == "GET":
@@ -64,6 +66,8 @@ def signup() -> Response:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response:
     """Log in with email or phone and password; on to ``next`` when it is a path here."""
+    if signed_in := _already_signed_in():
+        return signed_in
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -85,6 +89,16 @@ def login() -> Response:
         start_session(signed_in.user)
         return go(safe_next(form.next.data, url_for("web.account")))
     return show("web/login.html", {"form": form}, form=form, partial="web/_login_form.html")
+
+
+def _already_signed_in() -> Response | None:
+    """Opening /login or /signup while signed in: on to ``next`` (a path here) or /account."""
+    if request.method != "GET" or not current_user.is_authenticated:
+        return None
+    target = safe_next(request.args.get("next"), url_for("web.account"))
+    if target.split("?")[0].rstrip("/") in (url_for("web.login"), url_for("web.signup")):
+        target = url_for("web.account")  # never back here: that would be a loop
+    return redirect(target)
 
 
 @bp.route("/logout", methods=["GET", "POST"])

@@ -3,15 +3,15 @@
 users.mfa_version: empty while the account has no second factor; a random stamp,
 renewed whenever a factor is added or removed (trusted-browser cookies are bound to it).
 
-Revision ID: 0006_mfa
-Revises: 0005_quiet_logins
+Revision ID: 0007_mfa
+Revises: 0006_rate_counters
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_mfa'
-down_revision = '0005_quiet_logins'
+revision = '0007_mfa'
+down_revision = '0006_rate_counters'
 branch_labels = None
 depends_on = None
 

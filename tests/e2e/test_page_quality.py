@@ -1,0 +1,246 @@
+"""Every customer page and every staff page, in Chromium at 360 px and 1280 px: nothing
+sticks out sideways, nothing is logged as an error (a CSP violation included), and axe-core
+finds no serious or critical accessibility problem. Full-page screenshots of each go to
+test-artifacts/screenshots/quality-*.png for a person to look at.
+
+axe-core comes from npm (``npm pack axe-core@4``) into .cache/axe-core/ (git-ignored) the
+first time; it is added to each page through the DevTools protocol (an init script), so the
+page's own CSP stays as strict as in production.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e import servers
+from tests.e2e.servers import ROOT, AppServer, SmtpServer
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery staple"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+AXE = ROOT / ".cache" / "axe-core" / "axe.min.js"
+WIDTHS = ((360, 780), (1280, 900))
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+# A long name and address, to find what overflows.
+LONG_EMAIL = "rosalind.elsie.franklin-and-a-very-long-mailbox-name@subdomain.example.com"
+
+
+def axe_script() -> Path:
+    """axe.min.js from the npm registry, fetched once into .cache/ (not in git)."""
+    if AXE.exists():
+        return AXE
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is missing: apt-get install -y npm (.ci/test does it)")
+    AXE.parent.mkdir(parents=True, exist_ok=True)
+    packed = subprocess.run([npm, "pack", "axe-core@4", "--silent", "--pack-destination",
+                             str(AXE.parent)], capture_output=True, text=True, timeout=300,
+                            check=True).stdout.strip().splitlines()[-1]
+    tarball = AXE.parent / packed
+    with tarfile.open(tarball) as archive:
+        member = archive.extractfile("package/axe.min.js")
+        assert member is not None
+        AXE.write_bytes(member.read())
+    tarball.unlink()
+    return AXE
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, smtp) -> Iterator[dict]:
+    """A served app with a staff member, a customer with a long name and address, a
+    failed login, an invitation and a few messages: enough for every page to have rows."""
+    tmp = tmp_path_factory.mktemp("quality")
+    env = servers.app_env(f"sqlite:///{tmp / 'app.db'}", MAIL_SERVER=servers.HOST,
+                          MAIL_PORT=smtp.port)
+    servers.migrate(env)
+    with AppServer(env, workers=2, log_dir=tmp).start() as app:
+        app.flask("users", "create-admin", "boss@example.com", "--password", PASSWORD)
+        api = requests.Session()
+        api.headers["User-Agent"] = FIREFOX
+        api.post(f"{app.url}/api/auth/register/", timeout=10, json={
+            "email": LONG_EMAIL, "password": PASSWORD, "phone": "+14155550123",
+            "first_name": "Rosalind Elsie", "last_name": "Franklin-Watson-Crick-Wilkins"})
+        code = re.search(r"\b(\d{6})\b", smtp.wait_for(LONG_EMAIL)[0].text)
+        assert code
+        api.post(f"{app.url}/api/auth/email-verify/", timeout=10,
+                 json={"email": LONG_EMAIL, "code": code.group(1)}).raise_for_status()
+        api.post(f"{app.url}/api/auth/login/", timeout=10,
+                 json={"email": LONG_EMAIL, "password": PASSWORD}).raise_for_status()
+        api.post(f"{app.url}/api/auth/login/", timeout=10,
+                 json={"email": LONG_EMAIL, "password": "not the password"})
+        app.flask("users", "invite", "someone.invited@example.com")
+        user_id = api.post(f"{app.url}/api/auth/login/", timeout=10, json={
+            "email": LONG_EMAIL, "password": PASSWORD}).json()["user"]["id"]
+        yield {"app": app, "user_id": user_id}
+
+
+@pytest.fixture(scope="module")
+def staff_state(browser: Browser, site: dict, tmp_path_factory) -> str:
+    """A signed-in staff browser session, saved once for every staff page."""
+    context = browser.new_context(base_url=site["app"].url)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("Email or phone number").fill("boss@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    path = str(tmp_path_factory.mktemp("state") / "staff.json")
+    context.storage_state(path=path)
+    context.close()
+    return path
+
+
+CUSTOMER_PAGES = [
+    ("landing", "/", 200), ("signup", "/signup", 200), ("login", "/login", 200),
+    ("verify", "/verify", 200), ("reset", "/reset", 200), ("reset-code", "/reset/code", 200),
+    ("reset-link-dead", "/reset/not-a-real-token", 422),
+    ("verify-link-dead", "/verify/not-a-real-token", 200),
+    ("invite-dead", "/invite/not-a-real-token", 400), ("not-found", "/no-such-page", 404),
+    ("logout", "/logout", 200),
+]
+STAFF_PAGES = [
+    ("account", "/account", 200), ("admin-dashboard", "/admin/", 200),
+    ("admin-users", "/admin/users", 200), ("admin-search", "/admin/users?q=rosalind", 200),
+    ("admin-user", "/admin/users/{user_id}", 200),
+    ("admin-confirm", "/admin/users/{user_id}/deactivate", 200),
+    ("admin-invitations", "/admin/invitations", 200), ("admin-audit", "/admin/audit", 200),
+    ("admin-queue", "/admin/queue?status=sent", 200),
+]
+
+
+def check_page(browser: Browser, site: dict, name: str, path: str, status: int,
+               storage_state: str | None = None) -> None:
+    problems: list[str] = []
+    for width, height in WIDTHS:
+        context = browser.new_context(base_url=site["app"].url, storage_state=storage_state,
+                                      viewport={"width": width, "height": height})
+        context.add_init_script(path=str(axe_script()))
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m, errors=errors: errors.append(m.text)
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        try:
+            response = page.goto(path.format(**site))
+            assert response is not None and response.status == status, (name, response)
+            page.wait_for_load_state("load")
+            problems += [f"{name} at {width}px: {p}" for p in page_problems(page, width)]
+            if status >= 400:  # the document's own status is logged as a failed load
+                errors = [e for e in errors if "Failed to load resource" not in e]
+            problems += [f"{name} at {width}px logged: {e}" for e in errors]
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"quality-{name}-{width}.png"), full_page=True,
+                            caret="initial")  # hiding the caret injects a style: CSP
+        finally:
+            context.close()
+    assert not problems, "\n".join(problems)
+
+
+def page_problems(page: Page, width: int) -> list[str]:
+    found = []
+    scroll_width, inner = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")
+    if scroll_width > inner:
+        found.append(f"{scroll_width} px wide in a {inner} px window")
+    styled = page.evaluate("[...document.querySelectorAll('[style]')].map(e => e.outerHTML"
+                           ".slice(0, 80))")
+    found += [f"inline style (the CSP forbids it): {element}" for element in styled]
+    violations = page.evaluate("""async () => {
+        const result = await axe.run(document, {resultTypes: ["violations"]});
+        return result.violations
+          .filter(v => v.impact === "serious" || v.impact === "critical")
+          .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.slice(0, 3)
+            .map(n => n.target.join(" ")).join(", ")}`);
+    }""")
+    return found + [f"axe {v}" for v in violations]
+
+
+@pytest.mark.parametrize(("name", "path", "status"), CUSTOMER_PAGES,
+                         ids=[p[0] for p in CUSTOMER_PAGES])
+def test_customer_page(browser: Browser, site: dict, name: str, path: str, status: int):
+    check_page(browser, site, name, path, status)
+
+
+@pytest.mark.parametrize(("name", "path", "status"), STAFF_PAGES,
+                         ids=[p[0] for p in STAFF_PAGES])
+def test_staff_page(browser: Browser, site: dict, staff_state: str, name: str, path: str,
+                    status: int):
+    check_page(browser, site, name, path, status, storage_state=staff_state)
+
+
+def test_the_audit_log_names_the_device_and_keeps_the_agent_one_click_away(
+        browser: Browser, site: dict, staff_state: str):
+    context = browser.new_context(base_url=site["app"].url, storage_state=staff_state,
+                                  viewport={"width": 360, "height": 780})
+    page = context.new_page()
+    try:
+        page.goto("/admin/audit?kind=authn_login_success")
+        cell = page.locator("td[data-label=Device] details").filter(
+            has_text="Firefox on Linux").first
+        device, full = cell.locator("summary"), cell.locator(".long-full")
+        device.wait_for()
+        assert device.inner_text() == "Firefox on Linux" and not full.is_visible()
+        device.focus()
+        page.keyboard.press("Enter")  # a keyboard opens it, as a click does
+        assert full.is_visible() and "rv:128.0" in full.inner_text()
+        current = page.locator(".staff-nav a[aria-current=page]")  # one, this page's
+        assert current.get_attribute("href") == "/admin/audit"
+        assert current.inner_text() == "Audit"  # the short label on a phone
+        page.keyboard.press("Enter")  # and closes it again
+        page.set_viewport_size({"width": 1280, "height": 900})
+        # On a desktop the table fits its card, and a row is one line, not a tower.
+        fits = page.evaluate("""() => { const box = document.querySelector('.table-card');
+            return box.scrollWidth <= box.clientWidth; }""")
+        tallest = page.evaluate("""() => Math.max(...[...document.querySelectorAll(
+            '.admin-table tbody tr')].map(r => r.getBoundingClientRect().height))""")
+        assert fits and tallest < 60, (fits, tallest)
+    finally:
+        context.close()
+
+
+def test_htmx_swaps_leave_no_inline_style_and_log_no_error(browser: Browser, site: dict,
+                                                           staff_state: str):
+    """htmx is configured (base.html's htmx-config meta) never to write a style: after a
+    form answered in place and a filtered list, no element has one and nothing is logged."""
+    context = browser.new_context(base_url=site["app"].url, viewport={"width": 360,
+                                                                      "height": 780})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto("/signup")
+        page.get_by_label("Email").fill("not an address")
+        page.get_by_role("button", name="Create account").click()
+        page.locator("[aria-invalid=true]").first.wait_for()
+        assert page.evaluate("document.querySelectorAll('[style]').length") == 0
+        assert page.evaluate("htmx.config.includeIndicatorStyles") is False
+    finally:
+        context.close()
+    staff = browser.new_context(base_url=site["app"].url, storage_state=staff_state)
+    page = staff.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto("/admin/users")
+        page.get_by_label("Search").fill("rosalind")
+        expect(page.locator("#results tbody tr")).to_have_count(1)  # swapped in place
+        assert page.evaluate("document.querySelectorAll('[style]').length") == 0
+    finally:
+        staff.close()
+    assert [e for e in errors if "Failed to load resource" not in e] == []

@@ -1,0 +1,31 @@
+"""A 6-digit code sent where a link token belongs: the code is right, the shape is not.
+
+Link tokens are long signed strings; six digits are always a code. Accepting a bare code
+without its address is not the answer (six digits could then be tried against every
+pending code at once), so the caller is told exactly what to send instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from webapp.domain.errors import ValidationFailed
+
+CODE_SHAPE = re.compile(r"\s*\d{6}\s*")
+
+
+class CodeNeedsAddress(ValidationFailed):
+    code = "code_needs_address"
+
+    def __init__(self, addresses: str) -> None:
+        message = (f'That is the 6-digit code, not a link token: send it as "code", together '
+                   f'with the {addresses} it was sent to '
+                   f'(for example {{"email": "jane@example.com", "code": "123456"}}).')
+        super().__init__({"token": [message]}, message)
+
+
+def refuse_code_as_token(token: str | None, addresses: str) -> None:
+    """Raise CodeNeedsAddress when ``token`` is six digits (``addresses``: "email", or
+    '"email" or "phone"')."""
+    if token and CODE_SHAPE.fullmatch(token):
+        raise CodeNeedsAddress(addresses)

@@ -1,0 +1,23 @@
+"""Characters a person's name may not hold: the invisible ones that change how it reads.
+
+A right-to-left override or an isolate can make "Jane" followed by other text display as
+something else on the staff pages, and zero-width characters make two names that look the
+same differ. Refused with a message that says which, never silently dropped.
+"""
+
+from __future__ import annotations
+
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def invisible_characters_problem(name: str) -> str | None:
+    """The message for a name with bidirectional controls or zero-width characters."""
+    if any(char in BIDI_CONTROLS for char in name):
+        return ("Remove the invisible text-direction characters (such as U+202E): they can "
+                "make a name display as something else.")
+    if any(char in ZERO_WIDTH for char in name):
+        return ("Remove the invisible zero-width characters (such as U+200B): type the name "
+                "as it is written.")
+    return None

@@ -1,0 +1,28 @@
+"""One notion of the client's address: ``request.remote_addr`` after ProxyFix.
+
+``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed (werkzeug's ProxyFix,
+installed by create_app), none otherwise; nothing here reads the header itself. The
+rate limits (Flask-Limiter's key), the audit trail (infrastructure/request_context.py)
+and the browser session's binding all use this address.
+"""
+
+from __future__ import annotations
+
+from hashlib import sha512
+
+from flask import request
+
+
+def client_address() -> str:
+    return request.remote_addr or ""
+
+
+def session_identifier() -> str:
+    """Flask-Login's "strong" session protection binds a session to this value.
+
+    Flask-Login's own one hashes ``X-Forwarded-For`` as sent, so a thief replaying a
+    cookie passed by adding the victim's address in that header; this one hashes the
+    address the proxies vouch for, and the user agent, as Flask-Login does.
+    """
+    base = f"{client_address()}|{request.headers.get('User-Agent', '')}"
+    return sha512(base.encode("utf-8", errors="replace")).hexdigest()
