@@ -71,8 +71,7 @@ class Settings:
     REAUTH_MAX_AGE: int = 300  # seconds a sign-in counts as recent for sensitive changes
     MFA_ENCRYPTION_KEY: str = ""  # Fernet keys, comma-separated, newest first; else SECRET_KEY
     MFA_REQUIRED_FOR_STAFF: bool = False
-    # Seconds between a deletion request and the erasure (the cancel link's life); 0: at once.
-    ACCOUNT_DELETION_GRACE: int = 604_800
+    ACCOUNT_DELETION_GRACE: int = 604_800  # seconds from a deletion to the erasure; 0: at once
     RATELIMIT_ENABLED: bool = True
     TRUSTED_PROXIES: int = 0
     PWNED_PASSWORDS_URL: str = ""
@@ -172,8 +171,6 @@ class Settings:
                 problems.append(f"{name} must be a positive number.")
         if self.ARGON2_MEMORY_COST < 8 * self.ARGON2_PARALLELISM:
             problems.append("ARGON2_MEMORY_COST must be at least 8 KiB per lane.")
-        if self.ACCOUNT_DELETION_GRACE < 0:
-            problems.append("ACCOUNT_DELETION_GRACE must be 0 (erase at once) or more seconds.")
         if self.DELIVERY_BACKOFF_SECONDS < 1:
             problems.append("DELIVERY_BACKOFF_SECONDS must be at least 1.")
         try:
@@ -181,8 +178,9 @@ class Settings:
         except ValueError:
             problems.append("LOCKOUT_STEPS must look like 5:60,10:300,20:1800 "
                             "(after N failures, lock S seconds).")
-        if self.RESEND_COOLDOWN < 0:
-            problems.append("RESEND_COOLDOWN must be 0 or more seconds.")
+        for name in ("RESEND_COOLDOWN", "ACCOUNT_DELETION_GRACE"):  # 0: off / at once
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be 0 or more seconds.")
         if self.DATABASE_LOCK_TIMEOUT_MS < 1:
             problems.append("DATABASE_LOCK_TIMEOUT_MS must be a positive number of ms.")
         if self.TRUSTED_PROXIES < 0:

@@ -4,14 +4,14 @@ address_changes: an email or phone change from request to undo.
 users.deletion_due_at: set while a deleted account waits for its erasure.
 
 Revision ID: 0008_account_data
-Revises: 0006_mfa
+Revises: 0007_mfa
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0008_account_data'
-down_revision = '0006_mfa'
+down_revision = '0007_mfa'
 branch_labels = None
 depends_on = None
 
