@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 from tests.fakes.storage import _Repo
 from webapp.domain.address_change import AddressChange
@@ -44,8 +45,11 @@ class FakePersonalDataRepository(_Repo):
                    if u.is_staff and u.is_active and u.deletion_due_at is None)
 
     def erase(self, user_id: int, addresses: list[str], pseudonym: str,
-              keep_message: int | None) -> None:
+              keep_message: int | None, customer_id: str | None = None) -> None:
         state = self.state
+        for event in state.billing_events.values():
+            if customer_id and f'"{customer_id}"' in json.dumps(event.payload):
+                event.payload = {"redacted": True}
         for event in state.audit:
             for name, label in (("user_id", "subject"), ("actor_id", "actor")):
                 if getattr(event, name) == user_id:

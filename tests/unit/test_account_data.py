@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests import stripe_events as se
 from tests.fakes import make_world
 from tests.helpers.world import EMAIL, PASSWORD, register, verified
 from webapp.application.throttling import ThrottlePolicy
@@ -128,6 +129,8 @@ def test_nothing_is_erased_before_the_grace_ends(world) -> None:
 def test_erasure_after_the_grace_leaves_no_personal_data(world) -> None:
     user = _with_customer(world)
     customer = user.stripe_customer_id
+    event = se.subscription("created", "active", se.T0, customer=customer)
+    world.services.billing.handle_webhook(se.body(event), "valid")
     world.services.account_data.request_deletion(user.id, _now(world))
     world.clock.advance(days=7, seconds=1)
     world.services.delivery.deliver_due("w")  # the erasure, then the customer's deletion
@@ -141,6 +144,7 @@ def test_erasure_after_the_grace_leaves_no_personal_data(world) -> None:
     assert all(EMAIL not in json.dumps(e.data) for e in world.store.audit)
     assert "account_erased" in world.audit_kinds()
     assert len({e.data.get("subject") for e in world.store.audit}) == 1  # one pseudonym
+    assert world.store.billing_events[event["id"]].payload == {"redacted": True}
     register(world)  # the address is free again: a new account gets it
     assert world.user(email=EMAIL).id != user.id
 

@@ -196,7 +196,8 @@ class AccountDataService(Service):
         addresses = [a for a in (user.email, user.phone) if a]
         addresses += [c.old_value for c in uow.address_changes.for_user(user.id or 0)
                       if c.old_value]
-        uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message)
+        uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
+                                user.stripe_customer_id)
         event = self.audit_event("account_erased", None, subject=pseudonym,
                                  customer_deleted=bool(user.stripe_customer_id))
         event.ip = event.user_agent = ""  # with grace 0, the request is the person's

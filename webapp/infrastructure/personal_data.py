@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 
 from webapp.domain.address_change import AddressChange
 from webapp.domain.model import AuditEvent, Invitation, MessageStatus, RefreshFamily
@@ -10,6 +10,7 @@ from webapp.domain.values import Channel
 from webapp.infrastructure.orm import (
     AddressChangeRow,
     AuditEventRow,
+    BillingEventRow,
     InvitationRow,
     OutboxRow,
     RefreshFamilyRow,
@@ -71,8 +72,14 @@ class SqlPersonalDataRepository:
                    UserRow.deletion_due_at.is_(None))) or 0)
 
     def erase(self, user_id: int, addresses: list[str], pseudonym: str,
-              keep_message: int | None) -> None:
+              keep_message: int | None, customer_id: str | None = None) -> None:
         self._pseudonymise(user_id, addresses, pseudonym)
+        if customer_id:  # Stripe's events about the customer carry its email, name, phone
+            payload = cast(BillingEventRow.payload, Text)
+            self.session.execute(update(BillingEventRow)
+                                 .where(payload.like(f'%"{customer_id}"%'))
+                                 .values(payload={"redacted": True})
+                                 .execution_options(synchronize_session=False))
         messages = select(OutboxRow).where(OutboxRow.user_id == user_id)
         if keep_message is not None:
             messages = messages.where(OutboxRow.id != keep_message)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 from tests.conftest import PASSWORD
-from tests.helpers.app import audit_rows
+from tests.helpers.app import audit_rows, set_user_columns
 from tests.integration.api.conftest import bearer, stored_user
+from webapp.extensions import db
+from webapp.infrastructure.orm import BillingEventRow
 
 EMAIL = "jane@example.com"
 NEW = "jane.new@example.com"
@@ -139,8 +141,16 @@ def test_deletion_with_grace_then_cancel(client, tokens, outbox, app):
 
 def test_deletion_after_the_grace_erases_and_frees_the_address(client, clock, tokens, app,
                                                                register):
-    client.delete("/api/auth/me/", headers=bearer(tokens["access"]))
     user_id = stored_user(app, email=EMAIL).id
+    set_user_columns(app, user_id, stripe_customer_id="cus_gone")
+    with app.app_context():  # Stripe's events about the customer carry its email
+        for event_id, customer in (("evt_mine", "cus_gone"), ("evt_other", "cus_other")):
+            db.session.add(BillingEventRow(
+                id=event_id, type="customer.updated", created=clock.now(),
+                received_at=clock.now(),
+                payload={"data": {"object": {"customer": customer, "email": EMAIL}}}))
+        db.session.commit()
+    client.delete("/api/auth/me/", headers=bearer(tokens["access"]))
     clock.advance(days=7, seconds=1)
     with app.app_context():
         app.extensions["services"].delivery.deliver_due("test")
@@ -148,6 +158,9 @@ def test_deletion_after_the_grace_erases_and_frees_the_address(client, clock, to
     rows = audit_rows(app)
     assert rows and all(row.user_id != user_id and EMAIL not in json.dumps(row.data)
                         for row in rows)
+    with app.app_context():
+        assert db.session.get(BillingEventRow, "evt_mine").payload == {"redacted": True}
+        assert db.session.get(BillingEventRow, "evt_other").payload["data"]
     register(EMAIL)  # free again: a new, unverified account holds it
     assert stored_user(app, email=EMAIL).email_verified_at is None
 

@@ -41,9 +41,10 @@ class PersonalDataRepository(Protocol):
         ...
 
     def erase(self, user_id: int, addresses: list[str], pseudonym: str,
-              keep_message: int | None) -> None:
+              keep_message: int | None, customer_id: str | None = None) -> None:
         """Erase the person: the user row and what hangs on it, invitations to
         ``addresses``, the bodies of their outbox messages (but ``keep_message``, the
-        running job); audit events stay under ``pseudonym``, with no address, IP or
-        browser left in them."""
+        running job) and of the Stripe events about ``customer_id`` (their ids stay, so a
+        repeat is still known); audit events stay under ``pseudonym``, with no address,
+        IP or browser left in them."""
         ...
