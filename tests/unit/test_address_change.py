@@ -22,14 +22,14 @@ def _link(world: World, to: str, key: str, path: str) -> str:
 
 def _request(world: World, user_id: int, new: str | None = NEW,
              channel: Channel = Channel.EMAIL) -> None:
-    world.services.addresses.request(user_id, channel, new, world.clock.now())
+    world.services.address_changes.request(user_id, channel, new, world.clock.now())
 
 
 def _change_email(world: World) -> int:
     user = verified(world)
     _request(world, user.id)
     code = world.field_of(world.emails(NEW)[-1], "code")
-    world.services.addresses.confirm(user.id, Channel.EMAIL, code=code)
+    world.services.address_changes.confirm(user.id, Channel.EMAIL, code=code)
     return user.id
 
 
@@ -38,7 +38,7 @@ def test_needs_a_recent_sign_in(world: World) -> None:
     stale = world.clock.now()
     world.clock.advance(seconds=301)
     with pytest.raises(ReauthenticationRequired):
-        world.services.addresses.request(user.id, Channel.EMAIL, NEW, stale)
+        world.services.address_changes.request(user.id, Channel.EMAIL, NEW, stale)
     assert world.emails(NEW) == []
 
 
@@ -51,7 +51,7 @@ def test_request_sends_proof_to_new_and_notice_to_old_and_changes_nothing(world)
     assert NEW not in notice.payload["text"]  # masked: n***@example.com
     assert "n***@example.com" in notice.payload["text"]
     assert world.user(email=EMAIL).email_verified_at is not None
-    assert world.services.addresses.pending(user.id, Channel.EMAIL).new_value == NEW
+    assert world.services.address_changes.pending(user.id, Channel.EMAIL).new_value == NEW
 
 
 def test_confirm_by_code_moves_the_address_and_sends_an_undo_link(world) -> None:
@@ -68,10 +68,10 @@ def test_confirm_by_link(world) -> None:
     user = verified(world)
     _request(world, user.id)
     token = _link(world, NEW, "link", "/account/email/confirm/")
-    world.services.addresses.confirm(user.id, Channel.EMAIL, token=token)
+    world.services.address_changes.confirm(user.id, Channel.EMAIL, token=token)
     assert world.store.users[user.id].email == NEW
     with pytest.raises(InvalidToken):  # spent
-        world.services.addresses.confirm(user.id, Channel.EMAIL, token=token)
+        world.services.address_changes.confirm(user.id, Channel.EMAIL, token=token)
 
 
 def test_link_of_another_user_is_refused(world) -> None:
@@ -80,7 +80,7 @@ def test_link_of_another_user_is_refused(world) -> None:
     _request(world, user.id)
     token = _link(world, NEW, "link", "/account/email/confirm/")
     with pytest.raises(InvalidToken):
-        world.services.addresses.confirm(other.id, Channel.EMAIL, token=token)
+        world.services.address_changes.confirm(other.id, Channel.EMAIL, token=token)
 
 
 def test_wrong_code_counts_and_changes_nothing(world) -> None:
@@ -88,7 +88,7 @@ def test_wrong_code_counts_and_changes_nothing(world) -> None:
     _request(world, user.id)
     code = world.field_of(world.emails(NEW)[-1], "code")
     with pytest.raises(InvalidToken):
-        world.services.addresses.confirm(user.id, Channel.EMAIL, code=wrong(code))
+        world.services.address_changes.confirm(user.id, Channel.EMAIL, code=wrong(code))
     assert world.store.users[user.id].email == EMAIL
     assert max(c.attempts for c in world.store.codes.values()) == 1
 
@@ -99,7 +99,7 @@ def test_pending_change_expires_after_24_hours(world) -> None:
     token = _link(world, NEW, "link", "/account/email/confirm/")
     world.clock.advance(hours=24, seconds=1)
     with pytest.raises(InvalidToken):
-        world.services.addresses.confirm(user.id, Channel.EMAIL, token=token)
+        world.services.address_changes.confirm(user.id, Channel.EMAIL, token=token)
     assert world.store.users[user.id].email == EMAIL
 
 
@@ -109,8 +109,8 @@ def test_one_pending_change_at_a_time(world) -> None:
     first = _link(world, NEW, "link", "/account/email/confirm/")
     _request(world, user.id, "newer@example.com")
     with pytest.raises(InvalidToken):
-        world.services.addresses.confirm(user.id, Channel.EMAIL, token=first)
-    pending = world.services.addresses.pending(user.id, Channel.EMAIL)
+        world.services.address_changes.confirm(user.id, Channel.EMAIL, token=first)
+    pending = world.services.address_changes.pending(user.id, Channel.EMAIL)
     assert pending.new_value == "newer@example.com"
 
 
@@ -122,7 +122,7 @@ def test_taken_address_same_answer_owner_told_nothing_to_confirm(world) -> None:
     told = world.emails(NEW)[before:]
     assert [m.payload["subject"] for m in told] == ["email/address_taken"]
     assert world.emails(EMAIL)[-1].payload["subject"] == "email/address_change_requested"
-    assert world.services.addresses.pending(user.id, Channel.EMAIL) is None
+    assert world.services.address_changes.pending(user.id, Channel.EMAIL) is None
 
 
 @pytest.mark.parametrize("bad", ["not an address", "jane@example.com", "JANE@example.com"])
@@ -137,7 +137,7 @@ def test_undo_restores_the_old_address_sets_the_password_and_ends_sessions(world
     user_id = _change_email(world)
     _, tokens = world.login(NEW, password=PASSWORD)
     token = _link(world, EMAIL, "undo_link", "/account/undo/")
-    world.services.addresses.undo(token, NEW_PASSWORD, NEW_PASSWORD)
+    world.services.address_changes.undo(token, NEW_PASSWORD, NEW_PASSWORD)
     user = world.store.users[user_id]
     assert user.email == EMAIL
     assert world.hasher.verify(user.password_hash, NEW_PASSWORD)
@@ -145,7 +145,7 @@ def test_undo_restores_the_old_address_sets_the_password_and_ends_sessions(world
     with pytest.raises(Exception):  # noqa: B017 - the old session version is gone
         world.services.tokens.user_for_access(tokens.access)
     with pytest.raises(InvalidToken):  # once only
-        world.services.addresses.undo(token, NEW_PASSWORD, NEW_PASSWORD)
+        world.services.address_changes.undo(token, NEW_PASSWORD, NEW_PASSWORD)
 
 
 def test_undo_expires_after_7_days(world) -> None:
@@ -153,17 +153,17 @@ def test_undo_expires_after_7_days(world) -> None:
     token = _link(world, EMAIL, "undo_link", "/account/undo/")
     world.clock.advance(days=7, seconds=1)
     with pytest.raises(InvalidToken):
-        world.services.addresses.undo(token, NEW_PASSWORD, NEW_PASSWORD)
+        world.services.address_changes.undo(token, NEW_PASSWORD, NEW_PASSWORD)
 
 
 def test_undo_needs_matching_strong_passwords(world) -> None:
     _change_email(world)
     token = _link(world, EMAIL, "undo_link", "/account/undo/")
     with pytest.raises(ValidationFailed):
-        world.services.addresses.undo(token, NEW_PASSWORD, NEW_PASSWORD + "x")
+        world.services.address_changes.undo(token, NEW_PASSWORD, NEW_PASSWORD + "x")
     with pytest.raises(ValidationFailed):
-        world.services.addresses.undo(token, "short", "short")
-    world.services.addresses.undo(token, NEW_PASSWORD, NEW_PASSWORD)  # still unspent
+        world.services.address_changes.undo(token, "short", "short")
+    world.services.address_changes.undo(token, NEW_PASSWORD, NEW_PASSWORD)  # still unspent
 
 
 def test_stripe_customer_email_follows_through_the_outbox(world) -> None:
@@ -173,7 +173,7 @@ def test_stripe_customer_email_follows_through_the_outbox(world) -> None:
     assert world.billing.customers[customer]["email"] == EMAIL
     _request(world, user.id)
     code = world.field_of(world.emails(NEW)[-1], "code")
-    world.services.addresses.confirm(user.id, Channel.EMAIL, code=code)
+    world.services.address_changes.confirm(user.id, Channel.EMAIL, code=code)
     world.billing.fail_times = 1  # Stripe down once: retried, not lost
     world.services.delivery.deliver_due("w")
     assert world.billing.customers[customer]["email"] == EMAIL
@@ -189,7 +189,7 @@ def test_phone_change_by_sms_code(world) -> None:
     new = "+14155550199"
     _request(world, user.id, new, Channel.PHONE)
     code = world.field_of(world.texts(new)[-1], "code")
-    world.services.addresses.confirm(user.id, Channel.PHONE, code=code)
+    world.services.address_changes.confirm(user.id, Channel.PHONE, code=code)
     assert world.store.users[user.id].phone == new
     assert "undo_link=" in world.texts(PHONE)[-1].payload["body"]
 
@@ -198,7 +198,7 @@ def test_adding_a_phone_to_an_email_only_account(world) -> None:
     user = verified(world)
     _request(world, user.id, PHONE, Channel.PHONE)
     code = world.field_of(world.texts(PHONE)[-1], "code")
-    world.services.addresses.confirm(user.id, Channel.PHONE, code=code)
+    world.services.address_changes.confirm(user.id, Channel.PHONE, code=code)
     stored = world.store.users[user.id]
     assert stored.phone == PHONE and stored.phone_verified_at is not None
     assert world.emails(EMAIL)[-1].payload["subject"] == "email/address_changed"
@@ -210,7 +210,7 @@ def test_removing_the_second_address_but_never_the_last_proven(world) -> None:
         _request(world, user.id, "", Channel.EMAIL)
     _request(world, user.id, PHONE, Channel.PHONE)
     code = world.field_of(world.texts(PHONE)[-1], "code")
-    world.services.addresses.confirm(user.id, Channel.PHONE, code=code)
+    world.services.address_changes.confirm(user.id, Channel.PHONE, code=code)
     _request(world, user.id, None, Channel.PHONE)
     assert world.store.users[user.id].phone is None
     with pytest.raises(ValidationFailed):

@@ -52,7 +52,7 @@ class Services:
     health: HealthService
     mfa: MfaService
     second_factor: SecondFactorService
-    addresses: AddressChangeService
+    address_changes: AddressChangeService
     account_data: AccountDataService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
@@ -117,7 +117,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         health=HealthService(ports),
         mfa=mfa,
         second_factor=second_factor,
-        addresses=AddressChangeService(ports, tokens),
+        address_changes=AddressChangeService(ports, tokens),
         account_data=account_data,
         _ports=ports,
     )

@@ -40,7 +40,7 @@ def email_change(data: NewEmailIn) -> Response:
     is told). A new request replaces a pending one; a change waits 24 hours. An empty
     ``new_email`` removes the email at once, while a proven phone stays."""
     access = bearer_access()
-    services().addresses.request(access.user.id or 0, Channel.EMAIL, data.new_email,
+    services().address_changes.request(access.user.id or 0, Channel.EMAIL, data.new_email,
                                  access.auth_time)
     return reply(DetailOut(detail=REQUESTED if data.new_email else "Removed."), 202)
 
@@ -53,7 +53,7 @@ def email_change_confirm(data: ChangeConfirmIn) -> Response:
     notice with an undo link, valid 7 days."""
     if not (data.token or data.code):
         raise ValidationFailed.single("code", "Give the code, or the token from the link.")
-    user = services().addresses.confirm(bearer_user().id or 0, Channel.EMAIL,
+    user = services().address_changes.confirm(bearer_user().id or 0, Channel.EMAIL,
                                         token=data.token, code=data.code)
     return reply(UserOut.of(user))
 
@@ -64,7 +64,7 @@ def email_change_undo(data: UndoIn) -> Response:
     """No sign-in: the link sent to the previous address (email or phone) is the proof.
     That address is back, the password is the new one, and every session and token of the
     account ends: how a hijacked account is taken back. Once, within 7 days."""
-    services().addresses.undo(data.token, data.new_password, data.confirm_password)
+    services().address_changes.undo(data.token, data.new_password, data.confirm_password)
     return reply(DetailOut(detail=UNDONE))
 
 
@@ -75,7 +75,7 @@ def phone_change(data: NewPhoneIn) -> Response:
     """*Fresh.* As ``email-change/``, by SMS code; adds a phone to an account without one.
     An empty ``new_phone`` removes the phone at once, while a proven email stays."""
     access = bearer_access()
-    services().addresses.request(access.user.id or 0, Channel.PHONE, data.new_phone,
+    services().address_changes.request(access.user.id or 0, Channel.PHONE, data.new_phone,
                                  access.auth_time)
     return reply(DetailOut(detail=REQUESTED if data.new_phone else "Removed."), 202)
 
@@ -85,7 +85,7 @@ def phone_change(data: NewPhoneIn) -> Response:
           responses={200: ("The user, with the new phone", UserOut), 400: BAD})
 def phone_change_confirm(data: PhoneConfirmIn) -> Response:
     """The SMS ``code``. The previous number gets a notice with an undo link (7 days)."""
-    user = services().addresses.confirm(bearer_user().id or 0, Channel.PHONE, code=data.code)
+    user = services().address_changes.confirm(bearer_user().id or 0, Channel.PHONE, code=data.code)
     return reply(UserOut.of(user))
 
 

@@ -33,7 +33,7 @@ def _page(channel: Channel, form=None, code_form=None) -> Response:  # noqa: ANN
     return show("web/account_address.html", {
         "user": user, "channel": channel.value, "current": user.address(channel),
         "verified": user.verified_at(channel) is not None,
-        "pending": services().addresses.pending(user.id, channel),
+        "pending": services().address_changes.pending(user.id, channel),
         "form": form or PAGES[channel][1](formdata=None),
         "code_form": code_form or ChangeCodeForm(formdata=None),
     }, form=form or code_form)
@@ -46,7 +46,7 @@ def _request(channel: Channel) -> Response:
         return _page(channel, form)
     value = form.data.get(f"new_{channel.value}") or ""
     try:
-        services().addresses.request(current_user.user.id, channel, value, auth_time())
+        services().address_changes.request(current_user.user.id, channel, value, auth_time())
     except ReauthenticationRequired:
         return reauthenticate_first(url_for(endpoint))
     except DomainError as exc:
@@ -73,7 +73,7 @@ def _confirm(channel: Channel) -> Response:
     if not form.validate_on_submit():
         return _page(channel, code_form=form)
     try:
-        services().addresses.confirm(current_user.user.id, channel, code=form.code.data or "")
+        services().address_changes.confirm(current_user.user.id, channel, code=form.code.data or "")
     except DomainError as exc:
         return _with_error(channel, exc, code_form=form)
     flash("Your new address is saved. The previous one was told, with a way to undo it.",
@@ -106,7 +106,7 @@ def account_email_link(token: str) -> Response:
     if not form.validate_on_submit():
         return show("web/account_email_link.html", {"form": form}, form=form)
     try:
-        services().addresses.confirm(current_user.user.id, Channel.EMAIL, token=token)
+        services().address_changes.confirm(current_user.user.id, Channel.EMAIL, token=token)
     except DomainError as exc:
         return show("web/account_email_link.html", {"form": form, "failed": True},
                     form=form, error=exc)
@@ -137,7 +137,7 @@ def account_undo(token: str) -> Response:
     if not form.validate_on_submit():
         return show("web/account_undo.html", {"form": form}, form=form)
     try:
-        services().addresses.undo(token, form.new_password.data or "",
+        services().address_changes.undo(token, form.new_password.data or "",
                                   form.confirm_password.data or "")
     except DomainError as exc:
         dead = isinstance(exc, InvalidToken)
