@@ -70,6 +70,7 @@ def policy_from(settings: Settings) -> Policy:
         invitations_by_users=settings.INVITATIONS_BY_USERS,
         reauth_max_age=timedelta(seconds=settings.REAUTH_MAX_AGE),
         mfa_required_for_staff=settings.MFA_REQUIRED_FOR_STAFF,
+        account_deletion_grace=timedelta(seconds=settings.ACCOUNT_DELETION_GRACE),
         billing_enabled=bool(settings.STRIPE_SECRET_KEY),
         access_ttl=timedelta(seconds=settings.JWT_ACCESS_TTL),
         refresh_ttl=timedelta(seconds=settings.JWT_REFRESH_TTL),

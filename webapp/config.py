@@ -71,6 +71,7 @@ class Settings:
     MFA_REQUIRED_FOR_STAFF: bool = False
     WEBAUTHN_RP_ID: str = ""  # passkeys' relying-party id; default: the host of APP_BASE_URL
     WEBAUTHN_RP_NAME: str = ""  # the name the browser's passkey prompt shows; default: SITE_NAME
+    ACCOUNT_DELETION_GRACE: int = 604_800  # seconds from a deletion to the erasure; 0: at once
     RATELIMIT_ENABLED: bool = True
     TRUSTED_PROXIES: int = 0
     PWNED_PASSWORDS_URL: str = ""
@@ -182,8 +183,9 @@ class Settings:
         except ValueError:
             problems.append("LOCKOUT_STEPS must look like 5:60,10:300,20:1800 "
                             "(after N failures, lock S seconds).")
-        if self.RESEND_COOLDOWN < 0:
-            problems.append("RESEND_COOLDOWN must be 0 or more seconds.")
+        for name in ("RESEND_COOLDOWN", "ACCOUNT_DELETION_GRACE"):  # 0: off / at once
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be 0 or more seconds.")
         if self.DATABASE_LOCK_TIMEOUT_MS < 1:
             problems.append("DATABASE_LOCK_TIMEOUT_MS must be a positive number of ms.")
         if self.TRUSTED_PROXIES < 0:

@@ -25,6 +25,8 @@ class FakeBilling:
         self.plan_calls = 0
         self.sessions: list[dict[str, Any]] = []
         self.portals: list[dict[str, Any]] = []
+        self.updates: list[str] = []  # idempotency keys of customer updates
+        self.deleted: list[str] = []  # customers deleted (with their subscriptions)
 
     def find_customer(self, user_id: int, email: str | None = None) -> str | None:
         return next(
@@ -50,6 +52,21 @@ class FakeBilling:
             self.die_after_create -= 1
             raise ConnectionResetError("worker killed after Stripe answered")
         return cid
+
+    def update_customer(self, *, customer_id: str, email: str | None, phone: str | None,
+                        idempotency_key: str) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TimeoutError("stripe timed out")
+        self.customers[customer_id].update(email=email, phone=phone)
+        self.updates.append(idempotency_key)
+
+    def delete_customer(self, customer_id: str) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TimeoutError("stripe timed out")
+        self.customers.pop(customer_id, None)  # gone already: done all the same
+        self.deleted.append(customer_id)
 
     def list_plans(self) -> list[Plan]:
         self.plan_calls += 1

@@ -45,6 +45,7 @@ class Store:
     devices: dict[int, KnownDevice] = field(default_factory=dict)
     passkeys: dict[int, Any] = field(default_factory=dict)
     webauthn_challenges: dict[str, Any] = field(default_factory=dict)
+    address_changes: dict[int, Any] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
@@ -341,6 +342,13 @@ class FakeUnitOfWork(UnitOfWork):
 
         self.passkeys = FakePasskeyRepository(self.working)
         self.webauthn_challenges = FakeWebAuthnChallengeRepository(self.working)
+        from tests.fakes.personal_data import (
+            FakeAddressChangeRepository,
+            FakePersonalDataRepository,
+        )
+
+        self.address_changes = FakeAddressChangeRepository(self.working)
+        self.personal_data = FakePersonalDataRepository(self.working)
 
     def __exit__(self, *exc: object) -> None:
         self.rollback()
@@ -361,6 +369,7 @@ class FakeUnitOfWork(UnitOfWork):
             "devices",
             "passkeys",
             "webauthn_challenges",
+            "address_changes",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
         self.committed = True

@@ -27,9 +27,9 @@ SECURITY_EVENTS = (
     "mfa_recovery_code_used", "mfa_turned_off_by_staff", "authn_mfa_success",
     "authn_mfa_fail", "authn_reauthenticated", "authn_reauth_fail",
     "mfa_passkey_added", "mfa_passkey_removed",
-    # address changes (guessed names until that work lands)
-    "email_change_requested", "email_changed", "email_change_undone",
-    "phone_change_requested", "phone_changed",
+    # address changes, export and deletion
+    "address_change_requested", "address_changed", "address_change_undone",
+    "account_exported", "account_delete_requested", "account_delete_cancelled",
 )
 
 

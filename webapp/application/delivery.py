@@ -39,6 +39,9 @@ class DeliveryService(Service):
         self.sms = sms
         self.billing = billing
         self.keep_bodies = keep_bodies
+        # Jobs of other use cases (Stripe customer updates and deletions, account
+        # erasure), registered by ``wire_services``: a job's handler raises to be retried.
+        self.handlers: dict[MessageKind, Callable[[OutboxMessage], None]] = {}
 
     def deliver_due(self, worker: str, limit: int = 20,
                     stop: Callable[[], bool] | None = None) -> int:
@@ -117,6 +120,8 @@ class DeliveryService(Service):
             self.sms.send(payload["to"], payload["body"], key)
         elif message.kind == MessageKind.STRIPE_CUSTOMER:
             self._ensure_customer(int(payload["user_id"]), key)
+        elif message.kind in self.handlers:
+            self.handlers[MessageKind(message.kind)](message)
         else:  # pragma: no cover - a kind without a sender is a programming error
             raise ValueError(f"unknown message kind {message.kind}")
 

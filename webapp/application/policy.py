@@ -35,6 +35,9 @@ class Policy:
     # Sensitive changes (factors, addresses, password, deletion) need a sign-in this recent.
     reauth_max_age: timedelta = timedelta(seconds=300)
     mfa_required_for_staff: bool = False
+    # A deleted account is erased this long after the request (its cancel link works until
+    # then); 0 erases it at once (ACCOUNT_DELETION_GRACE).
+    account_deletion_grace: timedelta = timedelta(days=7)
     # STRIPE_SECRET_KEY unset: no Stripe customer is queued, counted or offered; the
     # customers missing when billing is turned on come from ``flask billing backfill``.
     billing_enabled: bool = True

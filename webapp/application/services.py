@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from webapp.application.account_data import AccountDataService
 from webapp.application.accounts import AccountService
 from webapp.application.activity import ActivityService
+from webapp.application.address_change import AddressChangeService
 from webapp.application.admin import AdminService
 from webapp.application.billing import BillingService, BillingSettings
 from webapp.application.common import Ports
+from webapp.application.customer_jobs import CustomerJobs
 from webapp.application.delivery import DeliveryService
 from webapp.application.devices import NewDeviceNotices
 from webapp.application.health import HealthService
@@ -40,6 +43,7 @@ from webapp.application.sessions import SessionService
 from webapp.application.signin import SignInService
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
+from webapp.domain.model import MessageKind
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Services:
     sessions: SessionService
     activity: ActivityService
     passkeys: PasskeyService
+    address_changes: AddressChangeService
+    account_data: AccountDataService
     _ports: Ports = field(repr=False)  # the doors see only the policy and the clock
 
     @property
@@ -103,15 +109,22 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
                      PasskeyProof(ports, adapters.webauthn))
     second_factor = SecondFactorService(ports, mfa, signin, accounts)
     signin.checks.append(second_factor.check)  # after the password and the account state
+    delivery = DeliveryService(
+        ports, adapters.mailer, adapters.sms, adapters.billing, adapters.keep_bodies)
+    account_data = AccountDataService(ports, tokens)
+    customers = CustomerJobs(ports, adapters.billing)
+    delivery.handlers.update({
+        MessageKind.CUSTOMER_UPDATE: customers.update,
+        MessageKind.CUSTOMER_DELETE: customers.delete,
+        MessageKind.ACCOUNT_ERASE: account_data.erase_job,
+    })
     return Services(
         accounts=accounts,
         verification=verification,
         signin=signin,
         tokens=tokens,
         resets=resets,
-        delivery=DeliveryService(
-            ports, adapters.mailer, adapters.sms, adapters.billing, adapters.keep_bodies
-        ),
+        delivery=delivery,
         billing=BillingService(
             ports, adapters.billing, adapters.webhooks, adapters.billing_settings
         ),
@@ -123,5 +136,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         sessions=SessionService(ports, tokens, adapters.sessions, adapters.device_label),
         activity=ActivityService(ports, adapters.device_label),
         passkeys=PasskeyService(ports, mfa, signin),
+        address_changes=AddressChangeService(ports, tokens),
+        account_data=account_data,
         _ports=ports,
     )

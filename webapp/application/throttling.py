@@ -53,6 +53,7 @@ DEFAULT_LIMITS: Mapping[str, str] = MappingProxyType({
     # global budget (keep this below it), and where its end comes tells nothing.
     "sms_anonymous_daily": "800/day",
     "sms_per_client": "10/hour;30/day",    # ... and from one client address
+    "export_per_account": "5/hour",        # downloads of one's data (a heavy read)
 })
 
 DEFAULT_LOCKOUT = "5:60,10:300,20:1800"

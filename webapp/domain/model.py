@@ -41,6 +41,9 @@ class User:
     # Empty: no second factor. Otherwise a random stamp, new whenever a factor is added or
     # removed, which trusted-browser cookies are bound to (they die with it).
     mfa_version: str = ""
+    # Set while the account waits for its erasure (ACCOUNT_DELETION_GRACE): sign-in is
+    # refused meanwhile, and the cancel link clears it.
+    deletion_due_at: datetime | None = None
 
     @property
     def has_second_factor(self) -> bool:
@@ -79,6 +82,13 @@ class User:
         else:
             self.phone, self.phone_verified_at = None, None
 
+    def set_address(self, channel: Channel, value: str, verified_at: datetime | None) -> None:
+        """The address on ``channel`` becomes ``value`` (proven at ``verified_at``)."""
+        if channel is Channel.EMAIL:
+            self.email, self.email_verified_at = value, verified_at
+        else:
+            self.phone, self.phone_verified_at = value, verified_at
+
     @property
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
@@ -116,6 +126,8 @@ class CodePurpose(StrEnum):
     VERIFY_PHONE = "verify_phone"
     RESET_EMAIL = "reset_email"
     RESET_PHONE = "reset_phone"
+    CHANGE_EMAIL = "change_email"
+    CHANGE_PHONE = "change_phone"
 
     @staticmethod
     def verify(channel: Channel) -> CodePurpose:
@@ -124,6 +136,10 @@ class CodePurpose(StrEnum):
     @staticmethod
     def reset(channel: Channel) -> CodePurpose:
         return CodePurpose.RESET_EMAIL if channel is Channel.EMAIL else CodePurpose.RESET_PHONE
+
+    @staticmethod
+    def change(channel: Channel) -> CodePurpose:
+        return CodePurpose.CHANGE_EMAIL if channel is Channel.EMAIL else CodePurpose.CHANGE_PHONE
 
 
 MAX_CODE_ATTEMPTS = 5
@@ -189,6 +205,9 @@ class MessageKind(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     STRIPE_CUSTOMER = "stripe_customer"
+    CUSTOMER_UPDATE = "customer_update"  # the Stripe customer gets the user's new addresses
+    CUSTOMER_DELETE = "customer_delete"  # an erased account's Stripe customer goes
+    ACCOUNT_ERASE = "account_erase"  # due at the end of the deletion grace
 
 
 class MessageStatus(StrEnum):

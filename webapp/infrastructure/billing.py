@@ -32,6 +32,12 @@ class DisabledBilling:
     def create_customer(self, **_: object) -> str:
         raise RuntimeError("billing is off")
 
+    def update_customer(self, **_: object) -> None:
+        raise RuntimeError("billing is off")
+
+    def delete_customer(self, customer_id: str) -> None:
+        raise RuntimeError("billing is off")
+
     def list_plans(self) -> list[Plan]:
         return []
 
@@ -96,6 +102,27 @@ class StripeGateway:
         customer = self.client.v1.customers.create(
             params=params, options={"idempotency_key": idempotency_key})
         return customer.id
+
+    def update_customer(self, *, customer_id: str, email: str | None, phone: str | None,
+                        idempotency_key: str) -> None:
+        self.client.v1.customers.update(
+            customer_id, params={"email": email or "", "phone": phone or ""},
+            options={"idempotency_key": idempotency_key})
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Subscriptions first (Stripe would end them with the customer, but an explicit
+        cancel is what the account owner was promised), then the customer."""
+        stripe = _stripe()
+        try:
+            listed = self.client.v1.subscriptions.list(
+                params={"customer": customer_id, "status": "all", "limit": 100})
+            for subscription in listed.auto_paging_iter():
+                if subscription.status not in ("canceled", "incomplete_expired"):
+                    self.client.v1.subscriptions.cancel(subscription.id)
+            self.client.v1.customers.delete(customer_id)
+        except stripe.InvalidRequestError as exc:
+            if getattr(exc, "http_status", None) != 404:
+                raise  # anything but "no such customer" is retried
 
     # --- plans, checkout, portal -----------------------------------------------------
 

@@ -64,6 +64,7 @@ class UserRow(db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     mfa_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
     ended_families: Mapped[str] = mapped_column(Text, default="", server_default="")
+    deletion_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # PostgreSQL announces every changed user row to the app's user caches (user_feed.py).
@@ -210,6 +211,28 @@ class BillingEventRow(db.Model):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- address changes ----------------------------------------------------------------
+
+
+class AddressChangeRow(db.Model):
+    """An email or phone change, from request to undo (see webapp/domain/address_change.py)."""
+
+    __tablename__ = "address_changes"
+    __table_args__ = (Index("ix_address_changes_user", "user_id", "channel", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    old_value: Mapped[str | None] = mapped_column(String(254))
+    new_value: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undo_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RateCounterRow(db.Model):

@@ -24,6 +24,10 @@ from webapp.infrastructure.passkey_repositories import (
     SqlPasskeyRepository,
     SqlWebAuthnChallengeRepository,
 )
+from webapp.infrastructure.personal_data import (
+    SqlAddressChangeRepository,
+    SqlPersonalDataRepository,
+)
 from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlCodeRepository,
@@ -62,6 +66,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.devices = SqlKnownDeviceRepository(self.session)
         self.passkeys = SqlPasskeyRepository(self.session)
         self.webauthn_challenges = SqlWebAuthnChallengeRepository(self.session)
+        self.address_changes = SqlAddressChangeRepository(self.session)
+        self.personal_data = SqlPersonalDataRepository(self.session)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:

@@ -181,6 +181,21 @@ def mfa_off_command(identifier: str, reason: str) -> None:
     except DomainError as exc:
         raise _refused(exc) from exc
     click.echo(f"{identifier}: second factors turned off; the user is told.")
+@users_group.command("delete")
+@click.argument("identifier", metavar="EMAIL_OR_PHONE")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_command(identifier: str, yes: bool) -> None:
+    """Delete an account as its owner can: every session ends now, and the account and
+    its Stripe customer are erased after ACCOUNT_DELETION_GRACE (0: at once). The
+    owner's email carries a cancel link. Audited. The last staff member cannot go."""
+    if not yes:
+        click.confirm(f"Delete the account {identifier}?", abort=True)
+    try:
+        due = services().account_data.delete_by_staff(identifier)
+    except DomainError as exc:
+        raise _refused(exc) from exc
+    click.echo(f"{identifier}: erased" if due is None else
+               f"{identifier}: closed; erased at {due.isoformat()} unless cancelled")
 
 
 @users_group.command("invite")

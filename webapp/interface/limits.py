@@ -49,6 +49,12 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "api.passkey_login_options": "code",
     "api.login_mfa_options": "code",
     "api.reauthenticate_options": "code",
+    "api.email_change": "resend",  # each sends messages, like a resend
+    "api.phone_change": "resend",
+    "api.email_change_confirm": "code",
+    "api.phone_change_confirm": "code",
+    "api.email_change_undo": "code",
+    "api.account_delete_cancel": "code",
     # Any verified user may invite when INVITATIONS_BY_USERS is on; the staff page
     # (admin.invitations) is staff only and not limited, like the other admin actions.
     "api.invitation_create": "invite",
@@ -76,6 +82,13 @@ ENDPOINT_LIMITS: dict[str, str] = {
     "web.security_totp_start": "code",
     "web.security_totp_remove": "code",
     "web.security_recovery_codes": "code",
+    "web.account_email": "resend",
+    "web.account_phone": "resend",
+    "web.account_email_confirm": "code",
+    "web.account_email_link": "code",
+    "web.account_phone_confirm": "code",
+    "web.account_undo": "code",
+    "web.account_delete_cancel": "code",
 }
 
 _decorators: dict[str, object] = {}

@@ -13,6 +13,10 @@ from webapp.application.interfaces.messaging import (
     RenderedMessage,
     SmsSender,
 )
+from webapp.application.interfaces.personal_data import (
+    AddressChangeRepository,
+    PersonalDataRepository,
+)
 from webapp.application.interfaces.requests import RateLimiter, RequestContext, RequestInfo
 from webapp.application.interfaces.security import (
     Authenticators,
@@ -62,6 +66,8 @@ from webapp.application.interfaces.storage import (
 )
 
 __all__ = [
+    "AddressChangeRepository",
+    "PersonalDataRepository",
     "PAGE_SIZE",
     "AuditRepository",
     "Authenticators",

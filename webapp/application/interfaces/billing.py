@@ -27,6 +27,16 @@ class BillingGateway(Protocol):
         idempotency_key: str,
     ) -> str: ...
 
+    def update_customer(self, *, customer_id: str, email: str | None, phone: str | None,
+                        idempotency_key: str) -> None:
+        """The customer's email and phone become these (None clears one)."""
+        ...
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Cancel the customer's subscriptions now and delete the customer. A customer that
+        is already gone counts as deleted."""
+        ...
+
     def list_plans(self) -> list[Plan]:
         """Every active recurring price, with its product's name and metadata."""
         ...

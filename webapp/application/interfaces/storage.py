@@ -14,6 +14,10 @@ from webapp.application.interfaces.factors import (
     TotpRepository,
     WebAuthnChallengeRepository,
 )
+from webapp.application.interfaces.personal_data import (
+    AddressChangeRepository,
+    PersonalDataRepository,
+)
 from webapp.application.interfaces.sessions import KnownDeviceRepository
 from webapp.domain.billing import BillingEvent, Subscription
 from webapp.domain.model import (
@@ -153,6 +157,8 @@ class UnitOfWork(Protocol):
     devices: KnownDeviceRepository
     passkeys: PasskeyRepository
     webauthn_challenges: WebAuthnChallengeRepository
+    address_changes: AddressChangeRepository
+    personal_data: PersonalDataRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -7,6 +7,7 @@ bp = Blueprint("web", __name__)
 # Importing the modules registers the user loader and the views on ``bp``.
 from webapp.interface.web import (  # noqa: E402,F401
     account,
+    account_data,
     billing,
     invite,
     pages,

@@ -132,3 +132,17 @@ class TotpConfirmForm(WebForm):
     """The first code from a newly set-up authenticator app: it turns the app on."""
 
     code = StringField("6-digit code from your authenticator app", validators=[Length(max=20)])
+class NewEmailForm(WebForm):
+    new_email = EmailField("New email address", validators=[SHORT])
+
+
+class NewPhoneForm(WebForm):
+    new_phone = TelField("New phone number", validators=[SHORT])
+
+
+class ChangeCodeForm(WebForm):
+    code = StringField("6-digit code", validators=[Length(max=20)])
+
+
+class UndoForm(NewPasswordForm):
+    """Taking an address change back: the new password of the account."""

@@ -1,0 +1,200 @@
+"""Changing an address, exporting and deleting through the JSON API (SQLite and
+PostgreSQL), with the real adapters: signer, repositories, outbox, migrations' schema."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import PASSWORD
+from tests.helpers.app import audit_rows, set_user_columns
+from tests.integration.api.conftest import bearer, stored_user
+from webapp.extensions import db
+from webapp.infrastructure.orm import BillingEventRow
+
+EMAIL = "jane@example.com"
+NEW = "jane.new@example.com"
+NEW_PASSWORD = "a completely new passphrase"
+
+
+def _login(client, email=EMAIL, password=PASSWORD):
+    return client.post("/api/auth/login/", json={"email": email, "password": password})
+
+
+def _change(client, tokens, outbox):
+    asked = client.post("/api/auth/email-change/", headers=bearer(tokens["access"]),
+                        json={"new_email": NEW})
+    assert asked.status_code == 202, asked.json
+    return outbox.code("email", NEW)
+
+
+def test_change_confirm_and_undo(client, tokens, outbox, app):
+    code = _change(client, tokens, outbox)
+    assert stored_user(app, email=EMAIL) is not None  # nothing changed yet
+    assert outbox.last("email", EMAIL).payload["template"] == "address_change_requested"
+    done = client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                       json={"code": code})
+    assert done.status_code == 200, done.json
+    assert done.json["email"] == NEW and done.json["email_verified"] is True
+    assert _login(client, NEW).status_code == 200
+    undo = outbox.link_token(EMAIL, "/account/undo/")
+    bad = client.post("/api/auth/email-change/undo/", json={
+        "token": undo, "new_password": NEW_PASSWORD, "confirm_password": "different one"})
+    assert bad.status_code == 400 and "confirm_password" in bad.json["errors"]
+    back = client.post("/api/auth/email-change/undo/", json={
+        "token": undo, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert back.status_code == 200, back.json
+    assert client.get("/api/auth/me/", headers=bearer(tokens["access"])).status_code == 401
+    assert _login(client, EMAIL, NEW_PASSWORD).status_code == 200
+    assert _login(client, NEW, NEW_PASSWORD).status_code == 401
+    again = client.post("/api/auth/email-change/undo/", json={
+        "token": undo, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert again.status_code == 400
+
+
+def test_confirm_by_the_emailed_link_token(client, tokens, outbox):
+    _change(client, tokens, outbox)
+    token = outbox.link_token(NEW, "/account/email/confirm/")
+    done = client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                       json={"token": token})
+    assert done.status_code == 200 and done.json["email"] == NEW
+
+
+def test_taken_address_gets_the_same_answer(client, tokens, outbox, register):
+    register(NEW)
+    before = len(outbox.all("email", NEW))
+    taken = client.post("/api/auth/email-change/", headers=bearer(tokens["access"]),
+                        json={"new_email": NEW})
+    free = client.post("/api/auth/email-change/", headers=bearer(tokens["access"]),
+                       json={"new_email": "free@example.com"})
+    assert (taken.status_code, taken.json) == (free.status_code, free.json)
+    # NEW's account is unverified: its owner is told "someone tried", not sent a code
+    assert [m.payload["template"] for m in outbox.all("email", NEW)[before:]] == [
+        "address_taken"]
+
+
+def test_bad_input_is_a_clear_400(client, tokens):
+    auth = bearer(tokens["access"])
+    for body in ({"new_email": "not-an-address"}, {"new_email": EMAIL}, {"new_email": ""},
+                 {}):
+        answer = client.post("/api/auth/email-change/", headers=auth, json=body)
+        assert answer.status_code == 400, (body, answer.json)
+    wrong = client.post("/api/auth/email-change/confirm/", headers=auth,
+                        json={"code": "000000"})
+    assert wrong.status_code == 400
+    forged = client.post("/api/auth/email-change/undo/", json={
+        "token": "forged", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert forged.status_code == 400
+    cancel = client.post("/api/auth/me/delete/cancel/", json={"token": "forged"})
+    assert cancel.status_code == 400
+
+
+def test_fresh_endpoints_need_a_recent_sign_in(client, clock, tokens):
+    clock.advance(minutes=6)
+    auth = bearer(tokens["access"])
+    for method, path, body in (("post", "/api/auth/email-change/", {"new_email": NEW}),
+                               ("post", "/api/auth/phone-change/", {"new_phone": "+14155550199"}),
+                               ("get", "/api/auth/me/export/", None),
+                               ("delete", "/api/auth/me/", None)):
+        answer = getattr(client, method)(path, headers=auth, json=body)
+        assert answer.status_code == 403, path
+        assert answer.json["code"] == "reauthentication_required"
+
+
+def test_phone_added_then_removed(client, tokens, outbox, app):
+    auth = bearer(tokens["access"])
+    phone = "+14155550199"
+    assert client.post("/api/auth/phone-change/", headers=auth,
+                       json={"new_phone": phone}).status_code == 202
+    done = client.post("/api/auth/phone-change/confirm/", headers=auth,
+                       json={"code": outbox.code("sms", phone)})
+    assert done.status_code == 200 and done.json["phone"] == phone
+    gone = client.post("/api/auth/phone-change/", headers=auth, json={"new_phone": ""})
+    assert gone.status_code == 202
+    assert stored_user(app, email=EMAIL).phone is None
+    last = client.post("/api/auth/email-change/", headers=auth, json={"new_email": ""})
+    assert last.status_code == 400  # never the last proven address
+
+
+def test_export_is_an_attachment_with_no_secrets(client, tokens, app):
+    answer = client.get("/api/auth/me/export/", headers=bearer(tokens["access"]))
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"].startswith("attachment;")
+    data = json.loads(answer.get_data())
+    assert data["addresses"][0]["address"] == EMAIL and data["sessions"]
+    assert {e["event"] for e in data["activity"]} >= {"authn_login_success"}
+    user = stored_user(app, email=EMAIL)
+    assert user.password_hash not in answer.get_data(as_text=True)
+    assert "account_exported" in [row.kind for row in audit_rows(app)]
+
+
+def test_deletion_with_grace_then_cancel(client, tokens, outbox, app):
+    answer = client.delete("/api/auth/me/", headers=bearer(tokens["access"]))
+    assert answer.status_code == 202 and answer.json["erase_at"]
+    assert client.get("/api/auth/me/", headers=bearer(tokens["access"])).status_code == 401
+    assert _login(client).status_code == 401
+    token = outbox.link_token(EMAIL, "/account/delete/cancel/")
+    kept = client.post("/api/auth/me/delete/cancel/", json={"token": token})
+    assert kept.status_code == 200
+    assert _login(client).status_code == 200
+    assert client.post("/api/auth/me/delete/cancel/", json={"token": token}).status_code == 400
+
+
+def test_deletion_after_the_grace_erases_and_frees_the_address(client, clock, tokens, app,
+                                                               register):
+    user_id = stored_user(app, email=EMAIL).id
+    set_user_columns(app, user_id, stripe_customer_id="cus_gone")
+    with app.app_context():  # Stripe's events about the customer carry its email
+        for event_id, customer in (("evt_mine", "cus_gone"), ("evt_other", "cus_other")):
+            db.session.add(BillingEventRow(
+                id=event_id, type="customer.updated", created=clock.now(),
+                received_at=clock.now(),
+                payload={"data": {"object": {"customer": customer, "email": EMAIL}}}))
+        db.session.commit()
+    client.delete("/api/auth/me/", headers=bearer(tokens["access"]))
+    clock.advance(days=7, seconds=1)
+    with app.app_context():
+        app.extensions["services"].delivery.deliver_due("test")
+    assert stored_user(app, email=EMAIL) is None
+    rows = audit_rows(app)
+    assert rows and all(row.user_id != user_id and EMAIL not in json.dumps(row.data)
+                        for row in rows)
+    with app.app_context():
+        assert db.session.get(BillingEventRow, "evt_mine").payload == {"redacted": True}
+        assert db.session.get(BillingEventRow, "evt_other").payload["data"]
+    register(EMAIL)  # free again: a new, unverified account holds it
+    assert stored_user(app, email=EMAIL).email_verified_at is None
+
+
+def test_grace_zero_erases_at_once(app_factory):
+    app = app_factory(ACCOUNT_DELETION_GRACE=0)
+    client = app.test_client()
+    client.post("/api/auth/register/", json={"email": EMAIL, "password": PASSWORD})
+    from tests.conftest import Outbox
+
+    code = Outbox(app).code("email", EMAIL)
+    client.post("/api/auth/email-verify/", json={"email": EMAIL, "code": code})
+    access = _login(client).json["tokens"]["access"]
+    answer = client.delete("/api/auth/me/", headers=bearer(access))
+    assert answer.status_code == 202 and answer.json["erase_at"] is None
+    assert stored_user(app, email=EMAIL) is None
+
+
+def test_openapi_documents_every_new_endpoint(client):
+    paths = client.get("/api/openapi.json").json["paths"]
+    for path in ("/api/auth/email-change/", "/api/auth/email-change/confirm/",
+                 "/api/auth/email-change/undo/", "/api/auth/phone-change/",
+                 "/api/auth/phone-change/confirm/", "/api/auth/me/export/",
+                 "/api/auth/me/delete/cancel/"):
+        assert path in paths, path
+    assert "delete" in paths["/api/auth/me/"]
+
+
+def test_staff_command_deletes_and_the_last_staff_member_stays(app, runner, verified_user):
+    refused = runner.invoke(args=["users", "create-admin", "boss@example.com",
+                                  "--password", "a staff passphrase here"])
+    assert refused.exit_code == 0, refused.output
+    last = runner.invoke(args=["users", "delete", "boss@example.com", "--yes"])
+    assert last.exit_code != 0 and "last staff" in last.output
+    done = runner.invoke(args=["users", "delete", EMAIL, "--yes"])
+    assert done.exit_code == 0, done.output
+    assert stored_user(app, email=EMAIL).deletion_due_at is not None

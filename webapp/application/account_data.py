@@ -1,0 +1,205 @@
+"""A person's data: downloading all of it, and deleting the account.
+
+Deletion (recent sign-in) ends every session and token at once and refuses sign-in;
+the account is erased when ``ACCOUNT_DELETION_GRACE`` is over, by an outbox job due
+then (idempotent, retried, delivered by ``flask worker`` or the inline thread), unless
+the cancel link came first. Erasure removes the user row and what hangs on it, the
+bodies of their messages and the invitations to them, pseudonymises the audit log, and
+queues the deletion of the Stripe customer (a job of its own, so Stripe being down
+never holds the erasure back). A grace of 0 erases in the request itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from webapp.application.audit_log import write_json_line
+from webapp.application.common import Ports, Service
+from webapp.application.interfaces import UnitOfWork
+from webapp.application.tokens import TokenService
+from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
+from webapp.domain.model import MessageKind, OutboxMessage, User, new_uniquifier
+from webapp.domain.values import Channel
+
+CANCEL_PURPOSE = "account-delete-cancel"
+INVALID_CANCEL = "This cancel link is invalid, expired or already used."
+LAST_STAFF = ("This is the last staff account: make someone else staff first, so that "
+              "somebody can still run the site.")
+
+
+def _at(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class AccountDataService(Service):
+    def __init__(self, ports: Ports, tokens: TokenService) -> None:
+        super().__init__(ports)
+        self.tokens = tokens
+
+    # --- export ---------------------------------------------------------------------------
+
+    def export(self, user_id: int, auth_time: datetime | None) -> dict[str, Any]:
+        """Everything held about the user, as JSON-ready data. *Fresh*; rate-limited per
+        account; audited. Secrets (password hash, TOTP secret, code hashes) never leave."""
+        self.require_recent(auth_time)
+        self.ports.throttle.spend("export_per_account", str(user_id))
+        with self.ports.uow() as uow:
+            user = uow.users.get(user_id)
+            if user is None or not user.is_active:
+                raise AuthenticationRequired()
+            data = self._gather(uow, user)
+            self.audit(uow, "account_exported", user)
+            uow.commit()
+        return data
+
+    def _gather(self, uow: UnitOfWork, user: User) -> dict[str, Any]:
+        uid = user.id or 0
+        totp = uow.totp.for_user(uid)
+        return {
+            "exported_at": _at(self.now()),
+            "profile": {"id": user.id, "first_name": user.first_name,
+                        "last_name": user.last_name, "created_at": _at(user.created_at),
+                        "last_login_at": _at(user.last_login_at),
+                        "password_changed_at": _at(user.password_changed_at),
+                        "is_staff": user.is_staff},
+            "addresses": [{"channel": c.value, "address": user.address(c),
+                           "verified_at": _at(user.verified_at(c))} for c in user.channels()],
+            "address_changes": [
+                {"channel": c.channel.value, "from": c.old_value, "to": c.new_value,
+                 "requested_at": _at(c.created_at), "confirmed_at": _at(c.confirmed_at),
+                 "undone_at": _at(c.undone_at)} for c in uow.address_changes.for_user(uid)],
+            "sessions": [
+                {"id": f.id, "kind": "api", "created_at": _at(f.created_at),
+                 "ended_at": _at(f.revoked_at), "ip": f.ip, "user_agent": f.user_agent}
+                for f in uow.personal_data.families(uid)],
+            "activity": [{"event": e.kind, "at": _at(e.created_at), "ip": e.ip,
+                          "user_agent": e.user_agent}
+                         for e in uow.personal_data.activity(uid)],
+            "invitations": [
+                {"direction": "sent" if i.inviter_id == uid else "received", "email": i.email,
+                 "created_at": _at(i.created_at), "state": i.state(self.now()).value}
+                for i in uow.personal_data.invitations(uid, user.email)],
+            "billing": {"customer": user.stripe_customer_id, "subscriptions": [
+                {"id": s.stripe_id, "plan": s.price_id, "status": s.status,
+                 "current_period_end": _at(s.current_period_end),
+                 "cancel_at_period_end": s.cancel_at_period_end}
+                for s in uow.subscriptions.for_user(uid, user.stripe_customer_id)]},
+            "second_factors": {
+                "kinds": ["totp"] if totp is not None and totp.confirmed_at else [],
+                "recovery_codes_left": len(uow.recovery_codes.unused(uid))},
+        }
+
+    # --- deletion -------------------------------------------------------------------------
+
+    def request_deletion(self, user_id: int, auth_time: datetime | None) -> datetime | None:
+        """The user asks for their account to go. *Fresh*. Returns when it will be erased
+        (None: it already is)."""
+        self.require_recent(auth_time)
+        return self._delete(user_id, None)
+
+    def delete_by_staff(self, identifier: str, actor_id: int | None = None) -> datetime | None:
+        """``flask users delete``: the same path, audited as a staff action."""
+        with self.ports.uow() as uow:
+            user = (uow.users.get_by_email(identifier.strip().lower())
+                    or uow.users.get_by_phone(identifier.strip()))
+        if user is None:
+            raise NotFound("No account has that email address or phone number.")
+        return self._delete(user.id or 0, actor_id, staff=True)
+
+    def _delete(self, user_id: int, actor_id: int | None, staff: bool = False
+                ) -> datetime | None:
+        with self.ports.uow() as uow:
+            user = uow.users.get(user_id, lock=True)
+            if user is None or (not staff and not user.is_active):
+                raise AuthenticationRequired()
+            if user.deletion_due_at is not None:
+                raise Conflict("This account is already waiting for its deletion.")
+            if user.is_staff and user.is_active and uow.personal_data.active_staff() <= 1:
+                raise Conflict(LAST_STAFF)
+            actor = uow.users.get(actor_id) if actor_id is not None else None
+            self.audit(uow, "account_delete_requested", user, actor=actor, by_staff=staff)
+            grace = self.policy.account_deletion_grace
+            if not grace:
+                self.erase(uow, user, keep_message=None)
+                uow.commit()
+                return None
+            due = self.now() + grace
+            self._schedule(uow, user, due)
+            uow.commit()
+            return due
+
+    def _schedule(self, uow: UnitOfWork, user: User, due: datetime) -> None:
+        was_active = user.is_active
+        user.is_active, user.deletion_due_at = False, due
+        user.uniquifier = new_uniquifier()
+        uow.users.save(user)  # a new uniquifier: every browser session and token ends
+        self.tokens.revoke_all_in(uow, user, reason="account_deleted")
+        now = self.now()
+        uow.outbox.add(OutboxMessage(
+            kind=MessageKind.ACCOUNT_ERASE, payload={"user_id": user.id, "due": _at(due)},
+            created_at=now, next_attempt_at=due, user_id=user.id,
+            idempotency_key=f"erase-{user.id}-{int(due.timestamp())}"))
+        token = self.ports.signer.dumps(CANCEL_PURPOSE, {
+            "uid": user.id, "due": _at(due), "active": was_active})
+        context = {"cancel_link": self.policy.link(f"/account/delete/cancel/{token}"),
+                   "days": max(1, round(self.policy.account_deletion_grace.days)),
+                   "due": due.strftime("%-d %B %Y, %H:%M UTC")}
+        channel = Channel.EMAIL if user.email else Channel.PHONE
+        if channel is Channel.EMAIL and user.email:
+            self.send_email(uow, user.email, "account_deletion", context, user)
+        elif user.phone:
+            self.send_sms(uow, user.phone, "account_deletion", context, user)
+
+    def cancel_deletion(self, token: str) -> User:
+        """The cancel link: the account is back as it was (signed out; sign in again)."""
+        max_age = int(self.policy.account_deletion_grace.total_seconds()) or 1
+        try:
+            payload = self.ports.signer.loads(CANCEL_PURPOSE, token, max_age)
+        except InvalidToken as exc:
+            raise InvalidToken(INVALID_CANCEL) from exc
+        with self.ports.uow() as uow:
+            user = uow.users.get(int(payload.get("uid") or 0), lock=True)
+            if (user is None or user.deletion_due_at is None
+                    or _at(user.deletion_due_at) != payload.get("due")
+                    or self.now() >= user.deletion_due_at):
+                raise InvalidToken(INVALID_CANCEL)
+            user.deletion_due_at = None
+            user.is_active = bool(payload.get("active", True))
+            uow.users.save(user)
+            self.audit(uow, "account_delete_cancelled", user)
+            uow.commit()
+            return user
+
+    # --- erasure ----------------------------------------------------------------------------
+
+    def erase_job(self, message: OutboxMessage) -> None:
+        """The ``ACCOUNT_ERASE`` job, due at the end of the grace. Done (and nothing to do)
+        when the account is gone already or its deletion was cancelled."""
+        with self.ports.uow() as uow:
+            user = uow.users.get(int(message.payload.get("user_id") or 0), lock=True)
+            if user is None or _at(user.deletion_due_at) != message.payload.get("due"):
+                return
+            if user.deletion_due_at is not None and self.now() < user.deletion_due_at:
+                raise RuntimeError("the grace is not over yet")  # retried later
+            self.erase(uow, user, keep_message=message.id)
+            uow.commit()
+
+    def erase(self, uow: UnitOfWork, user: User, keep_message: int | None) -> None:
+        """Erase the person now, in this transaction; the Stripe customer is queued."""
+        pseudonym = f"erased-{secrets.token_hex(6)}"
+        if user.stripe_customer_id:
+            self.enqueue(uow, MessageKind.CUSTOMER_DELETE, None,
+                         {"customer_id": user.stripe_customer_id},
+                         idempotency_key=f"customer-delete-{user.stripe_customer_id}")
+        addresses = [a for a in (user.email, user.phone) if a]
+        addresses += [c.old_value for c in uow.address_changes.for_user(user.id or 0)
+                      if c.old_value]
+        uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
+                                user.stripe_customer_id)
+        event = self.audit_event("account_erased", None, subject=pseudonym,
+                                 customer_deleted=bool(user.stripe_customer_id))
+        event.ip = event.user_agent = ""  # with grace 0, the request is the person's
+        uow.audit.add(event)
+        write_json_line(event)

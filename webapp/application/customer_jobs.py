@@ -1,0 +1,41 @@
+"""Outbox jobs that keep the Stripe customer in step with the account: its addresses
+after a change, and its deletion (with its subscriptions) after the account's erasure.
+
+Each is retried by the delivery with backoff; billing off, they wait without spending
+attempts. Both are idempotent: an update sends the account's current addresses, and
+deleting a customer that is already gone counts as done.
+"""
+
+from __future__ import annotations
+
+from webapp.application.common import Ports, Service
+from webapp.application.delivery import BillingOff
+from webapp.application.interfaces import BillingGateway
+from webapp.domain.model import OutboxMessage
+
+
+class CustomerJobs(Service):
+    def __init__(self, ports: Ports, gateway: BillingGateway) -> None:
+        super().__init__(ports)
+        self.gateway = gateway
+
+    def update(self, message: OutboxMessage) -> None:
+        """``CUSTOMER_UPDATE``: the customer gets the account's email and phone as they are
+        now. No customer yet: nothing to do (it is created with the current ones)."""
+        with self.ports.uow() as uow:
+            user = uow.users.get(int(message.payload.get("user_id") or 0))
+        if user is None or not user.stripe_customer_id:
+            return
+        if not self.gateway.enabled:
+            raise BillingOff()
+        self.gateway.update_customer(
+            customer_id=user.stripe_customer_id, email=user.email, phone=user.phone,
+            idempotency_key=message.idempotency_key or f"outbox-{message.id}")
+
+    def delete(self, message: OutboxMessage) -> None:
+        """``CUSTOMER_DELETE``: cancel the customer's subscriptions and delete it."""
+        if not self.gateway.enabled:
+            raise BillingOff()
+        customer = str(message.payload.get("customer_id") or "")
+        if customer:
+            self.gateway.delete_customer(customer)

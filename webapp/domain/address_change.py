@@ -1,0 +1,57 @@
+"""A change of an account's email address or phone number, from request to undo.
+
+Nothing changes on the account until the new address is proven (``confirmed_at``).
+Once it is, the previous address (if it was proven) may take the change back within
+``UNDO_TTL``: that is how the owner recovers an account whose session was stolen.
+A change with no new address removes the address (never the last proven one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from webapp.domain.values import Channel
+
+CHANGE_TTL = timedelta(hours=24)  # a requested change waits this long for its proof
+UNDO_TTL = timedelta(days=7)  # the previous address may take it back this long
+
+
+@dataclass(eq=False)
+class AddressChange:
+    user_id: int
+    channel: Channel
+    old_value: str | None  # None: an address added where there was none
+    new_value: str | None  # None: the address is removed
+    created_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime | None = None
+    undo_until: datetime | None = None  # None: nothing to take back (no proven old address)
+    undone_at: datetime | None = None
+    cancelled_at: datetime | None = None  # a newer request replaced it, or an undo
+    id: int | None = None
+
+    @classmethod
+    def requested(cls, user_id: int, channel: Channel, old: str | None, new: str,
+                  now: datetime) -> AddressChange:
+        return cls(user_id=user_id, channel=channel, old_value=old, new_value=new,
+                   created_at=now, expires_at=now + CHANGE_TTL)
+
+    def is_pending(self, now: datetime) -> bool:
+        """Waiting for the new address to be proven: one at a time per channel."""
+        return (self.confirmed_at is None and self.cancelled_at is None
+                and now < self.expires_at)
+
+    def confirm(self, now: datetime, old_was_proven: bool) -> None:
+        self.confirmed_at = now
+        if self.old_value and old_was_proven:
+            self.undo_until = now + UNDO_TTL
+
+    def can_undo(self, now: datetime) -> bool:
+        return (self.confirmed_at is not None and self.undone_at is None
+                and self.undo_until is not None and now < self.undo_until)
+
+
+def removable(channels_proven: dict[Channel, bool], channel: Channel) -> bool:
+    """An address may go only while another proven address stays on the account."""
+    return any(proven for other, proven in channels_proven.items() if other is not channel)
