@@ -107,6 +107,12 @@ def log_in(page: Page, identifier: str, password: str = PASSWORD) -> None:
     expect(page).to_have_url(re.compile(r"/account$"))
 
 
+def log_out(page: Page) -> None:
+    """From any signed-in page: the header's button, then the login page's link shows."""
+    page.get_by_role("button", name="Log out", exact=True).click()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+
+
 def make_verified_user(server: AppServer, smtp: SmtpServer, email: str) -> None:
     """Quickly, through the JSON API: the browser parts are tested elsewhere."""
     requests.post(f"{server.url}/api/auth/register/", json={

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.e2e import servers
 from tests.e2e.servers import AppServer, SmtpServer
-from tests.e2e.test_browser_pages import log_in, make_verified_user, shoot
+from tests.e2e.test_browser_pages import log_in, log_out, make_verified_user, shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -69,6 +69,7 @@ def test_two_browsers_one_notice_end_the_other_from_the_list(contexts, server, s
     assert notice.message["Subject"] == "New sign-in to your Accounts account"
     assert "Device: Mobile Safari on iOS" in notice.text
     assert f"{server.url}/account/sessions" in notice.text or "/account/sessions" in notice.text
+    log_out(first)
     log_in(first, email)  # the laptop again (its device cookie): no second notice
 
     first.goto("/account/sessions")
