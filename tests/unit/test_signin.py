@@ -70,3 +70,25 @@ def test_each_door_is_issued_its_own_kind_of_sign_in(world, door):
     assert signed_in.user.phone == PHONE
     assert (signed_in.tokens is not None) == (door is Door.API)
     assert (len(world.store.families) == 1) == (door is Door.API)
+
+
+def test_a_fault_mid_check_gives_the_identifiers_check_slot_back():
+    # One password check per identifier at a time (issue 20): a database fault after the
+    # slot was taken (a 503 while the database restarts) must not leave the identifier
+    # refused until the slot expires.
+    from tests.fakes import make_world
+    from webapp.application.throttling import ThrottlePolicy
+
+    world = make_world(throttle=ThrottlePolicy())
+    verified(world)
+    signin = world.services.signin
+    real = signin.logins.find_user
+
+    def restarting(*args):  # noqa: ANN002, ANN202
+        raise ConnectionError("the database is restarting")
+
+    signin.logins.find_user = restarting
+    with pytest.raises(ConnectionError):
+        world.login(email=EMAIL, password=PASSWORD)
+    signin.logins.find_user = real
+    assert world.login(email=EMAIL, password=PASSWORD)[1].access  # not a 429

@@ -22,6 +22,7 @@ below). No transaction is open while the password is hashed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NoReturn
@@ -34,7 +35,7 @@ from webapp.application.interfaces import (
     UnitOfWorkFactory,
 )
 from webapp.application.tokens import TokenPair, TokenService
-from webapp.domain.errors import InvalidCredentials, Unverified
+from webapp.domain.errors import DomainError, InvalidCredentials, Unverified
 from webapp.domain.model import User
 from webapp.domain.passwords import normalize_password
 from webapp.domain.values import Channel, Email, Phone
@@ -98,6 +99,18 @@ class SignInService(Service):
         ``device``: the browser's device-cookie id, if it has one."""
         attempt = self.identify(email, phone, password, door)
         attempt.trusted, attempt.device = trusted, device
+        try:
+            return self._run(attempt)
+        except DomainError:
+            raise  # each refusal has given the identifier's check slot back
+        except Exception:
+            # A fault mid-check (the database restarting: a 503): give the slot back too,
+            # or every sign-in with this identifier would be refused until it expires.
+            with suppress(Exception):
+                self.ports.throttle.done_checking(attempt.account)
+            raise
+
+    def _run(self, attempt: SignIn) -> SignedIn:
         for _ in range(LOGIN_ROUNDS):
             attempt.user = self.logins.find_user(attempt.email, attempt.phone)
             for check in self.checks:
