@@ -58,7 +58,7 @@ class MfaService(Service):
         """A new secret, pending until ``confirm_totp``; a pending one is replaced."""
         self.require_recent(auth_time)
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is not None and device.confirmed:
                 raise Conflict("An authenticator app is already on. Remove it first.")
@@ -77,7 +77,7 @@ class MfaService(Service):
         or None. For a door that shows it again to whoever started it (the browser that
         got it from ``start_totp``, which needed a recent sign-in)."""
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is None or device.confirmed:
                 return None
@@ -92,7 +92,7 @@ class MfaService(Service):
     def confirm_totp(self, user_id: int, code: str) -> list[str]:
         """A right code turns the app on; the answer is the recovery codes, shown once."""
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is None or device.confirmed:
                 raise invalid_code()
@@ -108,7 +108,7 @@ class MfaService(Service):
     def disable_totp(self, user_id: int, auth_time: datetime | None) -> None:
         self.require_recent(auth_time)
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is None or not device.confirmed:
                 raise Conflict("No authenticator app is on.")
@@ -120,7 +120,7 @@ class MfaService(Service):
     def regenerate_recovery_codes(self, user_id: int, auth_time: datetime | None) -> list[str]:
         self.require_recent(auth_time)
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.active_user(uow, user_id)
             if not user.has_second_factor:
                 raise Conflict("Turn on a second factor first.")
             codes = self._new_recovery_codes(uow, user)
@@ -199,7 +199,8 @@ class MfaService(Service):
     # --- the pieces ------------------------------------------------------------------------
 
     @staticmethod
-    def _user(uow: UnitOfWork, user_id: int) -> User:
+    def active_user(uow: UnitOfWork, user_id: int) -> User:
+        """The account, locked for this change; InvalidCredentials when it is gone."""
         user = uow.users.get(user_id, lock=True)
         if user is None or not user.is_active:
             raise InvalidCredentials()

@@ -47,7 +47,7 @@ class PasskeyService(Service):
         with user verification preferred; the user's passkeys excluded."""
         self.require_recent(auth_time)
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.mfa.active_user(uow, user_id)
             existing = uow.passkeys.for_user(user_id)
             if len(existing) >= MAX_PASSKEYS:
                 raise Conflict(TOO_MANY)
@@ -63,7 +63,7 @@ class PasskeyService(Service):
     def register(self, user_id: int, credential: object, name: str | None) -> Passkey:
         """The browser's answer to ``registration_options``, verified and stored."""
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.mfa.active_user(uow, user_id)
             try:
                 passkey = self._verified_new(uow, user, credential, name)
             except InvalidToken as exc:
@@ -77,7 +77,7 @@ class PasskeyService(Service):
         """*Fresh.* Another user's passkey is not found (404), as a missing one."""
         self.require_recent(auth_time)
         with self.ports.uow() as uow:
-            user = self._user(uow, user_id)
+            user = self.mfa.active_user(uow, user_id)
             passkey = next((p for p in uow.passkeys.for_user(user_id) if p.id == passkey_id),
                            None)
             if passkey is None:
@@ -129,13 +129,6 @@ class PasskeyService(Service):
             return existing[0].user_handle
         keyed = self.ports.codes.hash(f"webauthn-user-handle:{user.id}")
         return b64url(hashlib.sha256(keyed.encode()).digest())
-
-    @staticmethod
-    def _user(uow: UnitOfWork, user_id: int) -> User:
-        user = uow.users.get(user_id, lock=True)
-        if user is None or not user.is_active:
-            raise InvalidCredentials()
-        return user
 
     def _verified_new(self, uow: UnitOfWork, user: User, credential: object,
                       name: str | None) -> Passkey:
