@@ -149,15 +149,17 @@ class Throttle:
         ``forget_failures``): so parallel guesses cannot all pass before the failure that
         locks is recorded, and exactly as many passwords as the lockout allows are ever
         checked. The lock is read after the slot is taken, so a guess that waited for
-        the one before sees the lock that one set. The attempt also counts against the
-        per-minute budget now, before the password is checked; a success gives it back.
+        the one before sees the lock that one set, and the per-minute failure budget that
+        the failures before it spent.
         """
         if self.limiter is None:
             return
         slot = _key("checking", account)
         if self.limiter.count(slot, CHECK_SLOT_TTL) > 1:
             raise Throttled(1)  # another guess at this identifier is being checked
-        wait = self.limiter.held_for(_key("lock", account)) or self.limiter.hit(
+        # The failure budget is read here and spent by record_failure: an attempt cut off
+        # by a fault (the database restarting) leaves nothing behind that a retry pays for.
+        wait = self.limiter.held_for(_key("lock", account)) or self.limiter.peek(
             self.limit("login_failed_per_account"), _key("login_failed_per_account", account))
         if wait:
             self.limiter.drop(slot)
@@ -167,6 +169,8 @@ class Throttle:
         """Count a failed login: (failures so far, seconds of the lock this started or 0)."""
         if self.limiter is None:
             return 0, 0
+        self.limiter.hit(self.limit("login_failed_per_account"),
+                         _key("login_failed_per_account", account))
         failures = self.limiter.count(_key("failures", account), self.policy.failure_memory)
         seconds = self.policy.lock_seconds(failures)
         if seconds:
