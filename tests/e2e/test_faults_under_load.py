@@ -174,8 +174,12 @@ def test_registrations_and_logins_through_a_postgresql_restart_and_a_redis_outag
             redis = redis_process(redis_port, tmp_path)
             redis.start(lambda: servers.port_open(redis_port))
             load.wait_answers(30, mark + 30)
-            # nothing depends on Redis being up: not one refusal while it was down or back
-            assert set(load.statuses(mark)) <= {200, 201}, load.statuses(mark)
+            # Redis down and back: honest answers only (the issue's "a success or a
+            # 503/429"), and service goes on: most requests succeed throughout. (A 429 may
+            # come from a check slot that a fault cut off, for its 10 s.)
+            during = load.statuses(mark)
+            assert set(during) <= OK, during
+            assert sum(status in (200, 201) for status in during) >= 0.8 * len(during), during
             # recovered: the last answers are all successes, from the same servers
             servers.wait_for(lambda: set(load.statuses()[-12:]) <= {200, 201}, 60,
                              what="only successes again")
