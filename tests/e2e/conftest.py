@@ -36,6 +36,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     yield
 
 
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[servers.SmtpServer]:
+    """One SMTP sink per test module, for the module's own site (``servers.mailing_site``)."""
+    with servers.SmtpServer() as server:
+        yield server
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[servers.SmtpServer]:
     with servers.SmtpServer() as smtp:

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -369,3 +369,15 @@ class HttpSink:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def mailing_site(tmp: Path, smtp: SmtpServer, port: int | None = None,
+                 **settings: Any) -> Iterator[AppServer]:
+    """A migrated SQLite site in ``tmp`` under gunicorn with 2 workers, its mail going to
+    ``smtp``; ``settings`` are more environment variables."""
+    env = app_env(f"sqlite:///{tmp / 'app.db'}", MAIL_SERVER=HOST, MAIL_PORT=smtp.port,
+                  **settings)
+    migrate(env)
+    with AppServer(env, workers=2, port=port, log_dir=tmp).start() as app:
+        yield app

@@ -22,12 +22,6 @@ WIDTHS = {"desktop": (1280, 900), "phone": (360, 780)}
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def sms() -> Iterator[HttpSink]:
     with HttpSink(name="sms-gateway") as sink:
         yield sink
@@ -35,12 +29,8 @@ def sms() -> Iterator[HttpSink]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, smtp, sms) -> Iterator[AppServer]:
-    tmp = tmp_path_factory.mktemp("web-e2e")
-    env = servers.app_env(f"sqlite:///{tmp / 'app.db'}", MAIL_SERVER=servers.HOST,
-                          MAIL_PORT=smtp.port, SMS_BACKEND="http",
-                          SMS_HTTP_URL=f"{sms.url}/messages", RESEND_COOLDOWN=3)
-    servers.migrate(env)
-    with AppServer(env, workers=2, log_dir=tmp).start() as app:
+    with servers.mailing_site(tmp_path_factory.mktemp("web-e2e"), smtp, SMS_BACKEND="http",
+                              SMS_HTTP_URL=f"{sms.url}/messages", RESEND_COOLDOWN=3) as app:
         yield app
 
 

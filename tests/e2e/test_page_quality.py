@@ -22,7 +22,7 @@ import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e import servers
-from tests.e2e.servers import ROOT, AppServer, SmtpServer
+from tests.e2e.servers import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -56,20 +56,10 @@ def axe_script() -> Path:
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def site(tmp_path_factory, smtp) -> Iterator[dict]:
     """A served app with a staff member, a customer with a long name and address, a
     failed login, an invitation and a few messages: enough for every page to have rows."""
-    tmp = tmp_path_factory.mktemp("quality")
-    env = servers.app_env(f"sqlite:///{tmp / 'app.db'}", MAIL_SERVER=servers.HOST,
-                          MAIL_PORT=smtp.port)
-    servers.migrate(env)
-    with AppServer(env, workers=2, log_dir=tmp).start() as app:
+    with servers.mailing_site(tmp_path_factory.mktemp("quality"), smtp) as app:
         app.flask("users", "create-admin", "boss@example.com", "--password", PASSWORD)
         api = requests.Session()
         api.headers["User-Agent"] = FIREFOX

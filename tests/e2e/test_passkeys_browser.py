@@ -35,19 +35,10 @@ AUTOFILL_SWITCH = """
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, smtp) -> Iterator[AppServer]:
-    tmp = tmp_path_factory.mktemp("passkeys-e2e")
-    port = servers.free_port()
-    env = servers.app_env(f"sqlite:///{tmp / 'app.db'}", MAIL_SERVER=servers.HOST,
-                          MAIL_PORT=smtp.port, APP_BASE_URL=f"http://localhost:{port}")
-    servers.migrate(env)
-    with AppServer(env, workers=2, port=port, log_dir=tmp).start() as app:
+    port = servers.free_port()  # WebAuthn refuses IP addresses: the site is localhost
+    with servers.mailing_site(tmp_path_factory.mktemp("passkeys-e2e"), smtp, port=port,
+                              APP_BASE_URL=f"http://localhost:{port}") as app:
         yield app
 
 

@@ -27,18 +27,8 @@ CODE = re.compile(r"^[a-z2-9]{5}-[a-z2-9]{5}$")
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, smtp) -> Iterator[AppServer]:
-    tmp = tmp_path_factory.mktemp("mfa-e2e")
-    env = servers.app_env(f"sqlite:///{tmp / 'app.db'}", MAIL_SERVER=servers.HOST,
-                          MAIL_PORT=smtp.port)
-    servers.migrate(env)
-    with AppServer(env, workers=2, log_dir=tmp).start() as app:
+    with servers.mailing_site(tmp_path_factory.mktemp("mfa-e2e"), smtp) as app:
         yield app
 
 
