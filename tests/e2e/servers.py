@@ -381,3 +381,15 @@ def mailing_site(tmp: Path, smtp: SmtpServer, port: int | None = None,
     migrate(env)
     with AppServer(env, workers=2, port=port, log_dir=tmp).start() as app:
         yield app
+
+
+def watched_page(context: Any) -> Iterator[Any]:
+    """A new page of ``context`` (Playwright) that fails the test on any console error
+    (a CSP violation, a script error) once the test is done with it."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.text} on {page.url}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    yield page
+    assert not [p for p in problems if "Failed to load resource" not in p], problems

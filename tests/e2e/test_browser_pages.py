@@ -12,7 +12,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e import servers
-from tests.e2e.servers import ROOT, AppServer, HttpSink, SmtpServer
+from tests.e2e.servers import ROOT, AppServer, HttpSink, SmtpServer, watched_page
 
 pytestmark = pytest.mark.e2e
 
@@ -54,13 +54,7 @@ def context(browser: Browser, server: AppServer) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Iterator[Page]:
     """A page that fails the test on any CSP violation or script error."""
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"{m.text} on {page.url}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    yield page
-    assert not [p for p in problems if "Failed to load resource" not in p], problems
+    yield from watched_page(context)
 
 
 def shoot(page: Page, name: str) -> None:
