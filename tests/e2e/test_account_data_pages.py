@@ -21,8 +21,9 @@ from tests.e2e.test_browser_pages import (
 )
 
 pytestmark = pytest.mark.e2e
-# The browser pages' fixtures: gunicorn with the SMTP sink, and a page that fails on CSP errors.
-smtp, sms, server, context, page = pages.smtp, pages.sms, pages.server, pages.context, pages.page
+# The browser pages' fixtures: gunicorn with the SMTP sink (``smtp`` itself comes from
+# tests/e2e/conftest.py), and a page that fails on CSP errors.
+sms, server, context, page = pages.sms, pages.server, pages.context, pages.page
 NEW_PASSWORD = "a completely new passphrase"
 
 
