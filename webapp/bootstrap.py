@@ -175,7 +175,13 @@ def sqlite_reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
 
 
 def logins_from(settings: Settings) -> LoginStore | None:
-    """PostgreSQL: a login is one read and one guarded write, no ORM (else the unit of work)."""
+    """A login is one read and one guarded write, no ORM: PostgreSQL's prepared
+    statements, SQLite's connection (else the unit of work)."""
+    if settings.DATABASE_URL.startswith("sqlite"):
+        # Imported here: it brings the sqlite3 module, which PostgreSQL servers never load.
+        from webapp.infrastructure.sqlite_logins import SqliteLogins
+
+        return SqliteLogins(lambda: db.engine)
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
     return PostgresLogins(lambda: db.engine)

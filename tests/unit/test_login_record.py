@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes import FakePasswordHasher, RacingPasswords, World
 from tests.helpers.world import EMAIL, PASSWORD, verified
-from webapp.application.interfaces import SuccessfulLogin
+from webapp.application.interfaces import LoginRecorded, SuccessfulLogin
 from webapp.application.signin import UnitOfWorkLogins
 from webapp.application.tokens import session_version
 from webapp.domain.errors import InvalidCredentials
@@ -25,14 +25,15 @@ class RecordingLogins(UnitOfWorkLogins):
         super().__init__(world.ports.uow)
         self.before_record = before_record
         self.records: list[SuccessfulLogin] = []
-        self.results: list[bool] = []
+        self.results: list[bool] = []  # written or not
 
-    def record(self, login: SuccessfulLogin) -> bool:
+    def record(self, login: SuccessfulLogin) -> LoginRecorded | None:
         self.records.append(login)
         if self.before_record is not None:
             self.before_record()
-        self.results.append(super().record(login))
-        return self.results[-1]
+        recorded = super().record(login)
+        self.results.append(recorded is not None)
+        return recorded
 
 
 def recording(world: World, before_record: Callable[[], None] | None = None) -> RecordingLogins:

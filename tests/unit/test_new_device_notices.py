@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.helpers.world import EMAIL, PASSWORD, PHONE, verified
 from webapp.application.interfaces import RequestInfo
-from webapp.application.signin import Door
+from webapp.application.signin import Door, UnitOfWorkLogins
 
 
 def sign_in(world, device=None, door=Door.BROWSER, email=EMAIL, phone=None):
@@ -76,3 +76,34 @@ def test_phone_only_accounts_get_a_text(world):
     sign_in(world, email=None, phone=PHONE, device="b" * 32)
     [text] = [m for m in world.texts(PHONE) if m.payload["template"] == "new_device"]
     assert "link=http://localhost:5000/account/sessions" in text.payload["body"]
+
+
+def test_a_known_device_is_written_at_most_once_a_day_with_the_login(world):
+    verified(world)
+    sign_in(world, device="a" * 32)
+    [device] = world.store.devices.values()
+    first = device.last_seen_at
+    world.clock.advance(hours=23)
+    sign_in(world, device="a" * 32)  # within the day: the login writes nothing for it
+    [device] = world.store.devices.values()
+    assert device.last_seen_at == first
+    world.clock.advance(hours=2)
+    sign_in(world, device="a" * 32)
+    [device] = world.store.devices.values()
+    assert device.last_seen_at == world.clock.now() and device.first_seen_at == first
+
+
+def test_the_device_is_recorded_in_the_logins_own_write(world):
+    verified(world)
+    sign_in(world, device="a" * 32)
+    opened = []
+    uow = world.ports.uow
+
+    def counting():  # noqa: ANN202
+        opened.append(1)
+        return uow()
+
+    world.ports.uow = counting
+    world.services.signin.logins = UnitOfWorkLogins(counting)
+    sign_in(world, device="a" * 32)
+    assert len(opened) == 2  # the login's read and its write: none of the notices' own

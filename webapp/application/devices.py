@@ -8,23 +8,21 @@ a missing or tampered one is simply a new device); an API client by its user age
 its network (/24, /48). Only digests of either are stored. The account's first sign-in
 (right after registering) is not announced: it has no devices yet to compare with.
 
-Called by the sign-in pipeline once a sign-in is recorded (``SignInService.after_sign_in``).
+The sign-in pipeline records the device with the login, in the login's one write
+(``SignInService.device_of``, ``LoginStore.record``), and hands what that write found to
+``after_sign_in``: a sign-in from a known device costs no transaction of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from webapp.application.common import Ports, Service
-from webapp.application.interfaces import RequestInfo, UniqueConflict, UnitOfWork
+from webapp.application.interfaces import RequestInfo, UnitOfWork
 from webapp.application.signin import Door, SignIn
 from webapp.domain.model import User
-from webapp.domain.sessions import KnownDevice, SessionKind, device_key, ip_network
-
-# A known device's last-seen day is written at most this often (most sign-ins only read).
-REFRESH_SEEN = timedelta(days=1)
+from webapp.domain.sessions import DeviceSeen, DeviceVisit, SessionKind, device_key, ip_network
 
 
 class NewDeviceNotices(Service):
@@ -32,41 +30,25 @@ class NewDeviceNotices(Service):
         super().__init__(ports)
         self.device_label = device_label
 
-    def after_sign_in(self, attempt: SignIn, user: User) -> None:
-        info = self.ports.request.current()
-        key = self.key_of(attempt, info)
-        if key is None:
+    def device_of(self, attempt: SignIn) -> DeviceVisit | None:
+        """The device the login records (``SignInService.device_of``); None: not tracked."""
+        key = self.key_of(attempt, self.ports.request.current())
+        return None if key is None else DeviceVisit(key, self.now())
+
+    def after_sign_in(self, attempt: SignIn, user: User, seen: DeviceSeen | None) -> None:
+        """Announce a device new to an account that had others (the login's own write
+        found that out: most sign-ins cost nothing more here)."""
+        if seen is None or not seen.worth_a_notice:
             return
-        # UniqueConflict: the same device's sign-in racing this one recorded it (and told).
-        with suppress(UniqueConflict):
-            self._remember(user, key, info)
+        with self.ports.uow() as uow:
+            self._notify(uow, user, self.ports.request.current(), seen.visit.at)
+            uow.commit()
 
     def key_of(self, attempt: SignIn, info: RequestInfo) -> str | None:
         if attempt.door is Door.BROWSER:
             # A browser door without a device id cannot be told apart: not tracked.
             return device_key(SessionKind.BROWSER, attempt.device) if attempt.device else None
         return device_key(SessionKind.API, f"{info.user_agent}|{ip_network(info.ip)}")
-
-    def _remember(self, user: User, key: str, info: RequestInfo) -> None:
-        now = self.now()
-        with self.ports.uow() as uow:
-            known = uow.devices.get(user.id or 0, key)
-            if known is not None and known.is_remembered(now):
-                if now - known.last_seen_at >= REFRESH_SEEN:
-                    known.last_seen_at = now
-                    uow.devices.save(known)
-                    uow.commit()
-                return
-            first = not uow.devices.has_any(user.id or 0)
-            if known is None:
-                uow.devices.add(KnownDevice(user_id=user.id or 0, key=key,
-                                            first_seen_at=now, last_seen_at=now))
-            else:
-                known.last_seen_at = now
-                uow.devices.save(known)
-            if not first:
-                self._notify(uow, user, info, now)
-            uow.commit()
 
     def _notify(self, uow: UnitOfWork, user: User, info: RequestInfo, now: datetime) -> None:
         device = self.device_label(info.user_agent)

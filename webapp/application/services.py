@@ -101,7 +101,9 @@ class Adapters:
 def wire_services(ports: Ports, adapters: Adapters) -> Services:
     tokens = TokenService(ports, adapters.codec)
     signin = SignInService(ports, tokens, adapters.logins)
-    signin.after_sign_in.append(NewDeviceNotices(ports, adapters.device_label).after_sign_in)
+    notices = NewDeviceNotices(ports, adapters.device_label)
+    signin.device_of = notices.device_of  # recorded with the login, in the same write
+    signin.after_sign_in.append(notices.after_sign_in)
     verification = VerificationService(ports)
     resets = PasswordResetService(ports, tokens, verification)
     accounts = AccountService(ports, verification, tokens, resets)

@@ -10,13 +10,16 @@ django-allauth's login stages. Each stage may stop it with a domain error:
               it stops a sign-in whose password was right, to be finished later by
               ``finish`` once the factor is proven.
 3. record     the login written in one step (last login, a rehashed password, the
-              audit event, a refresh family for the API), provided the account is
-              still as it was checked; otherwise the checks run again, once
+              audit event, a refresh family for the API, the device it came from),
+              provided the account is still as it was checked; otherwise the checks
+              run again, once; then the ``after_sign_in`` hooks (new-device notices)
 4. issue      the API door gets a token pair; the browser door starts its own session
 
 The storage behind steps 1 and 3 is the ``LoginStore`` port: two prepared statements
-on PostgreSQL (infrastructure/logins.py), the unit of work elsewhere (``UnitOfWorkLogins``
-below). No transaction is open while the password is hashed.
+on PostgreSQL (infrastructure/logins.py), a read and one short transaction on SQLite's
+own connection (infrastructure/sqlite_logins.py), the unit of work for the fakes
+(``UnitOfWorkLogins`` below, the reference for what both do). No transaction is open
+while the password is hashed.
 """
 
 from __future__ import annotations
@@ -30,14 +33,17 @@ from typing import NoReturn
 from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service, find_user, parse_identifier
 from webapp.application.interfaces import (
+    LoginRecorded,
     LoginStore,
     SuccessfulLogin,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 from webapp.application.tokens import TokenPair, TokenService
 from webapp.domain.errors import DomainError, InvalidCredentials, Unverified
 from webapp.domain.model import User
 from webapp.domain.passwords import normalize_password
+from webapp.domain.sessions import DeviceSeen, DeviceVisit, KnownDevice
 from webapp.domain.values import Channel, Email, Phone
 
 # A login whose account changed between the read and the write is checked again against
@@ -75,8 +81,15 @@ class SignedIn:
 
 
 Stage = Callable[[SignIn], None]
-# Called once a sign-in is recorded, with the signed-in user (e.g. new-device notices).
-AfterSignIn = Callable[[SignIn, User], None]
+# The device a sign-in comes from, recorded with the login (None: not tracked).
+DeviceOf = Callable[[SignIn], DeviceVisit | None]
+# Called once a sign-in is recorded, with the signed-in user and what its device's record
+# was (e.g. new-device notices).
+AfterSignIn = Callable[[SignIn, User, DeviceSeen | None], None]
+
+
+def _untracked(_attempt: SignIn) -> None:
+    return None
 
 
 class SignInService(Service):
@@ -87,6 +100,7 @@ class SignInService(Service):
         self.tokens = tokens
         self.logins = logins or UnitOfWorkLogins(ports.uow)
         self.checks: list[Stage] = [self.check_password, self.check_account]
+        self.device_of: DeviceOf = _untracked
         self.after_sign_in: list[AfterSignIn] = []
 
     def with_password(
@@ -172,11 +186,12 @@ class SignInService(Service):
         """Record the login and issue what the door gets; None (nothing written) when the
         account changed since it was checked."""
         login = self._successful_login(attempt)
-        if not self.logins.record(login):
+        recorded = self.logins.record(login)
+        if recorded is None:
             return None
         write_json_line(login.event)
         for hook in self.after_sign_in:
-            hook(attempt, login.user)
+            hook(attempt, login.user, recorded.device)
         if attempt.door is Door.API:
             assert login.family is not None
             auth_time = int(self.now().timestamp())
@@ -198,6 +213,7 @@ class SignInService(Service):
             verified_hash=user.password_hash,
             event=self.audit_event("authn_login_success", signed_in),
             family=family,
+            device=self.device_of(attempt),
         )
 
     def fail(self, attempt: SignIn, reason: str) -> NoReturn:
@@ -222,17 +238,35 @@ class UnitOfWorkLogins:
         with self._uow() as uow:  # a read of its own, rolled back before the hash
             return find_user(uow, email, phone)
 
-    def record(self, login: SuccessfulLogin) -> bool:
+    def record(self, login: SuccessfulLogin) -> LoginRecorded | None:
         with self._uow() as uow:
             user = uow.users.get(login.user.id or 0, lock=True)
             if user is None or not login.still_applies_to(user):
-                return False
+                return None
             # Only what a login changes: anything else may have moved since the read.
             user.last_login_at = login.user.last_login_at
             user.password_hash = login.user.password_hash
             uow.users.save(user)
             if login.family is not None:
                 uow.families.add(login.family)
+            seen = None if login.device is None else _see_device(uow, user.id or 0,
+                                                                 login.device)
             uow.audit.add(login.event)
             uow.commit()
-            return True
+            return LoginRecorded(seen)
+
+
+def _see_device(uow: UnitOfWork, user_id: int, visit: DeviceVisit) -> DeviceSeen:
+    """The device's record before this login, and the login's change to it."""
+    known = uow.devices.get(user_id, visit.key)
+    had_devices = known is not None or uow.devices.has_any(user_id)
+    if known is None:
+        uow.devices.add(KnownDevice(user_id=user_id, key=visit.key,
+                                    first_seen_at=visit.at, last_seen_at=visit.at))
+        return DeviceSeen(visit, inserted=True, previous_seen_at=None,
+                          had_devices=had_devices)
+    previous = known.last_seen_at
+    if previous <= visit.refresh_before:
+        known.last_seen_at = visit.at
+        uow.devices.save(known)
+    return DeviceSeen(visit, inserted=False, previous_seen_at=previous, had_devices=True)

@@ -16,6 +16,8 @@ from enum import StrEnum
 TOUCH_EVERY = timedelta(minutes=1)
 # A device not seen for this long is new again: its next sign-in is announced.
 DEVICE_MEMORY = timedelta(days=90)
+# A known device's last-seen time is written at most this often (most sign-ins only read).
+DEVICE_REFRESH = timedelta(days=1)
 # What every id in the list looks like (browser session ids and refresh family ids).
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -76,8 +78,41 @@ class KnownDevice:
     last_seen_at: datetime
     id: int | None = None
 
-    def is_remembered(self, now: datetime) -> bool:
-        return now - self.last_seen_at <= DEVICE_MEMORY
+
+@dataclass(frozen=True)
+class DeviceVisit:
+    """The device a sign-in came from, recorded with the login in the same write: added
+    if the account does not have it, its last-seen time moved if older than a day."""
+
+    key: str
+    at: datetime
+
+    @property
+    def refresh_before(self) -> datetime:
+        """A stored last-seen time at or before this is moved to ``at``."""
+        return self.at - DEVICE_REFRESH
+
+
+@dataclass(frozen=True)
+class DeviceSeen:
+    """What recording a ``DeviceVisit`` found, as it was before the login's write."""
+
+    visit: DeviceVisit
+    inserted: bool  # this write added the device (a racing sign-in's insert is not ours)
+    previous_seen_at: datetime | None  # when it was last seen before (None: never)
+    had_devices: bool  # the account had any device before (else this is its first)
+
+    @property
+    def is_new(self) -> bool:
+        forgotten = (self.previous_seen_at is not None
+                     and self.visit.at - self.previous_seen_at > DEVICE_MEMORY)
+        return self.inserted or forgotten
+
+    @property
+    def worth_a_notice(self) -> bool:
+        """New to an account that had devices: the first sign-in (right after
+        registering) is not announced; it has nothing to compare with."""
+        return self.is_new and self.had_devices
 
 
 def device_key(kind: SessionKind, identity: str) -> str:

@@ -5,9 +5,12 @@
    transaction stays open across the ~20 ms password hash that follows.
 2. The login is written by one statement: an UPDATE of the user guarded by what the
    password was checked against (still active, same uniquifier, same password
-   hash), and INSERTs of the refresh family and the audit event that take their
-   rows from the UPDATE's RETURNING, so they happen only if the guard held. One
-   statement is atomic without BEGIN/COMMIT, and costs one round trip.
+   hash), and INSERTs of the refresh family, the device (an upsert: its last-seen
+   time moves at most daily) and the audit event that take their rows from the
+   UPDATE's RETURNING, so they happen only if the guard held. The same statement
+   returns what the device's record was before (every part of it reads the
+   snapshot from before its writes). One statement is atomic without BEGIN/COMMIT,
+   and costs one round trip.
 
 The ORM unit of work would spend more CPU than the database on this path (a flush
 per repository call); SQLite and the fakes keep it (``UnitOfWorkLogins`` in
@@ -22,8 +25,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from webapp.application.interfaces import SuccessfulLogin
+from webapp.application.interfaces import LoginRecorded, SuccessfulLogin
 from webapp.domain.model import User
+from webapp.domain.sessions import DeviceSeen
 from webapp.domain.values import Email, Phone
 from webapp.infrastructure.autocommit import autocommit_connection
 from webapp.infrastructure.readers import select_user_by, user_from_row
@@ -31,7 +35,9 @@ from webapp.infrastructure.readers import select_user_by, user_from_row
 _USER_BY_EMAIL = select_user_by("email")
 _USER_BY_PHONE = select_user_by("phone")
 
-# The family is inserted only for a token login (a browser login has none).
+# The family is inserted only for a token login (a browser login has none), the device
+# only when the login tracks one. ``inserted``: this statement added the device (a racing
+# sign-in's insert is not ours: (xmax = 0) holds only for a row this statement created).
 _RECORD = """
 WITH login AS (
     UPDATE users SET last_login_at = %(last_login_at)s, password_hash = %(password_hash)s
@@ -51,8 +57,22 @@ WITH login AS (
     SELECT %(kind)s, %(created_at)s, login.id, %(actor_id)s, %(ip)s, %(user_agent)s,
            %(request_id)s, %(data)s::json
     FROM login
+), previous AS (
+    SELECT last_seen_at FROM known_devices
+    WHERE user_id = %(user_id)s AND key = %(device_key)s
+), any_device AS (
+    SELECT EXISTS (SELECT 1 FROM known_devices WHERE user_id = %(user_id)s) AS had
+), device AS (
+    INSERT INTO known_devices (user_id, key, first_seen_at, last_seen_at)
+    SELECT login.id, %(device_key)s, %(device_at)s, %(device_at)s
+    FROM login WHERE %(with_device)s
+    ON CONFLICT (user_id, key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+    WHERE known_devices.last_seen_at <= %(device_refresh_before)s
+    RETURNING (xmax = 0) AS inserted
 )
-SELECT id FROM login"""
+SELECT login.id, (SELECT inserted FROM device), (SELECT last_seen_at FROM previous),
+       (SELECT had FROM any_device)
+FROM login"""
 
 _NO_FAMILY = dict.fromkeys(
     ("family_id", "family_created_at", "family_generation", "family_rotated_at",
@@ -68,6 +88,11 @@ def _parameters(login: SuccessfulLogin) -> dict[str, Any]:
         "ip": event.ip, "user_agent": event.user_agent, "request_id": event.request_id,
         "data": json.dumps(event.data),
     }
+    device = login.device
+    parameters.update({"with_device": device is not None,
+                       "device_key": device.key if device else None,
+                       "device_at": device.at if device else None,
+                       "device_refresh_before": device.refresh_before if device else None})
     if family is None:
         parameters.update(_NO_FAMILY, with_family=False)
     else:
@@ -99,7 +124,13 @@ class PostgresLogins:
             row = cursor.execute(query, {"value": value}, prepare=True).fetchone()
         return user_from_row(row) if row is not None else None
 
-    def record(self, login: SuccessfulLogin) -> bool:
+    def record(self, login: SuccessfulLogin) -> LoginRecorded | None:
         with autocommit_connection(self._engine()) as connection:
             row = connection.execute(_RECORD, _parameters(login), prepare=True).fetchone()
-        return row is not None
+        if row is None:
+            return None
+        if login.device is None:
+            return LoginRecorded()
+        _, inserted, previous, had = row
+        return LoginRecorded(DeviceSeen(login.device, inserted=bool(inserted),
+                                        previous_seen_at=previous, had_devices=bool(had)))

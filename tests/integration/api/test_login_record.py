@@ -22,6 +22,7 @@ from webapp.extensions import db
 from webapp.infrastructure.logins import PostgresLogins
 from webapp.infrastructure.orm import AuditEventRow, RefreshFamilyRow
 from webapp.infrastructure.security import Argon2Hasher
+from webapp.infrastructure.sqlite_logins import SqliteLogins
 
 LOGIN = "/api/auth/login/"
 NEW_PASSWORD = "a brand new passphrase"
@@ -51,8 +52,9 @@ def post_login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any
                        headers={"User-Agent": "login-test/1.0"})
 
 
-def test_postgresql_logins_take_the_one_statement_path(app):
-    assert isinstance(app.extensions["services"].signin.logins, PostgresLogins) == is_postgres()
+def test_logins_take_the_path_without_the_orm(app):
+    logins = app.extensions["services"].signin.logins
+    assert isinstance(logins, PostgresLogins if is_postgres() else SqliteLogins)
 
 
 def test_a_login_writes_last_login_at_one_family_and_one_audit_row(app, client, clock,

@@ -30,6 +30,7 @@ from webapp.domain.model import (
     RefreshFamily,
     User,
 )
+from webapp.domain.sessions import DeviceSeen, DeviceVisit
 from webapp.domain.values import Email, Phone
 
 
@@ -209,13 +210,15 @@ class SuccessfulLogin:
 
     ``user`` carries the new ``last_login_at`` and ``password_hash`` (rehashed or the
     same); ``verified_hash`` is the stored hash the password was checked against.
-    ``family`` is the new refresh family of a token login (None for a browser login).
+    ``family`` is the new refresh family of a token login (None for a browser login);
+    ``device`` the device it came from (None: not tracked), for new-device notices.
     """
 
     user: User
     verified_hash: str
     event: AuditEvent
     family: RefreshFamily | None = None
+    device: DeviceVisit | None = None
 
     def still_applies_to(self, current: User) -> bool:
         """The account is still as it was checked: active, with the same session version
@@ -234,11 +237,20 @@ class LoginStore(Protocol):
 
     def find_user(self, email: Email | None, phone: Phone | None) -> User | None: ...
 
-    def record(self, login: SuccessfulLogin) -> bool:
+    def record(self, login: SuccessfulLogin) -> LoginRecorded | None:
         """Write the login at once if ``login.still_applies_to`` the stored account:
-        ``last_login_at`` and ``password_hash``, the family and the audit event.
-        False, and nothing written, when it does not."""
+        ``last_login_at`` and ``password_hash``, the family, the audit event and the
+        device (added if the account lacks it; its last-seen time moved if at or before
+        ``refresh_before``). None, and nothing written, when it does not apply."""
         ...
+
+
+@dataclass(frozen=True)
+class LoginRecorded:
+    """A login written; ``device``: what its device's record was before (None: the login
+    tracked no device)."""
+
+    device: DeviceSeen | None = None
 
 
 class UniqueConflict(Exception):
