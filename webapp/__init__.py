@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import uuid
+from os import urandom
 from pathlib import Path
 from typing import Any
 
@@ -215,12 +215,17 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     ]
     if not settings.is_development:
         defaults.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    # A JSON answer loads nothing and is framed by nobody: OWASP's REST policy, stricter
+    # (and shorter, on the hottest answers) than the pages' one.
+    api = [(name, "default-src 'none'; frame-ancestors 'none'"
+            if name == "Content-Security-Policy" else value) for name, value in defaults]
     no_store = ("Cache-Control", "no-store")
 
     @app.before_request
     def _request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex gave, for less CPU (this runs on every request)
+        g.request_id = incoming if incoming and REQUEST_ID.match(incoming) else urandom(16).hex()
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -228,7 +233,9 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
         headers["X-Request-ID"] = g.get("request_id", "")
         present = {name.lower() for name, _value in headers.items()}
         wanted = defaults
-        if request.path.startswith("/api/") or response.mimetype == "text/html":
+        if request.path.startswith("/api/") and response.mimetype != "text/html":
+            wanted = [*api, no_store]
+        elif request.path.startswith("/api/") or response.mimetype == "text/html":
             # Pages are per-user and carry CSRF tokens (some carry link tokens): never cached.
             wanted = [*defaults, no_store]
         for name, value in wanted:

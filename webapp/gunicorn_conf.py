@@ -24,6 +24,7 @@ believes comes from ``TRUSTED_PROXIES`` (ProxyFix in the app), not from gunicorn
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -60,6 +61,16 @@ proc_name = "webapp"
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1").lower() not in ("0", "false", "no", "off")
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """In the master, before each worker is forked: move every object the master holds
+    (with ``preload_app``, the whole loaded app) out of the garbage collector's sight
+    (``gc.freeze``). They live as long as the process anyway; a worker's collections then
+    no longer walk them (less CPU per request) nor write to their pages, which stay
+    shared with the master (less memory per worker)."""
+    gc.collect()
+    gc.freeze()
 
 
 def post_fork(server: Any, worker: Any) -> None:

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import weakref
 
 from flask import Flask
 
@@ -44,6 +45,8 @@ class InlineDispatcher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._running_here = False  # the thread was started in this very process
+        _DISPATCHERS.add(self)
 
     def serve(self, delivery: DeliveryService) -> None:
         self.delivery = delivery
@@ -55,10 +58,12 @@ class InlineDispatcher:
         self._wake.set()
 
     def ensure_running(self) -> None:
-        """Start the thread in this process if it is not running (cheap when it is)."""
-        thread = self._thread
-        if thread is None or self._pid != os.getpid() or not thread.is_alive():
-            self._ensure_thread()
+        """Start the thread in this process if it is not running. Runs before every
+        request: once it has started here, this is one attribute read (the thread
+        survives every error of its own, and a fork clears the flag: see ``_forked``)."""
+        if self._running_here:
+            return
+        self._ensure_thread()
 
     def stop(self, timeout: float = 25.0) -> bool:
         """The process is exiting: finish the message in hand, hand back the rest, start
@@ -85,6 +90,7 @@ class InlineDispatcher:
                 self._thread = threading.Thread(target=self._run, name="outbox-delivery",
                                                 daemon=True)
                 self._thread.start()
+            self._running_here = True
 
     def _run(self) -> None:
         name = worker_name("inline")
@@ -103,3 +109,15 @@ class InlineDispatcher:
                 self._idle.set()
             self._wake.wait(self.poll)
         self._idle.set()
+
+
+# After a fork (gunicorn's workers), the parent's thread does not exist in the child.
+_DISPATCHERS: weakref.WeakSet[InlineDispatcher] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for dispatcher in list(_DISPATCHERS):
+        dispatcher._running_here = False  # noqa: SLF001
+
+
+os.register_at_fork(after_in_child=_forked)

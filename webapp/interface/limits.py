@@ -135,7 +135,8 @@ def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) ->
     """Wrap each listed view with its rule's per-address limit (all must exist)."""
     table = endpoints or ENDPOINT_LIMITS
     check_limit_table(app, table)
-    if not app.extensions.get("retry_after_only_when_refused"):
+    # Only Flask-Limiter adds the header to a success: without limits, nothing to take off.
+    if app.config["RATELIMIT_ENABLED"] and not app.extensions.get("retry_after_only_when_refused"):
         app.extensions["retry_after_only_when_refused"] = True
         # After-request functions run last-registered first: at the front, this one runs
         # after Flask-Limiter's, which adds the header.
