@@ -1,32 +1,29 @@
-"""Sending one email with Flask-Mail over SMTP, with a timeout on every network operation.
+"""Sending email with Flask-Mail over SMTP, with a timeout on every network operation.
 
 Loaded by ``SmtpMailer.send`` on the first message, not at start-up.
+
+A burst of messages (a wave of sign-ups, a batch of due retries) goes over one SMTP
+connection: the delivery thread keeps its connection for ``KEEP_FOR`` seconds after each
+message (far below the 5 minutes RFC 5321 asks servers to wait), so a message that
+follows soon skips the TCP handshake, the greeting, EHLO (STARTTLS and AUTH) and QUIT.
+A kept connection found closed by the server is replaced at once, and the message sent
+on the new one; one kept longer is ended first. Flask-Mail's ``MAIL_MAX_EMAILS`` still
+reconnects after that many messages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import threading
+import time
 
 from flask import current_app
 from flask_mail import Connection, Mail, Message
 
 from webapp.infrastructure.timeouts import SMTP_TIMEOUT
 
-
-def send_mail(sender: str, to: str, subject: str, text: str, html: str,
-              message_id: str) -> None:
-    message = Message(subject=subject, recipients=[to], body=text, html=html or None,
-                      sender=sender, extra_headers={"X-Outbox-Key": message_id})
-    with TimedConnection(_state()) as connection:
-        message.send(connection)
-
-
-def _state():  # noqa: ANN202 - flask_mail's private _Mail
-    """Flask-Mail's settings for this app (what ``Mail.init_app`` would have stored)."""
-    app = current_app
-    if "mail" not in app.extensions:
-        app.extensions["mail"] = Mail().init_mail(app.config, app.debug, app.testing)
-    return app.extensions["mail"]
+KEEP_FOR = 5.0  # seconds an idle connection waits for the next message of its thread
 
 
 class TimedConnection(Connection):
@@ -44,3 +41,74 @@ class TimedConnection(Connection):
         if state.username and state.password:
             host.login(state.username, state.password)
         return host
+
+
+class _Kept(threading.local):
+    """This thread's open connection, the settings it was opened with, when last used."""
+
+    connection: TimedConnection | None = None
+    settings: tuple[object, ...] = ()
+    used_at: float = 0.0
+
+
+_kept = _Kept()
+
+
+def send_mail(sender: str, to: str, subject: str, text: str, html: str,
+              message_id: str) -> None:
+    message = Message(subject=subject, recipients=[to], body=text, html=html or None,
+                      sender=sender, extra_headers={"X-Outbox-Key": message_id})
+    state = _state()
+    settings = (id(state), state.server, state.port, state.username, state.password,
+                state.use_tls, state.use_ssl)
+    connection = _kept.connection
+    if connection is not None and (_kept.settings != settings
+                                   or time.monotonic() - _kept.used_at > KEEP_FOR):
+        close_kept()
+        connection = None
+    if connection is not None:
+        try:
+            connection.send(message)
+        except (smtplib.SMTPServerDisconnected, ConnectionError):
+            # The server ended the kept connection (before taking this message): a new one.
+            close_kept()
+        except BaseException:
+            close_kept()  # a refusal leaves the session in no state worth keeping
+            raise
+        else:
+            _kept.used_at = time.monotonic()
+            return
+    connection = TimedConnection(state)
+    connection.__enter__()  # opens it; closed by close_kept (or replaced) later
+    try:
+        connection.send(message)
+    except BaseException:
+        _quit(connection)
+        raise
+    _kept.connection, _kept.settings, _kept.used_at = connection, settings, time.monotonic()
+
+
+def close_kept() -> None:
+    """End this thread's kept connection, if any (QUIT, or just close if that fails)."""
+    connection, _kept.connection = _kept.connection, None
+    if connection is not None:
+        _quit(connection)
+
+
+def _quit(connection: TimedConnection) -> None:
+    host, connection.host = connection.host, None
+    if host is None:
+        return
+    try:
+        host.quit()
+    except (smtplib.SMTPException, OSError):
+        with contextlib.suppress(OSError):
+            host.close()
+
+
+def _state():  # noqa: ANN202 - flask_mail's private _Mail
+    """Flask-Mail's settings for this app (what ``Mail.init_app`` would have stored)."""
+    app = current_app
+    if "mail" not in app.extensions:
+        app.extensions["mail"] = Mail().init_mail(app.config, app.debug, app.testing)
+    return app.extensions["mail"]

@@ -1,0 +1,83 @@
+"""A burst of emails goes over one SMTP connection (a real SMTP server on loopback): the
+delivery thread keeps its connection a few seconds; one the server closed is replaced
+and the message still sent; one idle for longer is ended and a new one opened."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from webapp.infrastructure import smtp
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.greetings = 0  # one EHLO per connection
+        self.messages: list[bytes] = []
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: ANN001, ANN201, N802
+        self.greetings += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Sink()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        smtp.close_kept()
+        controller.stop()
+
+
+def send(app, n: int) -> None:  # noqa: ANN001
+    with app.app_context():
+        smtp.send_mail("noreply@example.com", "jane@example.com", f"Hello {n}", f"body {n}",
+                       "", f"key-{n}")
+
+
+def test_a_burst_goes_over_one_connection(app_factory, sink):
+    handler, port = sink
+    app = app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    for n in range(3):
+        send(app, n)
+    assert len(handler.messages) == 3 and handler.greetings == 1
+    assert b"X-Outbox-Key: key-2" in handler.messages[2]
+
+
+def test_a_connection_the_server_closed_is_replaced_and_the_message_sent(app_factory, sink):
+    handler, port = sink
+    app = app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    send(app, 1)
+    smtp._kept.connection.host.close()  # noqa: SLF001  (as a server ending an idle session)
+    send(app, 2)
+    assert len(handler.messages) == 2 and handler.greetings == 2
+
+
+def test_an_idle_connection_is_not_kept_past_its_time(app_factory, sink, monkeypatch):
+    handler, port = sink
+    app = app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    send(app, 1)
+    monkeypatch.setattr(smtp, "KEEP_FOR", 0.0)
+    send(app, 2)
+    assert len(handler.messages) == 2 and handler.greetings == 2
+
+
+def test_another_apps_settings_get_their_own_connection(app_factory, sink):
+    handler, port = sink
+    send(app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port), 1)
+    send(app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port), 2)
+    assert len(handler.messages) == 2 and handler.greetings == 2
