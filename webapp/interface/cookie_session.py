@@ -14,7 +14,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 
 class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ  # no cookie at all
+                               or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()  # what Flask returns for a missing cookie
         return super().open_session(app, request)
 
