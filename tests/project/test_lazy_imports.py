@@ -1,7 +1,9 @@
 """What an app server does not load until a request needs it (each is about 1 MiB or more
 per worker process, and gunicorn runs several): the phone-number library until a phone
 number is parsed, Flask-Mail and smtplib until an email is sent, Stripe until billing is
-used, Alembic outside the ``flask`` command, the SQLite driver on PostgreSQL."""
+used, Alembic outside the ``flask`` command, the SQLite driver on PostgreSQL, cryptography
+(PyJWT's RSA and EC, ~6 MiB with its Rust extension) until a second factor's secret is
+opened."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAZY = ["phonenumbers", "flask_mail", "smtplib", "stripe", "requests", "alembic",
-        "flask_migrate", "sqlite3"]
+        "flask_migrate", "sqlite3", "cryptography"]
 PROBE = """
 import json, sys
 from wsgi import app
@@ -53,3 +55,31 @@ def test_the_benchmarks_floor_imports_only_what_the_app_server_holds_anyway() ->
     assert len(stack) > 5
     assert loaded_at_start(*stack, DATABASE_URL="postgresql+psycopg://u@127.0.0.1:9/db"
                            ) == sorted(stack)
+
+
+HMAC_ONLY_JWT = """
+import json, sys
+from webapp.infrastructure.second_factor import FernetSecretBox
+from webapp.infrastructure.security import PyJwtCodec, jwt
+from webapp.domain.errors import InvalidToken
+codec = PyJwtCodec("k" * 40, "webapp")
+claims = {"sub": "1", "type": "access", "iat": 1, "exp": 2**40, "jti": "j", "iss": "webapp"}
+seen = [codec.decode(codec.encode(claims))["sub"], "cryptography" in sys.modules]
+header = jwt.utils.base64url_encode(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+try:
+    codec.decode(header.decode() + "." + codec.encode(claims).split(".", 1)[1])
+except InvalidToken:
+    seen.append("refused")
+box = FernetSecretBox("k" * 40)
+seen += [box.open(box.seal("secret")), "cryptography" in sys.modules]
+print(json.dumps(seen))
+"""
+
+
+def test_jwts_are_signed_without_cryptography_which_still_imports_for_secrets() -> None:
+    # PyJWT imported with cryptography hidden (webapp/infrastructure/security.py): HS256
+    # works, another algorithm is refused, and cryptography loads later for the secrets.
+    result = subprocess.run([sys.executable, "-c", HMAC_ONLY_JWT], cwd=ROOT,
+                            env={"PATH": os.environ.get("PATH", "")},
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == ["1", False, "refused", "secret", True]

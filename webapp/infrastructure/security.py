@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import secrets
+import sys
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
-import jwt
 from argon2 import PasswordHasher as Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -19,6 +21,28 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from webapp.domain.errors import InvalidToken
 
 REQUIRED_CLAIMS = ["sub", "type", "iat", "exp", "jti", "iss"]
+
+
+def _pyjwt_without_cryptography() -> ModuleType:
+    """PyJWT, imported with ``cryptography`` hidden when nothing has loaded it yet.
+
+    PyJWT imports cryptography whenever it is installed, for its RSA, EC and EdDSA
+    algorithms; its Rust extension adds ~6 MiB of RSS to every worker. The codec signs
+    with a pinned HMAC algorithm only (HS256), which PyJWT implements with ``hmac``:
+    imported this way, it offers the HMAC algorithms (and ``none``) and nothing else. A
+    name in ``sys.modules`` set to None makes its import raise ModuleNotFoundError,
+    which PyJWT catches; the name is removed again at once, so cryptography still
+    imports normally for whoever needs it later (second factor secrets, passkeys)."""
+    if "jwt" in sys.modules or "cryptography" in sys.modules:
+        return importlib.import_module("jwt")
+    sys.modules["cryptography"] = None  # type: ignore[assignment]
+    try:
+        return importlib.import_module("jwt")
+    finally:
+        del sys.modules["cryptography"]
+
+
+jwt = _pyjwt_without_cryptography()
 
 
 class SystemClock:
