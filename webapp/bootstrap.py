@@ -31,7 +31,6 @@ from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.devices import device_label
 from webapp.infrastructure.dispatch import InlineDispatcher
-from webapp.infrastructure.logins import PostgresLogins
 from webapp.infrastructure.messaging import (
     ConsoleMailer,
     ConsoleSms,
@@ -40,7 +39,6 @@ from webapp.infrastructure.messaging import (
     SmtpMailer,
     TwilioSms,
 )
-from webapp.infrastructure.readers import SqlReadOnlyUnitOfWork
 from webapp.infrastructure.request_context import FlaskRequestContext
 from webapp.infrastructure.second_factor import FernetSecretBox, PyOtpAuthenticators
 from webapp.infrastructure.security import (
@@ -138,6 +136,9 @@ def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
         return sqlite_reader_from(settings)
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
+    # Imported here, as logins_from's: their queries are compiled for psycopg at import,
+    # which loads SQLAlchemy's PostgreSQL dialect (~2 MiB), that SQLite servers never use.
+    from webapp.infrastructure.readers import SqlReadOnlyUnitOfWork
 
     def read() -> SqlReadOnlyUnitOfWork:
         return SqlReadOnlyUnitOfWork(lambda: db.engine)
@@ -178,6 +179,8 @@ def logins_from(settings: Settings) -> LoginStore | None:
     """PostgreSQL: a login is one read and one guarded write, no ORM (else the unit of work)."""
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
+    from webapp.infrastructure.logins import PostgresLogins
+
     return PostgresLogins(lambda: db.engine)
 
 

@@ -45,6 +45,36 @@ def test_on_sqlite_only_its_driver_is_loaded(tmp_path: Path) -> None:
     assert loaded_at_start(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}") == ["sqlite3"]
 
 
+def test_on_sqlite_nothing_of_postgresql_is_loaded(tmp_path: Path) -> None:
+    # SQLAlchemy's PostgreSQL dialect (~2 MiB with all its drivers' modules), which a
+    # postgresql_ option of an Index or a query compiled for psycopg would load, and the
+    # PostgreSQL fast paths (their queries are compiled for psycopg at import).
+    postgresql = ["sqlalchemy.dialects.postgresql", "webapp.infrastructure.readers",
+                  "webapp.infrastructure.logins", "psycopg"]
+    assert loaded_at_start(*postgresql, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}") == []
+
+
+def test_the_prefix_indexes_still_get_text_pattern_ops_on_postgresql() -> None:
+    # Given when the table is created (webapp/infrastructure/columns.py), not in the model.
+    from sqlalchemy import create_mock_engine
+
+    from webapp.extensions import db
+    from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
+
+    statements: list[str] = []
+    engine = create_mock_engine(
+        "postgresql+psycopg://",
+        lambda sql, *_a, **_k: statements.append(str(sql.compile(dialect=engine.dialect))))
+    db.metadata.create_all(engine, checkfirst=False)
+    prefix = sorted(s.strip() for s in statements if "_prefix ON" in s)
+    assert prefix == [
+        "CREATE INDEX ix_users_email_prefix ON users (email text_pattern_ops)",
+        "CREATE INDEX ix_users_first_name_prefix ON users (lower(first_name) text_pattern_ops)",
+        "CREATE INDEX ix_users_last_name_prefix ON users (lower(last_name) text_pattern_ops)",
+        "CREATE INDEX ix_users_phone_prefix ON users (phone text_pattern_ops)",
+    ]
+
+
 def test_the_benchmarks_floor_imports_only_what_the_app_server_holds_anyway() -> None:
     # bench/bare_app.py's STACK: the bare login with these imported gives the least an
     # app worker on them can weigh; it must not count anything this app leaves unloaded.
