@@ -3,7 +3,7 @@ per worker process, and gunicorn runs several): the phone-number library until a
 number is parsed, Flask-Mail and smtplib until an email is sent, Stripe until billing is
 used, Alembic outside the ``flask`` command, the SQLite driver on PostgreSQL, cryptography
 (PyJWT's RSA and EC, ~6 MiB with its Rust extension) until a second factor's secret is
-opened."""
+opened, ua-parser until a device is named (and PyYAML not even then)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAZY = ["phonenumbers", "flask_mail", "smtplib", "stripe", "requests", "alembic",
-        "flask_migrate", "sqlite3", "cryptography"]
+        "flask_migrate", "sqlite3", "cryptography", "ua_parser", "yaml"]
 PROBE = """
 import json, sys
 from wsgi import app
@@ -113,3 +113,19 @@ def test_jwts_are_signed_without_cryptography_which_still_imports_for_secrets() 
                             env={"PATH": os.environ.get("PATH", "")},
                             capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(result.stdout.splitlines()[-1]) == ["1", False, "refused", "secret", True]
+
+
+DEVICE_LABEL = """
+import json, sys
+from webapp.infrastructure.devices import device_label
+label = device_label("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")
+print(json.dumps([label, "ua_parser" in sys.modules, "yaml" in sys.modules]))
+"""
+
+
+def test_a_device_label_loads_ua_parser_without_pyyaml() -> None:
+    # ua-parser imports PyYAML for custom regex files; the built-in table needs none.
+    result = subprocess.run([sys.executable, "-c", DEVICE_LABEL], cwd=ROOT,
+                            env={"PATH": os.environ.get("PATH", "")},
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == ["Firefox on Linux", True, False]

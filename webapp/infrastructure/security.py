@@ -5,11 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib
 import secrets
-import sys
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 from argon2 import PasswordHasher as Argon2
@@ -19,30 +16,16 @@ from argon2.low_level import ARGON2_VERSION
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from webapp.domain.errors import InvalidToken
+from webapp.infrastructure.optional_imports import import_without
 
 REQUIRED_CLAIMS = ["sub", "type", "iat", "exp", "jti", "iss"]
 
 
-def _pyjwt_without_cryptography() -> ModuleType:
-    """PyJWT, imported with ``cryptography`` hidden when nothing has loaded it yet.
-
-    PyJWT imports cryptography whenever it is installed, for its RSA, EC and EdDSA
-    algorithms; its Rust extension adds ~6 MiB of RSS to every worker. The codec signs
-    with a pinned HMAC algorithm only (HS256), which PyJWT implements with ``hmac``:
-    imported this way, it offers the HMAC algorithms (and ``none``) and nothing else. A
-    name in ``sys.modules`` set to None makes its import raise ModuleNotFoundError,
-    which PyJWT catches; the name is removed again at once, so cryptography still
-    imports normally for whoever needs it later (second factor secrets, passkeys)."""
-    if "jwt" in sys.modules or "cryptography" in sys.modules:
-        return importlib.import_module("jwt")
-    sys.modules["cryptography"] = None  # type: ignore[assignment]
-    try:
-        return importlib.import_module("jwt")
-    finally:
-        del sys.modules["cryptography"]
-
-
-jwt = _pyjwt_without_cryptography()
+# PyJWT imports cryptography whenever it is installed, for its RSA, EC and EdDSA
+# algorithms: its Rust extension adds ~6 MiB of RSS to every worker. The codec signs
+# with a pinned HMAC algorithm (HS256), which PyJWT implements with ``hmac``: imported
+# without cryptography, it offers the HMAC algorithms (and ``none``) and nothing else.
+jwt = import_without("jwt", "cryptography")
 
 
 class SystemClock:
