@@ -3,7 +3,8 @@ per worker process, and gunicorn runs several): the phone-number library until a
 number is parsed, Flask-Mail and smtplib until an email is sent, Stripe until billing is
 used, Alembic outside the ``flask`` command, the SQLite driver on PostgreSQL, cryptography
 (PyJWT's RSA and EC, ~6 MiB with its Rust extension) until a second factor's secret is
-opened, ua-parser until a device is named (and PyYAML not even then)."""
+opened, ua-parser until a device is named (and PyYAML not even then), py_webauthn and
+cbor2 until a passkey is used, pyotp and segno until an authenticator app is."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAZY = ["phonenumbers", "flask_mail", "smtplib", "stripe", "requests", "alembic",
-        "flask_migrate", "sqlite3", "cryptography", "ua_parser", "yaml"]
+        "flask_migrate", "sqlite3", "cryptography", "ua_parser", "yaml", "webauthn", "cbor2",
+        "pyotp", "segno"]
 PROBE = """
 import json, sys
 from wsgi import app
