@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask
-from limits.storage import MemoryStorage
 from sqlalchemy.engine import make_url
 
 from webapp.application.billing import BillingSettings
@@ -49,8 +48,6 @@ from webapp.infrastructure.security import (
     SystemClock,
 )
 from webapp.infrastructure.session_store import RedisSessionStore, SqlSessionStore
-from webapp.infrastructure.shared_limits import DatabaseStorage
-from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 from webapp.infrastructure.user_cache import CachedReader, UserCache
 from webapp.infrastructure.user_feed import PostgresUserFeed
@@ -109,6 +106,12 @@ def throttle_from(settings: Settings, counters: tuple | None = None) -> Throttle
                             lockout=parse_lockout(settings.LOCKOUT_STEPS))
     if not settings.RATELIMIT_ENABLED:
         return Throttle(None, policy)
+    # Imported here: the limits library (~2 MiB with its dependencies) only when enabled.
+    from limits.storage import MemoryStorage
+
+    from webapp.infrastructure.shared_limits import DatabaseStorage
+    from webapp.infrastructure.throttle import LimitsRateLimiter
+
     if counters is None:
         return Throttle(LimitsRateLimiter(MemoryStorage()), policy)
     return Throttle(LimitsRateLimiter(DatabaseStorage(engine=counters[0])), policy)
