@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask
-from limits.storage import MemoryStorage
 from sqlalchemy.engine import make_url
 
 from webapp.application.billing import BillingSettings
@@ -31,7 +30,6 @@ from webapp.infrastructure.admin_queries import SqlStaffQueries
 from webapp.infrastructure.billing import DisabledBilling, StripeGateway, StripeWebhooks
 from webapp.infrastructure.devices import device_label
 from webapp.infrastructure.dispatch import InlineDispatcher
-from webapp.infrastructure.logins import PostgresLogins
 from webapp.infrastructure.messaging import (
     ConsoleMailer,
     ConsoleSms,
@@ -40,7 +38,6 @@ from webapp.infrastructure.messaging import (
     SmtpMailer,
     TwilioSms,
 )
-from webapp.infrastructure.readers import SqlReadOnlyUnitOfWork
 from webapp.infrastructure.request_context import FlaskRequestContext
 from webapp.infrastructure.second_factor import FernetSecretBox, PyOtpAuthenticators
 from webapp.infrastructure.security import (
@@ -51,8 +48,6 @@ from webapp.infrastructure.security import (
     SystemClock,
 )
 from webapp.infrastructure.session_store import RedisSessionStore, SqlSessionStore
-from webapp.infrastructure.shared_limits import DatabaseStorage
-from webapp.infrastructure.throttle import LimitsRateLimiter
 from webapp.infrastructure.uow import SqlAlchemyUnitOfWork
 from webapp.infrastructure.user_cache import CachedReader, UserCache
 from webapp.infrastructure.user_feed import PostgresUserFeed
@@ -111,6 +106,12 @@ def throttle_from(settings: Settings, counters: tuple | None = None) -> Throttle
                             lockout=parse_lockout(settings.LOCKOUT_STEPS))
     if not settings.RATELIMIT_ENABLED:
         return Throttle(None, policy)
+    # Imported here: the limits library (~2 MiB with its dependencies) only when enabled.
+    from limits.storage import MemoryStorage
+
+    from webapp.infrastructure.shared_limits import DatabaseStorage
+    from webapp.infrastructure.throttle import LimitsRateLimiter
+
     if counters is None:
         return Throttle(LimitsRateLimiter(MemoryStorage()), policy)
     return Throttle(LimitsRateLimiter(DatabaseStorage(engine=counters[0])), policy)
@@ -138,6 +139,9 @@ def reader_from(settings: Settings) -> ReadOnlyUnitOfWorkFactory | None:
         return sqlite_reader_from(settings)
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
+    # Imported here, as logins_from's: their queries are compiled for psycopg at import,
+    # which loads SQLAlchemy's PostgreSQL dialect (~2 MiB), that SQLite servers never use.
+    from webapp.infrastructure.readers import SqlReadOnlyUnitOfWork
 
     def read() -> SqlReadOnlyUnitOfWork:
         return SqlReadOnlyUnitOfWork(lambda: db.engine)
@@ -184,6 +188,8 @@ def logins_from(settings: Settings) -> LoginStore | None:
         return SqliteLogins(lambda: db.engine)
     if not settings.DATABASE_URL.startswith("postgresql"):
         return None
+    from webapp.infrastructure.logins import PostgresLogins
+
     return PostgresLogins(lambda: db.engine)
 
 

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from limits import parse_many
-
 from webapp.application.throttling import DEFAULT_LIMITS
 
 
@@ -29,13 +27,24 @@ def ratelimits(environ: Mapping[str, str], overrides: dict[str, Any],
     for name, value in table.items():
         if name not in DEFAULT_LIMITS:
             problems.append(f"RATELIMITS: unknown limit {name!r}.")
-            continue
-        try:
-            parse_many(value)
-        except ValueError:
+        elif value != DEFAULT_LIMITS[name] and not _is_rate(value):
             problems.append(f"RATELIMIT_{name.upper()} must be a rate such as '3/hour' or "
                             f"'20/minute;200/hour', not {value!r}.")
     return table
+
+
+def _is_rate(value: str) -> bool:
+    """A rate as the limits library reads it. Asked only of a rate that is not the
+    default (every default is one: tests/integration/adapters/test_config.py), so the
+    library (~1.6 MiB with wrapt and deprecated) is not loaded to check the defaults by
+    an app that never counts (RATELIMIT_ENABLED=false)."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        return False
+    return True
 
 
 def dev_secret(instance_path: Path, problems: list[str]) -> str:

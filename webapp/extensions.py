@@ -3,14 +3,24 @@
 Flask-Migrate is not here: it is bound only for the ``flask`` command line
 (see ``register_migrations``), so app servers do not load Alembic. Nor is Flask-Mail:
 webapp/infrastructure/smtp.py sets it up with the first email a process sends.
+``limiter`` (Flask-Limiter) is created on first use: with limits, wrapt and deprecated
+it costs a process about 2 MiB, which an app that never enables rate limits does not
+need (``from webapp.extensions import limiter`` creates it).
 """
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
+
+if TYPE_CHECKING:
+    from flask_limiter import Limiter
+
+    limiter: Limiter
 
 
 class Base(DeclarativeBase):
@@ -20,4 +30,15 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def __getattr__(name: str) -> Any:
+    """``limiter``, created once per process on first access (PEP 562)."""
+    if name != "limiter":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    created = Limiter(key_func=get_remote_address, default_limits=[])
+    globals()["limiter"] = created  # later accesses find it without this function
+    return created

@@ -1,7 +1,10 @@
 """What an app server does not load until a request needs it (each is about 1 MiB or more
 per worker process, and gunicorn runs several): the phone-number library until a phone
 number is parsed, Flask-Mail and smtplib until an email is sent, Stripe until billing is
-used, Alembic outside the ``flask`` command, the SQLite driver on PostgreSQL."""
+used, Alembic outside the ``flask`` command, the SQLite driver on PostgreSQL, cryptography
+(PyJWT's RSA and EC, ~6 MiB with its Rust extension) until a second factor's secret is
+opened, ua-parser until a device is named (and PyYAML not even then), py_webauthn and
+cbor2 until a passkey is used, pyotp and segno until an authenticator app is."""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAZY = ["phonenumbers", "flask_mail", "smtplib", "stripe", "requests", "alembic",
-        "flask_migrate", "sqlite3"]
+        "flask_migrate", "sqlite3", "cryptography", "ua_parser", "yaml", "webauthn", "cbor2",
+        "pyotp", "segno"]
 PROBE = """
 import json, sys
 from wsgi import app
@@ -43,6 +47,36 @@ def test_on_sqlite_only_its_driver_is_loaded(tmp_path: Path) -> None:
     assert loaded_at_start(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}") == ["sqlite3"]
 
 
+def test_on_sqlite_nothing_of_postgresql_is_loaded(tmp_path: Path) -> None:
+    # SQLAlchemy's PostgreSQL dialect (~2 MiB with all its drivers' modules), which a
+    # postgresql_ option of an Index or a query compiled for psycopg would load, and the
+    # PostgreSQL fast paths (their queries are compiled for psycopg at import).
+    postgresql = ["sqlalchemy.dialects.postgresql", "webapp.infrastructure.readers",
+                  "webapp.infrastructure.logins", "psycopg"]
+    assert loaded_at_start(*postgresql, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}") == []
+
+
+def test_the_prefix_indexes_still_get_text_pattern_ops_on_postgresql() -> None:
+    # Given when the table is created (webapp/infrastructure/columns.py), not in the model.
+    from sqlalchemy import create_mock_engine
+
+    from webapp.extensions import db
+    from webapp.infrastructure import orm  # noqa: F401  (registers the tables)
+
+    statements: list[str] = []
+    engine = create_mock_engine(
+        "postgresql+psycopg://",
+        lambda sql, *_a, **_k: statements.append(str(sql.compile(dialect=engine.dialect))))
+    db.metadata.create_all(engine, checkfirst=False)
+    prefix = sorted(s.strip() for s in statements if "_prefix ON" in s)
+    assert prefix == [
+        "CREATE INDEX ix_users_email_prefix ON users (email text_pattern_ops)",
+        "CREATE INDEX ix_users_first_name_prefix ON users (lower(first_name) text_pattern_ops)",
+        "CREATE INDEX ix_users_last_name_prefix ON users (lower(last_name) text_pattern_ops)",
+        "CREATE INDEX ix_users_phone_prefix ON users (phone text_pattern_ops)",
+    ]
+
+
 def test_the_benchmarks_floor_imports_only_what_the_app_server_holds_anyway() -> None:
     # bench/bare_app.py's STACK: the bare login with these imported gives the least an
     # app worker on them can weigh; it must not count anything this app leaves unloaded.
@@ -53,3 +87,47 @@ def test_the_benchmarks_floor_imports_only_what_the_app_server_holds_anyway() ->
     assert len(stack) > 5
     assert loaded_at_start(*stack, DATABASE_URL="postgresql+psycopg://u@127.0.0.1:9/db"
                            ) == sorted(stack)
+
+
+HMAC_ONLY_JWT = """
+import json, sys
+from webapp.infrastructure.second_factor import FernetSecretBox
+from webapp.infrastructure.security import PyJwtCodec, jwt
+from webapp.domain.errors import InvalidToken
+codec = PyJwtCodec("k" * 40, "webapp")
+claims = {"sub": "1", "type": "access", "iat": 1, "exp": 2**40, "jti": "j", "iss": "webapp"}
+seen = [codec.decode(codec.encode(claims))["sub"], "cryptography" in sys.modules]
+header = jwt.utils.base64url_encode(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+try:
+    codec.decode(header.decode() + "." + codec.encode(claims).split(".", 1)[1])
+except InvalidToken:
+    seen.append("refused")
+box = FernetSecretBox("k" * 40)
+seen += [box.open(box.seal("secret")), "cryptography" in sys.modules]
+print(json.dumps(seen))
+"""
+
+
+def test_jwts_are_signed_without_cryptography_which_still_imports_for_secrets() -> None:
+    # PyJWT imported with cryptography hidden (webapp/infrastructure/security.py): HS256
+    # works, another algorithm is refused, and cryptography loads later for the secrets.
+    result = subprocess.run([sys.executable, "-c", HMAC_ONLY_JWT], cwd=ROOT,
+                            env={"PATH": os.environ.get("PATH", "")},
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == ["1", False, "refused", "secret", True]
+
+
+DEVICE_LABEL = """
+import json, sys
+from webapp.infrastructure.devices import device_label
+label = device_label("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")
+print(json.dumps([label, "ua_parser" in sys.modules, "yaml" in sys.modules]))
+"""
+
+
+def test_a_device_label_loads_ua_parser_without_pyyaml() -> None:
+    # ua-parser imports PyYAML for custom regex files; the built-in table needs none.
+    result = subprocess.run([sys.executable, "-c", DEVICE_LABEL], cwd=ROOT,
+                            env={"PATH": os.environ.get("PATH", "")},
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == ["Firefox on Linux", True, False]

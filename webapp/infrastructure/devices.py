@@ -4,9 +4,10 @@ notices, activity and the staff pages.
 
 Memory matters more than speed here (a label is computed when a browser signs in or a
 list is shown, and remembered): ua-parser's pure-Python resolver over its lazily compiled
-built-in regexes, loaded on first use, costs a worker about 1 MiB, where compiling every
-regex up front (its default with a regex backend) costs about 25 MiB. A parse takes about
-a millisecond once loaded; the first one in a process also loads the regex table.
+built-in regexes, loaded on first use (without PyYAML), costs a worker about 3 MiB of
+RSS, where compiling every regex up front (its default with a regex backend) costs about
+25 MiB. A parse takes about a millisecond once loaded; the first one in a process also
+loads the regex table.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 from typing import Any
+
+from webapp.infrastructure.optional_imports import import_without
 
 UNKNOWN = "Unknown device"
 _parser: Any = None
@@ -24,6 +27,8 @@ def _get_parser() -> Any:
     global _parser
     with _lock:
         if _parser is None:
+            # Without PyYAML, which ua-parser imports for custom regex files (~1.8 MiB).
+            import_without("ua_parser.loaders", "yaml")
             from ua_parser import Parser, basic, loaders
 
             _parser = Parser(basic.Resolver(loaders.load_lazy_builtins()))

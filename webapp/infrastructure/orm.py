@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.infrastructure.columns import PATTERN_OPS, UTCDateTime
+from webapp.infrastructure.columns import UTCDateTime, pattern_ops_on_postgresql
 from webapp.infrastructure.orm_factors import (  # noqa: F401  (registered with the rest)
     MfaChallengeRow,
     PasskeyRow,
@@ -37,12 +37,11 @@ class UserRow(db.Model):
     __tablename__ = "users"
     # The staff search: prefixes of email, phone and (case-folded) names, on both databases.
     __table_args__ = (
-        Index("ix_users_email_prefix", "email", postgresql_ops={"email": PATTERN_OPS}),
-        Index("ix_users_phone_prefix", "phone", postgresql_ops={"phone": PATTERN_OPS}),
-        Index("ix_users_first_name_prefix", func.lower(text("first_name")).label("first_lower"),
-              postgresql_ops={"first_lower": PATTERN_OPS}),
-        Index("ix_users_last_name_prefix", func.lower(text("last_name")).label("last_lower"),
-              postgresql_ops={"last_lower": PATTERN_OPS}),
+        # text_pattern_ops on PostgreSQL: see pattern_ops_on_postgresql below.
+        Index("ix_users_email_prefix", "email"),
+        Index("ix_users_phone_prefix", "phone"),
+        Index("ix_users_first_name_prefix", func.lower(text("first_name")).label("first_lower")),
+        Index("ix_users_last_name_prefix", func.lower(text("last_name")).label("last_lower")),
         Index("ix_users_staff", "is_staff", "id"),
         Index("ix_users_active", "is_active", "id"),
     )
@@ -69,6 +68,9 @@ class UserRow(db.Model):
 
 # PostgreSQL announces every changed user row to the app's user caches (user_feed.py).
 install_trigger_with(UserRow.__table__)
+pattern_ops_on_postgresql(UserRow.__table__, {
+    "ix_users_email_prefix": "email", "ix_users_phone_prefix": "phone",
+    "ix_users_first_name_prefix": "first_lower", "ix_users_last_name_prefix": "last_lower"})
 
 
 class OneTimeCodeRow(db.Model):

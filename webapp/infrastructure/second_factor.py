@@ -32,13 +32,16 @@ class FernetSecretBox:
 
     def __init__(self, secret_key: str, keys: str = "") -> None:
         self._keys = [key.strip().encode() for key in keys.split(",") if key.strip()]
-        self._keys.append(derived_key(secret_key))
+        self._secret_key = secret_key
 
     @cached_property
     def _fernet(self) -> Any:
+        # The derived key too on first use: HKDF is cryptography's, whose Rust extension
+        # costs a process ~6 MiB of RSS, and most app servers never open a secret.
         from cryptography.fernet import Fernet, MultiFernet
 
-        return MultiFernet([Fernet(key) for key in self._keys])
+        keys = [*self._keys, derived_key(self._secret_key)]
+        return MultiFernet([Fernet(key) for key in keys])
 
     def seal(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode()).decode()

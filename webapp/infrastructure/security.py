@@ -9,7 +9,6 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
 from argon2 import PasswordHasher as Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -17,8 +16,16 @@ from argon2.low_level import ARGON2_VERSION
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from webapp.domain.errors import InvalidToken
+from webapp.infrastructure.optional_imports import import_without
 
 REQUIRED_CLAIMS = ["sub", "type", "iat", "exp", "jti", "iss"]
+
+
+# PyJWT imports cryptography whenever it is installed, for its RSA, EC and EdDSA
+# algorithms: its Rust extension adds ~6 MiB of RSS to every worker. The codec signs
+# with a pinned HMAC algorithm (HS256), which PyJWT implements with ``hmac``: imported
+# without cryptography, it offers the HMAC algorithms (and ``none``) and nothing else.
+jwt = import_without("jwt", "cryptography")
 
 
 class SystemClock:

@@ -178,3 +178,22 @@ def test_production_refuses_debug(tmp_path):
     assert "FLASK_DEBUG must be off in production" in problems(
         tmp_path, {**PROD, "FLASK_DEBUG": "1"})
     assert load(tmp_path, {"FLASK_DEBUG": "1"}).FLASK_DEBUG is True  # fine in development
+
+
+def test_every_default_rate_is_one_the_limits_library_reads():
+    # The configuration checks only rates that differ from these (config_sources.py):
+    # a default that the library refused would otherwise pass unnoticed.
+    from limits import parse_many
+
+    from webapp.application.throttling import DEFAULT_LIMITS
+
+    for name, rate in DEFAULT_LIMITS.items():
+        assert parse_many(rate), name
+
+
+def test_a_rate_that_is_not_the_default_is_still_checked(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"RATELIMIT_ENABLED": "false", "RATELIMIT_REGISTER": "10/fortnight"},
+                      {"RATELIMITS": {"login": "often"}}, tmp_path)
+    assert sorted(p.split(" ")[0] for p in caught.value.problems) == [
+        "RATELIMIT_LOGIN", "RATELIMIT_REGISTER"]

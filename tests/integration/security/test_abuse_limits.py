@@ -221,7 +221,8 @@ def test_a_throttled_page_is_html_with_retry_after(limited):
     assert response.headers["Retry-After"] == "42"
 
 
-def test_every_password_or_message_endpoint_has_a_per_address_limit(app):
+def test_every_password_or_message_endpoint_has_a_per_address_limit(limited):
+    app = limited()
     for endpoint in ("api.login", "api.token_obtain", "api.token_refresh", "api.register",
                      "api.email_verify_resend", "api.phone_verify_resend", "api.password_reset",
                      "api.email_verify", "api.phone_verify", "api.password_reset_verify",

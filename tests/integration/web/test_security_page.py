@@ -188,7 +188,8 @@ def test_the_passkeys_partial_goes_after_the_authenticator_section(client, signe
     assert '<input type="hidden" name="next" value="/account/security">' in page
 
 
-def test_the_new_views_have_a_per_address_limit(app):
+def test_the_new_views_have_a_per_address_limit(app_factory):
+    app = app_factory(RATELIMIT_ENABLED=True)
     for endpoint in ("web.security_totp_start", "web.security_totp_confirm",
                      "web.security_totp_remove", "web.security_recovery_codes",
                      "api.mfa_totp_setup", "api.mfa_totp_delete", "api.mfa_recovery_codes"):
