@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.application.services import Services
 from webapp.config import Settings
-from webapp.extensions import csrf, db, limiter, login_manager
+from webapp.extensions import csrf, db, login_manager
 from webapp.infrastructure.log_filter import install_dev_console, install_log_filter
 from webapp.interface.client_address import session_identifier
 from webapp.interface.cookie_session import LazySecureCookieSessionInterface
@@ -87,7 +87,10 @@ def configure(app: Flask, settings: Settings) -> None:
 
 
 def _limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
-    """Where each limit counts (webapp/infrastructure/shared_limits.py), logged at start."""
+    """Where each limit counts (webapp/infrastructure/shared_limits.py), logged at start.
+    Nothing when limits are off: the limits library is then never loaded (~2 MiB)."""
+    if not settings.RATELIMIT_ENABLED:
+        return {}
     from webapp.application.throttling import DEFAULT_LIMITS
     from webapp.infrastructure.shared_limits import counters_engine, limiter_config
     from webapp.interface.limits import ENDPOINT_LIMITS
@@ -96,13 +99,12 @@ def _limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
                                settings.DATABASE_LOCK_TIMEOUT_MS)
     app.extensions["rate_counters"] = counters
     config, where = limiter_config(settings.REDIS_URL, counters)
-    if settings.RATELIMIT_ENABLED:
-        per_client = sorted(set(ENDPOINT_LIMITS.values()))
-        services = sorted(set(DEFAULT_LIMITS) - set(per_client))
-        logging.getLogger("webapp.limits").info(
-            "rate limits per client address (%s) count in %s; the lockout and the "
-            "per-account and per-destination limits (%s) in %s", ", ".join(per_client), where,
-            ", ".join(services), counters[1] if counters else "this process's memory")
+    per_client = sorted(set(ENDPOINT_LIMITS.values()))
+    services = sorted(set(DEFAULT_LIMITS) - set(per_client))
+    logging.getLogger("webapp.limits").info(
+        "rate limits per client address (%s) count in %s; the lockout and the "
+        "per-account and per-destination limits (%s) in %s", ", ".join(per_client), where,
+        ", ".join(services), counters[1] if counters else "this process's memory")
     return config
 
 
@@ -132,7 +134,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
     register_migrations(app)
     csrf.init_app(app)
-    limiter.init_app(app)
+    if settings.RATELIMIT_ENABLED:  # off: Flask-Limiter is not even loaded (~2 MiB)
+        from webapp.extensions import limiter
+
+        limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.session_protection = "strong"

@@ -77,6 +77,14 @@ def test_the_prefix_indexes_still_get_text_pattern_ops_on_postgresql() -> None:
     ]
 
 
+def test_with_rate_limits_off_no_rate_limiting_library_is_loaded() -> None:
+    # Flask-Limiter, limits and their wrapt and deprecated: ~2 MiB per worker.
+    limiting = ["flask_limiter", "limits", "wrapt", "deprecated"]
+    postgresql = "postgresql+psycopg://u@127.0.0.1:9/db"
+    assert loaded_at_start(*limiting, DATABASE_URL=postgresql, RATELIMIT_ENABLED="false") == []
+    assert loaded_at_start(*limiting, DATABASE_URL=postgresql) == sorted(limiting)
+
+
 def test_the_benchmarks_floor_imports_only_what_the_app_server_holds_anyway() -> None:
     # bench/bare_app.py's STACK: the bare login with these imported gives the least an
     # app worker on them can weigh; it must not count anything this app leaves unloaded.

@@ -19,7 +19,6 @@ from __future__ import annotations
 from flask import Flask, Response, current_app
 
 from webapp.application.throttling import DEFAULT_LIMITS
-from webapp.extensions import limiter
 from webapp.interface.client_address import client_address
 
 ENDPOINT_LIMITS: dict[str, str] = {
@@ -111,6 +110,8 @@ def _decorator(rule: str):  # noqa: ANN202
     # One decorator per rule for the life of the process: Flask-Limiter registers
     # limits globally, and a second one per app would count every request twice.
     if rule not in _decorators:
+        from webapp.extensions import limiter  # created on first use (~2 MiB)
+
         _decorators[rule] = limiter.shared_limit(
             _rule_limit(rule), scope=f"ip-{rule}", key_func=client_address,
             methods=["POST", "DELETE"])
@@ -141,6 +142,8 @@ def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) ->
         # After-request functions run last-registered first: at the front, this one runs
         # after Flask-Limiter's, which adds the header.
         app.after_request_funcs.setdefault(None, []).insert(0, _retry_after_only_when_refused)
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        return  # Flask-Limiter's wrapper would only pass every request through
     for endpoint, rule in table.items():
         view = app.view_functions[endpoint]
         if not getattr(view, "_ip_limited", False):
