@@ -179,3 +179,16 @@ def test_staff_deletion_from_the_command_line_is_the_same_path(world) -> None:
     assert world.store.users[user.id].deletion_due_at is not None
     event = next(e for e in world.store.audit if e.kind == "account_delete_requested")
     assert event.data["by_staff"] is True
+
+
+def test_export_lists_browser_sessions_and_erasure_forgets_them(world) -> None:
+    user = verified(world)
+    secret = world.services.sessions.start(world.store.users[user.id])
+    data = world.services.account_data.export(user.id, _now(world))
+    [browser] = [s for s in data["sessions"] if s["kind"] == "browser"]
+    assert browser["created_at"] == _now(world).isoformat() and browser["ended_at"] is None
+    assert world.sessions.sessions  # the record, with its IP address and user agent
+    world.services.account_data.request_deletion(user.id, _now(world))
+    world.clock.advance(days=7, seconds=1)
+    world.services.delivery.deliver_due("w")
+    assert world.sessions.sessions == {}, secret

@@ -18,6 +18,7 @@ from typing import Any
 from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
+from webapp.application.sessions import SessionService
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
 from webapp.domain.model import MessageKind, OutboxMessage, User, new_uniquifier
@@ -34,9 +35,11 @@ def _at(value: datetime | None) -> str | None:
 
 
 class AccountDataService(Service):
-    def __init__(self, ports: Ports, tokens: TokenService) -> None:
+    def __init__(self, ports: Ports, tokens: TokenService,
+                 sessions: SessionService | None = None) -> None:
         super().__init__(ports)
         self.tokens = tokens
+        self.sessions = sessions  # browser sessions (outside the unit of work)
 
     # --- export ---------------------------------------------------------------------------
 
@@ -71,7 +74,12 @@ class AccountDataService(Service):
                  "requested_at": _at(c.created_at), "confirmed_at": _at(c.confirmed_at),
                  "undone_at": _at(c.undone_at)} for c in uow.address_changes.for_user(uid)],
             "sessions": [
+                {"id": b.id, "kind": "browser", "created_at": _at(b.created_at),
+                 "last_seen_at": _at(b.last_seen_at), "ended_at": None, "ip": b.ip,
+                 "user_agent": b.user_agent, "device": b.device}
+                for b in (self.sessions.browsers(user) if self.sessions else [])] + [
                 {"id": f.id, "kind": "api", "created_at": _at(f.created_at),
+                 "last_seen_at": _at(f.rotated_at or f.created_at),
                  "ended_at": _at(f.revoked_at), "ip": f.ip, "user_agent": f.user_agent}
                 for f in uow.personal_data.families(uid)],
             "activity": [{"event": e.kind, "at": _at(e.created_at), "ip": e.ip,
@@ -198,6 +206,8 @@ class AccountDataService(Service):
                       if c.old_value]
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
+        if self.sessions is not None:  # their records hold IP addresses and user agents
+            self.sessions.forget_browsers(user.id or 0)
         event = self.audit_event("account_erased", None, subject=pseudonym,
                                  customer_deleted=bool(user.stripe_customer_id))
         event.ip = event.user_agent = ""  # with grace 0, the request is the person's

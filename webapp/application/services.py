@@ -113,7 +113,8 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
     signin.checks.append(second_factor.check)  # after the password and the account state
     delivery = DeliveryService(
         ports, adapters.mailer, adapters.sms, adapters.billing, adapters.keep_bodies)
-    account_data = AccountDataService(ports, tokens)
+    sessions = SessionService(ports, tokens, adapters.sessions, adapters.device_label)
+    account_data = AccountDataService(ports, tokens, sessions)
     customers = CustomerJobs(ports, adapters.billing)
     delivery.handlers.update({
         MessageKind.CUSTOMER_UPDATE: customers.update,
@@ -135,7 +136,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         health=HealthService(ports),
         mfa=mfa,
         second_factor=second_factor,
-        sessions=SessionService(ports, tokens, adapters.sessions, adapters.device_label),
+        sessions=sessions,
         activity=ActivityService(ports, adapters.device_label),
         passkeys=PasskeyService(ports, mfa, signin),
         address_changes=AddressChangeService(ports, tokens),

@@ -140,6 +140,16 @@ class SessionService(Service):
             uow.commit()
         return ended + len(families)
 
+    def browsers(self, user: User) -> list[BrowserSession]:
+        """The user's live browser sessions (the account export lists them)."""
+        return self._live_sessions(user, self.now())
+
+    def forget_browsers(self, user_id: int) -> None:
+        """Delete every browser session record of the user, live or not (erasure: a record
+        holds an IP address and a user agent, and Redis would keep it until it expires)."""
+        for record in self.store.for_user(user_id):
+            self.store.delete(record.id)
+
     # --- helpers ---------------------------------------------------------------------
 
     def _live_sessions(self, user: User, now: datetime) -> list[BrowserSession]:
