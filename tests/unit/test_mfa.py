@@ -324,3 +324,33 @@ def test_a_secret_no_configured_key_opens_is_a_clear_503_not_a_crash(world):
     with pytest.raises(ServiceUnavailable):
         complete(world, token, code=now_code(world, secret))
     assert complete(world, token, recovery_code=codes[0]).tokens  # the way round it
+
+
+@pytest.mark.parametrize("step", ["sign-in", "reauthentication"])
+def test_a_fault_while_a_code_is_checked_gives_the_check_slot_back(step):
+    # A 503 (the database restarting, a secret no key opens) after the code's check slot
+    # was taken must not leave the identifier refused (429) until the slot expires.
+    from tests.fakes import make_world
+    from webapp.domain.errors import ServiceUnavailable
+
+    world = make_world(throttle=ThrottlePolicy())
+    user = verified(world)
+    secret, _ = turn_on(world, user)
+    factor = world.services.second_factor
+    token = pending(world).token
+    real = factor.mfa.prove
+
+    def unavailable(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise ServiceUnavailable("the database is restarting")
+
+    factor.mfa.prove = unavailable
+    with pytest.raises(ServiceUnavailable):
+        if step == "sign-in":
+            complete(world, token, code=now_code(world, secret))
+        else:
+            factor.reauthenticate(user.id, code=now_code(world, secret))
+    factor.mfa.prove = real
+    if step == "sign-in":
+        assert complete(world, token, code=now_code(world, secret)).tokens  # not a 429
+    else:
+        assert factor.reauthenticate(user.id, code=now_code(world, secret))

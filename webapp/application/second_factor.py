@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -87,21 +89,24 @@ class SecondFactorService(Service):
             # The code is a guess like a password: the same slot and lock (given back by
             # record_failure below or forget_failures once the sign-in is finished).
             self.ports.throttle.before_login(challenge.account)
-            try:
-                method = self.mfa.prove(uow, user, code=code, recovery_code=recovery_code,
-                                        credential=credential)
-            except InvalidToken as exc:
-                challenge.attempts += 1
+            with self._slot_given_back_on_fault(challenge.account) as counted:
+                try:
+                    method = self.mfa.prove(uow, user, code=code, recovery_code=recovery_code,
+                                            credential=credential)
+                except InvalidToken as exc:
+                    challenge.attempts += 1
+                    uow.mfa_challenges.save(challenge)
+                    failures, lock = self.ports.throttle.record_failure(challenge.account)
+                    counted.append(True)  # record_failure gave the slot back
+                    self.audit(uow, "authn_mfa_fail", user, attempts=challenge.attempts)
+                    if lock:
+                        self.audit(uow, "authn_login_lock", user, failures=failures,
+                                   seconds=lock)
+                    uow.commit_and_raise(exc)
+                challenge.used_at = now
                 uow.mfa_challenges.save(challenge)
-                failures, lock = self.ports.throttle.record_failure(challenge.account)
-                self.audit(uow, "authn_mfa_fail", user, attempts=challenge.attempts)
-                if lock:
-                    self.audit(uow, "authn_login_lock", user, failures=failures, seconds=lock)
-                uow.commit_and_raise(exc)
-            challenge.used_at = now
-            uow.mfa_challenges.save(challenge)
-            self.audit(uow, "authn_mfa_success", user, method=method.value)
-            uow.commit()
+                self.audit(uow, "authn_mfa_success", user, method=method.value)
+                uow.commit()
         self.ports.throttle.forget_failures(challenge.account)
         signed_in = self.signin.finish(SignIn(
             door=Door(challenge.door), channel=Channel(challenge.channel),
@@ -140,6 +145,22 @@ class SecondFactorService(Service):
 
     # --- trusted browsers ----------------------------------------------------------------------
 
+    @contextmanager
+    def _slot_given_back_on_fault(self, *accounts: str) -> Iterator[list[bool]]:
+        """Around a guess checked after ``before_login``: anything but a counted failure
+        (a database fault, a secret no key opens: a 503) gives the check slot back, or
+        every guess at these identifiers would be refused until the slot expires. A
+        counted failure has given it back already (appends to the list it gets)."""
+        counted: list[bool] = []
+        try:
+            yield counted
+        except BaseException:
+            if not counted:
+                for account in accounts:
+                    with suppress(Exception):
+                        self.ports.throttle.done_checking(account)
+            raise
+
     def trust(self, user: User) -> str:
         """A token for the browser's "don't ask again for 30 days" cookie."""
         return self.ports.signer.dumps(TRUSTED_PURPOSE, {"uid": user.id,
@@ -171,12 +192,14 @@ class SecondFactorService(Service):
             else:
                 for account in user.identities():
                     self.ports.throttle.before_login(account)
-                try:
-                    self.mfa.prove(uow, user, code=code or "", credential=credential,
-                                   purpose=ChallengePurpose.REAUTHENTICATE)
-                except InvalidToken as exc:
-                    self.accounts.record_wrong_guess(uow, user, "authn_reauth_fail")
-                    uow.commit_and_raise(exc)
+                with self._slot_given_back_on_fault(*user.identities()) as counted:
+                    try:
+                        self.mfa.prove(uow, user, code=code or "", credential=credential,
+                                       purpose=ChallengePurpose.REAUTHENTICATE)
+                    except InvalidToken as exc:
+                        self.accounts.record_wrong_guess(uow, user, "authn_reauth_fail")
+                        counted.append(True)  # the failure gave the slots back
+                        uow.commit_and_raise(exc)
                 self.ports.throttle.forget_failures(*user.identities())
             now = self.now()
             method = "password" if password else "passkey" if credential is not None else "totp"
