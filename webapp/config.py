@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from webapp.application.throttling import DEFAULT_LOCKOUT, parse_lockout
 from webapp.config_sources import dev_secret as _dev_secret
+from webapp.config_sources import fernet_keys_problem
 from webapp.config_sources import ratelimits as _ratelimits
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,8 @@ class Settings:
             problems.append("TRUSTED_PROXIES must be 0 or more.")
         if self.USER_CACHE_SIZE < 0:
             problems.append("USER_CACHE_SIZE must be 0 (off) or more.")
+        if problem := fernet_keys_problem(self.MFA_ENCRYPTION_KEY):
+            problems.append(problem)
         if self.USER_CACHE_MAX_AGE < 1:
             problems.append("USER_CACHE_MAX_AGE must be a positive number of seconds.")
         changes.update(_upper_choices(self, problems))

@@ -4,6 +4,8 @@ instance/. Part of webapp/config.py's loading."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from collections.abc import Mapping
@@ -69,3 +71,19 @@ def dev_secret(instance_path: Path, problems: list[str]) -> str:
         problems.append(f"{path} holds no usable key: delete it to generate a new one, "
                         "or set SECRET_KEY.")
     return key
+
+
+def fernet_keys_problem(keys: str) -> str | None:
+    """What is wrong with MFA_ENCRYPTION_KEY, or None: each key, as Fernet requires it,
+    is 32 bytes in url-safe base64 (checked here so that a bad key stops the app at start,
+    not the first sign-in with a second factor, without loading cryptography)."""
+    for key in (k.strip() for k in keys.split(",") if k.strip()):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, ValueError):  # bad padding or characters; non-ASCII
+            raw = b""
+        if len(raw) != 32:
+            return ("MFA_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64 bytes each, "
+                    "e.g. from cryptography.fernet.Fernet.generate_key()), comma-separated, "
+                    "newest first.")
+    return None

@@ -55,19 +55,6 @@ class FernetSecretBox:
             raise ValueError("no configured key opens this secret") from exc
 
 
-def check_keys(keys: str) -> str | None:
-    """What is wrong with MFA_ENCRYPTION_KEY, or None."""
-    from cryptography.fernet import Fernet
-
-    for key in (k.strip() for k in keys.split(",") if k.strip()):
-        try:
-            Fernet(key.encode())
-        except ValueError:
-            return ("MFA_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64 bytes each), "
-                    "comma-separated, newest first.")
-    return None
-
-
 class PyOtpAuthenticators:
     def new_secret(self) -> str:
         import pyotp

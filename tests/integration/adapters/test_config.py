@@ -197,3 +197,18 @@ def test_a_rate_that_is_not_the_default_is_still_checked(tmp_path):
                       {"RATELIMITS": {"login": "often"}}, tmp_path)
     assert sorted(p.split(" ")[0] for p in caught.value.problems) == [
         "RATELIMIT_LOGIN", "RATELIMIT_REGISTER"]
+
+
+@pytest.mark.parametrize("key", ["not-a-key", "c2hvcnQ=", "é" * 44,
+                                 "A" * 43 + "=,bad"])
+def test_a_bad_mfa_encryption_key_stops_the_app_at_start(tmp_path, key):
+    assert "MFA_ENCRYPTION_KEY must be Fernet keys" in problems(
+        tmp_path, MFA_ENCRYPTION_KEY=key)
+
+
+def test_fernet_keys_are_accepted_newest_first(tmp_path):
+    from cryptography.fernet import Fernet
+
+    keys = f"{Fernet.generate_key().decode()}, {Fernet.generate_key().decode()}"
+    stored = load(tmp_path, MFA_ENCRYPTION_KEY=keys).MFA_ENCRYPTION_KEY
+    assert stored == keys
