@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e import servers
 from tests.e2e.servers import AppServer, SmtpServer
-from tests.e2e.test_browser_pages import PASSWORD, make_verified_user, shoot
+from tests.e2e.test_browser_pages import PASSWORD, log_out, make_verified_user, shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -74,11 +74,6 @@ def credentials(page: Page) -> list[dict]:
     cdp, authenticator_id = page.authenticator  # type: ignore[attr-defined]
     return cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})[
         "credentials"]
-
-
-def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/login$"))
 
 
 def test_enrol_then_sign_in_with_the_passkey_alone_then_as_the_second_step(

@@ -18,7 +18,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e import servers
 from tests.e2e.servers import AppServer, SmtpServer, watched_page
-from tests.e2e.test_browser_pages import PASSWORD, SHOTS, WIDTHS, make_verified_user, shoot
+from tests.e2e.test_browser_pages import (
+    PASSWORD,
+    SHOTS,
+    WIDTHS,
+    log_out,
+    make_verified_user,
+    shoot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -63,11 +70,6 @@ def password_step(page: Page) -> None:
     page.get_by_label("Email or phone number").fill(EMAIL)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-
-
-def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out", exact=True).click()
-    expect(page.get_by_role("link", name="Log in")).to_be_visible()
 
 
 def set_up_the_app(page: Page) -> tuple[pyotp.TOTP, list[str]]:
