@@ -1,5 +1,6 @@
-"""Names refuse invisible characters that change how they read; phone numbers refuse an
-extension instead of dropping it. Both with a message that says what to change."""
+"""Names refuse invisible characters that change how they read (but keep the joiners that
+Persian or Hindi need where they write them); phone numbers refuse an extension instead of
+dropping it. Both with a message that says what to change."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def test_a_name_with_bidirectional_controls_is_refused(name: str):
     assert "text-direction" in refused.value.errors["first_name"][0]
 
 
-@pytest.mark.parametrize("name", ["Ja\u200bne", "Jane\u200d", "\ufeffJane", "Ja\u2060ne"])
+@pytest.mark.parametrize("name", ["Ja\u200bne", "Jane\u200d", "\ufeffJane", "Ja\u2060ne",
+                                  "Ann\u200ca", "\u200c\u0639\u0644\u06cc", "Ann\u200da",
+                                  "\u0645\u200c \u0631"])
 def test_a_name_with_zero_width_characters_is_refused(name: str):
     with pytest.raises(ValidationFailed) as refused:
         clean_name(name, "last_name")
@@ -25,7 +28,11 @@ def test_a_name_with_zero_width_characters_is_refused(name: str):
 
 
 @pytest.mark.parametrize("name", ["José María", "Zoë O'Brien-Łukasiewicz", "山田 太郎",
-                                  "محمد", "  Jane   Doe "])
+                                  "محمد", "  Jane   Doe ",
+                                  # Persian Ali-Reza: a non-joiner between joining letters
+                                  "\u0639\u0644\u06cc\u200c\u0631\u0636\u0627",
+                                  # Hindi: a joiner after a virama (a conjunct's half form)
+                                  "\u0915\u094d\u200d\u0937\u093f\u0924\u093f\u091c"])
 def test_real_names_in_any_script_pass(name: str):
     assert clean_name(name, "first_name") == " ".join(name.split())
 
