@@ -16,29 +16,22 @@ returned, and a connection that failed is invalidated, not reused).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from webapp.domain.model import User
+from webapp.infrastructure import user_rows
 from webapp.infrastructure.autocommit import autocommit_connection
-from webapp.infrastructure.orm import UserRow, UTCDateTime
-
-_FIELDS = [f.name for f in dataclasses.fields(User)]
-_COLUMNS = UserRow.__table__.c
-_DATETIMES = frozenset(name for name in _FIELDS if isinstance(_COLUMNS[name].type, UTCDateTime))
 
 
 def select_user_by(column: str) -> str:
     """SELECT <every User field> FROM users WHERE users.<column> = %(value)s, compiled
     once by SQLAlchemy for psycopg."""
-    return str(select(*(_COLUMNS[name] for name in _FIELDS))
-               .where(_COLUMNS[column] == bindparam("value"))
-               .compile(dialect=psycopg_dialect.dialect()))
+    return user_rows.select_user_by(column, psycopg_dialect.dialect())
 
 
 _USER_BY_ID = select_user_by("id")
@@ -46,8 +39,8 @@ _USER_BY_ID = select_user_by("id")
 
 def user_from_row(row: tuple[Any, ...]) -> User:
     """The User of a row read by a ``select_user_by`` query."""
-    values = dict(zip(_FIELDS, row, strict=True))
-    for name in _DATETIMES:  # aware UTC, as the ORM's UTCDateTime gives them
+    values = dict(zip(user_rows.USER_FIELDS, row, strict=True))
+    for name in user_rows.DATETIME_FIELDS:  # aware UTC, as the ORM's UTCDateTime gives them
         if values[name] is not None:
             values[name] = values[name].astimezone(UTC)
     return User(**values)

@@ -21,7 +21,6 @@ them as text.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Engine, bindparam, select
+from sqlalchemy import Engine
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -37,21 +36,15 @@ from webapp.application.interfaces import LoginRecorded, SuccessfulLogin
 from webapp.domain.model import User
 from webapp.domain.sessions import DeviceSeen, DeviceVisit
 from webapp.domain.values import Email, Phone
-from webapp.infrastructure.orm import UserRow, UTCDateTime
+from webapp.infrastructure.user_rows import (
+    BOOLEAN_FIELDS,
+    DATETIME_FIELDS,
+    USER_FIELDS,
+    select_user_by,
+)
 
-_FIELDS = [f.name for f in dataclasses.fields(User)]
-_COLUMNS = UserRow.__table__.c
-_DATETIMES = frozenset(name for name in _FIELDS if isinstance(_COLUMNS[name].type, UTCDateTime))
-_BOOLEANS = frozenset(name for name in _FIELDS if isinstance(_COLUMNS[name].type, Boolean))
-
-
-def _select_user_by(column: str) -> str:
-    return str(select(*(_COLUMNS[name] for name in _FIELDS))
-               .where(_COLUMNS[column] == bindparam("value"))
-               .compile(dialect=sqlite_dialect.dialect()))
-
-
-_USER_BY = {"email": _select_user_by("email"), "phone": _select_user_by("phone")}
+_USER_BY = {column: select_user_by(column, sqlite_dialect.dialect())
+            for column in ("email", "phone")}
 _LOGIN = ("UPDATE users SET last_login_at = ?, password_hash = ? WHERE id = ? AND is_active "
           "AND uniquifier = ? AND password_hash = ? RETURNING id")
 _FAMILY = ("INSERT INTO refresh_families (id, user_id, created_at, generation, rotated_at, "
@@ -77,10 +70,10 @@ def _parsed(value: str | None) -> datetime | None:
 
 
 def user_from_sqlite_row(row: tuple[Any, ...]) -> User:
-    values = dict(zip(_FIELDS, row, strict=True))
-    for name in _DATETIMES:
+    values = dict(zip(USER_FIELDS, row, strict=True))
+    for name in DATETIME_FIELDS:
         values[name] = _parsed(values[name])
-    for name in _BOOLEANS:
+    for name in BOOLEAN_FIELDS:
         values[name] = bool(values[name])
     return User(**values)
 
@@ -148,7 +141,7 @@ def _see(connection: sqlite3.Connection, user_id: int, visit: DeviceVisit) -> De
         return DeviceSeen(visit, inserted=True, previous_seen_at=None, had_devices=had)
     previous = _parsed(row[0])
     assert previous is not None
-    if previous <= visit.refresh_before:
+    if visit.refreshes(previous):
         _run(connection, _SEEN_DEVICE, (stored(visit.at), user_id, visit.key))
     return DeviceSeen(visit, inserted=False, previous_seen_at=previous, had_devices=True)
 
