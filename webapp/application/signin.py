@@ -266,7 +266,7 @@ def _see_device(uow: UnitOfWork, user_id: int, visit: DeviceVisit) -> DeviceSeen
         return DeviceSeen(visit, inserted=True, previous_seen_at=None,
                           had_devices=had_devices)
     previous = known.last_seen_at
-    if previous <= visit.refresh_before:
+    if visit.refreshes(previous):
         known.last_seen_at = visit.at
         uow.devices.save(known)
     return DeviceSeen(visit, inserted=False, previous_seen_at=previous, had_devices=True)

@@ -92,6 +92,10 @@ class DeviceVisit:
         """A stored last-seen time at or before this is moved to ``at``."""
         return self.at - DEVICE_REFRESH
 
+    def refreshes(self, last_seen_at: datetime) -> bool:
+        """This visit moves a stored last-seen time (once a day at most)."""
+        return last_seen_at <= self.refresh_before
+
 
 @dataclass(frozen=True)
 class DeviceSeen:

@@ -74,6 +74,7 @@ SELECT login.id, (SELECT inserted FROM device), (SELECT last_seen_at FROM previo
        (SELECT had FROM any_device)
 FROM login"""
 
+_NO_DEVICE = dict.fromkeys(("device_key", "device_at", "device_refresh_before"))
 _NO_FAMILY = dict.fromkeys(
     ("family_id", "family_created_at", "family_generation", "family_rotated_at",
      "family_revoked_at", "family_revoke_reason", "family_user_agent", "family_ip"))
@@ -89,10 +90,11 @@ def _parameters(login: SuccessfulLogin) -> dict[str, Any]:
         "data": json.dumps(event.data),
     }
     device = login.device
-    parameters.update({"with_device": device is not None,
-                       "device_key": device.key if device else None,
-                       "device_at": device.at if device else None,
-                       "device_refresh_before": device.refresh_before if device else None})
+    if device is None:
+        parameters.update(_NO_DEVICE, with_device=False)
+    else:
+        parameters.update(with_device=True, device_key=device.key, device_at=device.at,
+                          device_refresh_before=device.refresh_before)
     if family is None:
         parameters.update(_NO_FAMILY, with_family=False)
     else:
