@@ -35,8 +35,7 @@ def _at(value: datetime | None) -> str | None:
 
 
 class AccountDataService(Service):
-    def __init__(self, ports: Ports, tokens: TokenService,
-                 sessions: SessionService | None = None) -> None:
+    def __init__(self, ports: Ports, tokens: TokenService, sessions: SessionService) -> None:
         super().__init__(ports)
         self.tokens = tokens
         self.sessions = sessions  # browser sessions (outside the unit of work)
@@ -77,7 +76,7 @@ class AccountDataService(Service):
                 {"id": b.id, "kind": "browser", "created_at": _at(b.created_at),
                  "last_seen_at": _at(b.last_seen_at), "ended_at": None, "ip": b.ip,
                  "user_agent": b.user_agent, "device": b.device}
-                for b in (self.sessions.browsers(user) if self.sessions else [])] + [
+                for b in self.sessions.browsers(user)] + [
                 {"id": f.id, "kind": "api", "created_at": _at(f.created_at),
                  "last_seen_at": _at(f.rotated_at or f.created_at),
                  "ended_at": _at(f.revoked_at), "ip": f.ip, "user_agent": f.user_agent}
@@ -206,8 +205,8 @@ class AccountDataService(Service):
                       if c.old_value]
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
-        if self.sessions is not None:  # their records hold IP addresses and user agents
-            self.sessions.forget_browsers(user.id or 0)
+        # Their records hold IP addresses and user agents (and live on in Redis).
+        self.sessions.forget_browsers(user.id or 0)
         event = self.audit_event("account_erased", None, subject=pseudonym,
                                  customer_deleted=bool(user.stripe_customer_id))
         event.ip = event.user_agent = ""  # with grace 0, the request is the person's
