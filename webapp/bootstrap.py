@@ -199,9 +199,9 @@ def build_services(app: Flask, settings: Settings) -> Services:
     # The thread wakes at least as often as the shortest retry wait, so retries are on time.
     dispatcher = InlineDispatcher(app, poll=min(30.0, settings.DELIVERY_BACKOFF_SECONDS))
     app.extensions["outbox_dispatcher"] = dispatcher
-    after_commit = dispatcher.kick if settings.DELIVERY == "inline" else None
+    handover = dispatcher if settings.DELIVERY == "inline" else None
     ports = Ports(
-        uow=lambda: SqlAlchemyUnitOfWork(lambda: db.session, after_commit),
+        uow=lambda: SqlAlchemyUnitOfWork(lambda: db.session, handover),
         reader=reader_from(settings),
         clock=SystemClock(),
         passwords=Argon2Hasher(settings.ARGON2_MEMORY_COST, settings.ARGON2_TIME_COST,

@@ -180,6 +180,17 @@ class FakeOutboxRepository(_Repo):
     def save(self, message: OutboxMessage) -> None:
         self.state.outbox[message.id or 0] = copy.deepcopy(message)
 
+    def mark_sent(self, message_id: int, worker: str, now: datetime,
+                  payload: dict[str, Any] | None) -> bool:
+        message = self.state.outbox.get(message_id)
+        if message is None or message.locked_by != worker or message.status != "pending":
+            return False
+        message.status, message.sent_at, message.last_error = MessageStatus.SENT, now, None
+        message.locked_until = message.locked_by = None
+        if payload is not None:
+            message.payload = copy.deepcopy(payload)
+        return True
+
     def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]:
         return [copy.deepcopy(m) for m in self.state.outbox.values() if m.user_id == user_id]
 

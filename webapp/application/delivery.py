@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import NamedTuple
 
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
@@ -29,6 +30,11 @@ class BillingOff(Exception):
 def backoff(attempts: int, base: timedelta = timedelta(seconds=10)) -> timedelta:
     """``base`` after the first failure, doubling after each one, at most an hour."""
     return min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+
+
+class Delivered(NamedTuple):
+    tried: int  # messages taken in hand (sent, failed or handed back)
+    released: int  # handed back untried: due to any worker's next claim
 
 
 class DeliveryService(Service):
@@ -55,18 +61,41 @@ class DeliveryService(Service):
         with self.ports.uow() as uow:
             batch = uow.outbox.claim_due(now, now + self.policy.delivery_lease, worker, limit)
             uow.commit()
+        return self.deliver_claimed(batch, worker, stop).tried
+
+    def claim_at_birth(self, message: OutboxMessage, worker: str) -> None:
+        """Claim a message being queued for ``worker``, in the transaction that queues it.
+
+        The inline delivery thread of the process that queues a message sends it after
+        the commit, from memory, without a claim transaction of its own (the lease is the
+        same as a claim's: if the process dies first, the message is any worker's once
+        the lease has ended). A message not due yet is left to the claims.
+        """
+        now = self.now()
+        if message.next_attempt_at <= now and message.status == MessageStatus.PENDING:
+            message.locked_by, message.locked_until = worker, now + self.policy.delivery_lease
+
+    def deliver_claimed(self, batch: list[OutboxMessage], worker: str,
+                        stop: Callable[[], bool] | None = None) -> Delivered:
+        """Deliver messages whose lease ``worker`` holds (see ``deliver_due``)."""
+        released = 0
         for tried, message in enumerate(batch, start=1):
             if self._lease_left(message) < self.policy.delivery_send_budget:
                 # Too little of the lease is left to finish a send: once it runs out another
                 # worker may claim the message, and two sends would be a duplicate.
                 self._release(message, worker)
+                released += 1
             else:
                 self._deliver(message, worker)
             if stop is not None and stop():
-                for untried in batch[tried:]:
-                    self._release(untried, worker)
-                return tried
-        return len(batch)
+                self.hand_back(batch[tried:], worker)
+                return Delivered(tried, released + len(batch) - tried)
+        return Delivered(len(batch), released)
+
+    def hand_back(self, batch: list[OutboxMessage], worker: str) -> None:
+        """Give untried messages back, so that the next claim (any worker) takes them now."""
+        for message in batch:
+            self._release(message, worker)
 
     def _lease_left(self, message: OutboxMessage) -> timedelta:
         if message.locked_until is None:
@@ -160,29 +189,29 @@ class DeliveryService(Service):
                 count: bool = True) -> None:
         now = self.now()
         with self.ports.uow() as uow:
+            if error is None:
+                # One guarded statement: nothing changes if our lease ran out and another
+                # worker owns the message now.
+                payload = None if self.keep_bodies else _scrubbed(message.payload)
+                if uow.outbox.mark_sent(message.id or 0, worker, now, payload):
+                    uow.commit()
+                return
             current = uow.outbox.get(message.id or 0)
             if current is None or current.locked_by != worker or current.status != "pending":
                 return  # our lease ran out and another worker owns it now
             current.locked_until = None
             current.locked_by = None
-            if error is None:
-                current.status = MessageStatus.SENT
-                current.sent_at = now
-                current.last_error = None
-                if not self.keep_bodies:
-                    current.payload = _scrubbed(current.payload)
-            else:
-                current.last_error = error
-                if count:
-                    current.attempts += 1
-                if current.attempts >= self.policy.delivery_max_attempts:
-                    current.status = MessageStatus.FAILED
-                    log.error("delivery of %s #%s gave up after %d attempts (last: %s); "
-                              "marked failed, retry it from /admin/queue", current.kind,
-                              current.id, current.attempts, error.split(":", 1)[0])
-                wait = (backoff(current.attempts, self.policy.delivery_backoff) if count
-                        else BILLING_OFF_RECHECK)
-                current.next_attempt_at = now + wait
+            current.last_error = error
+            if count:
+                current.attempts += 1
+            if current.attempts >= self.policy.delivery_max_attempts:
+                current.status = MessageStatus.FAILED
+                log.error("delivery of %s #%s gave up after %d attempts (last: %s); "
+                          "marked failed, retry it from /admin/queue", current.kind,
+                          current.id, current.attempts, error.split(":", 1)[0])
+            wait = (backoff(current.attempts, self.policy.delivery_backoff) if count
+                    else BILLING_OFF_RECHECK)
+            current.next_attempt_at = now + wait
             uow.outbox.save(current)
             uow.commit()
 

@@ -28,10 +28,10 @@ from webapp.infrastructure.orm import (
     SubscriptionRow,
     UserRow,
 )
+from webapp.infrastructure.outbox_repository import SqlOutboxRepository
 from webapp.infrastructure.repositories import (
     SqlAuditRepository,
     SqlInvitationRepository,
-    SqlOutboxRepository,
     SqlUserRepository,
 )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,10 +16,7 @@ from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
     Invitation,
-    MessageKind,
-    MessageStatus,
     OneTimeCode,
-    OutboxMessage,
     RefreshFamily,
     User,
 )
@@ -29,7 +26,6 @@ from webapp.infrastructure.orm import (
     InvitationRow,
     KnownDeviceRow,
     OneTimeCodeRow,
-    OutboxRow,
     RefreshFamilyRow,
     UserRow,
 )
@@ -185,50 +181,6 @@ class SqlRefreshFamilyRepository(_Mapped[RefreshFamily, RefreshFamilyRow]):
             .where(RefreshFamilyRow.user_id == user_id, RefreshFamilyRow.revoked_at.is_(None))
             .order_by(RefreshFamilyRow.created_at.desc())
         )
-
-
-class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
-    entity, row = OutboxMessage, OutboxRow
-    enums = {"kind": MessageKind, "status": MessageStatus}
-    added = 0  # messages queued in this transaction: the unit of work kicks delivery
-
-    def add(self, message: OutboxMessage) -> None:
-        self._insert(message)
-        self.added += 1
-
-    def save(self, message: OutboxMessage) -> None:
-        self._save(message)
-
-    def get(self, message_id: int) -> OutboxMessage | None:
-        row = self.session.get(OutboxRow, message_id, populate_existing=True)
-        return self._to_entity(row) if row is not None else None
-
-    def claim_due(self, now: datetime, lease_until: datetime, worker: str, limit: int
-                  ) -> list[OutboxMessage]:
-        """SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway."""
-        rows = self.session.scalars(
-            select(OutboxRow)
-            .where(OutboxRow.status == MessageStatus.PENDING.value,
-                   OutboxRow.next_attempt_at <= now,
-                   or_(OutboxRow.locked_until.is_(None), OutboxRow.locked_until < now))
-            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for row in rows:
-            row.locked_until = lease_until
-            row.locked_by = worker
-        self.session.flush()
-        return [self._to_entity(row) for row in rows]
-
-    def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]:
-        return self._all(select(OutboxRow).where(OutboxRow.user_id == user_id)
-                         .order_by(OutboxRow.id.desc()).limit(limit))
-
-    def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
-        return self._all(select(OutboxRow)
-                         .where(OutboxRow.kind.in_([kind.value for kind in kinds]))
-                         .order_by(OutboxRow.id.desc()).limit(limit))
 
 
 class SqlAuditRepository(_Mapped[AuditEvent, AuditEventRow]):

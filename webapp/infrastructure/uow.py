@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
+from webapp.domain.model import OutboxMessage
 from webapp.infrastructure.billing_repositories import (
     SqlBillingEventRepository,
     SqlSubscriptionRepository,
@@ -20,6 +22,7 @@ from webapp.infrastructure.mfa_repositories import (
     SqlRecoveryCodeRepository,
     SqlTotpRepository,
 )
+from webapp.infrastructure.outbox_repository import SqlOutboxRepository
 from webapp.infrastructure.passkey_repositories import (
     SqlPasskeyRepository,
     SqlWebAuthnChallengeRepository,
@@ -33,7 +36,6 @@ from webapp.infrastructure.repositories import (
     SqlCodeRepository,
     SqlInvitationRepository,
     SqlKnownDeviceRepository,
-    SqlOutboxRepository,
     SqlRefreshFamilyRepository,
     SqlUserRepository,
 )
@@ -42,20 +44,31 @@ from webapp.infrastructure.repositories import (
 DEFERRED_BEGIN = "webapp_deferred_begin"
 
 
+class Handover(Protocol):
+    """Inline delivery (dispatch.py): claims each message as it is queued, and is handed
+    the transaction's messages after the commit."""
+
+    def claim(self, message: OutboxMessage) -> None: ...
+
+    def kick(self, messages: Sequence[OutboxMessage] = ()) -> None: ...
+
+
 class SqlAlchemyUnitOfWork(UnitOfWork):
-    """``after_commit`` runs when the transaction queued outbox messages (inline delivery)."""
+    """With a ``handover`` (inline delivery), the messages this transaction queued go to
+    the delivery thread once it has committed."""
 
     def __init__(self, session_factory: Callable[[], Session],
-                 after_commit: Callable[[], None] | None = None) -> None:
+                 handover: Handover | None = None) -> None:
         self._session_factory = session_factory
-        self._after_commit = after_commit
+        self._handover = handover
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self._session_factory()
         self.users = SqlUserRepository(self.session)
         self.codes = SqlCodeRepository(self.session)
         self.families = SqlRefreshFamilyRepository(self.session)
-        self.outbox = SqlOutboxRepository(self.session)
+        self.outbox = SqlOutboxRepository(
+            self.session, self._handover.claim if self._handover is not None else None)
         self.audit = SqlAuditRepository(self.session)
         self.invitations = SqlInvitationRepository(self.session)
         self.subscriptions = SqlSubscriptionRepository(self.session)
@@ -78,17 +91,18 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise UniqueConflict(str(exc.orig)) from exc
 
     def commit(self) -> None:
-        queued, self.outbox.added = self.outbox.added, 0
+        queued, self.outbox.added = self.outbox.added, []
         try:
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
             raise UniqueConflict(str(exc.orig)) from exc
-        if queued and self._after_commit is not None:
-            self._after_commit()
+        if queued and self._handover is not None:
+            self._handover.kick(queued)
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.outbox.added = []
 
     def ping(self) -> None:
         """The database answers and takes writes (DatabaseRefusesWrites otherwise)."""

@@ -14,6 +14,7 @@ from flask import Flask
 
 from tests.conftest import make_app
 from tests.fakes import FakeMailer
+from tests.helpers.gunicorn import Server, Worker
 from webapp.extensions import db
 from webapp.gunicorn_conf import worker_exit
 from webapp.infrastructure.orm import OutboxRow
@@ -27,18 +28,6 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-class _Worker:
-    """What gunicorn passes to worker_exit: the loaded app is ``worker.wsgi``."""
-
-    def __init__(self, app: Flask) -> None:
-        self.wsgi = app
-
-
-class _Server:
-    class cfg:  # noqa: N801 - gunicorn's attribute name
-        graceful_timeout = 15
 
 
 def rows(app: Flask) -> list[OutboxRow]:
@@ -59,7 +48,7 @@ def test_worker_exit_finishes_the_message_in_hand_and_hands_back_the_rest(app, r
     dispatcher.kick()
     assert in_hand.wait(10), "the delivery thread never took a message"
 
-    exiting = threading.Thread(target=worker_exit, args=(_Server(), _Worker(app)))
+    exiting = threading.Thread(target=worker_exit, args=(Server(), Worker(app)))
     exiting.start()  # gunicorn's worker_exit, while the first send is in progress
     go_on.set()
     exiting.join(15)

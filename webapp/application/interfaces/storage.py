@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from webapp.application.interfaces.factors import (
     MfaChallengeRepository,
@@ -92,6 +92,12 @@ class OutboxRepository(Protocol):
         ...
 
     def save(self, message: OutboxMessage) -> None: ...
+
+    def mark_sent(self, message_id: int, worker: str, now: datetime,
+                  payload: dict[str, Any] | None) -> bool:
+        """Sent, if ``worker`` still holds its lease (and the message is still pending):
+        lease cleared, error forgotten, ``payload`` stored unless None. True if marked."""
+        ...
 
     def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]: ...
 
