@@ -40,3 +40,35 @@ def test_leaving_without_commit_rolls_back(app):
             work.users.add(new_user("jane@example.com"))
         with uow() as work:
             assert work.users.get_by_email("jane@example.com") is None
+
+
+def test_an_insert_comes_after_the_changes_already_pending_in_the_session(app):
+    """Rows are inserted without the ORM's flush; a change made before (here, the address
+    given up) reaches the database first, so the new row may take that address."""
+    from webapp.infrastructure.orm import UserRow
+
+    with app.app_context():
+        with uow() as work:
+            first = work.users.add(new_user("jane@example.com"))
+            work.commit()
+        with uow() as work:
+            row = db.session.get(UserRow, first.id)
+            row.email = "jane.old@example.com"  # pending: not flushed yet
+            second = work.users.add(new_user("jane@example.com"))
+            work.commit()
+        with uow() as work:
+            assert work.users.get_by_email("jane@example.com").id == second.id
+            assert work.users.get(first.id).email == "jane.old@example.com"
+
+
+def test_an_inserted_row_keeps_every_field_and_its_column_defaults(app):
+    with app.app_context():
+        with uow() as work:
+            user = work.users.add(User(email="jane@example.com", phone="+14155550123",
+                                       password_hash="h", created_at=NOW, first_name="Jane"))
+            work.commit()
+        with uow() as work:
+            stored = work.users.get(user.id)
+        assert (stored.email, stored.phone, stored.password_hash, stored.first_name,
+                stored.last_name, stored.is_active) == (
+            "jane@example.com", "+14155550123", "h", "Jane", "", True)
