@@ -87,9 +87,27 @@ class Schema:
     def model_dump_json(self) -> str:
         if self._model is not None:
             return str(self._model.model_dump_json())
-        parts = [f"{json.dumps(name)}:{_json(getattr(self, name))}"
-                 for name in self.model_fields]
+        values = self.__dict__
+        parts = []
+        for name in self.model_fields:
+            value = values[name]
+            kind = type(value)
+            if kind is str:
+                parts.append(f'"{name}":{_STRING(value)}')
+            elif value is None:
+                parts.append(f'"{name}":null')
+            elif kind is bool:
+                parts.append(f'"{name}":{"true" if value else "false"}')
+            elif kind is int:
+                parts.append(f'"{name}":{int.__repr__(value)}')
+            elif kind is datetime:
+                parts.append(f'"{name}":"{_datetime(value)}"')
+            else:
+                parts.append(f'"{name}":{_DUMP(value)}')
         return "{" + ",".join(parts) + "}"
+
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields}
 
     @classmethod
     def pydantic(cls) -> type:
@@ -183,7 +201,13 @@ def _checked(cls: type[Schema], values: Any) -> dict[str, Any] | None:
             if default is MISSING:
                 return None
             value = default
-        elif not ((value is None and optional) or _plain(value, kind, size)):
+        elif value is None:
+            if not optional:
+                return None
+        elif kind is int or kind is bool:
+            if type(value) is not kind:
+                return None
+        elif not _plain(value, kind, size):
             return None
         checked[name] = value
     return checked
@@ -195,9 +219,10 @@ def _plain(value: Any, kind: Any, size: int) -> bool:
     if kind is list:
         return type(value) is list and all(type(v) is str and _utf8(v) for v in value)
     if kind is datetime:
-        offset = value.utcoffset() if type(value) is datetime else None
-        return type(value) is datetime and (offset is None or offset % timedelta(minutes=1)
-                                            == ZERO)
+        if type(value) is not datetime:
+            return False
+        offset = value.utcoffset()  # whole minutes, as pydantic writes it
+        return offset is None or not (offset.microseconds or offset.seconds % 60)
     return type(value) is kind
 
 
@@ -211,13 +236,28 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def _json(value: Any) -> str:
+def _datetime(value: datetime) -> str:
+    """ISO 8601, UTC as ``Z``: as pydantic writes it."""
+    text = value.isoformat()
+    return f"{text[:-6]}Z" if value.utcoffset() == ZERO else text
+
+
+def _json_default(value: Any) -> Any:
+    """What ``json`` cannot write itself: a nested body, a date and time (as pydantic)."""
     if isinstance(value, Schema):
-        return value.model_dump_json()
+        if value._model is not None:  # noqa: SLF001
+            return json.loads(value.model_dump_json())
+        return value._values()  # noqa: SLF001
     if type(value) is datetime:
-        text = value.isoformat()
-        return f'"{text[:-6]}Z"' if value.utcoffset() == ZERO else f'"{text}"'
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _datetime(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# Compact, UTF-8 as is, with JSON's escapes: as pydantic writes JSON. Field names are
+# identifiers: written as they are.
+_DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                         default=_json_default).encode
+_STRING = json.encoder.encode_basestring
 
 
 # The pydantic model of a Schema class: same name, module, fields and configuration.
