@@ -14,7 +14,9 @@ from pydantic import ValidationError
 
 from webapp.domain.errors import ValidationFailed
 from webapp.interface.api import model as api_model
+from webapp.interface.api.declared import hints_of
 from webapp.interface.api.model import RootModel, Schema, parse
+from webapp.interface.api.pydantic_bridge import as_pydantic
 from webapp.interface.api.schemas import (
     CredentialsIn,
     DetailOut,
@@ -101,7 +103,7 @@ def user_values(**changes: Any) -> dict[str, Any]:
 
 def same_json(model: type[Schema], values: dict[str, Any]) -> None:
     try:
-        expected = model.pydantic()(**{k: api_model._pyd(v) for k, v in values.items()})  # noqa: SLF001
+        expected = model.pydantic()(**{k: as_pydantic(v, Schema) for k, v in values.items()})  # noqa: SLF001
     except ValidationError:
         with pytest.raises(ValidationError):
             model(**values)
@@ -134,7 +136,7 @@ def test_an_answer_is_written_as_pydantic_writes_it(changes: dict[str, Any]) -> 
 def test_every_answer_with_plain_values_is_written_as_pydantic_writes_it(
         model: type[Schema]) -> None:
     plain = {str: "text é", int: 3, bool: True, datetime: TIMES[2]}
-    hints = api_model._hints(model)  # noqa: SLF001
+    hints = hints_of(model)
     for optional in (False, True):
         values = {}
         for name in model.model_fields:

@@ -23,29 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from webapp.domain.errors import ValidationFailed
+from webapp.interface.api.declared import MISSING, FieldSpec, hints_of
+from webapp.interface.api.declared import Field as Field  # the schemas declare with it
 
 ConfigDict = dict
-MISSING: Any = object()
 ZERO = timedelta(0)
 ERRORS = {"missing": "This field is required.", "string_type": "Must be a string.",
           "string_too_long": "Too long."}
-
-
-class FieldSpec:
-    """``Field(...)``'s arguments, handed to pydantic's ``Field`` when the model is built."""
-
-    __slots__ = ("args", "kwargs")
-
-    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.args, self.kwargs = args, kwargs
-
-    @property
-    def default(self) -> Any:
-        return self.args[0] if self.args else self.kwargs.get("default", MISSING)
-
-
-def Field(*args: Any, **kwargs: Any) -> Any:  # noqa: N802  (pydantic's name)
-    return FieldSpec(args, kwargs)
 
 
 class Schema:
@@ -69,7 +53,10 @@ class Schema:
     def __init__(self, **values: Any) -> None:
         checked = _checked(type(self), values)
         if checked is None:
-            self._model = type(self).pydantic()(**{k: _pyd(v) for k, v in values.items()})
+            from webapp.interface.api.pydantic_bridge import as_pydantic
+
+            self._model = type(self).pydantic()(
+                **{k: as_pydantic(v, Schema) for k, v in values.items()})
             checked = {name: getattr(self._model, name) for name in self.model_fields}
         self.__dict__.update(checked)
 
@@ -113,7 +100,9 @@ class Schema:
     def pydantic(cls) -> type:
         """The equivalent pydantic model (built once)."""
         if cls.__dict__.get("_pydantic") is None:
-            cls._pydantic = _build(cls)
+            from webapp.interface.api.pydantic_bridge import build
+
+            cls._pydantic = build(cls, Schema, RootModel)
         return cls._pydantic  # type: ignore[return-value]
 
 
@@ -127,7 +116,9 @@ class RootModel(Schema):
                                                 "__module__": __name__})
 
     def __init__(self, root: Any) -> None:
-        self._model = type(self).pydantic()(_pyd(root))
+        from webapp.interface.api.pydantic_bridge import as_pydantic
+
+        self._model = type(self).pydantic()(as_pydantic(root, Schema))
         self.root = self._model.root
 
 
@@ -158,7 +149,7 @@ def _plan(cls: type[Schema]) -> list[tuple[str, Any, bool, Any, int]] | None:
 
 
 def _make_plan(cls: type[Schema]) -> list[tuple[str, Any, bool, Any, int]] | bool:
-    hints = _hints(cls)
+    hints = hints_of(cls)
     limit = cls.model_config.get("str_max_length") or sys.maxsize
     plan = []
     for name, spec in cls.model_fields.items():
@@ -258,69 +249,3 @@ def _json_default(value: Any) -> Any:
 _DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
                          default=_json_default).encode
 _STRING = json.encoder.encode_basestring
-
-
-# The pydantic model of a Schema class: same name, module, fields and configuration.
-
-def _build(cls: type[Schema]) -> type:
-    import pydantic
-
-    if cls in (Schema, RootModel):
-        return pydantic.BaseModel
-    parent = cls.__mro__[1]
-    if "__root_type__" in parent.__dict__ and parent is not RootModel:
-        base: type = pydantic.RootModel[_translate(parent.__root_type__)]  # type: ignore[misc]
-    else:
-        base = parent.pydantic()  # type: ignore[attr-defined]
-    own = [name for name in cls.__dict__.get("__annotations__", {}) if name in cls.model_fields]
-    hints = _hints(cls)
-    namespace: dict[str, Any] = {
-        "__module__": cls.__module__, "__qualname__": cls.__qualname__,
-        "__doc__": cls.__dict__.get("__doc__"),
-        "__annotations__": {name: _translate(hints[name]) for name in own},
-    }
-    if "model_config" in cls.__dict__:
-        namespace["model_config"] = pydantic.ConfigDict(**cls.model_config)  # type: ignore[typeddict-item]
-    for name in own:
-        spec = cls.__dict__.get(name, MISSING)
-        if isinstance(spec, FieldSpec):
-            namespace[name] = pydantic.Field(*spec.args, **spec.kwargs)
-        elif spec is not MISSING:
-            namespace[name] = spec
-    return type(cls.__name__, (base,), namespace)
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    hints: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        space = vars(sys.modules[klass.__module__])
-        for name, hint in klass.__dict__.get("__annotations__", {}).items():
-            if name in cls.model_fields:
-                hints[name] = eval(hint, space) if isinstance(hint, str) else hint  # noqa: S307
-    return hints
-
-
-def _translate(hint: Any) -> Any:
-    """``hint`` with every Schema class replaced by its pydantic model."""
-    if isinstance(hint, type) and issubclass(hint, Schema):
-        return hint.pydantic()
-    args = typing.get_args(hint)
-    origin = typing.get_origin(hint)
-    if not args or origin is typing.Literal:
-        return hint
-    translated = tuple(_translate(a) for a in args)
-    if origin in (typing.Union, types.UnionType):
-        return typing.Union[translated]  # noqa: UP007
-    return origin[translated]
-
-
-def _pyd(value: Any) -> Any:
-    """A value for a pydantic model: Schema instances as their pydantic models."""
-    if isinstance(value, Schema):
-        if value._model is None:  # noqa: SLF001
-            value._model = type(value).pydantic()(  # noqa: SLF001
-                **{name: _pyd(getattr(value, name)) for name in value.model_fields})
-        return value._model  # noqa: SLF001
-    if isinstance(value, list):
-        return [_pyd(v) for v in value]
-    return value
