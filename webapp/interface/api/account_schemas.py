@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
-
+from webapp.interface.api.model import Field
 from webapp.interface.api.schemas import In, Out
 
 CODE = Field(None, description="The 6-digit code sent to the new address.",

@@ -1,7 +1,8 @@
 """The JSON blueprint's machinery: one decorator per endpoint, one error handler.
 
-``@endpoint`` parses and validates the body into a pydantic model, registers the
-route, and records what the OpenAPI document needs. Views stay a few lines long.
+``@endpoint`` parses and validates the body into its model (webapp/interface/api/model.py),
+registers the route, and records what the OpenAPI document needs. Views stay a few lines
+long.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from functools import wraps
 from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.application.tokens import Access
@@ -34,6 +33,7 @@ from webapp.domain.errors import (
 )
 from webapp.domain.model import User
 from webapp.interface import services
+from webapp.interface.api.model import Schema, parse
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -72,8 +72,8 @@ class Operation:
     name: str
     summary: str
     description: str
-    body: type[BaseModel] | None
-    responses: dict[int, tuple[str, type[BaseModel] | None]]
+    body: type[Schema] | None
+    responses: dict[int, tuple[str, type[Schema] | None]]
     auth: bool | Literal["optional"]
     tag: str
     extra: dict[str, Any] = field(default_factory=dict)
@@ -126,7 +126,7 @@ def _on_domain_error(exc: DomainError) -> Response:
     return domain_error_response(exc)
 
 
-def parse_body(model: type[BaseModel]) -> BaseModel:
+def parse_body(model: type[Schema]) -> Schema:
     """The request's JSON object as ``model``; every failure is a clear 400/413/415."""
     try:
         raw = request.get_data(cache=True)
@@ -145,23 +145,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "The body is not valid JSON.", "malformed_json") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.", "invalid_body")
-    try:
-        return model.model_validate(data)
-    except PydanticError as exc:
-        raise ValidationFailed(_field_errors(exc)) from exc
-
-
-def _field_errors(exc: PydanticError) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_input=False):
-        name = str(error["loc"][0]) if error["loc"] else "body"
-        message = {
-            "missing": "This field is required.",
-            "string_type": "Must be a string.",
-            "string_too_long": "Too long.",
-        }.get(error["type"], error["msg"])
-        errors.setdefault(name, []).append(message)
-    return errors
+    return parse(model, data)
 
 
 def bearer_user() -> User:
@@ -192,8 +176,8 @@ def optional_bearer_user() -> User | None:
 
 
 def endpoint(rule: str, *, method: str = "POST", summary: str,
-             body: type[BaseModel] | None = None,
-             responses: dict[int, tuple[str, type[BaseModel] | None]],
+             body: type[Schema] | None = None,
+             responses: dict[int, tuple[str, type[Schema] | None]],
              auth: bool | Literal["optional"] = False, tag: str = "auth") -> Callable:
     """Register a JSON view; it receives the parsed body (if any) as its argument.
 
@@ -217,7 +201,7 @@ def endpoint(rule: str, *, method: str = "POST", summary: str,
     return decorate
 
 
-def reply(model: BaseModel | None, status: int = 200) -> Response:
+def reply(model: Schema | None, status: int = 200) -> Response:
     if model is None:
         return Response(status=status)
     response = Response(model.model_dump_json(), status=status, mimetype="application/json")

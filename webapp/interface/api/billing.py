@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Response, request
-from pydantic import Field
 
 from webapp.application.billing import SubscriptionView
 from webapp.domain.billing import EventFailed
 from webapp.interface.api.base import ApiError, bearer_user, endpoint, reply, services
+from webapp.interface.api.model import Field
 from webapp.interface.api.schemas import ErrorOut, In, Out
 
 MAX_WEBHOOK_BODY = 512 * 1024  # Stripe events can exceed the API's 64 KiB

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Response
-from pydantic import Field
 
 from webapp.application.signin import Door
 from webapp.domain.model import Invitation
 from webapp.interface.api.base import bearer_user, endpoint, reply, services
+from webapp.interface.api.model import Field
 from webapp.interface.api.schemas import (
     ErrorOut,
     In,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, RootModel
-
 from webapp.domain.mfa import MfaStatus, TotpSetup
+from webapp.interface.api.model import Field, RootModel
 from webapp.interface.api.schemas import In, LoginOut, Out, TokenPairOut
 
 CODE = Field(None, description="The 6-digit code from the authenticator app.",

@@ -6,10 +6,9 @@ import re
 from typing import Any
 
 from flask import Response, current_app, jsonify
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
 
 from webapp.interface.api.base import OPERATIONS, Operation, bp
+from webapp.interface.api.model import Schema
 from webapp.interface.api.schemas import ErrorOut, HealthOut
 
 REF = "#/components/schemas/{model}"
@@ -28,7 +27,9 @@ def openapi() -> Response:
 
 
 def build_document(server: str) -> dict[str, Any]:
-    models = _models()
+    from pydantic.json_schema import models_json_schema  # pydantic only for this document
+
+    models = [m.pydantic() for m in _models()]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
@@ -60,8 +61,8 @@ def build_document(server: str) -> dict[str, Any]:
     }
 
 
-def _models() -> list[type[BaseModel]]:
-    seen: dict[str, type[BaseModel]] = {"ErrorOut": ErrorOut, "HealthOut": HealthOut}
+def _models() -> list[type[Schema]]:
+    seen: dict[str, type[Schema]] = {"ErrorOut": ErrorOut, "HealthOut": HealthOut}
     for op in OPERATIONS:
         for model in [op.body, *(m for _, m in op.responses.values())]:
             if model is not None:
@@ -80,7 +81,7 @@ UNAVAILABLE = "The database is briefly unavailable (read-only, locked, restartin
     "was changed: try again after Retry-After"
 
 
-def _json(description: str, model: type[BaseModel] | None) -> dict[str, Any]:
+def _json(description: str, model: type[Schema] | None) -> dict[str, Any]:
     if model is None:  # e.g. 204: no body at all
         return {"description": description}
     return {"description": description,

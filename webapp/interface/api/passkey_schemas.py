@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, RootModel
-
 from webapp.domain.passkeys import NAME_MAX_LENGTH, Passkey
+from webapp.interface.api.model import Field, RootModel
 from webapp.interface.api.schemas import In, Out
 
 CREDENTIAL = Field(description="The PublicKeyCredential from the browser, as JSON "

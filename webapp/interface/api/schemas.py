@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
-
 from webapp.application.activity import Activity
 from webapp.application.signin import SignedIn
 from webapp.application.tokens import TokenPair
 from webapp.domain.model import User
 from webapp.domain.sessions import SessionEntry
+from webapp.interface.api.model import ConfigDict, Field, RootModel, Schema
 
 LONG = 4096  # far above any real value; the domain gives the precise limits
 
 
-class In(BaseModel):
+class In(Schema):
     model_config = ConfigDict(extra="ignore", strict=True, str_max_length=LONG)
 
 
@@ -84,7 +83,7 @@ class ResetConfirmIn(ResetVerifyIn):
     confirm_password: str
 
 
-class Out(BaseModel):
+class Out(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
