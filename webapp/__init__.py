@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
+from functools import cached_property
 from os import urandom
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,33 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+class WebApp(Flask):
+    """Flask, asking once per view or hook whether it is a coroutine function.
+
+    Flask asks ``inspect.iscoroutinefunction`` of every hook and the view on every request
+    (``ensure_sync``: about 1 us each, a dozen per request here); the answer for a given
+    function never changes, so it is kept.
+    """
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._sync[func]
+        except KeyError:
+            sync = self._sync[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # an unhashable callable: asked each time, as Flask does
+            return super().ensure_sync(func)
+
+    @cached_property
+    def _sync(self) -> dict[Callable[..., Any], Callable[..., Any]]:
+        return {}
+
+
 def create_app(config: dict[str, Any] | None = None,
                services: Services | None = None) -> Flask:
     """Build the app. ``config`` overrides environment variables (tests);
     ``services`` replaces the real adapters (tests with fakes)."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+    app = WebApp(__name__, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"), instance_relative_config=True)
     settings = Settings.load(os.environ, config, Path(app.instance_path))
     configure(app, settings)
