@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flask import Response, request
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -27,8 +28,19 @@ class Base(DeclarativeBase):
     pass
 
 
+class WebLoginManager(LoginManager):
+    """Flask-Login, whose remember-me cookie is a browser matter: the JSON API never signs
+    a browser in or out, so its answers skip the hook that would read the session (and
+    answer ``Vary: Cookie`` for a cookie they do not depend on)."""
+
+    def _update_remember_cookie(self, response: Response) -> Response:
+        if request.path.startswith("/api/"):
+            return response
+        return super()._update_remember_cookie(response)
+
+
 db = SQLAlchemy(model_class=Base)
-login_manager = LoginManager()
+login_manager = WebLoginManager()
 csrf = CSRFProtect()
 
 

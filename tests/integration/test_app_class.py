@@ -1,4 +1,4 @@
-"""The app's Flask class asks whether a view or hook is a coroutine once per function."""
+"""The app's Flask plumbing: a coroutine check once per function, no session on the API."""
 
 from __future__ import annotations
 
@@ -34,3 +34,30 @@ def test_a_coroutine_function_is_still_refused_or_wrapped_as_flask_does(app: Fla
 
     with pytest.raises(RuntimeError, match="async"):  # Flask without its [async] extra
         app.ensure_sync(view)
+
+
+def test_an_api_answer_does_not_read_the_session_nor_vary_on_the_cookie(app: Flask) -> None:
+    client = app.test_client()
+
+    api = client.post("/api/auth/login/", json={"email": "nobody@example.com",
+                                                "password": "not the password"})
+    page = client.get("/login")  # the form's CSRF token is kept in the session
+
+    assert api.status_code == 401 and "Cookie" not in api.headers.get("Vary", "")
+    assert page.status_code == 200 and "Cookie" in page.headers.get("Vary", "")
+
+
+def test_flask_logins_remember_cookie_is_still_kept_for_browsers(app: Flask) -> None:
+    from flask import Response, session
+
+    from webapp.extensions import login_manager
+
+    with app.test_request_context("/account"):
+        session["_remember"] = "clear"  # what logout_user leaves for the hook
+        cleared = login_manager._update_remember_cookie(Response())  # noqa: SLF001
+    with app.test_request_context("/api/auth/me/"):
+        session["_remember"] = "clear"
+        untouched = login_manager._update_remember_cookie(Response())  # noqa: SLF001
+
+    assert any(c.startswith("remember_token=;") for c in cleared.headers.getlist("Set-Cookie"))
+    assert not untouched.headers.getlist("Set-Cookie")
