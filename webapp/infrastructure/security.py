@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,7 +117,17 @@ CLOCK_SKEW = 5  # seconds; also how late an expired token is still taken
 
 
 class PyJwtCodec:
-    """HS256 (or another pinned algorithm) with every claim of the contract required."""
+    """HS256 (or another pinned algorithm) with every claim of the contract required.
+
+    A client sends the same access token with every request of its lifetime, so each
+    process remembers up to ``VERIFIED`` tokens that PyJWT has verified, with their
+    claims, until they expire: the same bytes verify the same way under the same key, so
+    only the expiry (``exp`` plus the leeway, the one check that depends on the time)
+    is looked at again. Whether the token is still honoured (a logout, a password change,
+    a deactivation) is decided after decoding, on every request, as before.
+    """
+
+    VERIFIED = 256
 
     def __init__(self, key: str, issuer: str, algorithm: str = "HS256",
                  leeway: int = CLOCK_SKEW) -> None:
@@ -123,13 +135,20 @@ class PyJwtCodec:
         self._issuer = issuer
         self._algorithm = algorithm
         self._leeway = leeway
+        self._verified: dict[str, tuple[dict[str, Any], float]] = {}
 
     def encode(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm=self._algorithm)
 
     def decode(self, token: str) -> dict[str, Any]:
+        known = self._verified.get(token)
+        if known is not None:
+            claims, until = known
+            if time.time() < until:  # PyJWT's own test: exp > now - leeway
+                return dict(claims)
+            self._verified.pop(token, None)
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token, self._key, algorithms=[self._algorithm], issuer=self._issuer,
                 leeway=self._leeway, options={"require": REQUIRED_CLAIMS},
             )
@@ -137,3 +156,12 @@ class PyJwtCodec:
             raise InvalidToken("The token has expired.", code="token_expired") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("The token is invalid.") from exc
+        self._remember(token, claims)
+        return claims
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> None:
+        verified = self._verified
+        if len(verified) >= self.VERIFIED:
+            with contextlib.suppress(StopIteration, RuntimeError, KeyError):
+                del verified[next(iter(verified))]  # the oldest
+        verified[token] = (dict(claims), float(claims["exp"]) + self._leeway)
