@@ -51,9 +51,15 @@ def worker_env(app: Flask, sink: SmtpSink, lease: int = 60) -> dict[str, str]:
 def test_many_workers_deliver_every_message_exactly_once(app: Flask) -> None:
     keys = queue_emails(app, 60)
     with SmtpSink() as sink:
+        # The first message sent waits until others have been delivered: by another worker,
+        # since its own is blocked. (Unheld, one worker may send all 60 before the others
+        # have started: sharing would be left to the timing.)
+        sink.hold_first()
         env = worker_env(app, sink)
         workers = [start_worker(env, "--burst", "--batch", "3") for _ in range(4)]
         with running(workers):
+            wait_for(lambda: len(sink.keys) >= 3, 60, what="another worker to send")
+            sink.release()
             outputs = [w.communicate(timeout=120)[0] for w in workers]
         assert [w.returncode for w in workers] == [0, 0, 0, 0], outputs
         assert sorted(sink.keys) == sorted(keys)  # every one, none twice
