@@ -105,6 +105,18 @@ def is_postgres() -> bool:
     return database_url(Path()).startswith("postgresql")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_delivery_thread_outlives_its_module() -> Iterator[None]:
+    """An inline delivery thread left running polls its database every few seconds; on
+    PostgreSQL every test shares one, so it would claim (and fail to send) the messages of
+    tests that come later. Whatever a module started is stopped when the module ends."""
+    yield
+    from webapp.infrastructure.dispatch import _DISPATCHERS
+
+    for dispatcher in list(_DISPATCHERS):
+        dispatcher.stop(timeout=5)
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = make_app(tmp_path)

@@ -52,6 +52,9 @@ def make(tmp_path) -> Iterator:  # noqa: ANN001
     for app in apps:
         dispatcher = app.extensions["outbox_dispatcher"]
         dispatcher.wait_idle(5)
+        # Stopped, not left polling: on PostgreSQL every test shares one database, and a
+        # thread left behind would claim (and fail to send) a later test's messages.
+        dispatcher.stop(timeout=5)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -145,6 +148,7 @@ def test_inline_delivery_picks_up_what_a_previous_process_left_pending(make, tmp
         assert sent, "the restarted process never delivered the pending message"
     finally:
         restarted.extensions["outbox_dispatcher"].wait_idle(5)
+        restarted.extensions["outbox_dispatcher"].stop(timeout=5)
         with restarted.app_context():
             db.session.remove()
             db.engine.dispose()
