@@ -4,8 +4,11 @@ and the message still sent; one idle for longer is ended and a new one opened.""
 
 from __future__ import annotations
 
+import email
+import re
 import socket
 from collections.abc import Iterator
+from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -81,3 +84,17 @@ def test_another_apps_settings_get_their_own_connection(app_factory, sink):
     send(app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port), 1)
     send(app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port), 2)
     assert len(handler.messages) == 2 and handler.greetings == 2
+
+
+def test_what_the_server_receives_is_written_by_wire_message(app_factory, sink):
+    handler, port = sink
+    app = app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    with app.app_context():
+        smtp.send_mail("noreply@example.com", "jane@example.com", "Vérifiez", "Héllo",
+                       "<p>Héllo</p>", "key-9")
+    raw = handler.messages[0]
+    assert re.search(rb'boundary="=_[0-9a-f]{32}"', raw)  # WireMessage's, not the generator's
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "Vérifiez" and parsed["X-Outbox-Key"] == "key-9"
+    assert [p.get_content().strip() for p in parsed.walk() if not p.is_multipart()] == \
+        ["Héllo", "<p>Héllo</p>"]
