@@ -19,9 +19,10 @@ import secrets
 import smtplib
 import threading
 import time
-from email import policy
 from email.generator import BytesGenerator
 from email.header import Header
+from email.policy import Compat32
+from typing import Any
 
 from flask import current_app
 from flask_mail import Connection, Mail, Message
@@ -29,9 +30,21 @@ from flask_mail import Connection, Mail, Message
 from webapp.infrastructure.timeouts import SMTP_TIMEOUT
 
 KEEP_FOR = 5.0  # seconds an idle connection waits for the next message of its thread
-# What smtplib sends: the MIME tree Flask-Mail builds (the email package's compat32
-# classes), with CRLF line ends.
-_WIRE = policy.compat32.clone(linesep="\r\n", mangle_from_=False)
+
+
+class _Wire(Compat32):
+    """compat32 with CRLF line ends (what smtplib sends), writing a header that fits on
+    its line as it is: the bytes compat32's folding gives it, without the ``Header``
+    object it builds for each of a message's sixteen or so headers to find that out."""
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if (isinstance(value, str) and value.isascii() and value.isprintable()
+                and len(name) + 2 + len(value) <= (self.max_line_length or 78)):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+_WIRE = _Wire(linesep="\r\n", mangle_from_=False)
 
 
 class WireMessage(Message):
