@@ -6,12 +6,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
 from webapp.infrastructure.orm import OutboxRow
 from webapp.infrastructure.repositories import _Mapped
+
+_OUTBOX = OutboxRow.__table__
+# Built once (see repositories._insert_into): sent, if still this worker's pending claim.
+_MARK_SENT = (update(_OUTBOX)
+              .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.locked_by == bindparam("b_by"),
+                     _OUTBOX.c.status == MessageStatus.PENDING.value)
+              .values(status=MessageStatus.SENT.value, sent_at=bindparam("sent_at"),
+                      last_error=None, locked_until=None, locked_by=None))
+_MARK_SENT_WITH_PAYLOAD = _MARK_SENT.values(payload=bindparam("payload"))
 
 
 class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
@@ -36,14 +45,11 @@ class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
 
     def mark_sent(self, message_id: int, worker: str, now: datetime,
                   payload: dict[str, Any] | None) -> bool:
-        values: dict[str, Any] = {"status": MessageStatus.SENT.value, "sent_at": now,
-                                  "last_error": None, "locked_until": None, "locked_by": None}
+        parameters: dict[str, Any] = {"b_id": message_id, "b_by": worker, "sent_at": now}
         if payload is not None:
-            values["payload"] = payload
+            parameters["payload"] = payload
         result = self.session.execute(
-            update(OutboxRow).where(OutboxRow.id == message_id, OutboxRow.locked_by == worker,
-                                    OutboxRow.status == MessageStatus.PENDING.value)
-            .values(**values).execution_options(synchronize_session=False))
+            _MARK_SENT if payload is None else _MARK_SENT_WITH_PAYLOAD, parameters)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def save(self, message: OutboxMessage) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -171,3 +171,4 @@ def test_mark_sent_changes_nothing_once_another_worker_holds_the_lease(app):
     [after] = Outbox(app).all("email")
     assert (after.status, after.locked_by, after.payload) == (
         "sent", None, {"to": "jane@example.com", "redacted": True})
+    assert isinstance(after.sent_at, datetime) and after.locked_until is None
