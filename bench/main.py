@@ -11,6 +11,11 @@ limits off, wrk with 16 connections on loopback:
 - bare Flask + PyJWT (bench/bare_app.py: the same JWT check, a hash and two JWTs for a
   login, a hash for a registration; no database).
 
+A fourth, the floors (bench/floor_app.py: the bare login plus one read and a two-row
+write, the bare register plus one insert and one plain email, on the same database),
+shows how close to bare any real login and registration can get here, printed as
+``(ref)`` lines.
+
 Absolute numbers are noisy on a shared machine, so every ratio compares loads measured
 in the same run, interleaved in short rounds (ours, FST, bare, ours, FST, bare, ...) so
 that whatever else the machine is doing weighs on every side alike.
@@ -97,6 +102,8 @@ def figures(o: Outcome) -> list[Figure]:
     ours, fst = t["register_ours"], t["register_fst"]
     rows.append(("register p99, ours / FST", ours.p99 / fst.p99, "<=", 1.0, True,
                  f"{ours.p99:.0f} ms / {fst.p99:.0f} ms (bare {t['register_bare'].p99:.0f} ms)"))
+    floors = [(what, t[f"{what}_ours"], t[f"{what}_floor"], t[f"{what}_bare"])
+              for what in ("login", "register") if f"{what}_floor" in t]
     allowance = o.driver_mib
     rows.append(("peak RSS of one worker, MiB", o.rss["ours"], "<=", o.rss["fst"] + allowance,
                  False, f"FST {o.rss['fst']:.1f}"
@@ -112,6 +119,11 @@ def figures(o: Outcome) -> list[Figure]:
     out = [Figure(name, value, f"{op} {target:.2f}" if ratio else f"{op} {target:.1f}",
                   value >= target if op == ">=" else value <= target, detail)
            for name, value, op, target, ratio, detail in rows]
+    for what, ours, floor, bare in floors:
+        out.append(Figure(f"  {what} req/s, floor / bare", floor.rps / bare.rps, REFERENCE,
+                          True, f"{floor.rps:.1f}/s / {bare.rps:.1f}/s; ours / floor "
+                          f"{ours.rps / floor.rps:.2f} (the least a real {what} does: "
+                          "bench/floor_app.py)"))
     if allowance:
         out.append(Figure("  PostgreSQL driver's own RSS, MiB", allowance, REFERENCE, True,
                           "psycopg + libpq + SQLAlchemy's dialect, imported into Flask + "

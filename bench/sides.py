@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from bench import floor_app
 from bench.harness import (
     CONNECTIONS,
     ROOT,
@@ -134,6 +135,7 @@ class Backend:
     bare_env: dict[str, str]
     fst_bin: Path
     large_env: dict[str, str] | None = None
+    floor_env: dict[str, str] | None = None  # the floors (bench/floor_app.py)
 
     @classmethod
     def prepare(cls, name: str, stack: Stack, directory: Path, server_url: str | None,
@@ -147,6 +149,7 @@ class Backend:
             url = create_sqlite_database(directory, "ours")
             took = seed_sqlite_users(url, SMALL, stored)
             fst_url = f"sqlite:///{directory / 'fst.db'}"
+            floor_db = str(directory / "floor.db")
         else:
             assert server_url
             url = create_database(server_url, "bench_small")
@@ -156,6 +159,11 @@ class Backend:
                 f"{seed_users(large, LARGE, stored):.1f} s (COPY)")
             large_env = app_env(large, **mail)
             fst_url = _empty_postgres_database(server_url, "bench_fst")
+            floor_db = libpq(_empty_postgres_database(server_url, "bench_floor"))
+        floor_app.seed(floor_db, SMALL, stored)
+        floor_env = {"PATH": os.environ.get("PATH", ""), "SECRET_KEY": SECRET_KEY,
+                     "LOG_LEVEL": "WARNING", "FLOOR_DB": floor_db,
+                     "MAIL_PORT": str(stack.smtp.port)}
         log(f"{name}: seeded {SMALL:,} users in {took:.1f} s")
         plain = {"PATH": os.environ.get("PATH", ""), "SECRET_KEY": SECRET_KEY,
                  "LOG_LEVEL": "WARNING"}
@@ -164,7 +172,8 @@ class Backend:
                        cwd=ROOT, env={**fst_env, "BENCH_PASSWORD": PASSWORD}, check=True,
                        timeout=300)
         return cls(name, stack.smtp, app_env(url, **mail), fst_env,
-                   {**os.environ, **plain, "BENCH_PASSWORD_HASH": stored}, fst_bin, large_env)
+                   {**os.environ, **plain, "BENCH_PASSWORD_HASH": stored}, fst_bin, large_env,
+                   floor_env)
 
     def login(self, server: Server, users: int = SMALL) -> Callable[[int], Load]:
         return lambda s: wrk(server.url, "login", str(users), PASSWORD, seconds=s)
@@ -227,6 +236,13 @@ def start_sides(backend: Backend, stack: Stack) -> dict[str, Side]:
         "register_fst": Side("register, FST", fst, backend.register(fst)),
         "register_bare": Side("register, bare", bare, backend.register(bare)),
     }
+    if backend.floor_env is not None:  # each floor right after its row's bare side
+        floor = stack.gunicorn(f"floor-{n}", "bench.floor_app:app", backend.floor_env)
+        floors = {"login_bare": Side("login, floor", floor, backend.login(floor)),
+                  "register_bare": Side("register, floor", floor, backend.register(floor))}
+        sides = dict(item for key, side in sides.items() for item in
+                     [(key, side)] + ([(key.replace("bare", "floor"), floors[key])]
+                                      if key in floors else []))
     if backend.large_env is not None:
         large = stack.gunicorn(f"ours-{n}-large", "wsgi:app", backend.large_env)
         sides["login_large"] = Side("login, ours, 1,000,000 users", large,
