@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -72,3 +73,41 @@ def test_an_inserted_row_keeps_every_field_and_its_column_defaults(app):
         assert (stored.email, stored.phone, stored.password_hash, stored.first_name,
                 stored.last_name, stored.is_active) == (
             "jane@example.com", "+14155550123", "h", "Jane", "", True)
+
+
+def test_a_user_looked_up_by_address_phone_or_customer_is_the_whole_row(app):
+    with app.app_context():
+        with uow() as work:
+            user = work.users.add(User(email="jane@example.com", phone="+14155550123",
+                                       password_hash="h", created_at=NOW, first_name="Jane",
+                                       stripe_customer_id="cus_1", email_verified_at=NOW))
+            work.commit()
+        with uow() as work:
+            found = [work.users.get_by_email("jane@example.com"),
+                     work.users.get_by_phone("+14155550123"),
+                     work.users.get_by_customer("cus_1"),
+                     work.users.get_by_email("jane@example.com", lock=True),
+                     work.users.get(user.id, lock=True)]
+            assert work.users.get_by_email("nobody@example.com") is None
+        assert all(dataclasses.asdict(f) == dataclasses.asdict(found[0]) for f in found)
+        assert (found[0].id, found[0].first_name, found[0].email_verified_at,
+                found[0].is_active) == (user.id, "Jane", NOW, True)
+
+
+def test_a_look_up_sees_changes_not_yet_flushed_and_what_it_finds_can_be_saved(app):
+    from webapp.infrastructure.orm import UserRow
+
+    with app.app_context():
+        with uow() as work:
+            user = work.users.add(new_user("jane@example.com"))
+            work.commit()
+        with uow() as work:
+            db.session.get(UserRow, user.id).first_name = "Janet"  # pending, not flushed
+            found = work.users.get_by_email("jane@example.com", lock=True)
+            assert found.first_name == "Janet"
+            found.last_name = "Doe"
+            work.users.save(found)
+            work.commit()
+        with uow() as work:
+            stored = work.users.get(user.id)
+        assert (stored.first_name, stored.last_name) == ("Janet", "Doe")
