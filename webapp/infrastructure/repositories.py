@@ -44,6 +44,12 @@ def _insert_into(table: Any) -> Any:
     return insert(table)
 
 
+@functools.cache
+def _field_names(entity: type) -> tuple[str, ...]:
+    """Once per entity class, not per repository: a unit of work makes eighteen."""
+    return tuple(field.name for field in dataclasses.fields(entity))  # type: ignore[arg-type]
+
+
 def _user_by(column: str) -> tuple[Any, Any]:
     """The one user whose ``column`` is the ``value`` parameter: read, and read to change
     (``FOR UPDATE`` on PostgreSQL). Core, on the session's connection (pending changes
@@ -67,7 +73,7 @@ class _Mapped(Generic[E, R]):
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._names = [f.name for f in dataclasses.fields(self.entity)]  # type: ignore[arg-type]
+        self._names = _field_names(self.entity)
 
     def _to_entity(self, row: R) -> E:
         values: dict[str, Any] = {name: getattr(row, name) for name in self._names}
