@@ -78,14 +78,34 @@ def measure(backend: Backend, stack: Stack, seconds: int, rounds: int,
                           {**backend.ours_env, "GUNICORN_PRELOAD": "0"})
     Side("no preload", lazy, backend.login(lazy)).load(seconds)
     pss["no preload"] = lazy.pss(WORKERS)
+    login_only = _login_only_rss(backend, stack, seconds)
     stack.stop(lazy)
     env = {**backend.ours_env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     try:
         imports = import_table(env, PASSWORD)
     except (OSError, subprocess.SubprocessError) as exc:  # a table is no reason to lose a run
         imports = [f"  (no table: {exc!s:.300})"]
+    rss.update({f"{who} login only": mib for who, mib in login_only.items()})
     return Outcome(backend.name, {k: s.tally for k, s in sides.items()}, rss, pss,
                    driver_cost(env) if backend.name == "postgresql" else 0.0, imports)
+
+
+def _login_only_rss(backend: Backend, stack: Stack, seconds: int) -> dict[str, float]:
+    """Peak RSS of one worker of fresh servers (ours, FST) that serve only the login load,
+    as the issue words the row; the target row above measures the servers that served
+    every load, registrations (and ours' email) included."""
+    fresh = {"ours": stack.gunicorn(f"ours-{backend.name}-login-only", "wsgi:app",
+                                    backend.ours_env),
+             "fst": stack.gunicorn(f"fst-{backend.name}-login-only", "bench.fst_app:app",
+                                   backend.fst_env, backend.fst_bin)}
+    peaks = {}
+    for who, server in fresh.items():
+        side = Side(f"login only, {who}", server, backend.login(server))
+        for _ in range(2):
+            side.load(seconds)
+        peaks[who] = max(server.peak_rss())
+        stack.stop(server)
+    return peaks
 
 
 def figures(o: Outcome) -> list[Figure]:
@@ -124,6 +144,9 @@ def figures(o: Outcome) -> list[Figure]:
                           True, f"{floor.rps:.1f}/s / {bare.rps:.1f}/s; ours / floor "
                           f"{ours.rps / floor.rps:.2f} (the least a real {what} does: "
                           "bench/floor_app.py)"))
+    out.append(Figure("  peak RSS, login load only, MiB", o.rss["ours login only"],
+                      REFERENCE, True, f"FST {o.rss['fst login only']:.1f}; fresh servers "
+                      "serving only logins"))
     if allowance:
         out.append(Figure("  PostgreSQL driver's own RSS, MiB", allowance, REFERENCE, True,
                           "psycopg + libpq + SQLAlchemy's dialect, imported into Flask + "
