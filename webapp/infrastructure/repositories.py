@@ -136,8 +136,7 @@ class SqlUserRepository(_Mapped[User, UserRow]):
 
     def _by(self, key: str, value: object, lock: bool) -> User | None:
         row = self.session.execute(_USER_BY[key][lock], {"value": value}).first()
-        return None if row is None else User(**{name: row._mapping[name]
-                                               for name in self._names})
+        return self._to_entity(row) if row is not None else None  # a Row reads by name too
 
     def get(self, user_id: int, *, lock: bool = False) -> User | None:
         if not lock:
