@@ -180,3 +180,49 @@ def test_registration_login_and_me_answer_without_pydantic(tmp_path: Path) -> No
     assert json.loads(result.stdout.splitlines()[-1]) == [
         201, 200, 200, "Jane", 401, False,
         {"email": ["Must be a string."], "password": ["This field is required."]}, True]
+
+
+CORE_ONLY = """
+import json, sqlite3, sys, time
+from wsgi import app
+from webapp.extensions import db
+from webapp.infrastructure.orm import OutboxRow, UserRow
+with app.app_context():
+    db.create_all()
+with sqlite3.connect(sys.argv[1]) as conn:  # left due by a process that is gone
+    conn.execute("INSERT INTO outbox (kind, payload, status, attempts, next_attempt_at, "
+                 "created_at) VALUES ('email', ?, 'pending', 0, '2026-01-01 00:00:00', "
+                 "'2026-01-01 00:00:00')", (json.dumps({"to": "left@example.com",
+                 "subject": "Left behind", "text": "still sent"}),))
+client = app.test_client()
+body = {"email": "jane@example.com", "password": "quiet lanterns at dusk"}
+seen = [client.post("/api/auth/register/", json=body).status_code]
+with sqlite3.connect(sys.argv[1]) as conn:
+    conn.execute("UPDATE users SET email_verified_at = created_at")
+login = client.post("/api/auth/login/", json=body)
+me = client.get("/api/auth/me/", headers={"Authorization": "Bearer "
+                                          + login.get_json()["tokens"]["access"]})
+assert app.extensions["outbox_dispatcher"].wait_idle(10)
+with sqlite3.connect(sys.argv[1]) as conn:
+    sent = conn.execute("SELECT json_extract(payload, '$.to') FROM outbox "
+                        "WHERE status = 'sent' ORDER BY id").fetchall()
+seen += [login.status_code, me.get_json()["email"], [to for (to,) in sent],
+         UserRow.__mapper__.configured, OutboxRow.__mapper__.configured]
+print(json.dumps(seen))
+"""
+
+
+def test_signing_in_registering_and_delivering_never_configure_the_orm_mappers(
+        tmp_path: Path) -> None:
+    # Configuring SQLAlchemy's mappers (all of them, on the first ORM statement) costs a
+    # worker about 1 MiB: the user reads, the inserts and the delivery claims are Core.
+    database = tmp_path / "x.db"
+    environment = {"PATH": os.environ.get("PATH", ""), "APP_ENV": "production",
+                   "SECRET_KEY": "s" * 40, "APP_BASE_URL": "https://accounts.example.com",
+                   "LOG_LEVEL": "WARNING", "DATABASE_URL": f"sqlite:///{database}",
+                   "RATELIMIT_ENABLED": "false"}
+    result = subprocess.run([sys.executable, "-c", CORE_ONLY, str(database)], cwd=ROOT,
+                            env=environment, capture_output=True, text=True, timeout=60,
+                            check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        201, 200, "jane@example.com", ["left@example.com", "jane@example.com"], False, False]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,18 @@ _MARK_SENT = (update(_OUTBOX)
               .values(status=MessageStatus.SENT.value, sent_at=bindparam("sent_at"),
                       last_error=None, locked_until=None, locked_by=None))
 _MARK_SENT_WITH_PAYLOAD = _MARK_SENT.values(payload=bindparam("payload"))
+# Due and not leased (or the lease ran out), oldest first; then leased to one worker.
+# Core, like every statement of delivery and sign-in: the ORM's mappers stay unconfigured
+# in a web worker that does nothing else (see repositories._user_by).
+_DUE = (select(_OUTBOX)
+        .where(_OUTBOX.c.status == MessageStatus.PENDING.value,
+               _OUTBOX.c.next_attempt_at <= bindparam("now"),
+               or_(_OUTBOX.c.locked_until.is_(None), _OUTBOX.c.locked_until < bindparam("now")))
+        .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True))
+_LEASE = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+          .values(locked_until=bindparam("until"), locked_by=bindparam("by")))
 
 
 class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
@@ -62,20 +75,13 @@ class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
     def claim_due(self, now: datetime, lease_until: datetime, worker: str, limit: int
                   ) -> list[OutboxMessage]:
         """SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway."""
-        rows = self.session.scalars(
-            select(OutboxRow)
-            .where(OutboxRow.status == MessageStatus.PENDING.value,
-                   OutboxRow.next_attempt_at <= now,
-                   or_(OutboxRow.locked_until.is_(None), OutboxRow.locked_until < now))
-            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for row in rows:
-            row.locked_until = lease_until
-            row.locked_by = worker
-        self.session.flush()
-        return [self._to_entity(row) for row in rows]
+        rows = self.session.execute(_DUE, {"now": now, "limit": limit}).all()
+        if not rows:
+            return []
+        self.session.execute(_LEASE, {"ids": [row.id for row in rows],
+                                      "until": lease_until, "by": worker})
+        return [dataclasses.replace(self._to_entity(row), locked_until=lease_until,
+                                    locked_by=worker) for row in rows]
 
     def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]:
         return self._all(select(OutboxRow).where(OutboxRow.user_id == user_id)
