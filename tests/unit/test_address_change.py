@@ -125,7 +125,8 @@ def test_taken_address_same_answer_owner_told_nothing_to_confirm(world) -> None:
     assert world.services.address_changes.pending(user.id, Channel.EMAIL) is None
 
 
-@pytest.mark.parametrize("bad", ["not an address", "jane@example.com", "JANE@example.com"])
+@pytest.mark.parametrize("bad", ["not an address", "jane@example.com", "JANE@example.com",
+                                 "jan\u00e9@example.com"])
 def test_invalid_or_same_address_is_a_clear_error(world, bad) -> None:
     user = verified(world)
     with pytest.raises(ValidationFailed) as caught:

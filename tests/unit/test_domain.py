@@ -21,6 +21,18 @@ def test_email_parse_canonicalises_and_limits_length():
     assert list(caught.value.errors) == ["login"]
 
 
+def test_a_new_address_must_be_one_our_email_reaches():
+    # Characters outside ASCII before the @ need SMTPUTF8 end to end, which the mail path
+    # does not offer: refused, naming them. A domain in any script is sent as its ASCII form.
+    with pytest.raises(ValidationFailed) as caught:
+        Email.parse("Jos\u00e9.\u00e9@example.com", field="new_email", new=True)
+    (message,) = caught.value.errors["new_email"]
+    assert "'\u00e9'" in message and "before the @-sign" in message
+    assert Email.parse("jose@B\u00fccher.example", new=True).value == "jose@b\u00fccher.example"
+    # An address already held is still found by the look-ups (sign-in, reset, resend).
+    assert Email.parse("Jos\u00e9@example.com").value == "jos\u00e9@example.com"
+
+
 def test_phone_parse_needs_a_region_for_national_numbers():
     assert Phone.parse("+44 20 7946 0018", None).value == "+442079460018"
     with pytest.raises(ValidationFailed):

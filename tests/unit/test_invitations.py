@@ -72,6 +72,13 @@ def test_expired_invitation_is_refused_and_resend_revives_it(world, boss):
     assert world.services.invitations.accept(fresh, PASSWORD).email == "new@example.com"
 
 
+def test_an_address_our_email_cannot_reach_is_not_invited(world, boss):
+    with pytest.raises(ValidationFailed) as caught:
+        world.services.invitations.invite(boss.id, "n\u00e9w@example.com")
+    assert "before the @-sign" in caught.value.errors["email"][0]
+    assert world.emails("n\u00e9w@example.com") == []
+
+
 def test_revoked_invitation_is_refused(world, boss):
     invitation, token = invite(world, boss)
     world.services.invitations.revoke(boss.id, invitation.id)

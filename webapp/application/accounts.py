@@ -59,7 +59,7 @@ class AccountService(Service):
         if not email and not phone:
             missing = "Give an email address, a phone number or both."
             errors.update(email=[missing], phone=[missing])
-        address = collect(errors, lambda: Email.parse(email)) if email else None
+        address = collect(errors, lambda: Email.parse(email, new=True)) if email else None
         number = (
             collect(errors, lambda: Phone.parse(phone, self.policy.default_region))
             if phone else None

@@ -66,7 +66,7 @@ class AddressChangeService(Service):
 
     def _parse(self, channel: Channel, raw: str) -> str:
         if channel is Channel.EMAIL:
-            return Email.parse(raw, FIELD[channel]).value
+            return Email.parse(raw, FIELD[channel], new=True).value
         return Phone.parse(raw, self.policy.default_region, FIELD[channel]).value
 
     def _send_proof(self, uow: UnitOfWork, user: User, channel: Channel, value: str) -> None:

@@ -65,7 +65,7 @@ class InvitationService(Service):
         ``invite_per_destination`` budget, before anything is looked up, for every address,
         and their own ``invite_per_user`` budget, whatever client address they come from.
         """
-        address = Email.parse(email)
+        address = Email.parse(email, new=True)
         with self.ports.uow() as uow:
             inviter = self._inviter(uow, inviter_id, as_staff)
             trusted = inviter is None or inviter.is_staff

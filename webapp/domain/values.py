@@ -40,7 +40,13 @@ class Email:
     value: str
 
     @classmethod
-    def parse(cls, raw: str, field: str = "email") -> Email:
+    def parse(cls, raw: str, field: str = "email", *, new: bool = False) -> Email:
+        """``new``: an address being given to an account (registration, a change of
+        address, an invitation), which must be able to receive the email that verifies it.
+        Characters outside ASCII before the @-sign need SMTPUTF8 end to end, which the mail
+        path (Flask-Mail, and most relays) does not offer: such an address is refused with
+        a clear error, not accepted and then never sent to. A domain in any script is
+        fine (sent as its ASCII form). Look-ups of addresses already held stay lenient."""
         text = unicodedata.normalize("NFKC", raw).strip()
         if not text:
             raise ValidationFailed.single(field, "Enter an email address.")
@@ -50,6 +56,12 @@ class Email:
             info = validate_email(text, check_deliverability=False)
         except EmailNotValidError as exc:
             raise ValidationFailed.single(field, f"Enter a valid email address ({exc}).") from exc
+        if new and not info.local_part.isascii():
+            others = "".join(dict.fromkeys(c for c in info.local_part if not c.isascii()))
+            raise ValidationFailed.single(
+                field, f"We can't send email to an address with {others!r} before the "
+                       "@-sign. Use an address with only plain letters, digits and "
+                       "punctuation (ASCII) before the @.")
         # Case-insensitive uniqueness: the whole address is compared folded.
         return cls(info.normalized.lower())
 

@@ -138,6 +138,21 @@ def test_bad_addresses_and_names_are_refused(client, app, body, field):
     assert count_users(app) == 0
 
 
+def test_an_address_our_email_cannot_reach_is_refused_before_anything_is_stored(
+        client, app, outbox):
+    # It used to be accepted (201) and its verification email then failed on every try.
+    response = client.post(REGISTER, json={"email": "jos\u00e9@example.com",
+                                           "password": PASSWORD})
+    (message,) = assert_error(response, 400, "invalid")["errors"]["email"]
+    assert "'\u00e9' before the @-sign" in message
+    assert count_users(app) == 0
+    # A domain in any script is fine: the email goes to its ASCII form.
+    response = client.post(REGISTER, json={"email": "jose@b\u00fccher.example",
+                                           "password": PASSWORD})
+    assert response.status_code == 201
+    assert len(outbox.code("email", "jose@b\u00fccher.example")) == 6
+
+
 def test_every_problem_is_reported_at_once(client):
     response = client.post(REGISTER, json={"email": "nope", "phone": "12", "password": "short"})
     assert set(assert_error(response, 400)["errors"]) == {"email", "phone", "password"}
