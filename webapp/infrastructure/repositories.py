@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from webapp.infrastructure.orm import (
     RefreshFamilyRow,
     UserRow,
 )
+from webapp.infrastructure.user_rows import user_by
 
 E = TypeVar("E")
 R = TypeVar("R")
@@ -57,8 +58,7 @@ def _user_by(column: str) -> tuple[Any, Any]:
     field names, and no ORM object is built only to be copied out. Nor are the ORM's
     mappers configured for it: a worker that only signs in, checks tokens, registers and
     delivers email never configures them (about 1 MiB of RSS, measured with gunicorn)."""
-    users = UserRow.__table__
-    stmt = select(users).where(users.c[column] == bindparam("value")).limit(1)
+    stmt = user_by(column).limit(1)
     return stmt, stmt.with_for_update()
 
 
