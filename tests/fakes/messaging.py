@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from webapp.application.interfaces import RenderedMessage
+from webapp.application.interfaces import RenderedMessage, Undeliverable
 
 
 class FakeRenderer:
@@ -17,12 +17,14 @@ class FakeRenderer:
 
 
 class FakeMailer:
-    """``fail_times`` makes the next sends fail; ``before_send`` runs first (a slow gateway)."""
+    """``fail_times`` makes the next sends fail; ``before_send`` runs first (a slow gateway);
+    an address in ``refused`` is refused for good (a server's 550)."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, str]] = []
         self.fail_times = 0
         self.before_send: Callable[[], None] | None = None
+        self.refused: set[str] = set()
 
     def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
         if self.before_send is not None:
@@ -31,6 +33,9 @@ class FakeMailer:
         if self.fail_times:
             self.fail_times -= 1
             raise ConnectionRefusedError("smtp down")
+        if to in self.refused:
+            raise Undeliverable("the server refused the recipient for good (550)",
+                                f"5.1.1 <{to}>: no such user")
         self.sent.append({"to": to, "subject": subject, "text": text, "id": message_id})
 
 

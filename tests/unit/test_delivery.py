@@ -235,3 +235,32 @@ def test_giving_up_on_a_message_says_so_once_in_the_log(caplog):
     line = dead.getMessage()
     assert f"sms #{message.id}" in line and "2 attempts" in line and "/admin/queue" in line
     assert "TimeoutError" in line and PHONE not in line
+
+
+def test_a_recipient_refused_for_good_is_failed_at_once_not_asked_again(world, caplog):
+    """A 550 for the recipient cannot turn into a 250 by asking again (RFC 5321: a 5yz
+    reply is not to be repeated): failed on the first try, with what the server said for
+    staff; the log names the message and the reason, not the address."""
+    register(world)
+    world.mailer.refused = {EMAIL}
+    with caplog.at_level("WARNING", logger="webapp.application.delivery"):
+        assert deliver(world) == 1
+    message = only(world, MessageKind.EMAIL)
+    assert (message.status, message.attempts, message.locked_by) == (
+        MessageStatus.FAILED, 1, None)
+    assert message.last_error == (
+        f"Undeliverable: the server refused the recipient for good (550): "
+        f"5.1.1 <{EMAIL}>: no such user")
+    [line] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert f"email #{message.id} refused for good" in line and "(550)" in line
+    assert "/admin/queue" in line and EMAIL not in line
+
+    world.clock.advance(hours=3)
+    assert deliver(world) == 0 and world.mailer.sent == []  # never tried again by itself
+
+    world.mailer.refused = set()  # the mailbox exists now: staff try it again
+    world.services.delivery.retry(message.id)
+    assert deliver(world) == 1
+    assert only(world, MessageKind.EMAIL).status == MessageStatus.SENT
+    assert [m["to"] for m in world.mailer.sent] == [EMAIL]
+

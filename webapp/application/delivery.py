@@ -2,7 +2,9 @@
 
 Messages are claimed under a lease (a dead worker's claim expires), sent with a
 stable idempotency key, and marked sent or rescheduled. Nothing is ever lost: a
-message that keeps failing ends as ``failed`` for staff to retry.
+message that keeps failing ends as ``failed`` for staff to retry, and so, at once,
+does one the mail path refuses for good (``Undeliverable``: a recipient the server
+says does not exist is not asked for again ten times over an hour and a half).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from webapp.application.common import Ports, Service
-from webapp.application.interfaces import BillingGateway, Mailer, SmsSender
+from webapp.application.interfaces import BillingGateway, Mailer, SmsSender, Undeliverable
 from webapp.domain.errors import NotFound
 from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
 
@@ -132,6 +134,9 @@ class DeliveryService(Service):
             self._send(message)
         except BillingOff:
             self._finish(message, worker, error="billing is off", count=False)
+        except Undeliverable as exc:
+            self._finish(message, worker, error=f"Undeliverable: {exc}"[:500],
+                         refused=exc.reason)
         except Exception as exc:  # noqa: BLE001 - any failure of a gateway is retried
             log.warning("delivery of %s #%s failed: %s", message.kind, message.id,
                         type(exc).__name__)
@@ -186,7 +191,8 @@ class DeliveryService(Service):
                 uow.commit()
 
     def _finish(self, message: OutboxMessage, worker: str, error: str | None = None,
-                count: bool = True) -> None:
+                count: bool = True, refused: str | None = None) -> None:
+        """``refused``: why no retry can succeed (``Undeliverable``): failed now."""
         now = self.now()
         with self.ports.uow() as uow:
             if error is None:
@@ -204,7 +210,12 @@ class DeliveryService(Service):
             current.last_error = error
             if count:
                 current.attempts += 1
-            if current.attempts >= self.policy.delivery_max_attempts:
+            if refused is not None:
+                current.status = MessageStatus.FAILED
+                log.error("delivery of %s #%s refused for good (%s); marked failed without "
+                          "retrying, retry it from /admin/queue", current.kind, current.id,
+                          refused)
+            elif current.attempts >= self.policy.delivery_max_attempts:
                 current.status = MessageStatus.FAILED
                 log.error("delivery of %s #%s gave up after %d attempts (last: %s); "
                           "marked failed, retry it from /admin/queue", current.kind,

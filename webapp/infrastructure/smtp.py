@@ -9,6 +9,13 @@ follows soon skips the TCP handshake, the greeting, EHLO (STARTTLS and AUTH) and
 A kept connection found closed by the server is replaced at once, and the message sent
 on the new one; one kept longer is ended first. Flask-Mail's ``MAIL_MAX_EMAILS`` still
 reconnects after that many messages.
+
+A refusal that no retry can change is raised as ``Undeliverable`` (the message is failed
+at once instead of being tried ten times): a 5xx reply to ``RCPT TO`` (RFC 5321: "the
+SMTP client SHOULD NOT repeat the exact request"), and a recipient with characters
+outside ASCII before the @-sign, which needs SMTPUTF8 on every hop (registration refuses
+such new addresses; one held from before would fail on every try). A 4xx reply, a
+refused sender and a lost connection stay ordinary failures, retried with backoff.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any
 from flask import current_app
 from flask_mail import Connection, Mail, Message
 
+from webapp.application.interfaces import Undeliverable
 from webapp.infrastructure.timeouts import SMTP_TIMEOUT
 
 KEEP_FOR = 5.0  # seconds an idle connection waits for the next message of its thread
@@ -110,6 +118,22 @@ _kept = _Kept()
 
 def send_mail(sender: str, to: str, subject: str, text: str, html: str,
               message_id: str) -> None:
+    if not to.rpartition("@")[0].isascii():
+        raise Undeliverable("the address has characters outside ASCII before the @-sign, "
+                            "which this mail path cannot carry (no SMTPUTF8)")
+    try:
+        _send(sender, to, subject, text, html, message_id)
+    except smtplib.SMTPRecipientsRefused as exc:
+        replies = list(exc.recipients.values())
+        if replies and all(500 <= code < 600 for code, _ in replies):
+            code, said = replies[0]
+            detail = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+            raise Undeliverable(f"the server refused the recipient for good ({code})",
+                                detail) from exc
+        raise
+
+
+def _send(sender: str, to: str, subject: str, text: str, html: str, message_id: str) -> None:
     message = WireMessage(subject=subject, recipients=[to], body=text, html=html or None,
                           sender=sender, extra_headers={"X-Outbox-Key": message_id})
     state = _state()

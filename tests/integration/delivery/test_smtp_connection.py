@@ -6,44 +6,20 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 from collections.abc import Iterator
 from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
+from tests.helpers.smtp_sink import Sink, serving
 from webapp.infrastructure import smtp
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.greetings = 0  # one EHLO per connection
-        self.messages: list[bytes] = []
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: ANN001, ANN201, N802
-        self.greetings += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
-        self.messages.append(envelope.content)
-        return "250 OK"
 
 
 @pytest.fixture
 def sink() -> Iterator[tuple[Sink, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     handler = Sink()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving(handler) as port:
         yield handler, port
-    finally:
-        smtp.close_kept()
-        controller.stop()
 
 
 def send(app, n: int) -> None:  # noqa: ANN001

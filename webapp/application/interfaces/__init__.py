@@ -12,6 +12,7 @@ from webapp.application.interfaces.messaging import (
     MessageRenderer,
     RenderedMessage,
     SmsSender,
+    Undeliverable,
 )
 from webapp.application.interfaces.personal_data import (
     AddressChangeRepository,
@@ -109,6 +110,7 @@ __all__ = [
     "UniqueConflict",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "Undeliverable",
     "UserFilter",
     "UserPage",
     "UserReader",

@@ -17,9 +17,23 @@ class MessageRenderer(Protocol):
     def render(self, template: str, context: dict[str, Any]) -> RenderedMessage: ...
 
 
+class Undeliverable(Exception):
+    """The mail path refused this message for good: trying again cannot succeed.
+
+    The receiving server answered a 5xx reply for the recipient (RFC 5321, 4.2.1: a
+    permanent failure, which a client SHOULD NOT repeat as it was), or the address cannot
+    be carried at all. ``reason`` says which, without the address; ``str()`` adds what
+    the server said (for staff, on the queue page)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
 class Mailer(Protocol):
     def send(self, to: str, subject: str, text: str, html: str, message_id: str) -> None:
-        """Deliver now or raise; ``message_id`` is stable across retries."""
+        """Deliver now or raise; ``message_id`` is stable across retries. Raises
+        ``Undeliverable`` when no retry can succeed; anything else is tried again."""
         ...
 
 
