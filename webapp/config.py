@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -162,6 +163,11 @@ class Settings:
                 self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN and self.TWILIO_FROM):
             problems.append("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN "
                             "and TWILIO_FROM.")
+        if not _one_mailbox(self.MAIL_DEFAULT_SENDER):
+            problems.append("MAIL_DEFAULT_SENDER must be one address such as 'Accounts "
+                            "<no-reply@example.com>' (a name with a comma in double quotes: "
+                            "'\"Acme, Inc.\" <no-reply@example.com>'), not "
+                            f"{self.MAIL_DEFAULT_SENDER!r}.")
         if urlsplit(self.APP_BASE_URL).scheme not in ("http", "https"):
             problems.append("APP_BASE_URL must be an absolute http(s) URL.")
         elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
@@ -256,6 +262,16 @@ def _upper_choices(settings: Settings, problems: list[str]) -> dict[str, str]:
         problems.append(f"PHONE_DEFAULT_REGION must be a two-letter region code such as US "
                         f"or GB (or empty), not {settings.PHONE_DEFAULT_REGION!r}.")
     return {"LOG_LEVEL": level, "PHONE_DEFAULT_REGION": region}
+def _one_mailbox(value: str) -> bool:
+    """``value`` reads as exactly one ``local@domain``, with or without a name: an unquoted
+    comma ("Acme, Inc. <...>") makes two, and every email would go out From "Acme"."""
+    found = getaddresses([value])
+    if len(found) != 1:
+        return False
+    local, at, domain = found[0][1].rpartition("@")
+    return bool(local and at and domain) and not any(c.isspace() for c in found[0][1])
+
+
 def _check_choice(problems: list[str], name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}.")

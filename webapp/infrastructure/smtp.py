@@ -29,10 +29,12 @@ import time
 from email.generator import BytesGenerator
 from email.header import Header
 from email.policy import Compat32
+from email.utils import formataddr, parseaddr
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from flask_mail import Connection, Mail, Message
+from flask_mail import Connection, Mail, Message, sanitize_address
 
 from webapp.application.interfaces import Undeliverable
 from webapp.infrastructure.timeouts import SMTP_TIMEOUT
@@ -67,11 +69,13 @@ class WireMessage(Message):
     non-ASCII subject as RFC 2047 words, folded to follow ``Subject:``), and each
     multipart's boundary is ``=_`` and 128 random bits, drawn once the text exists and
     checked against it like the generator's own. It reads back as the same message
-    (tests/integration/delivery/test_wire_message.py)."""
+    (tests/integration/delivery/test_wire_message.py). The sender's name is written as
+    ``_from_header`` says."""
 
     def as_bytes(self) -> bytes:
         message = self._message()
         message.policy = _WIRE
+        message.replace_header("From", _from_header(str(self.sender)))
         if self.subject and not self.subject.isascii():
             # Flask-Mail encoded it for a line of its own; this starts on Subject's line.
             message.replace_header("Subject", Header(self.subject, "utf-8",
@@ -86,6 +90,22 @@ class WireMessage(Message):
         out = io.BytesIO()
         BytesGenerator(out, policy=_WIRE).flatten(message)
         return out.getvalue()
+
+
+@lru_cache(maxsize=8)
+def _from_header(sender: str) -> str:
+    """The From header for ``sender`` ("Accounts <no-reply@example.com>").
+
+    Flask-Mail writes every sender's name as an RFC 2047 word, a plain ASCII one too
+    (``=?utf-8?q?Accounts?=``), and spam filters count that against the message (rspamd's
+    FROM_EXCESS_QP: "quoted-printable is not needed as all symbols are 7bit"). A printable
+    ASCII name is written as it is, quoted where RFC 5322 needs it ("Acme, Inc."); any
+    other name keeps Flask-Mail's encoding, as does the address (an IDN domain as IDNA)."""
+    name = parseaddr(sender)[0]
+    sanitized = sanitize_address(sender)
+    if not name or not (name.isascii() and name.isprintable()):
+        return sanitized
+    return formataddr((name, parseaddr(sanitized)[1]))
 
 
 class TimedConnection(Connection):

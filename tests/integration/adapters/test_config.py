@@ -212,3 +212,20 @@ def test_fernet_keys_are_accepted_newest_first(tmp_path):
     keys = f"{Fernet.generate_key().decode()}, {Fernet.generate_key().decode()}"
     stored = load(tmp_path, MFA_ENCRYPTION_KEY=keys).MFA_ENCRYPTION_KEY
     assert stored == keys
+
+
+@pytest.mark.parametrize("sender", ["Acme, Inc. <no-reply@example.com>", "no-reply",
+                                    "a@example.com, b@example.com", ""])
+def test_the_sender_must_be_one_address(tmp_path, sender):
+    """An unquoted comma makes two addresses: every email would go out From "Acme"."""
+    assert f"MAIL_DEFAULT_SENDER must be one address such as 'Accounts <no-reply@example.com>'" \
+        f" (a name with a comma in double quotes: '\"Acme, Inc.\" <no-reply@example.com>'), " \
+        f"not {sender!r}." in problems(tmp_path, {"MAIL_DEFAULT_SENDER": sender})
+
+
+@pytest.mark.parametrize("sender", ['"Acme, Inc." <no-reply@example.com>', "no-reply@localhost",
+                                    "Accounts <no-reply@example.com>",
+                                    "Ünited <no-reply@bücher.example>"])
+def test_a_sender_that_reads_as_one_address_is_taken(tmp_path, sender):
+    settings = load(tmp_path, {"MAIL_DEFAULT_SENDER": sender})
+    assert sender == settings.MAIL_DEFAULT_SENDER

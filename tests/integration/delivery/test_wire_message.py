@@ -112,3 +112,22 @@ def test_a_header_that_fits_is_written_as_compat32_folds_it():
             if "\r" in value or "\n" in value:
                 continue  # Flask-Mail refuses these (has_bad_headers) before writing
             assert smtp._WIRE.fold(name, value) == plain.fold(name, value), (name, value)  # noqa: SLF001
+
+
+@pytest.mark.parametrize(("sender", "line", "name"), [
+    ("Accounts <no-reply@example.com>", b"From: Accounts <no-reply@example.com>", "Accounts"),
+    ('"Acme, Inc." <no-reply@example.com>', b'From: "Acme, Inc." <no-reply@example.com>',
+     "Acme, Inc."),
+    ("Acme \u00dcnited <no-reply@ex\u00e4mple.com>",
+     b"From: =?utf-8?q?Acme_=C3=9Cnited?= <no-reply@xn--exmple-cua.com>", "Acme \u00dcnited"),
+])
+def test_the_senders_name_is_encoded_only_when_it_must_be(app, sender, line, name):
+    """Flask-Mail writes a plain ASCII name as an RFC 2047 word (``=?utf-8?q?Accounts?=``),
+    which rspamd scores as spam (FROM_EXCESS_QP). Ours: plain, quoted where RFC 5322 needs
+    it; a name outside ASCII still encoded, and an IDN domain still as IDNA."""
+    theirs, ours = both(app, {**MESSAGES["plain ascii"], "sender": sender})
+    assert line in ours.split(b"\r\n")
+    [address] = email.message_from_bytes(ours, policy=policy.default)["From"].addresses
+    assert (address.display_name, address.username) == (name, "no-reply")
+    assert email.message_from_bytes(theirs, policy=policy.default)["From"].addresses == (
+        address,)
