@@ -29,7 +29,7 @@ import time
 from email.generator import BytesGenerator
 from email.header import Header
 from email.policy import Compat32
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -70,7 +70,16 @@ class WireMessage(Message):
     multipart's boundary is ``=_`` and 128 random bits, drawn once the text exists and
     checked against it like the generator's own. It reads back as the same message
     (tests/integration/delivery/test_wire_message.py). The sender's name is written as
-    ``_from_header`` says."""
+    ``_from_header`` says.
+
+    The Message-ID names the sender's domain (``<random@example.com>``), as Symfony's
+    mailer does, not the host's name that Flask-Mail gets from ``socket.getfqdn()``: in a
+    container that is its id, with no dot (rspamd: MID_RHS_NOT_FQDN), elsewhere an
+    internal name the recipients need not see."""
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.msgId = make_msgid(domain=_sender_domain(str(self.sender)))
 
     def as_bytes(self) -> bytes:
         message = self._message()
@@ -90,6 +99,12 @@ class WireMessage(Message):
         out = io.BytesIO()
         BytesGenerator(out, policy=_WIRE).flatten(message)
         return out.getvalue()
+
+
+@lru_cache(maxsize=8)
+def _sender_domain(sender: str) -> str:
+    """The domain of ``sender``'s address as it goes on the wire (IDNA)."""
+    return parseaddr(_from_header(sender))[1].rpartition("@")[2]
 
 
 @lru_cache(maxsize=8)

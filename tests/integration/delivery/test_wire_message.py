@@ -131,3 +131,17 @@ def test_the_senders_name_is_encoded_only_when_it_must_be(app, sender, line, nam
     assert (address.display_name, address.username) == (name, "no-reply")
     assert email.message_from_bytes(theirs, policy=policy.default)["From"].addresses == (
         address,)
+
+
+@pytest.mark.parametrize(("sender", "domain"), [
+    ("Accounts <no-reply@example.com>", b"@example.com>"),
+    ("no-reply@b\u00fccher.example", b"@xn--bcher-kva.example>"),
+])
+def test_the_message_id_names_the_senders_domain_not_this_host(app, sender, domain):
+    """Not ``socket.getfqdn()`` (Flask-Mail's): a container's id, or an internal name."""
+    with app.app_context():
+        ids = [smtp.WireMessage(subject="x", recipients=["jane@example.com"], body="b",
+                                sender=sender).as_bytes().split(b"\r\nMessage-ID: ")[1]
+               .split(b"\r\n")[0] for _ in range(2)]
+    assert all(re.fullmatch(rb"<[\w.-]+" + re.escape(domain), found) for found in ids)
+    assert ids[0] != ids[1]
