@@ -3,8 +3,9 @@
 Messages are claimed under a lease (a dead worker's claim expires), sent with a
 stable idempotency key, and marked sent or rescheduled. Nothing is ever lost: a
 message that keeps failing ends as ``failed`` for staff to retry, and so, at once,
-does one the mail path refuses for good (``Undeliverable``: a recipient the server
-says does not exist is not asked for again ten times over an hour and a half).
+does one a gateway refuses for good (``Undeliverable``: a recipient the mail server
+says does not exist, a number Twilio says is invalid, is not asked for again ten times
+over an hour and a half).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from webapp.application.interfaces import RenderedMessage
+from webapp.application.interfaces import RenderedMessage, Undeliverable
 from webapp.infrastructure.timeouts import GATEWAY_TIMEOUT, SMTP_TIMEOUT
 
 __all__ = ["GATEWAY_TIMEOUT", "SMTP_TIMEOUT", "ConsoleMailer", "ConsoleSms", "HttpSms",
@@ -114,12 +114,23 @@ class HttpSms:
         response.raise_for_status()
 
 
+# Twilio's errors that say the number itself cannot take this message, whenever it is
+# sent: 21211 not a valid phone number, 21610 the recipient answered STOP to this sender,
+# 21614 not a number that can receive SMS. (A region not enabled, a trial account's
+# unverified number or a number unreachable just now are settings or moments: retried.)
+TWILIO_REFUSED_FOR_GOOD = frozenset({21211, 21610, 21614})
+
+
 class TwilioSms:
-    """Twilio's official library (``pip install twilio``), imported only when chosen."""
+    """Twilio's official library (``pip install twilio``), imported only when chosen.
+
+    A refusal in ``TWILIO_REFUSED_FOR_GOOD`` is ``Undeliverable`` (failed at once, not
+    sent to Twilio ten more times); any other error is retried."""
 
     def __init__(self, account_sid: str, auth_token: str, sender: str,
                  http_client: object | None = None) -> None:
         try:
+            from twilio.base.exceptions import TwilioRestException  # noqa: PLC0415
             from twilio.http.http_client import TwilioHttpClient  # noqa: PLC0415 - optional
             from twilio.rest import Client  # noqa: PLC0415 - optional dependency
         except ImportError as exc:
@@ -129,6 +140,13 @@ class TwilioSms:
         self.client = Client(account_sid, auth_token,
                              http_client=http_client or TwilioHttpClient(timeout=GATEWAY_TIMEOUT))
         self.sender = sender
+        self.refusal = TwilioRestException
 
     def send(self, to: str, body: str, message_id: str) -> None:
-        self.client.messages.create(to=to, from_=self.sender, body=body)
+        try:
+            self.client.messages.create(to=to, from_=self.sender, body=body)
+        except self.refusal as exc:
+            if exc.code in TWILIO_REFUSED_FOR_GOOD:
+                raise Undeliverable(f"Twilio refused the number for good ({exc.code})",
+                                    exc.msg) from exc
+            raise

@@ -10,16 +10,21 @@ import json
 import logging
 
 import pytest
+from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+from webapp.application.interfaces import Undeliverable
 from webapp.infrastructure.messaging import TwilioSms
 
 
 class RecordingHttpClient(HttpClient):
-    def __init__(self, status: int = 201) -> None:
+    """Answers ``status``; with ``error`` (a Twilio error code), Twilio's error body."""
+
+    def __init__(self, status: int = 201, error: int | None = None) -> None:
         super().__init__(logging.getLogger("twilio.test"), is_async=False)
         self.status = status
+        self.error = error
         self.requests: list[dict] = []
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None,  # noqa: ANN001, ANN201
@@ -28,6 +33,10 @@ class RecordingHttpClient(HttpClient):
                               "auth": auth})
         body = {"sid": "SM123", "status": "queued", "to": data["To"], "from": data["From"],
                 "body": data["Body"]}
+        if self.error is not None:
+            body = {"code": self.error, "status": self.status,
+                    "message": f"The 'To' number {data['To']} is not a valid phone number.",
+                    "more_info": f"https://www.twilio.com/docs/errors/{self.error}"}
         return Response(self.status, json.dumps(body))
 
 
@@ -50,6 +59,27 @@ def test_a_refusal_raises_so_delivery_retries_it():
                     http_client=RecordingHttpClient(status=500))
     with pytest.raises(Exception):  # noqa: B017 - any error makes the outbox retry
         sms.send("+14155550123", "123456 is your code", "outbox-8")
+
+
+@pytest.mark.parametrize("code", [21211, 21610, 21614])
+def test_a_number_twilio_refuses_for_good_is_undeliverable(code):
+    sms = TwilioSms("AC123", "auth-token", "+15005550006",
+                    http_client=RecordingHttpClient(status=400, error=code))
+    with pytest.raises(Undeliverable) as refused:
+        sms.send("+14155550123", "123456 is your code", "outbox-9")
+    assert refused.value.reason == f"Twilio refused the number for good ({code})"
+    assert "+14155550123" not in refused.value.reason  # the log line has no number
+    assert "is not a valid phone number" in str(refused.value)  # staff see Twilio's words
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, 20429), (400, 21408), (500, 20500)])
+def test_a_refusal_that_may_pass_later_is_not_undeliverable(status, code):
+    """Too many requests, a region not enabled (a setting), Twilio's own trouble."""
+    sms = TwilioSms("AC123", "auth-token", "+15005550006",
+                    http_client=RecordingHttpClient(status=status, error=code))
+    with pytest.raises(TwilioRestException) as refused:
+        sms.send("+14155550123", "123456 is your code", "outbox-10")
+    assert refused.value.code == code
 
 
 def test_without_the_library_the_error_says_what_to_install(monkeypatch):

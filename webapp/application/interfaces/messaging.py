@@ -18,12 +18,13 @@ class MessageRenderer(Protocol):
 
 
 class Undeliverable(Exception):
-    """The mail path refused this message for good: trying again cannot succeed.
+    """The gateway refused this message for good: trying again cannot succeed.
 
-    The receiving server answered a 5xx reply for the recipient (RFC 5321, 4.2.1: a
-    permanent failure, which a client SHOULD NOT repeat as it was), or the address cannot
-    be carried at all. ``reason`` says which, without the address; ``str()`` adds what
-    the server said (for staff, on the queue page)."""
+    For email, the receiving server answered a 5xx reply for the recipient (RFC 5321,
+    4.2.1: a permanent failure, which a client SHOULD NOT repeat as it was), or the
+    address cannot be carried at all; for SMS, Twilio said the number cannot take it
+    (invalid, unsubscribed, not SMS-capable). ``reason`` says which, without the address;
+    ``str()`` adds what the gateway said (for staff, on the queue page)."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -38,4 +39,6 @@ class Mailer(Protocol):
 
 
 class SmsSender(Protocol):
-    def send(self, to: str, body: str, message_id: str) -> None: ...
+    def send(self, to: str, body: str, message_id: str) -> None:
+        """Deliver now or raise, as ``Mailer.send`` (``Undeliverable`` included)."""
+        ...
