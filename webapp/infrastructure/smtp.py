@@ -40,6 +40,10 @@ from webapp.application.interfaces import Undeliverable
 from webapp.infrastructure.timeouts import SMTP_TIMEOUT
 
 KEEP_FOR = 5.0  # seconds an idle connection waits for the next message of its thread
+# Every email here is sent by the app, not by a person (RFC 3834): vacation and
+# out-of-office responders (and Exchange's, by its own header) do not answer it, so
+# the sender's mailbox, often a no-reply one, gets no automatic replies to bounce.
+AUTOMATIC = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
 
 
 class _Wire(Compat32):
@@ -170,7 +174,8 @@ def send_mail(sender: str, to: str, subject: str, text: str, html: str,
 
 def _send(sender: str, to: str, subject: str, text: str, html: str, message_id: str) -> None:
     message = WireMessage(subject=subject, recipients=[to], body=text, html=html or None,
-                          sender=sender, extra_headers={"X-Outbox-Key": message_id})
+                          sender=sender, extra_headers={"X-Outbox-Key": message_id,
+                                                        **AUTOMATIC})
     state = _state()
     settings = (id(state), state.server, state.port, state.username, state.password,
                 state.use_tls, state.use_ssl)

@@ -74,3 +74,13 @@ def test_what_the_server_receives_is_written_by_wire_message(app_factory, sink):
     assert parsed["Subject"] == "Vérifiez" and parsed["X-Outbox-Key"] == "key-9"
     assert [p.get_content().strip() for p in parsed.walk() if not p.is_multipart()] == \
         ["Héllo", "<p>Héllo</p>"]
+
+
+def test_each_email_says_it_was_sent_by_a_program(app_factory, sink):
+    """RFC 3834's header (and Exchange's): no out-of-office replies to the sender."""
+    handler, port = sink
+    app = app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    send(app, 1)
+    headers = email.message_from_bytes(handler.messages[0], policy=policy.default)
+    assert headers["Auto-Submitted"] == "auto-generated"
+    assert headers["X-Auto-Response-Suppress"] == "All"
