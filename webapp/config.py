@@ -262,6 +262,8 @@ def _upper_choices(settings: Settings, problems: list[str]) -> dict[str, str]:
         problems.append(f"PHONE_DEFAULT_REGION must be a two-letter region code such as US "
                         f"or GB (or empty), not {settings.PHONE_DEFAULT_REGION!r}.")
     return {"LOG_LEVEL": level, "PHONE_DEFAULT_REGION": region}
+
+
 def _one_mailbox(value: str) -> bool:
     """``value`` reads as exactly one ``local@domain``, with or without a name: an unquoted
     comma ("Acme, Inc. <...>") makes two, and every email would go out From "Acme"."""
