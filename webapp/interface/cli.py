@@ -171,19 +171,23 @@ for _name, _action, _done, _help in (
 @click.argument("identifier", metavar="EMAIL_OR_PHONE")
 @click.option("--reason", required=True, help="Why (kept in the audit log), e.g. how you "
               "checked who asked.")
+@audit_to_file
 def mfa_off_command(identifier: str, reason: str) -> None:
-    """Turn off every second factor of an account (its authenticator app and recovery
-    codes): for someone who lost them and whose identity you checked. The user is told;
-    audited, with the reason, as a command-line staff action."""
+    """Turn off every second factor of an account (its authenticator app, passkeys and
+    recovery codes): for someone who lost them and whose identity you checked. The user
+    is told; audited, with the reason, as a command-line staff action."""
     admin = services().admin
     try:
         admin.act(None, admin.user_id_for(identifier), "mfa_off", reason=reason)
     except DomainError as exc:
         raise _refused(exc) from exc
     click.echo(f"{identifier}: second factors turned off; the user is told.")
+
+
 @users_group.command("delete")
 @click.argument("identifier", metavar="EMAIL_OR_PHONE")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@audit_to_file
 def delete_command(identifier: str, yes: bool) -> None:
     """Delete an account as its owner can: every session ends now, and the account and
     its Stripe customer are erased after ACCOUNT_DELETION_GRACE (0: at once). The

@@ -152,3 +152,37 @@ def test_commands_print_one_sentence_and_audit_lines_go_to_the_log_file(app, run
     assert [line for line in lines if '"event":"authz_admin"' in line][-1].count(
         '"action":"demote"') == 1
     assert terminal not in audit.handlers and audit.handlers  # put back afterwards
+
+
+def test_mfa_off_and_delete_print_one_sentence_and_audit_to_the_log_file(app, runner,
+                                                                          tmp_path):
+    """As every other one-off staff command: before, these two printed their audit JSON
+    lines on the terminal, between the question and the answer."""
+    import logging
+
+    from tests.integration.admin.test_admin_mfa import turn_on_totp
+
+    app.instance_path = str(tmp_path / "instance")
+    turn_on_totp(app, make_user(app, "jane@example.com"))
+    make_user(app, "joe@example.com")
+    seen: list[logging.LogRecord] = []
+    terminal = logging.Handler()
+    terminal.emit = seen.append  # type: ignore[method-assign]
+    audit = logging.getLogger("webapp.audit")
+    audit.addHandler(terminal)
+    try:
+        off = runner.invoke(args=["users", "mfa-off", "jane@example.com", "--reason",
+                                  "lost phone, ticket 4411"])
+        gone = runner.invoke(args=["users", "delete", "joe@example.com", "--yes"])
+    finally:
+        audit.removeHandler(terminal)
+    assert off.exit_code == 0 and gone.exit_code == 0, (off.output, gone.output)
+    assert off.output.splitlines() == [
+        "jane@example.com: second factors turned off; the user is told."]
+    assert len(gone.output.splitlines()) == 1 and "joe@example.com: " in gone.output
+    assert seen == []  # nothing on the terminal's handlers
+    lines = (tmp_path / "instance" / "audit.log").read_text().splitlines()
+    assert any('"action":"mfa_off"' in line for line in lines), lines
+    assert any('"event":"account_delete_requested"' in line and '"by_staff":true' in line
+               for line in lines), lines
+    assert terminal not in audit.handlers and audit.handlers  # put back afterwards
