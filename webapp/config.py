@@ -92,8 +92,9 @@ class Settings:
     ARGON2_MEMORY_COST: int = 19 * 1024
     ARGON2_TIME_COST: int = 2
     ARGON2_PARALLELISM: int = 1
-    # PostgreSQL: users cached per worker for token and session checks, evicted by
-    # LISTEN/NOTIFY (webapp/infrastructure/user_cache.py); USER_CACHE_SIZE=0 turns it off.
+    # Users cached per worker for token and session checks (webapp/infrastructure/
+    # user_cache.py), evicted by LISTEN/NOTIFY on PostgreSQL and by PRAGMA data_version on
+    # a SQLite file (sqlite_reads.py); USER_CACHE_SIZE=0 turns it off.
     USER_CACHE_SIZE: int = 10_000
     USER_CACHE_MAX_AGE: int = 60
     LOG_LEVEL: str = "INFO"
