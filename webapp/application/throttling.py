@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -164,6 +165,21 @@ class Throttle:
         if wait:
             self.limiter.drop(slot)
             raise Throttled(wait)
+
+    def before_logins(self, *accounts: str) -> None:
+        """``before_login`` for each identifier of one account (a guess at its second
+        factor or at its current password counts toward all of them): every slot is
+        taken, or none (a refusal gives back the slots taken before it)."""
+        taken: list[str] = []
+        try:
+            for account in accounts:
+                self.before_login(account)
+                taken.append(account)
+        except BaseException:
+            for account in taken:
+                with suppress(Exception):
+                    self.done_checking(account)
+            raise
 
     def record_failure(self, account: str) -> tuple[int, int]:
         """Count a failed login: (failures so far, seconds of the lock this started or 0)."""
