@@ -14,7 +14,8 @@ environment variable ``RATELIMIT_<NAME>``. Two kinds:
 The login lockout is progressive (after 5, 10, 20 failures: 1, 5, 30 minutes by
 default), counted per identifier whether or not an account has it, so that a
 locked answer says nothing about existence; failures are forgotten a day after
-the first one, a successful login, a password reset or an accepted invitation.
+the first one, a successful login, a password reset (of an account with no second
+factor: only a proven factor forgets wrong codes) or an accepted invitation.
 """
 
 from __future__ import annotations
