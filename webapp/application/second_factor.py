@@ -200,8 +200,7 @@ class SecondFactorService(Service):
             if password:
                 self.accounts.check_current_password(uow, user, password, field="password")
             else:
-                for account in user.identities():
-                    self.ports.throttle.before_login(account)
+                self.ports.throttle.before_logins(*user.identities())
                 with self._slot_given_back_on_fault(*user.identities()) as counted:
                     try:
                         self.mfa.prove(uow, user, code=code or "", credential=credential,

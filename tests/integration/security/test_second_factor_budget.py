@@ -100,3 +100,19 @@ def test_taking_an_address_change_back_does_not_give_back_the_guesses(limited_ap
         "token": undo, "new_password": NEW, "confirm_password": NEW})
     assert back.status_code == 200, back.json
     assert login(client, NEW, email=EMAIL).status_code == 429
+
+
+@pytest.mark.parametrize("proof", [{"password": PASSWORD}, {"code": "123456"}])
+def test_a_refused_re_authentication_leaves_the_other_address_free(limited_app, proof):
+    user = make_user(limited_app, EMAIL, phone=PHONE)
+    set_user_columns(limited_app, user.id, phone_verified_at=datetime.now(UTC))
+    client = limited_app.test_client()
+    access = login(client, email=EMAIL).json["tokens"]["access"]
+    # Anyone can lock the phone number with wrong passwords.
+    assert [login(client, "wrong password guess", phone=PHONE).status_code
+            for _ in range(5)] == [401] * 5
+    refused = client.post("/api/auth/reauthenticate/", json=proof,
+                          headers={"Authorization": f"Bearer {access}"})
+    assert refused.status_code == 429
+    # The email's check slot was taken before the phone's refused: it is given back.
+    assert login(client, email=EMAIL).status_code == 200
