@@ -261,3 +261,13 @@ def test_a_passkey_enrolled_twice_is_refused(client, tokens, enrolled, device):
     access = tokens["access"]
     options = client.post("/api/auth/passkeys/register/options/", headers=bearer(access)).json
     assert [c["id"] for c in options["excludeCredentials"]] == [b64(k) for k in device.keys]
+
+
+def test_the_data_export_says_a_passkey_is_on_and_which(client, tokens, enrolled):
+    exported = client.get("/api/auth/me/export/", headers=bearer(tokens["access"]))
+    assert exported.status_code == 200, exported.json
+    factors = json.loads(exported.get_data())["second_factors"]
+    assert factors["kinds"] == ["passkey"]
+    assert [(p["name"], p["last_used_at"]) for p in factors["passkeys"]] == [("Laptop", None)]
+    assert factors["passkeys"][0]["created_at"]
+    assert enrolled["id"] and "public_key" not in exported.get_data(as_text=True)
