@@ -67,6 +67,7 @@ class SecondFactorService(Service):
         now = self.now()
         with self.ports.uow() as uow:
             methods = self.mfa.methods(uow, user)
+            uow.mfa_challenges.remove_expired(now)  # the table holds 5 minutes' worth
             uow.mfa_challenges.add(MfaChallenge(
                 id=_digest(token), user_id=user.id or 0, door=attempt.door.value,
                 channel=attempt.channel.value, account=attempt.account,
