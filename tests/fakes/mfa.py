@@ -109,6 +109,10 @@ class FakeMfaChallengeRepository(_Repo):
     def save(self, challenge: MfaChallenge) -> None:
         self.state.mfa_challenges[challenge.id] = copy.deepcopy(challenge)
 
+    def remove_expired(self, now: datetime) -> None:
+        self.state.mfa_challenges = {k: c for k, c in self.state.mfa_challenges.items()
+                                     if c.expires_at >= now}
+
 
 __all__ = ["FakeAuthenticators", "FakeMfaChallengeRepository", "FakeRecoveryCodeRepository",
            "FakeSecretBox", "FakeTotpRepository", "Store", "fake_code", "step_at"]

@@ -59,6 +59,7 @@ class AccountDataService(Service):
     def _gather(self, uow: UnitOfWork, user: User) -> dict[str, Any]:
         uid = user.id or 0
         totp = uow.totp.for_user(uid)
+        passkeys = uow.passkeys.for_user(uid)
         return {
             "exported_at": _at(self.now()),
             "profile": {"id": user.id, "first_name": user.first_name,
@@ -94,7 +95,10 @@ class AccountDataService(Service):
                  "cancel_at_period_end": s.cancel_at_period_end}
                 for s in uow.subscriptions.for_user(uid, user.stripe_customer_id)]},
             "second_factors": {
-                "kinds": ["totp"] if totp is not None and totp.confirmed_at else [],
+                "kinds": (["totp"] if totp is not None and totp.confirmed_at else [])
+                + (["passkey"] if passkeys else []),
+                "passkeys": [{"name": p.name, "created_at": _at(p.created_at),
+                              "last_used_at": _at(p.last_used_at)} for p in passkeys],
                 "recovery_codes_left": len(uow.recovery_codes.unused(uid))},
         }
 

@@ -209,8 +209,7 @@ class AccountService(Service):
         refused (Throttled). The right password forgets the failures, as a login does.
         """
         accounts = user.identities()
-        for account in accounts:
-            self.ports.throttle.before_login(account)
+        self.ports.throttle.before_logins(*accounts)
         if self.ports.passwords.verify(user.password_hash, normalize_password(current)):
             self.ports.throttle.forget_failures(*accounts)
             return

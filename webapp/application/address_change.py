@@ -232,7 +232,8 @@ class AddressChangeService(Service):
                        {"reset_link": self.policy.link("/reset")})
             self.queue_customer_update(uow, user, f"undo-{change.id}")
             uow.commit()
-        self.ports.throttle.forget_failures(user.email, user.phone)
+        if not user.has_second_factor:  # as a password reset (password_reset.py) does
+            self.ports.throttle.forget_failures(user.email, user.phone)
         return user
 
     # --- shared -------------------------------------------------------------------------

@@ -257,8 +257,10 @@ class MfaService(Service):
 
     @staticmethod
     def _has_factor(uow: UnitOfWork, user: User) -> bool:
-        return (uow.totp.for_user(user.id or 0) is not None
-                or bool(uow.passkeys.for_user(user.id or 0)))
+        # An app set up but never confirmed is no factor: nothing could prove it.
+        device = uow.totp.for_user(user.id or 0)
+        return (device is not None and device.confirmed) or bool(
+            uow.passkeys.for_user(user.id or 0))
 
     def _factors_changed(self, uow: UnitOfWork, user: User, event: str, notice: str, *,
                          actor: User | None = None, **data: object) -> None:

@@ -95,8 +95,9 @@ class PasskeyService(Service):
             uow.commit()
             return options
 
-    def sign_in(self, credential: object, door: Door) -> SignedIn:
-        """A discoverable passkey with user verification: both factors at once."""
+    def sign_in(self, credential: object, door: Door, device: str | None = None) -> SignedIn:
+        """A discoverable passkey with user verification: both factors at once.
+        ``device``: the browser's device-cookie id (new-device notices)."""
         with self.ports.uow() as uow:
             try:
                 passkey = self.proof.prove(uow, credential, ChallengePurpose.LOGIN, None,
@@ -115,7 +116,8 @@ class PasskeyService(Service):
             raise Unverified()
         signed_in = self.signin.finish(SignIn(
             door=door, channel=channel, account=str(user.email or user.phone), email=None,
-            phone=None, secret=None, user=user, verified_hash=user.password_hash))
+            phone=None, secret=None, user=user, verified_hash=user.password_hash,
+            device=device))
         if signed_in is None:  # the account changed in that very moment
             raise InvalidCredentials()
         return signed_in

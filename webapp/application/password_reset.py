@@ -132,7 +132,10 @@ class PasswordResetService(Service):
                 self.verification.mark_verified(uow, user, proven)
             self._notify_changed(uow, user)
             uow.commit()
-        self.ports.throttle.forget_failures(user.email, user.phone)  # lifts a login lockout
+        if not user.has_second_factor:
+            # Lifts a login lockout. Not with a second factor on: the lockout also counts
+            # the guesses at the factor, and a reset proves only the mailbox or phone.
+            self.ports.throttle.forget_failures(user.email, user.phone)
         return user
 
     def _redeem(self, uow: UnitOfWork, token: str | None, email: str | None,

@@ -36,6 +36,12 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _accounts_of(challenge: MfaChallenge, user: User) -> list[str]:
+    """The identifiers whose lockout a guess at this sign-in's factor counts toward: the
+    one signed in with, and every address of the account."""
+    return list(dict.fromkeys([challenge.account, *user.identities()]))
+
+
 def _factor_stamp(user: User) -> str:
     """What a trusted browser is bound to: the factor set and the password state."""
     return _digest(f"{user.mfa_version}:{user.password_fingerprint()}")[:32]
@@ -61,6 +67,7 @@ class SecondFactorService(Service):
         now = self.now()
         with self.ports.uow() as uow:
             methods = self.mfa.methods(uow, user)
+            uow.mfa_challenges.remove_expired(now)  # the table holds 5 minutes' worth
             uow.mfa_challenges.add(MfaChallenge(
                 id=_digest(token), user_id=user.id or 0, door=attempt.door.value,
                 channel=attempt.channel.value, account=attempt.account,
@@ -87,27 +94,31 @@ class SecondFactorService(Service):
                     or user.password_fingerprint() != challenge.fingerprint):
                 raise invalid_code()
             # The code is a guess like a password: the same slot and lock (given back by
-            # record_failure below or forget_failures once the sign-in is finished).
-            self.ports.throttle.before_login(challenge.account)
-            with self._slot_given_back_on_fault(challenge.account) as counted:
+            # record_failure below or forget_failures once the sign-in is finished), of
+            # every address of the account: the password typed with its phone number must
+            # not bring a new budget of guesses at the factor the email's has spent.
+            accounts = _accounts_of(challenge, user)
+            self.ports.throttle.before_logins(*accounts)
+            with self._slot_given_back_on_fault(*accounts) as counted:
                 try:
                     method = self.mfa.prove(uow, user, code=code, recovery_code=recovery_code,
                                             credential=credential)
                 except InvalidToken as exc:
                     challenge.attempts += 1
                     uow.mfa_challenges.save(challenge)
-                    failures, lock = self.ports.throttle.record_failure(challenge.account)
-                    counted.append(True)  # record_failure gave the slot back
                     self.audit(uow, "authn_mfa_fail", user, attempts=challenge.attempts)
-                    if lock:
-                        self.audit(uow, "authn_login_lock", user, failures=failures,
-                                   seconds=lock)
+                    for account in accounts:
+                        failures, lock = self.ports.throttle.record_failure(account)
+                        if lock:
+                            self.audit(uow, "authn_login_lock", user, failures=failures,
+                                       seconds=lock)
+                    counted.append(True)  # record_failure gave the slots back
                     uow.commit_and_raise(exc)
                 challenge.used_at = now
                 uow.mfa_challenges.save(challenge)
                 self.audit(uow, "authn_mfa_success", user, method=method.value)
                 uow.commit()
-        self.ports.throttle.forget_failures(challenge.account)
+        self.ports.throttle.forget_failures(*accounts)
         signed_in = self.signin.finish(SignIn(
             door=Door(challenge.door), channel=Channel(challenge.channel),
             account=challenge.account, email=None, phone=None, secret=None, user=user,
@@ -190,8 +201,7 @@ class SecondFactorService(Service):
             if password:
                 self.accounts.check_current_password(uow, user, password, field="password")
             else:
-                for account in user.identities():
-                    self.ports.throttle.before_login(account)
+                self.ports.throttle.before_logins(*user.identities())
                 with self._slot_given_back_on_fault(*user.identities()) as counted:
                     try:
                         self.mfa.prove(uow, user, code=code or "", credential=credential,

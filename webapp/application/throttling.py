@@ -14,7 +14,8 @@ environment variable ``RATELIMIT_<NAME>``. Two kinds:
 The login lockout is progressive (after 5, 10, 20 failures: 1, 5, 30 minutes by
 default), counted per identifier whether or not an account has it, so that a
 locked answer says nothing about existence; failures are forgotten a day after
-the first one, a successful login, a password reset or an accepted invitation.
+the first one, a successful login, a password reset (of an account with no second
+factor: only a proven factor forgets wrong codes) or an accepted invitation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -164,6 +166,21 @@ class Throttle:
         if wait:
             self.limiter.drop(slot)
             raise Throttled(wait)
+
+    def before_logins(self, *accounts: str) -> None:
+        """``before_login`` for each identifier of one account (a guess at its second
+        factor or at its current password counts toward all of them): every slot is
+        taken, or none (a refusal gives back the slots taken before it)."""
+        taken: list[str] = []
+        try:
+            for account in accounts:
+                self.before_login(account)
+                taken.append(account)
+        except BaseException:
+            for account in taken:
+                with suppress(Exception):
+                    self.done_checking(account)
+            raise
 
     def record_failure(self, account: str) -> tuple[int, int]:
         """Count a failed login: (failures so far, seconds of the lock this started or 0)."""

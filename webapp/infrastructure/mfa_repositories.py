@@ -3,6 +3,8 @@ sign-ins waiting for a factor."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, select
 
 from webapp.domain.mfa import MfaChallenge, RecoveryCode, TotpDevice
@@ -62,3 +64,6 @@ class SqlMfaChallengeRepository(_Mapped[MfaChallenge, MfaChallengeRow]):
 
     def save(self, challenge: MfaChallenge) -> None:
         self._save(challenge)
+
+    def remove_expired(self, now: datetime) -> None:
+        self.session.execute(delete(MfaChallengeRow).where(MfaChallengeRow.expires_at < now))

@@ -128,3 +128,22 @@ def test_the_openapi_document_has_every_second_factor_endpoint(client):
                  "/api/auth/mfa/totp/", "/api/auth/mfa/recovery-codes/",
                  "/api/auth/login/mfa/", "/api/auth/reauthenticate/"):
         assert path in paths, path
+
+
+def test_pending_sign_ins_that_expired_are_forgotten(app, client, with_app):
+    from tests.fakes import FakeClock
+    from webapp.extensions import db
+    from webapp.infrastructure.orm_factors import MfaChallengeRow
+
+    def stored() -> list[str]:
+        with app.app_context():
+            return [row.account for row in db.session.scalars(db.select(MfaChallengeRow))]
+
+    old = login(client).json["mfa_token"]
+    assert stored() == [EMAIL]
+    ports = app.extensions["ports"]
+    ports.clock = FakeClock(ports.clock.now() + timedelta(minutes=6))
+    assert login(client).json["mfa_required"] is True
+    assert stored() == [EMAIL]  # only the new one: the expired one named the address too
+    gone = client.post("/api/auth/login/mfa/", json={"mfa_token": old, "code": "123456"})
+    assert gone.status_code == 400 and gone.json["code"] == "invalid_code"

@@ -261,3 +261,29 @@ def test_a_passkey_enrolled_twice_is_refused(client, tokens, enrolled, device):
     access = tokens["access"]
     options = client.post("/api/auth/passkeys/register/options/", headers=bearer(access)).json
     assert [c["id"] for c in options["excludeCredentials"]] == [b64(k) for k in device.keys]
+
+
+def test_the_data_export_says_a_passkey_is_on_and_which(client, tokens, enrolled):
+    exported = client.get("/api/auth/me/export/", headers=bearer(tokens["access"]))
+    assert exported.status_code == 200, exported.json
+    factors = json.loads(exported.get_data())["second_factors"]
+    assert factors["kinds"] == ["passkey"]
+    assert [(p["name"], p["last_used_at"]) for p in factors["passkeys"]] == [("Laptop", None)]
+    assert factors["passkeys"][0]["created_at"]
+    assert enrolled["id"] and "public_key" not in exported.get_data(as_text=True)
+
+
+def test_removing_the_last_passkey_beside_an_unfinished_app_set_up_turns_factors_off(
+        client, tokens, enrolled):
+    access = tokens["access"]
+    codes = client.post("/api/auth/mfa/recovery-codes/", headers=bearer(access))
+    assert codes.status_code == 200
+    # An authenticator app set up but never confirmed is no factor: nothing is on there.
+    assert client.post("/api/auth/mfa/totp/setup/", headers=bearer(access)).status_code == 200
+    removed = client.delete(f"/api/auth/passkeys/{enrolled['id']}/", headers=bearer(access))
+    assert removed.status_code == 204
+    assert client.get("/api/auth/mfa/", headers=bearer(access)).json == {
+        "totp": False, "passkeys": 0, "recovery_codes_left": 0}
+    # So the password alone signs in again: no second step asking for a factor not there.
+    again = client.post("/api/auth/login/", json={"email": EMAIL, "password": PASSWORD})
+    assert again.status_code == 200 and again.json["tokens"]["access"], again.json

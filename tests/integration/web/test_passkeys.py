@@ -129,7 +129,7 @@ def test_a_passkey_as_the_second_step(app, with_passkey):
     done = answer(browser, "/login/mfa/passkey", with_passkey.get(offered.json), "/login/mfa",
                   remember="y")
     assert done.status_code == 303 and done.location == "/account/passkeys"
-    assert "trusted_browser=" in done.headers.get("Set-Cookie", "")
+    assert "trusted_browser=" in " ".join(done.headers.getlist("Set-Cookie"))
     assert browser.get("/account/passkeys").status_code == 200
 
 
@@ -153,3 +153,29 @@ def test_confirm_it_is_you_with_a_passkey(app, client, with_passkey):
 
 def test_options_without_the_csrf_token_are_refused(client):
     assert client.post("/login/passkey/options").status_code == 400
+
+
+def _notices(app) -> list:
+    from tests.conftest import Outbox
+
+    return [m for m in Outbox(app).all("email", EMAIL) if m.payload["template"] == "new_device"]
+
+
+@pytest.mark.parametrize("step", ["alone", "second"])
+def test_a_passkey_sign_in_from_a_new_browser_is_announced_and_known_after(app, with_passkey,
+                                                                          step):
+    before = len(_notices(app))
+    browser = app.test_client()
+    for _ in range(2):  # the second time, the same browser (its device cookie) is known
+        if step == "alone":
+            offered = options(browser, "/login/passkey/options", "/login")
+            done = answer(browser, "/login/passkey", with_passkey.get(offered.json), "/login")
+        else:
+            login(browser, EMAIL, PASSWORD)
+            offered = options(browser, "/login/mfa/passkey/options", "/login/mfa")
+            done = answer(browser, "/login/mfa/passkey", with_passkey.get(offered.json),
+                          "/login/mfa")
+        assert done.status_code == 303
+        assert browser.get_cookie("device") is not None
+        submit(browser, "/logout")
+    assert len(_notices(app)) == before + 1

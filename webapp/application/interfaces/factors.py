@@ -44,6 +44,10 @@ class MfaChallengeRepository(Protocol):
 
     def save(self, challenge: MfaChallenge) -> None: ...
 
+    def remove_expired(self, now: datetime) -> None:
+        """Forget pending sign-ins that expired (each names the identifier it began with)."""
+        ...
+
 
 class PasskeyRepository(Protocol):
     def for_user(self, user_id: int) -> list[Passkey]:

@@ -35,7 +35,14 @@ from webapp.interface.web.second_factor import (
     PENDING_NEXT,
     TRUSTED_COOKIE,
 )
-from webapp.interface.web.session import auth_time, mark_recent, reauthenticate_first, start_session
+from webapp.interface.web.session import (
+    auth_time,
+    browser_device,
+    keep_device,
+    mark_recent,
+    reauthenticate_first,
+    start_session,
+)
 
 MAX_CREDENTIAL = 16_000  # a browser's credential JSON is a few kilobytes at most
 
@@ -92,16 +99,18 @@ def login_passkey_options() -> Response:
 def login_passkey() -> Response:
     """Sign in with a passkey alone (it verified its user: both factors)."""
     form = PasskeyForm()
+    device = browser_device()  # a sign-in like any other: new devices are announced
     try:
         if not form.validate_on_submit():
             raise ValidationFailed.single("credential", "The form expired. Try again.")
-        signed_in = services().passkeys.sign_in(credential_of(form), Door.BROWSER)
+        signed_in = services().passkeys.sign_in(credential_of(form), Door.BROWSER,
+                                                device=device)
     except DomainError as exc:
         login_form = LoginForm(formdata=None, next=form.next.data)
         return show("web/login.html", {"form": login_form, "passkey_form": form}, form=form,
                     error=exc)
     start_session(signed_in.user)
-    return go(safe_next(form.next.data, url_for("web.account")))
+    return keep_device(go(safe_next(form.next.data, url_for("web.account"))), device)
 
 
 @bp.post("/login/mfa/passkey/options")
@@ -117,18 +126,19 @@ def login_mfa_passkey() -> Response:
     """The second step of a sign-in, with a passkey."""
     token = session.get(PENDING)
     form = PasskeyForm()
+    device = browser_device()
     try:
         if not form.validate_on_submit() or not isinstance(token, str):
             raise ValidationFailed.single("credential", "The form expired. Start again.")
         signed_in = services().second_factor.complete(token, credential=credential_of(form),
-                                                      door=Door.BROWSER)
+                                                      door=Door.BROWSER, device=device)
     except DomainError as exc:
         context = {"form": SecondFactorForm(formdata=None), "recovery": False,
                    "passkey_form": form, "methods": session.get(PENDING_METHODS) or []}
         return show("web/login_mfa.html", context, form=form, error=exc)
     next_path = safe_next(str(session.get(PENDING_NEXT, "")), url_for("web.account"))
     start_session(signed_in.user)
-    response = go(next_path)
+    response = keep_device(go(next_path), device)
     if form.remember.data:
         response.set_cookie(TRUSTED_COOKIE, services().second_factor.trust(signed_in.user),
                             max_age=int(TRUSTED_BROWSER_TTL.total_seconds()), httponly=True,
