@@ -19,7 +19,7 @@ from webapp.application.common import Ports, Service
 from webapp.application.interfaces import StaffQueries, UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
-from webapp.application.staff import require_staff
+from webapp.application.staff import lacks_required_factor, require_staff
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.billing import Subscription
@@ -244,7 +244,7 @@ class AdminService(Service):
     def staff_must_set_up_factor(self, user: User) -> bool:
         """MFA_REQUIRED_FOR_STAFF: staff without a second factor may not use the staff
         pages until they set one up."""
-        return self.policy.mfa_required_for_staff and user.is_staff and not user.has_second_factor
+        return lacks_required_factor(self, user)
 
     @staticmethod
     def _not_self(actor: User | None, user: User, verb: str) -> None:

@@ -11,7 +11,7 @@ from webapp.application.addresses import claim_unproven_email
 from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.signin import Door, SignedIn, SignInService
-from webapp.application.staff import require_staff
+from webapp.application.staff import FACTOR_FIRST, lacks_required_factor, require_staff
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidToken, NotFound, PermissionDenied, ValidationFailed
@@ -125,6 +125,10 @@ class InvitationService(Service):
             return None
         inviter = uow.users.get(inviter_id)
         if inviter is not None and inviter.is_active:
+            if inviter.is_staff and lacks_required_factor(self, inviter):
+                self.audit(uow, "authz_fail", inviter, action="invite",
+                           reason="no_second_factor")
+                uow.commit_and_raise(PermissionDenied(FACTOR_FIRST))
             if inviter.is_staff:
                 return inviter
             if self.policy.invitations_by_users and inviter.is_verified and not as_staff:

@@ -9,8 +9,17 @@ from datetime import UTC, datetime
 import pyotp
 import pytest
 
-from tests.helpers.app import audit_rows, csrf_token, log_in, make_user, reload, services
+from tests.helpers.app import (
+    PASSWORD,
+    audit_rows,
+    csrf_token,
+    log_in,
+    make_user,
+    reload,
+    services,
+)
 from tests.integration.web.conftest import flashes
+from webapp.domain.errors import PermissionDenied
 
 
 def turn_on_totp(app, user) -> list[str]:
@@ -126,3 +135,28 @@ def test_staff_without_a_factor_are_sent_to_set_one_up_when_required(app_factory
 
 def test_without_the_setting_staff_need_no_factor(app, client, staff):
     assert client.get("/admin/").status_code == 200
+
+
+def test_staff_without_a_factor_cannot_act_as_staff_through_the_api_either(app_factory):
+    """MFA_REQUIRED_FOR_STAFF is a rule of the staff powers, not of one door: a password
+    alone (what the setting guards against) must not invite a new staff member by API."""
+    strict = app_factory(MFA_REQUIRED_FOR_STAFF=True)
+    boss = make_user(strict, "boss@example.com", staff=True)
+    api = strict.test_client()
+    login = api.post("/api/auth/login/", json={"email": "boss@example.com",
+                                               "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json['tokens']['access']}"}
+    answer = api.post("/api/auth/invitations/", headers=headers,
+                      json={"email": "accomplice@example.com", "staff": True})
+    assert answer.status_code == 403 and answer.json["code"] == "permission_denied"
+    assert "second factor" in answer.json["detail"]
+    with strict.app_context():
+        assert services(strict).admin.queries.invitations(pending_at=None, limit=10) == []
+        with pytest.raises(PermissionDenied):  # every staff action, whatever its door
+            services(strict).admin.act(boss.id, boss.id, "send_reset")
+    assert audit_rows(strict, "authz_fail")
+    turn_on_totp(strict, boss)
+    with strict.app_context():
+        invitation = services(strict).invitations.invite(boss.id, "colleague@example.com",
+                                                         as_staff=True)
+    assert invitation.as_staff
