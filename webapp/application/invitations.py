@@ -186,7 +186,19 @@ class InvitationService(Service):
         state = invitation.state(self.now())
         if state != InvitationState.PENDING:
             raise refusal(state)
+        if invitation.as_staff and not self._inviter_still_staff(uow, invitation):
+            raise refusal(InvitationState.REVOKED)
         return invitation
+
+    @staticmethod
+    def _inviter_still_staff(uow: UnitOfWork, invitation: Invitation) -> bool:
+        """A staff invitation stands only while its inviter is active staff (None: the
+        operator's command line): staff who are removed keep no way back in."""
+        if invitation.inviter_id is None:
+            return True
+        inviter = uow.users.get(invitation.inviter_id)
+        return inviter is not None and inviter.is_staff and inviter.is_active \
+            and inviter.deletion_due_at is None
 
     def accept(self, token: str, password: str, *, first_name: str | None = None,
                last_name: str | None = None, email: str | None = None) -> User:
