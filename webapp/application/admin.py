@@ -162,6 +162,8 @@ class AdminService(Service):
     def _requeue(self, uow: UnitOfWork, message: OutboxMessage) -> None:
         if message.status == MessageStatus.SENT:
             raise ActionRefused("This message was already delivered.")
+        if message.content_gone:
+            raise ActionRefused("This message's account was erased: nothing is left to send.")
         message.due_again(self.now(), self.policy.delivery_max_attempts)
         uow.outbox.save(message)
 
