@@ -199,6 +199,9 @@ class AdminService(Service):
         return "Deactivated; every session and token is revoked."
 
     def _reactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
+        if user.deletion_due_at is not None:  # active again, it would still be erased
+            raise ActionRefused("This account is waiting for deletion, as its user asked; "
+                                "only they can cancel it, with the link they were sent.")
         user.is_active = True
         uow.users.save(user)
         return "Reactivated."

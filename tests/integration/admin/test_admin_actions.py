@@ -228,6 +228,19 @@ def test_a_message_of_an_erased_account_is_not_retried(app_factory):
     assert "account erased" in page and "Retry now" not in page  # no button for it either
 
 
+def test_an_account_waiting_for_deletion_is_not_reactivated(app, client, staff):
+    """Deletion deactivates the account until its erasure. "Reactivate" would let it sign
+    in again while the erasure stays due: staff are told instead, and not offered it."""
+    user = make_user(app, "leaving@example.com")
+    with app.app_context():
+        assert services(app).account_data.delete_by_staff("leaving@example.com") is not None
+    page = client.get(f"/admin/users/{user.id}").text
+    assert "waiting for deletion" in page and "/reactivate" not in page
+    with app.app_context(), pytest.raises(ActionRefused, match="deletion"):
+        services(app).admin.act(staff.id, user.id, "reactivate")
+    assert not reload(app, user.id).is_active
+
+
 def test_audit_page_filters_by_user_and_kind(app, client, staff):
     make_user(app, "jane@example.com")
     api = app.test_client()
