@@ -52,6 +52,8 @@ Handler = Callable[[UnitOfWork, User | None, User], str]
 # with the action, and kept to one line of this length.
 ReasonedHandler = Callable[[UnitOfWork, User | None, User, str], str]
 REASON_MAX = 500
+WAITING_FOR_DELETION = ("This account is waiting for deletion, as its user asked; only they "
+                        "can cancel it, with the link they were sent.")
 
 
 class AdminService(Service):
@@ -200,8 +202,7 @@ class AdminService(Service):
 
     def _reactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
         if user.deletion_due_at is not None:  # active again, it would still be erased
-            raise ActionRefused("This account is waiting for deletion, as its user asked; "
-                                "only they can cancel it, with the link they were sent.")
+            raise ActionRefused(WAITING_FOR_DELETION)
         user.is_active = True
         uow.users.save(user)
         return "Reactivated."
@@ -268,6 +269,8 @@ class AdminService(Service):
         password_hash = self.ports.passwords.hash(secret)
         with self.ports.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
+            if user is not None and user.deletion_due_at is not None:
+                raise ActionRefused(WAITING_FOR_DELETION)  # else erased at the end of the grace
             if user is not None and user.email_verified_at is None:
                 user = claim_unproven_email(self, uow, user, via="cli")
             now = self.now()
