@@ -100,6 +100,8 @@ class InvitationService(Service):
             if holds(uow.users.get_by_email(invitation.email)):  # staff may know
                 raise ValidationFailed({"email": [ACCOUNT_EXISTS]}, ACCOUNT_EXISTS)
             invitation.expires_at = self.now() + self.policy.invitation_ttl
+            if invitation.as_staff and not self._inviter_still_staff(uow, invitation):
+                invitation.inviter_id = actor.id if actor else None  # who vouches for it now
             uow.invitations.save(invitation)
             self._send(uow, invitation)
             self.audit(uow, "invitation_resent", None, actor=actor, invitation=invitation.id)
