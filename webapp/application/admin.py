@@ -243,6 +243,8 @@ class AdminService(Service):
         return "Now a staff member." if staff else "No longer a staff member."
 
     def _mfa_off(self, uow: UnitOfWork, actor: User | None, user: User, reason: str) -> str:
+        # One's own factors go from /account/security, which asks for a recent sign-in.
+        self._not_self(actor, user, "turn off the second factors of")
         if not self.mfa.turn_off(uow, user, actor, reason):
             raise ActionRefused("This account has no second factor on.")
         return "Second factors turned off; the user is told."

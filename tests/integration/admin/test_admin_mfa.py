@@ -82,6 +82,19 @@ def test_turning_off_needs_a_reason_then_is_audited_and_the_user_told(app, clien
     assert "tokens" in signed_in.json  # the password alone signs in again
 
 
+def test_staff_cannot_turn_off_their_own_factors_here(app, client, staff):
+    """Removing one's own factors asks for a recent sign-in (/account/security); the staff
+    action would skip it, so a stolen staff session could leave the account password-only."""
+    turn_on_totp(app, staff)
+    token = csrf_token(client, f"/admin/users/{staff.id}/mfa_off")
+    answer = client.post(f"/admin/users/{staff.id}/mfa_off",
+                         data={"csrf_token": token, "reason": "lost my phone"})
+    assert answer.status_code == 302
+    assert "your own" in flashes(client)[0]
+    assert reload(app, staff.id).has_second_factor
+    assert not audit_rows(app, "mfa_turned_off_by_staff")
+
+
 def test_turning_off_an_account_without_a_factor_is_refused(app, client, staff):
     user = make_user(app, "jane@example.com")
     token = csrf_token(client, f"/admin/users/{user.id}/mfa_off")
