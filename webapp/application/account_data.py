@@ -21,7 +21,13 @@ from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
-from webapp.domain.model import MessageKind, OutboxMessage, User, new_uniquifier
+from webapp.domain.model import (
+    InvitationState,
+    MessageKind,
+    OutboxMessage,
+    User,
+    new_uniquifier,
+)
 from webapp.domain.values import Channel
 
 CANCEL_PURPOSE = "account-delete-cancel"
@@ -197,6 +203,17 @@ class AccountDataService(Service):
             self.erase(uow, user, keep_message=message.id)
             uow.commit()
 
+    def _withdraw_staff_invitations(self, uow: UnitOfWork, user: User) -> None:
+        """Erasure sets their invitations' inviter to NULL, which reads as the command
+        line's: the staff invitations they sent are withdrawn first, since a staff
+        invitation stands only while its inviter is active staff."""
+        now = self.now()
+        for invitation in uow.personal_data.invitations(user.id or 0, None):
+            if invitation.inviter_id == user.id and invitation.as_staff \
+                    and invitation.state(now) is InvitationState.PENDING:
+                invitation.revoked_at = now
+                uow.invitations.save(invitation)
+
     def erase(self, uow: UnitOfWork, user: User, keep_message: int | None) -> None:
         """Erase the person now, in this transaction; the Stripe customer is queued."""
         pseudonym = f"erased-{secrets.token_hex(6)}"
@@ -207,6 +224,7 @@ class AccountDataService(Service):
         addresses = [a for a in (user.email, user.phone) if a]
         addresses += [c.old_value for c in uow.address_changes.for_user(user.id or 0)
                       if c.old_value]
+        self._withdraw_staff_invitations(uow, user)
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
         # Their records hold IP addresses and user agents (and live on in Redis).

@@ -19,7 +19,7 @@ from webapp.application.common import Ports, Service
 from webapp.application.interfaces import StaffQueries, UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
-from webapp.application.staff import require_staff
+from webapp.application.staff import lacks_required_factor, require_staff
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.billing import Subscription
@@ -52,6 +52,8 @@ Handler = Callable[[UnitOfWork, User | None, User], str]
 # with the action, and kept to one line of this length.
 ReasonedHandler = Callable[[UnitOfWork, User | None, User, str], str]
 REASON_MAX = 500
+WAITING_FOR_DELETION = ("This account is waiting for deletion, as its user asked; only they "
+                        "can cancel it, with the link they were sent.")
 
 
 class AdminService(Service):
@@ -162,6 +164,8 @@ class AdminService(Service):
     def _requeue(self, uow: UnitOfWork, message: OutboxMessage) -> None:
         if message.status == MessageStatus.SENT:
             raise ActionRefused("This message was already delivered.")
+        if message.content_gone:
+            raise ActionRefused("This message's account was erased: nothing is left to send.")
         message.due_again(self.now(), self.policy.delivery_max_attempts)
         uow.outbox.save(message)
 
@@ -197,6 +201,8 @@ class AdminService(Service):
         return "Deactivated; every session and token is revoked."
 
     def _reactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
+        if user.deletion_due_at is not None:  # active again, it would still be erased
+            raise ActionRefused(WAITING_FOR_DELETION)
         user.is_active = True
         uow.users.save(user)
         return "Reactivated."
@@ -237,6 +243,8 @@ class AdminService(Service):
         return "Now a staff member." if staff else "No longer a staff member."
 
     def _mfa_off(self, uow: UnitOfWork, actor: User | None, user: User, reason: str) -> str:
+        # One's own factors go from /account/security, which asks for a recent sign-in.
+        self._not_self(actor, user, "turn off the second factors of")
         if not self.mfa.turn_off(uow, user, actor, reason):
             raise ActionRefused("This account has no second factor on.")
         return "Second factors turned off; the user is told."
@@ -244,7 +252,7 @@ class AdminService(Service):
     def staff_must_set_up_factor(self, user: User) -> bool:
         """MFA_REQUIRED_FOR_STAFF: staff without a second factor may not use the staff
         pages until they set one up."""
-        return self.policy.mfa_required_for_staff and user.is_staff and not user.has_second_factor
+        return lacks_required_factor(self, user)
 
     @staticmethod
     def _not_self(actor: User | None, user: User, verb: str) -> None:
@@ -263,6 +271,8 @@ class AdminService(Service):
         password_hash = self.ports.passwords.hash(secret)
         with self.ports.uow() as uow:
             user = uow.users.get_by_email(address.value, lock=True)
+            if user is not None and user.deletion_due_at is not None:
+                raise ActionRefused(WAITING_FOR_DELETION)  # else erased at the end of the grace
             if user is not None and user.email_verified_at is None:
                 user = claim_unproven_email(self, uow, user, via="cli")
             now = self.now()

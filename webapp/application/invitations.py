@@ -11,7 +11,7 @@ from webapp.application.addresses import claim_unproven_email
 from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.signin import Door, SignedIn, SignInService
-from webapp.application.staff import require_staff
+from webapp.application.staff import FACTOR_FIRST, lacks_required_factor, require_staff
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidToken, NotFound, PermissionDenied, ValidationFailed
@@ -100,6 +100,8 @@ class InvitationService(Service):
             if holds(uow.users.get_by_email(invitation.email)):  # staff may know
                 raise ValidationFailed({"email": [ACCOUNT_EXISTS]}, ACCOUNT_EXISTS)
             invitation.expires_at = self.now() + self.policy.invitation_ttl
+            if invitation.as_staff and not self._inviter_still_staff(uow, invitation):
+                invitation.inviter_id = actor.id if actor else None  # who vouches for it now
             uow.invitations.save(invitation)
             self._send(uow, invitation)
             self.audit(uow, "invitation_resent", None, actor=actor, invitation=invitation.id)
@@ -125,6 +127,10 @@ class InvitationService(Service):
             return None
         inviter = uow.users.get(inviter_id)
         if inviter is not None and inviter.is_active:
+            if inviter.is_staff and lacks_required_factor(self, inviter):
+                self.audit(uow, "authz_fail", inviter, action="invite",
+                           reason="no_second_factor")
+                uow.commit_and_raise(PermissionDenied(FACTOR_FIRST))
             if inviter.is_staff:
                 return inviter
             if self.policy.invitations_by_users and inviter.is_verified and not as_staff:
@@ -182,7 +188,19 @@ class InvitationService(Service):
         state = invitation.state(self.now())
         if state != InvitationState.PENDING:
             raise refusal(state)
+        if invitation.as_staff and not self._inviter_still_staff(uow, invitation):
+            raise refusal(InvitationState.REVOKED)
         return invitation
+
+    @staticmethod
+    def _inviter_still_staff(uow: UnitOfWork, invitation: Invitation) -> bool:
+        """A staff invitation stands only while its inviter is active staff (None: the
+        operator's command line): staff who are removed keep no way back in."""
+        if invitation.inviter_id is None:
+            return True
+        inviter = uow.users.get(invitation.inviter_id)
+        return inviter is not None and inviter.is_staff and inviter.is_active \
+            and inviter.deletion_due_at is None
 
     def accept(self, token: str, password: str, *, first_name: str | None = None,
                last_name: str | None = None, email: str | None = None) -> User:

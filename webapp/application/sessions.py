@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import SessionStore, UnitOfWork
+from webapp.application.staff import require_staff
 from webapp.application.tokens import TokenService, session_version
 from webapp.domain.errors import (
     AuthenticationRequired,
     NotFound,
-    PermissionDenied,
     ValidationFailed,
 )
 from webapp.domain.model import RefreshFamily, User
@@ -120,9 +120,8 @@ class SessionService(Service):
     def end_by_staff(self, actor_id: int, user_id: int, session_id: str) -> None:
         """Staff end one of a user's sessions (audited as ``authz_admin``, with the actor)."""
         with self.ports.uow() as uow:
-            actor, user = uow.users.get(actor_id), uow.users.get(user_id)
-        if actor is None or not (actor.is_staff and actor.is_active):
-            raise PermissionDenied()
+            actor = require_staff(self, uow, actor_id, "end_session")
+            user = uow.users.get(user_id)
         if user is None:
             raise NotFound(NO_SUCH_SESSION)
         self.end_one(user, session_id, actor=actor)

@@ -12,6 +12,14 @@ from webapp.domain.model import User
 from webapp.domain.values import Phone
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{3,}$")
+FACTOR_FIRST = "Staff need a second factor on their account: set one up first."
+
+
+def lacks_required_factor(service: Service, user: User) -> bool:
+    """MFA_REQUIRED_FOR_STAFF: staff without a second factor have no staff powers (on the
+    staff pages, the JSON API or any other door) until they set one up."""
+    return service.policy.mfa_required_for_staff and user.is_staff and \
+        not user.has_second_factor
 
 
 def require_staff(
@@ -19,7 +27,8 @@ def require_staff(
 ) -> User | None:
     """The acting staff member, read in this transaction (None: the operator's command line).
 
-    Anyone else gets PermissionDenied, and an ``authz_fail`` event is committed first.
+    Anyone else (staff without the second factor MFA_REQUIRED_FOR_STAFF asks for too) gets
+    PermissionDenied, and an ``authz_fail`` event is committed first.
     """
     if actor_id is None:
         return None
@@ -27,6 +36,9 @@ def require_staff(
     if actor is None or not actor.is_active or not actor.is_staff:
         service.audit(uow, "authz_fail", actor, action=action)
         uow.commit_and_raise(PermissionDenied())
+    if lacks_required_factor(service, actor):
+        service.audit(uow, "authz_fail", actor, action=action, reason="no_second_factor")
+        uow.commit_and_raise(PermissionDenied(FACTOR_FIRST))
     return actor
 
 

@@ -238,6 +238,12 @@ class OutboxMessage:
     def destination(self) -> str:
         return str(self.payload.get("to", ""))
 
+    @property
+    def content_gone(self) -> bool:
+        """Its address and content were removed (delivered and scrubbed, or its account
+        erased): nothing is left that could be sent."""
+        return bool(self.payload.get("redacted"))
+
     def due_again(self, now: datetime, max_attempts: int) -> None:
         """Staff asked for another try now. A live lease is left alone: its worker owns the
         message until the lease ends, so nobody sends it twice."""

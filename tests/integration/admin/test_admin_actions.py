@@ -16,6 +16,7 @@ from tests.helpers.app import (
     reload,
     services,
 )
+from webapp.domain.errors import ActionRefused
 from webapp.interface.admin.views import ACTIONS
 
 
@@ -204,6 +205,40 @@ def test_delivery_queue_lists_failures_and_retries(app, client, staff, outbox):
     event = last_admin_event(app)
     assert (event.user_id, event.data["action"]) == (user.id, "retry_delivery")
     assert client.get("/admin/queue?status=bogus").status_code == 400
+
+
+def test_a_message_of_an_erased_account_is_not_retried(app_factory):
+    """Erasure keeps the message's row without its address or content: a retry could only
+    fail again and again, so it is refused, and nothing is queued."""
+    app = app_factory(ACCOUNT_DELETION_GRACE=0)
+    boss = make_user(app, "boss@example.com", staff=True)
+    make_user(app, "gone@example.com", verified=False)
+    with app.app_context():
+        services(app).verification.resend_email("gone@example.com")
+        services(app).account_data.delete_by_staff("gone@example.com")
+        [message] = services(app).admin.queries.outbox(
+            statuses=("failed",), kind=None, before_id=None, limit=10)
+        with pytest.raises(ActionRefused, match="erased"):
+            services(app).admin.retry_message(boss.id, message.id)
+        assert services(app).admin.queries.outbox(
+            statuses=("pending",), kind=None, before_id=None, limit=10) == []
+    browser = app.test_client()
+    log_in(browser, boss)
+    page = browser.get("/admin/queue?status=failed").text
+    assert "account erased" in page and "Retry now" not in page  # no button for it either
+
+
+def test_an_account_waiting_for_deletion_is_not_reactivated(app, client, staff):
+    """Deletion deactivates the account until its erasure. "Reactivate" would let it sign
+    in again while the erasure stays due: staff are told instead, and not offered it."""
+    user = make_user(app, "leaving@example.com")
+    with app.app_context():
+        assert services(app).account_data.delete_by_staff("leaving@example.com") is not None
+    page = client.get(f"/admin/users/{user.id}").text
+    assert "waiting for deletion" in page and "/reactivate" not in page
+    with app.app_context(), pytest.raises(ActionRefused, match="deletion"):
+        services(app).admin.act(staff.id, user.id, "reactivate")
+    assert not reload(app, user.id).is_active
 
 
 def test_audit_page_filters_by_user_and_kind(app, client, staff):

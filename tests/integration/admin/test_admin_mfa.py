@@ -9,8 +9,17 @@ from datetime import UTC, datetime
 import pyotp
 import pytest
 
-from tests.helpers.app import audit_rows, csrf_token, log_in, make_user, reload, services
+from tests.helpers.app import (
+    PASSWORD,
+    audit_rows,
+    csrf_token,
+    log_in,
+    make_user,
+    reload,
+    services,
+)
 from tests.integration.web.conftest import flashes
+from webapp.domain.errors import PermissionDenied
 
 
 def turn_on_totp(app, user) -> list[str]:
@@ -73,6 +82,19 @@ def test_turning_off_needs_a_reason_then_is_audited_and_the_user_told(app, clien
     assert "tokens" in signed_in.json  # the password alone signs in again
 
 
+def test_staff_cannot_turn_off_their_own_factors_here(app, client, staff):
+    """Removing one's own factors asks for a recent sign-in (/account/security); the staff
+    action would skip it, so a stolen staff session could leave the account password-only."""
+    turn_on_totp(app, staff)
+    token = csrf_token(client, f"/admin/users/{staff.id}/mfa_off")
+    answer = client.post(f"/admin/users/{staff.id}/mfa_off",
+                         data={"csrf_token": token, "reason": "lost my phone"})
+    assert answer.status_code == 302
+    assert "your own" in flashes(client)[0]
+    assert reload(app, staff.id).has_second_factor
+    assert not audit_rows(app, "mfa_turned_off_by_staff")
+
+
 def test_turning_off_an_account_without_a_factor_is_refused(app, client, staff):
     user = make_user(app, "jane@example.com")
     token = csrf_token(client, f"/admin/users/{user.id}/mfa_off")
@@ -126,3 +148,28 @@ def test_staff_without_a_factor_are_sent_to_set_one_up_when_required(app_factory
 
 def test_without_the_setting_staff_need_no_factor(app, client, staff):
     assert client.get("/admin/").status_code == 200
+
+
+def test_staff_without_a_factor_cannot_act_as_staff_through_the_api_either(app_factory):
+    """MFA_REQUIRED_FOR_STAFF is a rule of the staff powers, not of one door: a password
+    alone (what the setting guards against) must not invite a new staff member by API."""
+    strict = app_factory(MFA_REQUIRED_FOR_STAFF=True)
+    boss = make_user(strict, "boss@example.com", staff=True)
+    api = strict.test_client()
+    login = api.post("/api/auth/login/", json={"email": "boss@example.com",
+                                               "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json['tokens']['access']}"}
+    answer = api.post("/api/auth/invitations/", headers=headers,
+                      json={"email": "accomplice@example.com", "staff": True})
+    assert answer.status_code == 403 and answer.json["code"] == "permission_denied"
+    assert "second factor" in answer.json["detail"]
+    with strict.app_context():
+        assert services(strict).admin.queries.invitations(pending_at=None, limit=10) == []
+        with pytest.raises(PermissionDenied):  # every staff action, whatever its door
+            services(strict).admin.act(boss.id, boss.id, "send_reset")
+    assert audit_rows(strict, "authz_fail")
+    turn_on_totp(strict, boss)
+    with strict.app_context():
+        invitation = services(strict).invitations.invite(boss.id, "colleague@example.com",
+                                                         as_staff=True)
+    assert invitation.as_staff

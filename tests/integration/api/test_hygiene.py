@@ -78,6 +78,15 @@ def test_invalid_utf8_is_400(client, path):
     assert_error(post_raw(client, path, b'{"email": "\xff\xfe"}'), 400, "invalid_encoding")
 
 
+def test_a_field_named_twice_is_400(client, path):
+    """Which of two values counts is a parser's choice (Python's json: the last; a proxy or
+    a log may read the first): a body that names a field twice is refused, not guessed."""
+    for raw in (b'{"email": "a@example.com", "email": "b@example.com"}',
+                b'{"credential": {"id": "x", "id": "y"}}'):
+        body = assert_error(post_raw(client, path, raw), 400, "duplicate_field")
+        assert "email" in body["detail"] or "id" in body["detail"]
+
+
 def test_non_json_content_type_is_415(client, path):
     for content_type in ("text/plain", "application/x-www-form-urlencoded",
                          "multipart/form-data; boundary=x"):

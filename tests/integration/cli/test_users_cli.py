@@ -186,3 +186,17 @@ def test_mfa_off_and_delete_print_one_sentence_and_audit_to_the_log_file(app, ru
     assert any('"event":"account_delete_requested"' in line and '"by_staff":true' in line
                for line in lines), lines
     assert terminal not in audit.handlers and audit.handlers  # put back afterwards
+
+
+def test_create_admin_refuses_an_account_waiting_for_deletion(app, runner):
+    """Made active again, the account would still be erased when its grace ends: a staff
+    account that vanishes days later. Refused, as the staff pages' "Reactivate" is."""
+    from tests.helpers.app import services
+
+    user = make_user(app, "leaving@example.com")
+    with app.app_context():
+        assert services(app).account_data.delete_by_staff("leaving@example.com") is not None
+    result = runner.invoke(args=["users", "create-admin", "leaving@example.com",
+                                 "--password", "a whole new passphrase"])
+    assert result.exit_code == 1 and "waiting for deletion" in result.output
+    assert not reload(app, user.id).is_active and not reload(app, user.id).is_staff

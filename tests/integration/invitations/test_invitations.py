@@ -16,6 +16,7 @@ from tests.helpers.app import (
     make_user,
     services,
 )
+from webapp.domain.errors import NotFound
 from webapp.extensions import db
 from webapp.infrastructure.orm import InvitationRow
 
@@ -120,6 +121,50 @@ def test_expired_revoked_wrong_address_and_tampered(app, client, staff_auth, out
     assert wrong.status_code == 400 and "different address" in wrong.json["errors"]["email"][0]
     assert accept(token=token[:-2] + "xx").status_code == 400
     assert accept(token=token).status_code == 200  # still usable after the refusals
+
+
+@pytest.mark.parametrize("removal", ["demote", "deactivate"])
+def test_a_staff_invitation_dies_with_its_inviters_staff_access(app, client, outbox, removal):
+    """Removed staff keep no way back in: a staff invitation they sent beforehand (to an
+    address of their own, say) no longer makes a staff account."""
+    inviter = make_user(app, "leaving@example.com", staff=True)
+    make_user(app, "boss@example.com", staff=True)
+    _, token = invite(client, bearer(client, "leaving@example.com"), outbox,
+                      "alt@example.com", staff=True)
+    with app.app_context():
+        boss_id = services(app).admin.user_id_for("boss@example.com")
+        services(app).admin.act(boss_id, inviter.id, removal)
+    page = client.get(f"/invite/{token}")
+    assert page.status_code == 400 and "withdrawn" in page.text
+    refused = client.post("/api/auth/invitations/accept/", json={"token": token,
+                                                                 "password": PASSWORD})
+    assert refused.status_code == 400 and refused.json["code"] == "invitation_revoked"
+    with app.app_context():
+        with pytest.raises(NotFound):  # no account was made
+            services(app).admin.user_id_for("alt@example.com")
+        # Staff who still want that person in send it again: they vouch for it now.
+        invitation_id = services(app).admin.queries.invitations(pending_at=None, limit=5)[0].id
+        services(app).invitations.resend(boss_id, invitation_id)
+    token = outbox.link_token("alt@example.com", "/invite/")
+    accepted = client.post("/api/auth/invitations/accept/", json={"token": token,
+                                                                  "password": PASSWORD})
+    assert accepted.status_code == 200 and accepted.json["user"]["email"] == "alt@example.com"
+
+
+def test_a_staff_invitation_dies_with_its_erased_inviter(app_with, outbox):
+    """Erasure takes the inviter's row away (the invitation's inviter becomes NULL, as the
+    command line's are): their staff invitations are withdrawn first, not laundered."""
+    app = app_with(ACCOUNT_DELETION_GRACE=0)
+    client = app.test_client()
+    make_user(app, "boss@example.com", staff=True)
+    make_user(app, "leaving@example.com", staff=True)
+    _, token = invite(client, bearer(client, "leaving@example.com"), Outbox(app),
+                      "alt@example.com", staff=True)
+    with app.app_context():
+        assert services(app).account_data.delete_by_staff("leaving@example.com") is None
+    refused = client.post("/api/auth/invitations/accept/", json={"token": token,
+                                                                 "password": PASSWORD})
+    assert refused.status_code == 400 and refused.json["code"] == "invitation_revoked"
 
 
 def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_auth, outbox):

@@ -135,7 +135,7 @@ def available_actions(u, billing_on: bool = True) -> list[str]:  # noqa: ANN001
         wanted += ["mark_verified", "resend_verification"]
     if u.is_active:
         wanted += ["send_reset", "revoke_sessions", "deactivate"]
-    else:
+    elif u.deletion_due_at is None:
         wanted.append("reactivate")
     if billing_on and u.is_verified and not u.stripe_customer_id:
         wanted.append("retry_stripe")

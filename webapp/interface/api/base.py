@@ -126,6 +126,22 @@ def _on_domain_error(exc: DomainError) -> Response:
     return domain_error_response(exc)
 
 
+class DuplicateField(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are unique: which of two values would count is a parser's
+    choice (Python's json keeps the last; a proxy or a log may read the first)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise DuplicateField(next(name for i, (name, _) in enumerate(pairs)
+                                  if any(name == other for other, _ in pairs[:i])))
+    return data
+
+
 def parse_body(model: type[Schema]) -> Schema:
     """The request's JSON object as ``model``; every failure is a clear 400/413/415."""
     try:
@@ -138,7 +154,10 @@ def parse_body(model: type[Schema]) -> Schema:
         raise ApiError(415, "Send the body as JSON (Content-Type: application/json).",
                        "unsupported_media_type")
     try:
-        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique) if raw.strip() else {}
+    except DuplicateField as exc:
+        raise ApiError(400, f"The body names the field {exc.name!r} twice.",
+                       "duplicate_field") from exc
     except UnicodeDecodeError as exc:
         raise ApiError(400, "The body is not valid UTF-8.", "invalid_encoding") from exc
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
