@@ -1,0 +1,58 @@
+"""Two staff members demoting each other at the same moment (PostgreSQL, where they run
+in parallel): one of them must stay staff, so the site keeps someone to run it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from tests.helpers.app import make_user, reload, services
+from webapp.domain.errors import PermissionDenied
+from webapp.extensions import db
+
+pytestmark = pytest.mark.postgres
+
+
+def test_the_second_of_two_staff_demoting_each_other_is_refused(app: Flask) -> None:
+    first = make_user(app, "ann@example.com", staff=True)
+    second = make_user(app, "bo@example.com", staff=True)
+    assert first.id is not None and second.id is not None and first.id < second.id
+    outcome: list[object] = []
+
+    def second_demotes_first() -> None:
+        with app.app_context():
+            try:
+                outcome.append(services(app).admin.act(second.id, first.id, "demote"))
+            except PermissionDenied as exc:
+                outcome.append(exc)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        holder = db.engine.connect()
+        try:
+            # The first staff member's demotion of the second, in flight: both rows
+            # locked (in id order, as the service takes them), the change not yet committed.
+            holder.begin()
+            holder.execute(text("SELECT id FROM users WHERE id IN (:a, :b) ORDER BY id "
+                                "FOR UPDATE"), {"a": first.id, "b": second.id})
+            holder.execute(text("UPDATE users SET is_staff = false WHERE id = :b"),
+                           {"b": second.id})
+            racer = threading.Thread(target=second_demotes_first)
+            racer.start()
+            waited, deadline = False, time.monotonic() + 20
+            while racer.is_alive() and not waited and time.monotonic() < deadline:
+                waited = bool(holder.execute(text(  # pg_locks: live, not a snapshot
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar())
+            holder.commit()
+        finally:
+            holder.close()
+        racer.join(timeout=30)
+        db.session.remove()
+    assert waited, "the second demotion did not wait for the first"
+    assert len(outcome) == 1 and isinstance(outcome[0], PermissionDenied), outcome
+    assert reload(app, first.id).is_staff and not reload(app, second.id).is_staff
