@@ -225,6 +225,9 @@ class AddressChangeService(Service):
             uow.users.save(user)
             change.undone_at = self.now()
             uow.address_changes.save(change)
+            for later in uow.address_changes.for_user(user.id or 0, change.channel):
+                if later.stop_undo_after(change, self.now()):  # a hijacker's own undo link
+                    uow.address_changes.save(later)
             self._supersede(uow, user.id or 0, None)
             self.tokens.revoke_all_in(uow, user, reason="address_change_undone")
             self.audit(uow, "address_change_undone", user, channel=change.channel.value)

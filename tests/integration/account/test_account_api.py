@@ -198,3 +198,29 @@ def test_staff_command_deletes_and_the_last_staff_member_stays(app, runner, veri
     done = runner.invoke(args=["users", "delete", EMAIL, "--yes"])
     assert done.exit_code == 0, done.output
     assert stored_user(app, email=EMAIL).deletion_due_at is not None
+
+
+def test_undoing_a_change_kills_the_undo_links_of_later_changes(client, tokens, outbox, app):
+    """A hijacker moves the email twice (A -> B -> C): the owner's undo link (sent to A)
+    takes the account back; the hijacker's own undo link (sent to B, for B -> C) must not
+    take it again afterwards."""
+    auth = bearer(tokens["access"])
+    client.post("/api/auth/email-change/confirm/", headers=auth,
+                json={"code": _change(client, tokens, outbox)})
+    third = "third@example.com"
+    assert client.post("/api/auth/email-change/", headers=auth,
+                       json={"new_email": third}).status_code == 202
+    done = client.post("/api/auth/email-change/confirm/", headers=auth,
+                       json={"code": outbox.code("email", third)})
+    assert done.status_code == 200 and done.json["email"] == third
+    owners = outbox.link_token(EMAIL, "/account/undo/")
+    hijackers = outbox.link_token(NEW, "/account/undo/")
+    back = client.post("/api/auth/email-change/undo/", json={
+        "token": owners, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert back.status_code == 200, back.json
+    retaken = client.post("/api/auth/email-change/undo/", json={
+        "token": hijackers, "new_password": "the hijacker's passphrase",
+        "confirm_password": "the hijacker's passphrase"})
+    assert retaken.status_code == 400, retaken.json
+    assert stored_user(app, email=EMAIL) is not None
+    assert _login(client, EMAIL, NEW_PASSWORD).status_code == 200
