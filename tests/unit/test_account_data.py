@@ -49,7 +49,7 @@ def test_export_holds_everything_and_no_secret(world) -> None:
                                   "verified_at": _now(world).isoformat()}]
     assert len(data["sessions"]) == 1
     assert {"authn_login_success", "user_verified"} <= {e["event"] for e in data["activity"]}
-    assert data["second_factors"] == {"kinds": [], "recovery_codes_left": 0}
+    assert data["second_factors"] == {"kinds": [], "passkeys": [], "recovery_codes_left": 0}
     text = json.dumps(data)
     stored = world.store.users[user.id]
     assert stored.password_hash not in text and stored.uniquifier not in text

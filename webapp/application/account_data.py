@@ -34,6 +34,16 @@ def _at(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _second_factors(uow: UnitOfWork, uid: int) -> dict[str, Any]:
+    """Which factors are on, and the passkeys by name (never a key or secret)."""
+    totp, passkeys = uow.totp.for_user(uid), uow.passkeys.for_user(uid)
+    kinds = ["totp"] if totp is not None and totp.confirmed_at else []
+    return {"kinds": kinds + (["passkey"] if passkeys else []),
+            "passkeys": [{"name": p.name, "created_at": _at(p.created_at),
+                          "last_used_at": _at(p.last_used_at)} for p in passkeys],
+            "recovery_codes_left": len(uow.recovery_codes.unused(uid))}
+
+
 class AccountDataService(Service):
     def __init__(self, ports: Ports, tokens: TokenService, sessions: SessionService) -> None:
         super().__init__(ports)
@@ -58,7 +68,6 @@ class AccountDataService(Service):
 
     def _gather(self, uow: UnitOfWork, user: User) -> dict[str, Any]:
         uid = user.id or 0
-        totp = uow.totp.for_user(uid)
         return {
             "exported_at": _at(self.now()),
             "profile": {"id": user.id, "first_name": user.first_name,
@@ -93,9 +102,7 @@ class AccountDataService(Service):
                  "current_period_end": _at(s.current_period_end),
                  "cancel_at_period_end": s.cancel_at_period_end}
                 for s in uow.subscriptions.for_user(uid, user.stripe_customer_id)]},
-            "second_factors": {
-                "kinds": ["totp"] if totp is not None and totp.confirmed_at else [],
-                "recovery_codes_left": len(uow.recovery_codes.unused(uid))},
+            "second_factors": _second_factors(uow, uid),
         }
 
     # --- deletion -------------------------------------------------------------------------

@@ -224,3 +224,20 @@ def test_undoing_a_change_kills_the_undo_links_of_later_changes(client, tokens, 
     assert retaken.status_code == 400, retaken.json
     assert stored_user(app, email=EMAIL) is not None
     assert _login(client, EMAIL, NEW_PASSWORD).status_code == 200
+
+
+def test_export_lists_the_passkeys(client, tokens):
+    """A second factor that is on is in the export: passkeys too, by name (never a key)."""
+    from tests.helpers.webauthn import SoftAuthenticator
+
+    auth = bearer(tokens["access"])
+    options = client.post("/api/auth/passkeys/register/options/", headers=auth)
+    device = SoftAuthenticator(origin="http://testserver")
+    created = client.post("/api/auth/passkeys/register/", headers=auth, json={
+        "credential": device.create(options.json), "name": "Work laptop"})
+    assert created.status_code == 201, created.json
+    answer = client.get("/api/auth/me/export/", headers=auth)
+    factors = json.loads(answer.get_data())["second_factors"]
+    assert factors["kinds"] == ["passkey"]
+    assert [p["name"] for p in factors["passkeys"]] == ["Work laptop"]
+    assert "public_key" not in json.dumps(factors) and "credential_id" not in json.dumps(factors)
