@@ -53,10 +53,14 @@ class AddressChangeService(Service):
                 raise ValidationFailed.single(FIELD[channel], "This is already your address.")
             self._supersede(uow, user.id or 0, channel)
             owner = self._owner(uow, channel, value)
+            # Pending either way (the pages show it): a taken address never gets its proof.
+            change = AddressChange.requested(user.id or 0, channel, user.address(channel),
+                                             value, self.now())
+            uow.address_changes.add(change)
             if owner is not None and owner.id != user.id:
                 self._tell_taken(uow, owner, channel, value)
             else:
-                self._send_proof(uow, user, channel, value)
+                self._send_proof(uow, user, change)
             self._tell_old(uow, user, channel, "address_change_requested",
                            {"new": _masked(channel, value), "channel": channel.value,
                             "reset_link": self.policy.link("/reset")})
@@ -69,10 +73,8 @@ class AddressChangeService(Service):
             return Email.parse(raw, FIELD[channel], new=True).value
         return Phone.parse(raw, self.policy.default_region, FIELD[channel]).value
 
-    def _send_proof(self, uow: UnitOfWork, user: User, channel: Channel, value: str) -> None:
-        change = AddressChange.requested(user.id or 0, channel, user.address(channel), value,
-                                         self.now())
-        uow.address_changes.add(change)
+    def _send_proof(self, uow: UnitOfWork, user: User, change: AddressChange) -> None:
+        channel, value = change.channel, change.new_value or ""
         purpose = CodePurpose.change(channel)
         if channel is Channel.EMAIL:
             code = self.issue_code(uow, user, purpose, value, CHANGE_TTL)
@@ -88,8 +90,8 @@ class AddressChangeService(Service):
                 "minutes": int(self.policy.sms_code_ttl.total_seconds() // 60)}, user)
 
     def _tell_taken(self, uow: UnitOfWork, owner: User, channel: Channel, value: str) -> None:
-        """The other account's owner hears that someone tried; the asker hears nothing
-        different (no code is ever sent, so nothing can be confirmed)."""
+        """The other account's owner hears that someone tried; the asker sees nothing
+        different (a pending change, but no code is ever sent: nothing can confirm it)."""
         if channel is Channel.EMAIL:
             self.send_email(uow, value, "address_taken", {
                 "reset_link": self.policy.link("/reset")}, owner)
