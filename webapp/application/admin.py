@@ -197,6 +197,9 @@ class AdminService(Service):
         return "Deactivated; every session and token is revoked."
 
     def _reactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
+        if user.deletion_due_at is not None:  # it would be erased all the same, when due
+            raise ActionRefused("This account is waiting for the deletion its owner asked "
+                                "for; only the cancel link in their message keeps it.")
         user.is_active = True
         uow.users.save(user)
         return "Reactivated."
