@@ -138,6 +138,7 @@ class AccountDataService(Service):
             if not grace:
                 self.erase(uow, user, keep_message=None)
                 uow.commit()
+                self.sessions.forget_browsers(user_id)
                 return None
             due = self.now() + grace
             self._schedule(uow, user, due)
@@ -199,9 +200,12 @@ class AccountDataService(Service):
                 raise RuntimeError("the grace is not over yet")  # retried later
             self.erase(uow, user, keep_message=message.id)
             uow.commit()
+        self.sessions.forget_browsers(user.id or 0)
 
     def erase(self, uow: UnitOfWork, user: User, keep_message: int | None) -> None:
-        """Erase the person now, in this transaction; the Stripe customer is queued."""
+        """Erase the person now, in this transaction; the Stripe customer is queued.
+        Once committed, the caller forgets the browser session records (outside any
+        transaction: the session store commits each of its steps)."""
         pseudonym = f"erased-{secrets.token_hex(6)}"
         if user.stripe_customer_id:
             self.enqueue(uow, MessageKind.CUSTOMER_DELETE, None,
@@ -212,8 +216,6 @@ class AccountDataService(Service):
                       if c.old_value]
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
-        # Their records hold IP addresses and user agents (and live on in Redis).
-        self.sessions.forget_browsers(user.id or 0)
         event = self.audit_event("account_erased", None, subject=pseudonym,
                                  customer_deleted=bool(user.stripe_customer_id))
         event.ip = event.user_agent = ""  # with grace 0, the request is the person's

@@ -241,3 +241,15 @@ def test_export_lists_the_passkeys(client, tokens):
     assert factors["kinds"] == ["passkey"]
     assert [p["name"] for p in factors["passkeys"]] == ["Work laptop"]
     assert "public_key" not in json.dumps(factors) and "credential_id" not in json.dumps(factors)
+
+
+def test_erasure_is_one_transaction(app, verified_user):
+    """The session store commits each of its own steps on the same database session:
+    called in the middle of the erasure, it committed the erasure before its end (a
+    failure after that point could not roll it back)."""
+    services, ports = app.extensions["services"], app.extensions["ports"]
+    with app.app_context(), ports.uow() as uow:
+        user = uow.users.get_by_email(EMAIL, lock=True)
+        services.account_data.erase(uow, user, keep_message=None)
+        # not committed: the unit of work rolls back
+    assert stored_user(app, email=EMAIL) is not None
