@@ -253,3 +253,21 @@ def test_erasure_is_one_transaction(app, verified_user):
         services.account_data.erase(uow, user, keep_message=None)
         # not committed: the unit of work rolls back
     assert stored_user(app, email=EMAIL) is not None
+
+
+def test_a_reset_sent_to_the_previous_address_dies_with_the_change(client, tokens, outbox):
+    """The owner moves away from an address (say, a mailbox that was broken into): a
+    reset link or code sent there before the change must not set the password after it."""
+    assert client.post("/api/auth/password-reset/", json={"email": EMAIL}).status_code == 202
+    link = outbox.link_token(EMAIL, "/reset/")
+    old_code = outbox.code("email", EMAIL)
+    client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                json={"code": _change(client, tokens, outbox)})
+    by_link = client.post("/api/auth/password-reset/confirm/", json={
+        "token": link, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert by_link.status_code == 400, by_link.json
+    by_code = client.post("/api/auth/password-reset/confirm/", json={
+        "email": NEW, "code": old_code, "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD})
+    assert by_code.status_code == 400, by_code.json
+    assert _login(client, NEW).status_code == 200  # the password is unchanged
