@@ -90,8 +90,9 @@ class AccountDataService(Service):
                  "last_seen_at": _at(f.rotated_at or f.created_at),
                  "ended_at": _at(f.revoked_at), "ip": f.ip, "user_agent": f.user_agent}
                 for f in uow.personal_data.families(uid)],
-            "activity": [{"event": e.kind, "at": _at(e.created_at), "ip": e.ip,
-                          "user_agent": e.user_agent}
+            "activity": [{"event": e.kind, "at": _at(e.created_at),  # staff's are theirs
+                          "ip": "" if e.by_staff else e.ip,
+                          "user_agent": "" if e.by_staff else e.user_agent}
                          for e in uow.personal_data.activity(uid)],
             "invitations": [
                 {"direction": "sent" if i.inviter_id == uid else "received", "email": i.email,
