@@ -162,7 +162,9 @@ class AccountDataService(Service):
         context = {"cancel_link": self.policy.link(f"/account/delete/cancel/{token}"),
                    "days": max(1, round(self.policy.account_deletion_grace.days)),
                    "due": due.strftime("%-d %B %Y, %H:%M UTC")}
-        channel = Channel.EMAIL if user.email else Channel.PHONE
+        # A proven address first: an unproven one may not be the owner's, or reach them.
+        channel = next((c for c in Channel if user.verified_at(c)),
+                       Channel.EMAIL if user.email else Channel.PHONE)
         if channel is Channel.EMAIL and user.email:
             self.send_email(uow, user.email, "account_deletion", context, user)
         elif user.phone:
