@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from webapp.application.addresses import other_holder
 from webapp.application.common import Ports, Service, clean_code
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
@@ -52,12 +53,12 @@ class AddressChangeService(Service):
             if user.address(channel) == value:
                 raise ValidationFailed.single(FIELD[channel], "This is already your address.")
             self._supersede(uow, user.id or 0, channel)
-            owner = self._owner(uow, channel, value)
+            owner = other_holder(self, uow, user, channel, value, take=False)
             # Pending either way (the pages show it): a taken address never gets its proof.
             change = AddressChange.requested(user.id or 0, channel, user.address(channel),
                                              value, self.now())
             uow.address_changes.add(change)
-            if owner is not None and owner.id != user.id:
+            if owner is not None:
                 self._tell_taken(uow, owner, channel, value)
             else:
                 self._send_proof(uow, user, change)
@@ -132,8 +133,7 @@ class AddressChangeService(Service):
             change = (self._by_token(uow, user, token) if token
                       else self._by_code(uow, user, channel, code or ""))
             value = change.new_value or ""
-            owner = self._owner(uow, channel, value)
-            if owner is not None and owner.id != user.id:
+            if other_holder(self, uow, user, channel, value, take=True) is not None:
                 raise ValidationFailed.single(
                     FIELD[channel], "This address now belongs to another account.")
             proven_old = user.verified_at(channel) is not None
@@ -217,8 +217,7 @@ class AddressChangeService(Service):
                     or payload.get("old") != change.old_value or not change.can_undo(self.now())):
                 raise InvalidToken(INVALID_LINK)
             old = change.old_value or ""
-            owner = self._owner(uow, change.channel, old)
-            if owner is not None and owner.id != user.id:
+            if other_holder(self, uow, user, change.channel, old, take=True) is not None:
                 raise InvalidToken("The previous address now belongs to another account.")
             secret = self.new_password(new_password, [old, *user.identities()],
                                        "new_password")
@@ -259,12 +258,6 @@ class AddressChangeService(Service):
         if user is None or not user.is_active:
             raise AuthenticationRequired("The session has ended.")
         return user
-
-    @staticmethod
-    def _owner(uow: UnitOfWork, channel: Channel, value: str) -> User | None:
-        if channel is Channel.EMAIL:
-            return uow.users.get_by_email(value)
-        return uow.users.get_by_phone(value)
 
     def _supersede(self, uow: UnitOfWork, user_id: int, channel: Channel | None) -> None:
         """One pending change at a time: a newer request (or an undo) ends the others."""

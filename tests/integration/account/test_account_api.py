@@ -271,3 +271,40 @@ def test_a_reset_sent_to_the_previous_address_dies_with_the_change(client, token
         "confirm_password": NEW_PASSWORD})
     assert by_code.status_code == 400, by_code.json
     assert _login(client, NEW).status_code == 200  # the password is unchanged
+
+
+SQUATTER_PHONE = "+14155550177"
+
+
+def _squat(client, register, outbox, email):
+    """Someone registers ``email`` (not theirs, never proven) beside their own phone,
+    which they verify: the address proves nothing on that account."""
+    register(email, phone=SQUATTER_PHONE)
+    verified = client.post("/api/auth/phone-verify/", json={
+        "phone": SQUATTER_PHONE, "code": outbox.code("sms", SQUATTER_PHONE)})
+    assert verified.status_code == 200, verified.json
+
+
+def test_an_address_squatted_unproven_does_not_block_moving_to_it(client, tokens, outbox,
+                                                                  app, register):
+    _squat(client, register, outbox, NEW)
+    code = _change(client, tokens, outbox)  # the code goes to the address: it is not taken
+    done = client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                       json={"code": code})
+    assert done.status_code == 200 and done.json["email"] == NEW, done.json
+    assert stored_user(app, phone=SQUATTER_PHONE).email is None  # it left that account
+
+
+def test_an_address_squatted_unproven_does_not_block_taking_the_account_back(
+        client, tokens, outbox, app, register):
+    """A hijacker moves the email away, then registers the old address beside their own
+    phone, so that the owner's undo link would find it "taken": it still works."""
+    client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                json={"code": _change(client, tokens, outbox)})
+    undo = outbox.link_token(EMAIL, "/account/undo/")
+    _squat(client, register, outbox, EMAIL)
+    back = client.post("/api/auth/email-change/undo/", json={
+        "token": undo, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert back.status_code == 200, back.json
+    assert _login(client, EMAIL, NEW_PASSWORD).status_code == 200
+    assert stored_user(app, phone=SQUATTER_PHONE).email is None
