@@ -222,6 +222,10 @@ class AddressChangeService(Service):
             secret = self.new_password(new_password, [old, *user.identities()],
                                        "new_password")
             user.set_address(change.channel, old, self.now())
+            for added in uow.address_changes.for_user(user.id or 0):
+                if (added.channel is not change.channel and added.added_lately(self.now())
+                        and user.address(added.channel) == added.new_value):
+                    user.drop_address(added.channel)
             user.set_password_hash(self.ports.passwords.hash(secret), self.now())
             uow.users.save(user)
             change.undone_at = self.now()

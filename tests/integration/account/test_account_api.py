@@ -308,3 +308,25 @@ def test_an_address_squatted_unproven_does_not_block_taking_the_account_back(
     assert back.status_code == 200, back.json
     assert _login(client, EMAIL, NEW_PASSWORD).status_code == 200
     assert stored_user(app, phone=SQUATTER_PHONE).email is None
+
+
+def test_taking_the_account_back_removes_a_phone_the_hijacker_added(client, tokens, outbox,
+                                                                   app):
+    """A hijacker adds their own phone, then moves the email away. The owner's undo link
+    must not leave them the phone: with it they could reset the password by SMS."""
+    auth = bearer(tokens["access"])
+    hijacker = "+14155550188"
+    client.post("/api/auth/phone-change/", headers=auth, json={"new_phone": hijacker})
+    added = client.post("/api/auth/phone-change/confirm/", headers=auth,
+                        json={"code": outbox.code("sms", hijacker)})
+    assert added.status_code == 200 and added.json["phone"] == hijacker
+    client.post("/api/auth/email-change/confirm/", headers=auth,
+                json={"code": _change(client, tokens, outbox)})
+    back = client.post("/api/auth/email-change/undo/", json={
+        "token": outbox.link_token(EMAIL, "/account/undo/"), "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD})
+    assert back.status_code == 200, back.json
+    assert stored_user(app, email=EMAIL).phone is None
+    texts = len(outbox.all("sms", hijacker))
+    client.post("/api/auth/password-reset/", json={"phone": hijacker})
+    assert len(outbox.all("sms", hijacker)) == texts  # no reset code for them
