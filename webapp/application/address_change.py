@@ -189,12 +189,12 @@ class AddressChangeService(Service):
                                                            "old": change.old_value})
             context |= {"undo_link": self.policy.link(f"/account/undo/{token}"),
                         "days": UNDO_TTL.days}
-        told = change.channel
-        if not change.old_value:  # an address added: the account's other one hears of it
-            told = next((c for c in Channel if c is not change.channel and user.verified_at(c)),
-                        change.channel)
-        self._tell(uow, user, told, change.old_value or user.address(told), "address_changed",
-                   context)
+        told, to = change.channel, change.old_value
+        if change.undo_until is None:  # added, or from an unproven one: a proven one hears
+            other = next((c for c in Channel if c is not change.channel and user.verified_at(c)),
+                         None)
+            told, to = (other, user.address(other)) if other is not None else (told, to)
+        self._tell(uow, user, told, to or user.address(told), "address_changed", context)
         self.audit(uow, "address_changed", user, channel=change.channel.value,
                    removed=change.new_value is None)
         self.queue_customer_update(uow, user, f"change-{change.id}")
