@@ -192,3 +192,17 @@ def test_export_lists_browser_sessions_and_erasure_forgets_them(world) -> None:
     world.clock.advance(days=7, seconds=1)
     world.services.delivery.deliver_due("w")
     assert world.sessions.sessions == {}, secret
+
+
+def test_the_cancel_link_goes_to_a_proven_address(world) -> None:
+    """An account with a verified phone beside an email nobody proved: the cancel link goes
+    by SMS to the phone (the email may not be the owner's, or reach them at all)."""
+    from tests.helpers.world import PHONE, register, sms_code
+
+    register(world, email=EMAIL, phone=PHONE)
+    user = world.services.verification.verify_phone_code(PHONE, sms_code(world))
+    assert user.email == EMAIL and user.email_verified_at is None
+    emails_before = len(world.emails(EMAIL))
+    world.services.account_data.request_deletion(user.id, _now(world))
+    assert len(world.emails(EMAIL)) == emails_before
+    assert "/account/delete/cancel/" in world.field_of(world.texts(PHONE)[-1], "cancel_link")

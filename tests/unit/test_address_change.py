@@ -122,7 +122,10 @@ def test_taken_address_same_answer_owner_told_nothing_to_confirm(world) -> None:
     told = world.emails(NEW)[before:]
     assert [m.payload["subject"] for m in told] == ["email/address_taken"]
     assert world.emails(EMAIL)[-1].payload["subject"] == "email/address_change_requested"
-    assert world.services.address_changes.pending(user.id, Channel.EMAIL) is None
+    # Waiting like any change (the pages show it the same), but no proof was ever sent.
+    pending = world.services.address_changes.pending(user.id, Channel.EMAIL)
+    assert pending is not None and pending.new_value == NEW
+    assert not any(m.payload["subject"] == "email/email_change" for m in world.emails(NEW))
 
 
 @pytest.mark.parametrize("bad", ["not an address", "jane@example.com", "JANE@example.com",
@@ -216,3 +219,20 @@ def test_removing_the_second_address_but_never_the_last_proven(world) -> None:
     assert world.store.users[user.id].phone is None
     with pytest.raises(ValidationFailed):
         _request(world, user.id, None, Channel.EMAIL)
+
+
+def test_a_change_from_an_unproven_address_is_told_to_the_proven_one(world) -> None:
+    """The phone was never proven (a typo, or someone else's number): the change is told
+    to the account's proven email, as the request was, not by SMS to that number."""
+    from tests.helpers.world import register
+
+    register(world, email=EMAIL, phone=PHONE)
+    user = world.services.verification.verify_email_code(
+        EMAIL, world.field_of(world.emails(EMAIL)[-1], "code"))
+    new_phone = "+14155550199"
+    _request(world, user.id, new_phone, Channel.PHONE)
+    texts_before = len(world.texts(PHONE))
+    world.services.address_changes.confirm(
+        user.id, Channel.PHONE, code=world.field_of(world.texts(new_phone)[-1], "code"))
+    assert len(world.texts(PHONE)) == texts_before
+    assert world.emails(EMAIL)[-1].payload["subject"] == "email/address_changed"

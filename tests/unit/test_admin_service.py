@@ -149,3 +149,18 @@ def test_create_admin_on_a_preregistered_address_leaves_no_way_in_for_its_regist
     taken = _taken_over_by_sms(world, PHONE)
     assert taken is None or not taken.is_staff
     assert world.store.users[staff.id].is_staff and world.store.users[staff.id].phone is None
+
+
+def test_an_account_waiting_for_its_deletion_is_not_reactivated(world):
+    """Reactivated, it would be used again and then erased all the same when its grace
+    ends: staff are refused; the owner's cancel link is how it is kept."""
+    from tests.helpers.world import EMAIL, verified
+
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    user = verified(world)
+    world.services.account_data.request_deletion(user.id, world.clock.now())
+    with pytest.raises(ActionRefused):
+        world.services.admin.act(boss.id, user.id, "reactivate")
+    kept = world.store.users[user.id]
+    assert not kept.is_active and kept.deletion_due_at is not None
+    assert kept.email == EMAIL

@@ -16,7 +16,12 @@ from tests.helpers.world import (
     sms_code,
     verified,
 )
-from webapp.domain.errors import InvalidCredentials, OwnerSignInRequired, Unverified
+from webapp.domain.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    OwnerSignInRequired,
+    Unverified,
+)
 from webapp.domain.model import MessageKind, RefreshFamily
 
 ATTACKER = "the attacker's own passphrase"
@@ -139,9 +144,12 @@ def test_a_code_for_an_address_the_account_no_longer_has_proves_nothing(world):
     user.email = "other@example.com"  # changed since (say, by staff)
     world.store.users[user.id] = user
 
-    confirm(world, email="other@example.com", code=code)
+    before = world.user(email="other@example.com").password_hash
+    with pytest.raises(InvalidToken):  # it resets nothing either
+        confirm(world, email="other@example.com", code=code)
 
     assert world.user(email="other@example.com").email_verified_at is None
+    assert world.user(email="other@example.com").password_hash == before
     assert stripe_jobs(world) == []
 
 

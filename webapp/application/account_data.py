@@ -40,6 +40,16 @@ def _at(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _second_factors(uow: UnitOfWork, uid: int) -> dict[str, Any]:
+    """Which factors are on, and the passkeys by name (never a key or secret)."""
+    totp, passkeys = uow.totp.for_user(uid), uow.passkeys.for_user(uid)
+    kinds = ["totp"] if totp is not None and totp.confirmed_at else []
+    return {"kinds": kinds + (["passkey"] if passkeys else []),
+            "passkeys": [{"name": p.name, "created_at": _at(p.created_at),
+                          "last_used_at": _at(p.last_used_at)} for p in passkeys],
+            "recovery_codes_left": len(uow.recovery_codes.unused(uid))}
+
+
 class AccountDataService(Service):
     def __init__(self, ports: Ports, tokens: TokenService, sessions: SessionService) -> None:
         super().__init__(ports)
@@ -64,8 +74,6 @@ class AccountDataService(Service):
 
     def _gather(self, uow: UnitOfWork, user: User) -> dict[str, Any]:
         uid = user.id or 0
-        totp = uow.totp.for_user(uid)
-        passkeys = uow.passkeys.for_user(uid)
         return {
             "exported_at": _at(self.now()),
             "profile": {"id": user.id, "first_name": user.first_name,
@@ -88,8 +96,9 @@ class AccountDataService(Service):
                  "last_seen_at": _at(f.rotated_at or f.created_at),
                  "ended_at": _at(f.revoked_at), "ip": f.ip, "user_agent": f.user_agent}
                 for f in uow.personal_data.families(uid)],
-            "activity": [{"event": e.kind, "at": _at(e.created_at), "ip": e.ip,
-                          "user_agent": e.user_agent}
+            "activity": [{"event": e.kind, "at": _at(e.created_at),  # staff's are theirs
+                          "ip": "" if e.by_staff else e.ip,
+                          "user_agent": "" if e.by_staff else e.user_agent}
                          for e in uow.personal_data.activity(uid)],
             "invitations": [
                 {"direction": "sent" if i.inviter_id == uid else "received", "email": i.email,
@@ -100,12 +109,7 @@ class AccountDataService(Service):
                  "current_period_end": _at(s.current_period_end),
                  "cancel_at_period_end": s.cancel_at_period_end}
                 for s in uow.subscriptions.for_user(uid, user.stripe_customer_id)]},
-            "second_factors": {
-                "kinds": (["totp"] if totp is not None and totp.confirmed_at else [])
-                + (["passkey"] if passkeys else []),
-                "passkeys": [{"name": p.name, "created_at": _at(p.created_at),
-                              "last_used_at": _at(p.last_used_at)} for p in passkeys],
-                "recovery_codes_left": len(uow.recovery_codes.unused(uid))},
+            "second_factors": _second_factors(uow, uid),
         }
 
     # --- deletion -------------------------------------------------------------------------
@@ -141,6 +145,7 @@ class AccountDataService(Service):
             if not grace:
                 self.erase(uow, user, keep_message=None)
                 uow.commit()
+                self.sessions.forget_browsers(user_id)
                 return None
             due = self.now() + grace
             self._schedule(uow, user, due)
@@ -163,7 +168,9 @@ class AccountDataService(Service):
         context = {"cancel_link": self.policy.link(f"/account/delete/cancel/{token}"),
                    "days": max(1, round(self.policy.account_deletion_grace.days)),
                    "due": due.strftime("%-d %B %Y, %H:%M UTC")}
-        channel = Channel.EMAIL if user.email else Channel.PHONE
+        # A proven address first: an unproven one may not be the owner's, or reach them.
+        channel = next((c for c in Channel if user.verified_at(c)),
+                       Channel.EMAIL if user.email else Channel.PHONE)
         if channel is Channel.EMAIL and user.email:
             self.send_email(uow, user.email, "account_deletion", context, user)
         elif user.phone:
@@ -202,6 +209,7 @@ class AccountDataService(Service):
                 raise RuntimeError("the grace is not over yet")  # retried later
             self.erase(uow, user, keep_message=message.id)
             uow.commit()
+        self.sessions.forget_browsers(user.id or 0)
 
     def _withdraw_staff_invitations(self, uow: UnitOfWork, user: User) -> None:
         """Erasure sets their invitations' inviter to NULL, which reads as the command
@@ -215,7 +223,9 @@ class AccountDataService(Service):
                 uow.invitations.save(invitation)
 
     def erase(self, uow: UnitOfWork, user: User, keep_message: int | None) -> None:
-        """Erase the person now, in this transaction; the Stripe customer is queued."""
+        """Erase the person now, in this transaction; the Stripe customer is queued.
+        Once committed, the caller forgets the browser session records (outside any
+        transaction: the session store commits each of its steps)."""
         pseudonym = f"erased-{secrets.token_hex(6)}"
         if user.stripe_customer_id:
             self.enqueue(uow, MessageKind.CUSTOMER_DELETE, None,
@@ -227,8 +237,6 @@ class AccountDataService(Service):
         self._withdraw_staff_invitations(uow, user)
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
-        # Their records hold IP addresses and user agents (and live on in Redis).
-        self.sessions.forget_browsers(user.id or 0)
         event = self.audit_event("account_erased", None, subject=pseudonym,
                                  customer_deleted=bool(user.stripe_customer_id))
         event.ip = event.user_agent = ""  # with grace 0, the request is the person's

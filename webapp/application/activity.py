@@ -67,7 +67,6 @@ class ActivityService(Service):
         return ActivityPage(shown, page, len(events) > PAGE_SIZE)
 
     def _shown(self, event: AuditEvent) -> Activity:
-        return Activity(
-            event=event.kind, at=event.created_at, ip=event.ip, user_agent=event.user_agent,
-            device=self.device_label(event.user_agent),
-            by_staff=event.actor_id is not None and event.actor_id != event.user_id)
+        ip, agent = ("", "") if event.by_staff else (event.ip, event.user_agent)
+        return Activity(event=event.kind, at=event.created_at, ip=ip, user_agent=agent,
+                        device=self.device_label(agent), by_staff=event.by_staff)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from webapp.application.addresses import other_holder
 from webapp.application.common import Ports, Service, clean_code
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
@@ -52,11 +53,15 @@ class AddressChangeService(Service):
             if user.address(channel) == value:
                 raise ValidationFailed.single(FIELD[channel], "This is already your address.")
             self._supersede(uow, user.id or 0, channel)
-            owner = self._owner(uow, channel, value)
-            if owner is not None and owner.id != user.id:
+            owner = other_holder(self, uow, user, channel, value, take=False)
+            # Pending either way (the pages show it): a taken address never gets its proof.
+            change = AddressChange.requested(user.id or 0, channel, user.address(channel),
+                                             value, self.now())
+            uow.address_changes.add(change)
+            if owner is not None:
                 self._tell_taken(uow, owner, channel, value)
             else:
-                self._send_proof(uow, user, channel, value)
+                self._send_proof(uow, user, change)
             self._tell_old(uow, user, channel, "address_change_requested",
                            {"new": _masked(channel, value), "channel": channel.value,
                             "reset_link": self.policy.link("/reset")})
@@ -69,10 +74,8 @@ class AddressChangeService(Service):
             return Email.parse(raw, FIELD[channel], new=True).value
         return Phone.parse(raw, self.policy.default_region, FIELD[channel]).value
 
-    def _send_proof(self, uow: UnitOfWork, user: User, channel: Channel, value: str) -> None:
-        change = AddressChange.requested(user.id or 0, channel, user.address(channel), value,
-                                         self.now())
-        uow.address_changes.add(change)
+    def _send_proof(self, uow: UnitOfWork, user: User, change: AddressChange) -> None:
+        channel, value = change.channel, change.new_value or ""
         purpose = CodePurpose.change(channel)
         if channel is Channel.EMAIL:
             code = self.issue_code(uow, user, purpose, value, CHANGE_TTL)
@@ -88,8 +91,8 @@ class AddressChangeService(Service):
                 "minutes": int(self.policy.sms_code_ttl.total_seconds() // 60)}, user)
 
     def _tell_taken(self, uow: UnitOfWork, owner: User, channel: Channel, value: str) -> None:
-        """The other account's owner hears that someone tried; the asker hears nothing
-        different (no code is ever sent, so nothing can be confirmed)."""
+        """The other account's owner hears that someone tried; the asker sees nothing
+        different (a pending change, but no code is ever sent: nothing can confirm it)."""
         if channel is Channel.EMAIL:
             self.send_email(uow, value, "address_taken", {
                 "reset_link": self.policy.link("/reset")}, owner)
@@ -130,8 +133,7 @@ class AddressChangeService(Service):
             change = (self._by_token(uow, user, token) if token
                       else self._by_code(uow, user, channel, code or ""))
             value = change.new_value or ""
-            owner = self._owner(uow, channel, value)
-            if owner is not None and owner.id != user.id:
+            if other_holder(self, uow, user, channel, value, take=True) is not None:
                 raise ValidationFailed.single(
                     FIELD[channel], "This address now belongs to another account.")
             proven_old = user.verified_at(channel) is not None
@@ -187,12 +189,12 @@ class AddressChangeService(Service):
                                                            "old": change.old_value})
             context |= {"undo_link": self.policy.link(f"/account/undo/{token}"),
                         "days": UNDO_TTL.days}
-        told = change.channel
-        if not change.old_value:  # an address added: the account's other one hears of it
-            told = next((c for c in Channel if c is not change.channel and user.verified_at(c)),
-                        change.channel)
-        self._tell(uow, user, told, change.old_value or user.address(told), "address_changed",
-                   context)
+        told, to = change.channel, change.old_value
+        if change.undo_until is None:  # added, or from an unproven one: a proven one hears
+            other = next((c for c in Channel if c is not change.channel and user.verified_at(c)),
+                         None)
+            told, to = (other, user.address(other)) if other is not None else (told, to)
+        self._tell(uow, user, told, to or user.address(told), "address_changed", context)
         self.audit(uow, "address_changed", user, channel=change.channel.value,
                    removed=change.new_value is None)
         self.queue_customer_update(uow, user, f"change-{change.id}")
@@ -215,16 +217,22 @@ class AddressChangeService(Service):
                     or payload.get("old") != change.old_value or not change.can_undo(self.now())):
                 raise InvalidToken(INVALID_LINK)
             old = change.old_value or ""
-            owner = self._owner(uow, change.channel, old)
-            if owner is not None and owner.id != user.id:
+            if other_holder(self, uow, user, change.channel, old, take=True) is not None:
                 raise InvalidToken("The previous address now belongs to another account.")
             secret = self.new_password(new_password, [old, *user.identities()],
                                        "new_password")
             user.set_address(change.channel, old, self.now())
+            for added in uow.address_changes.for_user(user.id or 0):
+                if (added.channel is not change.channel and added.added_lately(self.now())
+                        and user.address(added.channel) == added.new_value):
+                    user.drop_address(added.channel)
             user.set_password_hash(self.ports.passwords.hash(secret), self.now())
             uow.users.save(user)
             change.undone_at = self.now()
             uow.address_changes.save(change)
+            for later in uow.address_changes.for_user(user.id or 0, change.channel):
+                if later.stop_undo_after(change, self.now()):  # a hijacker's own undo link
+                    uow.address_changes.save(later)
             self._supersede(uow, user.id or 0, None)
             self.tokens.revoke_all_in(uow, user, reason="address_change_undone")
             self.audit(uow, "address_change_undone", user, channel=change.channel.value)
@@ -255,12 +263,6 @@ class AddressChangeService(Service):
         if user is None or not user.is_active:
             raise AuthenticationRequired("The session has ended.")
         return user
-
-    @staticmethod
-    def _owner(uow: UnitOfWork, channel: Channel, value: str) -> User | None:
-        if channel is Channel.EMAIL:
-            return uow.users.get_by_email(value)
-        return uow.users.get_by_phone(value)
 
     def _supersede(self, uow: UnitOfWork, user_id: int, channel: Channel | None) -> None:
         """One pending change at a time: a newer request (or an undo) ends the others."""

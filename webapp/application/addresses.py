@@ -1,7 +1,7 @@
 """Who may hold an address: the rules of claiming an address that an account never proved.
 
 Shared by the operator's ``create-admin`` and by invitations, which both prove an email
-by other means (the operator typing it, the link emailed to it).
+by other means (the operator typing it, the link emailed to it), and by address changes.
 """
 
 from __future__ import annotations
@@ -29,3 +29,23 @@ def claim_unproven_email(service: Service, uow: UnitOfWork, user: User, *, via: 
     uow.users.save(user)
     service.audit(uow, "unverified_address_released", user, channels=[channel.value], via=via)
     return None if channel is Channel.EMAIL else user
+
+
+def other_holder(service: Service, uow: UnitOfWork, user: User, channel: Channel, value: str,
+                 *, take: bool) -> User | None:
+    """Another account that holds ``value`` for real, if any: an address such an account
+    holds unproven beside a proven one proves nothing (whoever typed it in may not own
+    it), so it is not in the way, as for a registration. With ``take`` (``user`` proved
+    the address), it leaves that account."""
+    find = uow.users.get_by_email if channel is Channel.EMAIL else uow.users.get_by_phone
+    holder = find(value, lock=take)
+    if holder is None or holder.id == user.id:
+        return None
+    if not holder.is_active or holder.vouches_for(channel):
+        return holder
+    if take:
+        holder.drop_address(channel)
+        uow.users.save(holder)
+        service.audit(uow, "unverified_address_released", holder, channels=[channel.value],
+                      via="address_change")
+    return None

@@ -17,6 +17,7 @@ from webapp.application.common import (
     Service,
     clean_code,
     find_user,
+    invalid_code,
     parse_identifier,
 )
 from webapp.application.interfaces import UnitOfWork
@@ -85,7 +86,7 @@ class PasswordResetService(Service):
         assert user.email is not None
         code = self.issue_code(uow, user, CodePurpose.RESET_EMAIL, user.email,
                                self.policy.reset_ttl)
-        # The address rides along: the link verifies it only while it is still the user's.
+        # The address rides along: the link works only while it is still the user's.
         token = self.ports.signer.dumps(RESET_PURPOSE, {"uid": user.id, "email": user.email,
                                                       "fp": user.password_fingerprint()})
         self.send_email(uow, user.email, template, {
@@ -141,7 +142,7 @@ class PasswordResetService(Service):
     def _redeem(self, uow: UnitOfWork, token: str | None, email: str | None,
                 phone: str | None, code: str | None) -> tuple[User, Channel | None]:
         """The user, and which address the token or code proves: the one it was sent to,
-        if that is still the user's; None otherwise."""
+        which must still be the user's."""
         if token:
             refuse_code_as_token(token, '"email" or "phone"')
             return self._user_for_token(uow, token)
@@ -162,7 +163,9 @@ class PasswordResetService(Service):
         except InvalidToken as exc:
             uow.commit_and_raise(exc)  # the wrong try counts
         assert user is not None
-        return user, channel if record.destination == user.address(channel) else None
+        if record.destination != user.address(channel):  # sent before an address change
+            raise invalid_code()
+        return user, channel
 
     def _user_for_token(self, uow: UnitOfWork, token: str) -> tuple[User, Channel | None]:
         try:
@@ -171,10 +174,13 @@ class PasswordResetService(Service):
         except InvalidToken as exc:
             raise InvalidToken(INVALID_LINK) from exc
         user = uow.users.get(int(payload.get("uid", 0)), lock=True)
-        if user is None or not user.is_active or payload.get("fp") != user.password_fingerprint():
+        # The address it went to must still be the account's: an address changed away
+        # from (one broken into, say) resets nothing any more.
+        if (user is None or not user.is_active or user.email is None
+                or payload.get("fp") != user.password_fingerprint()
+                or payload.get("email") != user.email):
             raise InvalidToken(INVALID_LINK)
-        proven = user.email is not None and payload.get("email") == user.email
-        return user, Channel.EMAIL if proven else None
+        return user, Channel.EMAIL
 
     def _spend_codes(self, uow: UnitOfWork, user: User) -> None:
         """Spend the live code of each channel: only the newest per purpose counts."""

@@ -51,6 +51,23 @@ class AddressChange:
         return (self.confirmed_at is not None and self.undone_at is None
                 and self.undo_until is not None and now < self.undo_until)
 
+    def added_lately(self, now: datetime) -> bool:
+        """An address added (none there before) and proven within ``UNDO_TTL``: taking
+        the account back removes it, for it may be a hijacker's, kept to reset the
+        password (an addition has no undo link of its own)."""
+        return (self.old_value is None and self.new_value is not None
+                and self.confirmed_at is not None and self.undone_at is None
+                and now - self.confirmed_at < UNDO_TTL)
+
+    def stop_undo_after(self, undone: AddressChange, now: datetime) -> bool:
+        """``undone``, an earlier change, was taken back: this later one came from an
+        address the owner may not hold (a hijacker's), so its undo link must not take the
+        account again. True when this change's undo window was ended here."""
+        if (self.id or 0) <= (undone.id or 0) or not self.can_undo(now):
+            return False
+        self.undo_until = now
+        return True
+
 
 def removable(channels_proven: dict[Channel, bool], channel: Channel) -> bool:
     """An address may go only while another proven address stays on the account."""

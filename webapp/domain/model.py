@@ -267,6 +267,12 @@ class AuditEvent:
     data: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
 
+    @property
+    def by_staff(self) -> bool:
+        """Done to the account by a staff member: its IP address and browser are the
+        staff member's, never shown to the account's owner."""
+        return self.actor_id is not None and self.actor_id != self.user_id
+
 
 class InvitationState(StrEnum):
     PENDING = "pending"

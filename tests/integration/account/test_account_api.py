@@ -198,3 +198,135 @@ def test_staff_command_deletes_and_the_last_staff_member_stays(app, runner, veri
     done = runner.invoke(args=["users", "delete", EMAIL, "--yes"])
     assert done.exit_code == 0, done.output
     assert stored_user(app, email=EMAIL).deletion_due_at is not None
+
+
+def test_undoing_a_change_kills_the_undo_links_of_later_changes(client, tokens, outbox, app):
+    """A hijacker moves the email twice (A -> B -> C): the owner's undo link (sent to A)
+    takes the account back; the hijacker's own undo link (sent to B, for B -> C) must not
+    take it again afterwards."""
+    auth = bearer(tokens["access"])
+    client.post("/api/auth/email-change/confirm/", headers=auth,
+                json={"code": _change(client, tokens, outbox)})
+    third = "third@example.com"
+    assert client.post("/api/auth/email-change/", headers=auth,
+                       json={"new_email": third}).status_code == 202
+    done = client.post("/api/auth/email-change/confirm/", headers=auth,
+                       json={"code": outbox.code("email", third)})
+    assert done.status_code == 200 and done.json["email"] == third
+    owners = outbox.link_token(EMAIL, "/account/undo/")
+    hijackers = outbox.link_token(NEW, "/account/undo/")
+    back = client.post("/api/auth/email-change/undo/", json={
+        "token": owners, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert back.status_code == 200, back.json
+    retaken = client.post("/api/auth/email-change/undo/", json={
+        "token": hijackers, "new_password": "the hijacker's passphrase",
+        "confirm_password": "the hijacker's passphrase"})
+    assert retaken.status_code == 400, retaken.json
+    assert stored_user(app, email=EMAIL) is not None
+    assert _login(client, EMAIL, NEW_PASSWORD).status_code == 200
+
+
+def test_export_lists_the_passkeys(client, tokens):
+    """A second factor that is on is in the export: passkeys too, by name (never a key)."""
+    from tests.helpers.webauthn import SoftAuthenticator
+
+    auth = bearer(tokens["access"])
+    options = client.post("/api/auth/passkeys/register/options/", headers=auth)
+    device = SoftAuthenticator(origin="http://testserver")
+    created = client.post("/api/auth/passkeys/register/", headers=auth, json={
+        "credential": device.create(options.json), "name": "Work laptop"})
+    assert created.status_code == 201, created.json
+    answer = client.get("/api/auth/me/export/", headers=auth)
+    factors = json.loads(answer.get_data())["second_factors"]
+    assert factors["kinds"] == ["passkey"]
+    assert [p["name"] for p in factors["passkeys"]] == ["Work laptop"]
+    assert "public_key" not in json.dumps(factors) and "credential_id" not in json.dumps(factors)
+
+
+def test_erasure_is_one_transaction(app, verified_user):
+    """The session store commits each of its own steps on the same database session:
+    called in the middle of the erasure, it committed the erasure before its end (a
+    failure after that point could not roll it back)."""
+    services, ports = app.extensions["services"], app.extensions["ports"]
+    with app.app_context(), ports.uow() as uow:
+        user = uow.users.get_by_email(EMAIL, lock=True)
+        services.account_data.erase(uow, user, keep_message=None)
+        # not committed: the unit of work rolls back
+    assert stored_user(app, email=EMAIL) is not None
+
+
+def test_a_reset_sent_to_the_previous_address_dies_with_the_change(client, tokens, outbox):
+    """The owner moves away from an address (say, a mailbox that was broken into): a
+    reset link or code sent there before the change must not set the password after it."""
+    assert client.post("/api/auth/password-reset/", json={"email": EMAIL}).status_code == 202
+    link = outbox.link_token(EMAIL, "/reset/")
+    old_code = outbox.code("email", EMAIL)
+    client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                json={"code": _change(client, tokens, outbox)})
+    by_link = client.post("/api/auth/password-reset/confirm/", json={
+        "token": link, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert by_link.status_code == 400, by_link.json
+    by_code = client.post("/api/auth/password-reset/confirm/", json={
+        "email": NEW, "code": old_code, "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD})
+    assert by_code.status_code == 400, by_code.json
+    assert _login(client, NEW).status_code == 200  # the password is unchanged
+
+
+SQUATTER_PHONE = "+14155550177"
+
+
+def _squat(client, register, outbox, email):
+    """Someone registers ``email`` (not theirs, never proven) beside their own phone,
+    which they verify: the address proves nothing on that account."""
+    register(email, phone=SQUATTER_PHONE)
+    verified = client.post("/api/auth/phone-verify/", json={
+        "phone": SQUATTER_PHONE, "code": outbox.code("sms", SQUATTER_PHONE)})
+    assert verified.status_code == 200, verified.json
+
+
+def test_an_address_squatted_unproven_does_not_block_moving_to_it(client, tokens, outbox,
+                                                                  app, register):
+    _squat(client, register, outbox, NEW)
+    code = _change(client, tokens, outbox)  # the code goes to the address: it is not taken
+    done = client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                       json={"code": code})
+    assert done.status_code == 200 and done.json["email"] == NEW, done.json
+    assert stored_user(app, phone=SQUATTER_PHONE).email is None  # it left that account
+
+
+def test_an_address_squatted_unproven_does_not_block_taking_the_account_back(
+        client, tokens, outbox, app, register):
+    """A hijacker moves the email away, then registers the old address beside their own
+    phone, so that the owner's undo link would find it "taken": it still works."""
+    client.post("/api/auth/email-change/confirm/", headers=bearer(tokens["access"]),
+                json={"code": _change(client, tokens, outbox)})
+    undo = outbox.link_token(EMAIL, "/account/undo/")
+    _squat(client, register, outbox, EMAIL)
+    back = client.post("/api/auth/email-change/undo/", json={
+        "token": undo, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert back.status_code == 200, back.json
+    assert _login(client, EMAIL, NEW_PASSWORD).status_code == 200
+    assert stored_user(app, phone=SQUATTER_PHONE).email is None
+
+
+def test_taking_the_account_back_removes_a_phone_the_hijacker_added(client, tokens, outbox,
+                                                                   app):
+    """A hijacker adds their own phone, then moves the email away. The owner's undo link
+    must not leave them the phone: with it they could reset the password by SMS."""
+    auth = bearer(tokens["access"])
+    hijacker = "+14155550188"
+    client.post("/api/auth/phone-change/", headers=auth, json={"new_phone": hijacker})
+    added = client.post("/api/auth/phone-change/confirm/", headers=auth,
+                        json={"code": outbox.code("sms", hijacker)})
+    assert added.status_code == 200 and added.json["phone"] == hijacker
+    client.post("/api/auth/email-change/confirm/", headers=auth,
+                json={"code": _change(client, tokens, outbox)})
+    back = client.post("/api/auth/email-change/undo/", json={
+        "token": outbox.link_token(EMAIL, "/account/undo/"), "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD})
+    assert back.status_code == 200, back.json
+    assert stored_user(app, email=EMAIL).phone is None
+    texts = len(outbox.all("sms", hijacker))
+    client.post("/api/auth/password-reset/", json={"phone": hijacker})
+    assert len(outbox.all("sms", hijacker)) == texts  # no reset code for them

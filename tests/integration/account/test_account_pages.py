@@ -96,3 +96,19 @@ def test_delete_page_says_what_happens_then_cancel(client, signed_in, outbox, ap
     assert login(browser, EMAIL, PASSWORD).status_code == 303
     again = submit(app.test_client(), f"/account/delete/cancel/{token}")
     assert again.status_code == 422 and "does not work" in text(again)
+
+
+def test_the_page_after_asking_does_not_tell_whether_the_address_is_taken(client, signed_in,
+                                                                          register, outbox):
+    """A taken address and a free one look the same afterwards too: both are waiting for
+    their code (the taken one's never comes: its owner is told someone tried)."""
+    register(NEW)
+    pages = {}
+    for address in (NEW, "free@example.com"):
+        asked = submit(client, "/account/email", {"new_email": address})
+        assert asked.status_code == 303 and asked.location == "/account/email"
+        pages[address] = text(client.get("/account/email")).replace(address, "ADDRESS")
+    assert pages[NEW] == pages["free@example.com"]
+    assert "Confirm ADDRESS" in pages[NEW]
+    templates = [m.payload["template"] for m in outbox.all("email", NEW)]
+    assert templates[-1] == "address_taken" and "email_change" not in templates
