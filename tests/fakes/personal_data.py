@@ -7,7 +7,8 @@ import json
 
 from tests.fakes.storage import _Repo
 from webapp.domain.address_change import AddressChange
-from webapp.domain.model import AuditEvent, Invitation, MessageStatus, RefreshFamily
+from webapp.domain.invitations import Invitation
+from webapp.domain.model import AuditEvent, MessageStatus, RefreshFamily
 from webapp.domain.values import Channel
 
 

@@ -14,10 +14,10 @@ from webapp.application.interfaces import (
     UnitOfWork,
 )
 from webapp.domain.billing import BillingEvent, Subscription
+from webapp.domain.invitations import Invitation
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
-    Invitation,
     MessageStatus,
     OneTimeCode,
     OutboxMessage,

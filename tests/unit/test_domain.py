@@ -8,7 +8,8 @@ import pytest
 
 from webapp.application.policy import Policy
 from webapp.domain.errors import Throttled, ValidationFailed
-from webapp.domain.model import CodePurpose, Invitation, InvitationState, OneTimeCode, User
+from webapp.domain.invitations import Invitation, InvitationState
+from webapp.domain.model import CodePurpose, OneTimeCode, User
 from webapp.domain.values import Channel, Email, Phone, mask_email, mask_phone
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,13 +21,8 @@ from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
-from webapp.domain.model import (
-    InvitationState,
-    MessageKind,
-    OutboxMessage,
-    User,
-    new_uniquifier,
-)
+from webapp.domain.invitations import InvitationState
+from webapp.domain.model import MessageKind, OutboxMessage, User, new_uniquifier
 from webapp.domain.values import Channel
 
 CANCEL_PURPOSE = "account-delete-cancel"

@@ -136,9 +136,8 @@ class AdminService(Service):
             raise ValidationFailed({"reason": [f"Use at most {REASON_MAX} characters."]})
         with self.ports.uow() as uow:
             if actor_id is not None:
-                # Both rows, in one order: of two staff members demoting or deactivating
-                # each other at once, the second waits, then finds it is no longer staff
-                # (read unlocked, both would pass and leave the site without staff).
+                # Both rows, in one order: of two staff members demoting each other at once,
+                # the second waits, then finds it is no longer staff (not both demoted).
                 for row in sorted({actor_id, user_id}):
                     uow.users.get(row, lock=True)
             actor = self.require_staff(uow, actor_id)

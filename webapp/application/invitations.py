@@ -15,7 +15,8 @@ from webapp.application.staff import FACTOR_FIRST, lacks_required_factor, requir
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidToken, NotFound, PermissionDenied, ValidationFailed
-from webapp.domain.model import Invitation, InvitationState, User
+from webapp.domain.invitations import Invitation, InvitationState
+from webapp.domain.model import User
 from webapp.domain.values import Channel, Email, clean_name
 
 INVITE_PURPOSE = "invitation"

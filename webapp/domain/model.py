@@ -272,34 +272,3 @@ class AuditEvent:
         """Done to the account by a staff member: its IP address and browser are the
         staff member's, never shown to the account's owner."""
         return self.actor_id is not None and self.actor_id != self.user_id
-
-
-class InvitationState(StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    REVOKED = "revoked"
-    EXPIRED = "expired"
-
-
-@dataclass(eq=False)
-class Invitation:
-    """An invitation by a staff member (or user) for one address, optionally as staff."""
-
-    email: str
-    inviter_id: int | None
-    expires_at: datetime
-    created_at: datetime
-    as_staff: bool = False
-    accepted_at: datetime | None = None
-    revoked_at: datetime | None = None
-    accepted_user_id: int | None = None
-    id: int | None = None
-
-    def state(self, now: datetime) -> InvitationState:
-        if self.accepted_at is not None:
-            return InvitationState.ACCEPTED
-        if self.revoked_at is not None:
-            return InvitationState.REVOKED
-        if now >= self.expires_at:
-            return InvitationState.EXPIRED
-        return InvitationState.PENDING

@@ -20,7 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.application.interfaces import FunnelDay, SearchTerms, UserFilter, UserPage
 from webapp.domain.billing import LIVE
-from webapp.domain.model import AuditEvent, Invitation, OutboxMessage, User
+from webapp.domain.invitations import Invitation
+from webapp.domain.model import AuditEvent, OutboxMessage, User
 from webapp.infrastructure.orm import (
     AuditEventRow,
     InvitationRow,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 
 from webapp.domain.address_change import AddressChange
-from webapp.domain.model import AuditEvent, Invitation, MessageStatus, RefreshFamily
+from webapp.domain.invitations import Invitation
+from webapp.domain.model import AuditEvent, MessageStatus, RefreshFamily
 from webapp.domain.values import Channel
 from webapp.infrastructure.orm import (
     AddressChangeRow,

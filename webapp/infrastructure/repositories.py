@@ -13,14 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.application.interfaces import UniqueConflict
-from webapp.domain.model import (
-    AuditEvent,
-    CodePurpose,
-    Invitation,
-    OneTimeCode,
-    RefreshFamily,
-    User,
-)
+from webapp.domain.invitations import Invitation
+from webapp.domain.model import AuditEvent, CodePurpose, OneTimeCode, RefreshFamily, User
 from webapp.domain.sessions import KnownDevice
 from webapp.infrastructure.orm import (
     AuditEventRow,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from webapp.domain.address_change import AddressChange
-from webapp.domain.model import AuditEvent, Invitation, RefreshFamily
+from webapp.domain.invitations import Invitation
+from webapp.domain.model import AuditEvent, RefreshFamily
 from webapp.domain.values import Channel
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from webapp.domain.model import AuditEvent, Invitation, OutboxMessage, User
+from webapp.domain.invitations import Invitation
+from webapp.domain.model import AuditEvent, OutboxMessage, User
 
 PAGE_SIZE = 50
 

@@ -20,10 +20,10 @@ from webapp.application.interfaces.personal_data import (
 )
 from webapp.application.interfaces.sessions import KnownDeviceRepository
 from webapp.domain.billing import BillingEvent, Subscription
+from webapp.domain.invitations import Invitation
 from webapp.domain.model import (
     AuditEvent,
     CodePurpose,
-    Invitation,
     MessageKind,
     OneTimeCode,
     OutboxMessage,

@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import Response
 
 from webapp.application.signin import Door
-from webapp.domain.model import Invitation
+from webapp.domain.invitations import Invitation
 from webapp.interface.api.base import bearer_user, endpoint, reply, services
 from webapp.interface.api.model import Field
 from webapp.interface.api.schemas import (
