@@ -23,7 +23,6 @@ from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
 from webapp.domain.invitations import InvitationState
 from webapp.domain.model import MessageKind, OutboxMessage, User, new_uniquifier
-from webapp.domain.values import Channel
 
 CANCEL_PURPOSE = "account-delete-cancel"
 INVALID_CANCEL = "This cancel link is invalid, expired or already used."
@@ -163,13 +162,7 @@ class AccountDataService(Service):
         context = {"cancel_link": self.policy.link(f"/account/delete/cancel/{token}"),
                    "days": max(1, round(self.policy.account_deletion_grace.days)),
                    "due": due.strftime("%-d %B %Y, %H:%M UTC")}
-        # A proven address first: an unproven one may not be the owner's, or reach them.
-        channel = next((c for c in Channel if user.verified_at(c)),
-                       Channel.EMAIL if user.email else Channel.PHONE)
-        if channel is Channel.EMAIL and user.email:
-            self.send_email(uow, user.email, "account_deletion", context, user)
-        elif user.phone:
-            self.send_sms(uow, user.phone, "account_deletion", context, user)
+        self.tell(uow, user, "account_deletion", context)  # a proven address first
 
     def cancel_deletion(self, token: str) -> User:
         """The cancel link: the account is back as it was (signed out; sign in again)."""

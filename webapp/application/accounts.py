@@ -194,8 +194,7 @@ class AccountService(Service):
             uow.users.save(user)
             self.tokens.revoke_all_in(uow, user, reason="password_changed")
             self.audit(uow, "authn_password_change", user)
-            if user.email:
-                self.send_email(uow, user.email, "password_changed", {}, user)
+            self.tell(uow, user, "password_changed", {"reset_link": self.policy.link("/reset")})
             uow.commit()
             return user
 

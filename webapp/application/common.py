@@ -37,7 +37,7 @@ from webapp.domain.model import (
     User,
 )
 from webapp.domain.passwords import check_new_password
-from webapp.domain.values import Email, Phone
+from webapp.domain.values import Channel, Email, Phone
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -228,6 +228,14 @@ class Service:
             "to": to, "template": template, "subject": rendered.subject,
             "text": rendered.text, "html": rendered.html,
         })
+
+    def tell(self, uow: UnitOfWork, user: User, template: str, context: dict[str, Any]) -> None:
+        """A notice to the account's owner at ``user.notice_channel()`` (email or SMS)."""
+        channel = user.notice_channel()
+        if channel is Channel.EMAIL and user.email:
+            self.send_email(uow, user.email, template, context, user)
+        elif channel is Channel.PHONE and user.phone:
+            self.send_sms(uow, user.phone, template, context, user)
 
     def send_sms(
         self, uow: UnitOfWork, to: str, template: str, context: dict[str, Any],

@@ -54,8 +54,5 @@ class NewDeviceNotices(Service):
         device = self.device_label(info.user_agent)
         context = {"when": now.strftime("%Y-%m-%d %H:%M UTC"), "device": device,
                    "ip": info.ip or "unknown", "link": self.policy.link("/account/sessions")}
-        if user.email and user.email_verified_at is not None:
-            self.send_email(uow, user.email, "new_device", context, user)
-        elif user.phone and user.phone_verified_at is not None:
-            self.send_sms(uow, user.phone, "new_device", context, user)
+        self.tell(uow, user, "new_device", context)
         self.audit(uow, "new_device_signin", user, device=device)

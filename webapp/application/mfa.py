@@ -285,10 +285,7 @@ class MfaService(Service):
                               passkey_id=passkey.id)
 
     def notify(self, uow: UnitOfWork, user: User, change: str) -> None:
-        """An email about a change to the account's security (an SMS to a phone-only one)."""
-        context = {"change": change, "security_link": self.policy.link("/account/security"),
-                   "reset_link": self.policy.link("/reset")}
-        if user.email:
-            self.send_email(uow, user.email, "security_change", context, user)
-        elif user.phone:
-            self.send_sms(uow, user.phone, "security_change", {"change": change}, user)
+        """A message about a change to the account's security (``tell``)."""
+        self.tell(uow, user, "security_change", {
+            "change": change, "security_link": self.policy.link("/account/security"),
+            "reset_link": self.policy.link("/reset")})

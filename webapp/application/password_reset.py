@@ -191,9 +191,5 @@ class PasswordResetService(Service):
                 uow.codes.save(record)
 
     def _notify_changed(self, uow: UnitOfWork, user: User) -> None:
-        if user.email:
-            self.send_email(uow, user.email, "password_changed", {
-                "reset_link": self.policy.link("/reset")}, user)
-        elif user.phone:
-            self.send_sms(uow, user.phone, "password_changed", {}, user)
+        self.tell(uow, user, "password_changed", {"reset_link": self.policy.link("/reset")})
 

@@ -75,6 +75,12 @@ class User:
         else's email put on an account in order to take it over)."""
         return self.verified_at(channel) is not None or not self.is_verified
 
+    def notice_channel(self) -> Channel | None:
+        """Where news about the account goes (a changed password, a new device): the first
+        address that vouches for it, the email before the phone. Never an unproven
+        address beside a proven one: it may be a typo, or someone else's on purpose."""
+        return next((c for c in self.channels() if self.vouches_for(c)), None)
+
     def drop_address(self, channel: Channel) -> None:
         """The address leaves the account (never its last one: callers check)."""
         if channel is Channel.EMAIL:

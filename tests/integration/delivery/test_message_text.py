@@ -57,7 +57,8 @@ def test_no_message_to_an_unproven_address_carries_the_chosen_name(app, client, 
     assert client.post("/api/auth/register/", json=register).status_code == 201
     for body in ({"email": EMAIL}, {"phone": PHONE}):
         assert client.post("/api/auth/password-reset/", json=body).status_code == 202
-    # proven by phone only: the email address still is not, and gets password_changed
+    # proven by phone only: the email address still is not; password_changed goes to the
+    # proven phone (never to an unproven address beside a proven one)
     assert client.post("/api/auth/phone-verify/", json={
         "phone": PHONE, "code": verify_code(outbox, "sms", PHONE)}).status_code == 200
     with app.app_context():
@@ -76,7 +77,7 @@ def test_no_message_to_an_unproven_address_carries_the_chosen_name(app, client, 
 
     seen = assert_clean(outbox, EVIL, "evil.example")
     assert seen >= {("email", "verify"), ("sms", "verify"), ("email", "reset"),
-                    ("sms", "reset"), ("email", "password_changed"),
+                    ("sms", "reset"), ("sms", "password_changed"),
                     ("email", "account_exists"), ("sms", "account_exists"),
                     ("email", "finish_signup"), ("sms", "finish_signup")}
 
