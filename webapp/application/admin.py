@@ -48,8 +48,7 @@ class UserDetail:
 # --- actions ----------------------------------------------------------------------------
 
 Handler = Callable[[UnitOfWork, User | None, User], str]
-# Actions that change what protects an account say why: the reason is required, audited
-# with the action, and kept to one line of this length.
+# Actions that change what protects an account say why (required, audited, this long):
 ReasonedHandler = Callable[[UnitOfWork, User | None, User, str], str]
 REASON_MAX = 500
 WAITING_FOR_DELETION = ("This account is waiting for deletion, as its user asked; only they "
@@ -233,6 +232,8 @@ class AdminService(Service):
         return "The Stripe customer creation is queued again."
 
     def _promote(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
+        if user.deletion_due_at is not None:  # staff, it would still be erased
+            raise ActionRefused(WAITING_FOR_DELETION)
         return self._set_staff(uow, actor, user, True)
 
     def _demote(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
@@ -255,8 +256,7 @@ class AdminService(Service):
         return "Second factors turned off; the user is told."
 
     def staff_must_set_up_factor(self, user: User) -> bool:
-        """MFA_REQUIRED_FOR_STAFF: staff without a second factor may not use the staff
-        pages until they set one up."""
+        """MFA_REQUIRED_FOR_STAFF: staff without a second factor, until they set one up."""
         return lacks_required_factor(self, user)
 
     @staticmethod

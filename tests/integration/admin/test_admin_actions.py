@@ -266,3 +266,18 @@ def test_dashboard_draws_the_funnel_without_inline_style_or_script(app, client, 
     assert "Signed up: <strong>3</strong>" in html  # staff + a + b, all today
     assert "Stripe customer: <strong>1</strong>" in html
     assert "admin.css" in html
+
+
+def test_an_account_waiting_for_deletion_is_not_made_staff(app, client, staff):
+    """Made staff, it would be a staff member that the erasure removes when due (as
+    ``flask users create-admin`` is refused too); the page offers no such action, nor the
+    verification and Stripe actions that would build on an account about to go."""
+    user = make_user(app, "leaving@example.com", verified=False)
+    with app.app_context():
+        assert services(app).account_data.delete_by_staff("leaving@example.com") is not None
+    page = client.get(f"/admin/users/{user.id}").text
+    for action in ("promote", "mark_verified", "resend_verification", "retry_stripe"):
+        assert f"/{action}" not in page, action
+    with app.app_context(), pytest.raises(ActionRefused, match="deletion"):
+        services(app).admin.act(staff.id, user.id, "promote")
+    assert not reload(app, user.id).is_staff

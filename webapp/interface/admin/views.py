@@ -131,15 +131,17 @@ def user_activity(user_id: int) -> str:
 
 def available_actions(u, billing_on: bool = True) -> list[str]:  # noqa: ANN001
     wanted = []
-    if not u.is_verified or (u.email and not u.email_verified_at):
+    leaving = u.deletion_due_at is not None  # erased when due: nothing to build on it
+    if not leaving and (not u.is_verified or (u.email and not u.email_verified_at)):
         wanted += ["mark_verified", "resend_verification"]
     if u.is_active:
         wanted += ["send_reset", "revoke_sessions", "deactivate"]
-    elif u.deletion_due_at is None:
+    elif not leaving:
         wanted.append("reactivate")
-    if billing_on and u.is_verified and not u.stripe_customer_id:
+    if not leaving and billing_on and u.is_verified and not u.stripe_customer_id:
         wanted.append("retry_stripe")
-    wanted.append("demote" if u.is_staff else "promote")
+    if u.is_staff or not leaving:
+        wanted.append("demote" if u.is_staff else "promote")
     if u.has_second_factor:
         wanted.append("mfa_off")
     return wanted
