@@ -4,13 +4,13 @@ in parallel): one of them must stay staff, so the site keeps someone to run it."
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from flask import Flask
 from sqlalchemy import text
 
 from tests.helpers.app import make_user, reload, services
+from tests.helpers.locks import came_to_wait
 from webapp.domain.errors import PermissionDenied
 from webapp.extensions import db
 
@@ -44,10 +44,7 @@ def test_the_second_of_two_staff_demoting_each_other_is_refused(app: Flask) -> N
                            {"b": second.id})
             racer = threading.Thread(target=second_demotes_first)
             racer.start()
-            waited, deadline = False, time.monotonic() + 20
-            while racer.is_alive() and not waited and time.monotonic() < deadline:
-                waited = bool(holder.execute(text(  # pg_locks: live, not a snapshot
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar())
+            waited = came_to_wait(holder, racer)
             holder.commit()
         finally:
             holder.close()

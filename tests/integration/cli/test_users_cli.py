@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tests.helpers.app import PASSWORD, audit_rows, make_user, ports, reload
 
 
 def login(app, email, password=PASSWORD):
     return app.test_client().post("/api/auth/login/", json={"email": email,
                                                             "password": password})
+
+
+@contextmanager
+def terminal_audit() -> Iterator[list[logging.LogRecord]]:
+    """What reaches a handler on the audit logger (the terminal's, in a real run) while
+    the block runs; the logger's own handlers are checked as put back afterwards."""
+    seen: list[logging.LogRecord] = []
+    terminal = logging.Handler()
+    terminal.emit = seen.append  # type: ignore[method-assign]
+    audit = logging.getLogger("webapp.audit")
+    audit.addHandler(terminal)
+    try:
+        yield seen
+    finally:
+        audit.removeHandler(terminal)
+    assert terminal not in audit.handlers and audit.handlers  # put back afterwards
 
 
 def test_create_admin_with_a_password(app, runner):
@@ -130,20 +150,11 @@ def test_a_refused_password_given_as_an_option_is_not_asked_again(app, runner):
 
 def test_commands_print_one_sentence_and_audit_lines_go_to_the_log_file(app, runner,
                                                                         tmp_path):
-    import logging
-
     app.instance_path = str(tmp_path / "instance")
-    seen: list[logging.LogRecord] = []
-    terminal = logging.Handler()
-    terminal.emit = seen.append  # type: ignore[method-assign]
-    audit = logging.getLogger("webapp.audit")
-    audit.addHandler(terminal)
-    try:
+    with terminal_audit() as seen:
         result = runner.invoke(args=["users", "create-admin", "root@example.com",
                                      "--password", PASSWORD])
         promoted = runner.invoke(args=["users", "demote", "root@example.com"])
-    finally:
-        audit.removeHandler(terminal)
     assert result.output.splitlines() == [
         "Created staff account root@example.com (id 1). Log in at /login."]
     assert promoted.output.splitlines() == ["root@example.com: no longer a staff member"]
@@ -151,31 +162,21 @@ def test_commands_print_one_sentence_and_audit_lines_go_to_the_log_file(app, run
     lines = (tmp_path / "instance" / "audit.log").read_text().splitlines()
     assert [line for line in lines if '"event":"authz_admin"' in line][-1].count(
         '"action":"demote"') == 1
-    assert terminal not in audit.handlers and audit.handlers  # put back afterwards
 
 
 def test_mfa_off_and_delete_print_one_sentence_and_audit_to_the_log_file(app, runner,
                                                                           tmp_path):
     """As every other one-off staff command: before, these two printed their audit JSON
     lines on the terminal, between the question and the answer."""
-    import logging
-
     from tests.integration.admin.test_admin_mfa import turn_on_totp
 
     app.instance_path = str(tmp_path / "instance")
     turn_on_totp(app, make_user(app, "jane@example.com"))
     make_user(app, "joe@example.com")
-    seen: list[logging.LogRecord] = []
-    terminal = logging.Handler()
-    terminal.emit = seen.append  # type: ignore[method-assign]
-    audit = logging.getLogger("webapp.audit")
-    audit.addHandler(terminal)
-    try:
+    with terminal_audit() as seen:
         off = runner.invoke(args=["users", "mfa-off", "jane@example.com", "--reason",
                                   "lost phone, ticket 4411"])
         gone = runner.invoke(args=["users", "delete", "joe@example.com", "--yes"])
-    finally:
-        audit.removeHandler(terminal)
     assert off.exit_code == 0 and gone.exit_code == 0, (off.output, gone.output)
     assert off.output.splitlines() == [
         "jane@example.com: second factors turned off; the user is told."]
@@ -185,7 +186,6 @@ def test_mfa_off_and_delete_print_one_sentence_and_audit_to_the_log_file(app, ru
     assert any('"action":"mfa_off"' in line for line in lines), lines
     assert any('"event":"account_delete_requested"' in line and '"by_staff":true' in line
                for line in lines), lines
-    assert terminal not in audit.handlers and audit.handlers  # put back afterwards
 
 
 def test_create_admin_refuses_an_account_waiting_for_deletion(app, runner):

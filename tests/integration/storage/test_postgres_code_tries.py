@@ -8,13 +8,13 @@ count and each write it plus one: then a burst of guesses would cost one try.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from flask import Flask
 from sqlalchemy import text
 
 from tests.helpers.app import race
+from tests.helpers.locks import came_to_wait
 from webapp.domain.model import MAX_CODE_ATTEMPTS
 from webapp.extensions import db
 
@@ -59,11 +59,7 @@ def test_a_guess_waits_for_the_account_row_held_by_another(app: Flask, client, v
                 "/api/auth/password-reset/verify/", json={"email": email, "code": code}
             ).status_code))
             guess.start()
-            waited = False
-            deadline = time.monotonic() + 20
-            while guess.is_alive() and not waited and time.monotonic() < deadline:
-                waited = bool(holder.execute(text(  # pg_locks: live, not a snapshot
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar())
+            waited = came_to_wait(holder, guess)
             holder.rollback()
         finally:
             holder.close()
