@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from webapp.application.addresses import release
 from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.password_reset import PasswordResetService
@@ -126,11 +127,7 @@ class AccountService(Service):
                      if value is not None and owner.address(channel) == value.value]
             if owner.is_active and owner.is_verified and not any(
                     owner.vouches_for(channel) for channel in named):
-                for channel in named:
-                    owner.drop_address(channel)
-                uow.users.save(owner)
-                self.audit(uow, "unverified_address_released", owner,
-                           channels=[channel.value for channel in named])
+                release(self, uow, owner, named)
             else:
                 remaining.append(owner)
         return remaining

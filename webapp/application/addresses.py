@@ -25,10 +25,18 @@ def claim_unproven_email(service: Service, uow: UnitOfWork, user: User, *, via: 
     channel = Channel.EMAIL if user.is_verified else Channel.PHONE
     if user.address(channel) is None:
         return user
-    user.drop_address(channel)
-    uow.users.save(user)
-    service.audit(uow, "unverified_address_released", user, channels=[channel.value], via=via)
+    release(service, uow, user, [channel], via=via)
     return None if channel is Channel.EMAIL else user
+
+
+def release(service: Service, uow: UnitOfWork, user: User, channels: list[Channel],
+            **audited: str) -> None:
+    """``user`` loses these addresses, which it never proved, to whoever did (audited)."""
+    for channel in channels:
+        user.drop_address(channel)
+    uow.users.save(user)
+    service.audit(uow, "unverified_address_released", user,
+                  channels=[channel.value for channel in channels], **audited)
 
 
 def other_holder(service: Service, uow: UnitOfWork, user: User, channel: Channel, value: str,
@@ -44,8 +52,5 @@ def other_holder(service: Service, uow: UnitOfWork, user: User, channel: Channel
     if not holder.is_active or holder.vouches_for(channel):
         return holder
     if take:
-        holder.drop_address(channel)
-        uow.users.save(holder)
-        service.audit(uow, "unverified_address_released", holder, channels=[channel.value],
-                      via="address_change")
+        release(service, uow, holder, [channel], via="address_change")
     return None
