@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -136,7 +137,7 @@ def tune_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _journal_mode_wal(cursor, busy_timeout_ms)
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -145,3 +146,23 @@ def tune_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
         # A read-only reader (sqlite_reads.py) asks for a snapshot that takes no lock.
         deferred = connection.get_execution_options().get(DEFERRED_BEGIN)
         connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def _journal_mode_wal(cursor, busy_timeout_ms: int) -> None:  # noqa: ANN001 - sqlite3's
+    """``PRAGMA journal_mode=WAL``, tried again while the file is locked.
+
+    On a new file (the limits' counters beside the database, created on first use), two
+    workers' first connections race to turn it to WAL, and the loser is told "database is
+    locked" at once, without the busy timeout: a 503 for one of the first requests after
+    a start. It waits here instead, as long as the busy timeout would have."""
+    import sqlite3  # only ever on a SQLite connection (not loaded on PostgreSQL)
+
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
