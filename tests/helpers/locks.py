@@ -1,11 +1,16 @@
-"""PostgreSQL row locks in tests: whether another thread came to wait for one we hold."""
+"""PostgreSQL row locks in tests: another thread made to wait for rows we hold."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+from flask import Flask
 from sqlalchemy import Connection, text
+
+from webapp.extensions import db
 
 
 def came_to_wait(holder: Connection, thread: threading.Thread, timeout: float = 20.0) -> bool:
@@ -16,3 +21,28 @@ def came_to_wait(holder: Connection, thread: threading.Thread, timeout: float = 
         if holder.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
             return True
     return False
+
+
+def waits_while_held(app: Flask, statements: list[tuple[str, dict[str, Any]]],
+                     target: Callable[[], None], *, commit: bool = False) -> bool:
+    """Run ``statements`` in one open transaction (the rows they lock stay locked), start
+    ``target`` in a thread, then commit (or roll back) once it waits or ends, and let it
+    finish. Whether the thread came to wait for those rows."""
+    with app.app_context():
+        holder = db.engine.connect()
+        thread = threading.Thread(target=target)
+        try:
+            holder.begin()
+            for sql, parameters in statements:
+                holder.execute(text(sql), parameters)
+            thread.start()
+            waited = came_to_wait(holder, thread)
+            if commit:
+                holder.commit()
+            else:
+                holder.rollback()
+        finally:
+            holder.close()
+        thread.join(timeout=30)
+        db.session.remove()
+    return waited

@@ -3,14 +3,11 @@ in parallel): one of them must stay staff, so the site keeps someone to run it."
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
 from tests.helpers.app import make_user, reload, services
-from tests.helpers.locks import came_to_wait
+from tests.helpers.locks import waits_while_held
 from webapp.domain.errors import PermissionDenied
 from webapp.extensions import db
 
@@ -32,24 +29,13 @@ def test_the_second_of_two_staff_demoting_each_other_is_refused(app: Flask) -> N
             finally:
                 db.session.remove()
 
-    with app.app_context():
-        holder = db.engine.connect()
-        try:
-            # The first staff member's demotion of the second, in flight: both rows
-            # locked (in id order, as the service takes them), the change not yet committed.
-            holder.begin()
-            holder.execute(text("SELECT id FROM users WHERE id IN (:a, :b) ORDER BY id "
-                                "FOR UPDATE"), {"a": first.id, "b": second.id})
-            holder.execute(text("UPDATE users SET is_staff = false WHERE id = :b"),
-                           {"b": second.id})
-            racer = threading.Thread(target=second_demotes_first)
-            racer.start()
-            waited = came_to_wait(holder, racer)
-            holder.commit()
-        finally:
-            holder.close()
-        racer.join(timeout=30)
-        db.session.remove()
+    # The first staff member's demotion of the second, in flight: both rows locked (in
+    # id order, as the service takes them), the change not yet committed.
+    waited = waits_while_held(app, [
+        ("SELECT id FROM users WHERE id IN (:a, :b) ORDER BY id FOR UPDATE",
+         {"a": first.id, "b": second.id}),
+        ("UPDATE users SET is_staff = false WHERE id = :b", {"b": second.id}),
+    ], second_demotes_first, commit=True)
     assert waited, "the second demotion did not wait for the first"
     assert len(outcome) == 1 and isinstance(outcome[0], PermissionDenied), outcome
     assert reload(app, first.id).is_staff and not reload(app, second.id).is_staff

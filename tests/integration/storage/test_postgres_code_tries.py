@@ -7,16 +7,12 @@ count and each write it plus one: then a burst of guesses would cost one try.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
 from tests.helpers.app import race
-from tests.helpers.locks import came_to_wait
+from tests.helpers.locks import waits_while_held
 from webapp.domain.model import MAX_CODE_ATTEMPTS
-from webapp.extensions import db
 
 pytestmark = pytest.mark.postgres
 
@@ -50,20 +46,10 @@ def test_a_guess_waits_for_the_account_row_held_by_another(app: Flask, client, v
     assert client.post("/api/auth/password-reset/", json={"email": email}).status_code == 202
     code = outbox.code("email", email)
     results: list[int] = []
-    with app.app_context():
-        holder = db.engine.connect()
-        try:
-            holder.begin()
-            holder.execute(text("SELECT id FROM users WHERE email = :e FOR UPDATE"), {"e": email})
-            guess = threading.Thread(target=lambda: results.append(app.test_client().post(
-                "/api/auth/password-reset/verify/", json={"email": email, "code": code}
-            ).status_code))
-            guess.start()
-            waited = came_to_wait(holder, guess)
-            holder.rollback()
-        finally:
-            holder.close()
-        guess.join(timeout=30)
-        db.session.remove()
+    waited = waits_while_held(
+        app, [("SELECT id FROM users WHERE email = :e FOR UPDATE", {"e": email})],
+        lambda: results.append(app.test_client().post(
+            "/api/auth/password-reset/verify/", json={"email": email, "code": code}
+        ).status_code))
     assert waited, "the try at the code did not wait for the account's row"
     assert results == [200]
