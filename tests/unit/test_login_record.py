@@ -8,11 +8,12 @@ from collections.abc import Callable
 import pytest
 
 from tests.fakes import FakePasswordHasher, RacingPasswords, World
+from tests.fakes.mfa import fake_code, step_at
 from tests.helpers.world import EMAIL, PASSWORD, verified
 from webapp.application.interfaces import LoginRecorded, SuccessfulLogin
 from webapp.application.signin import UnitOfWorkLogins
 from webapp.application.tokens import session_version
-from webapp.domain.errors import InvalidCredentials
+from webapp.domain.errors import InvalidCredentials, SecondFactorRequired
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -164,3 +165,22 @@ def test_an_account_that_keeps_changing_fails_the_login_after_a_second_look(worl
         login(world)
     assert fail_reasons(world) == ["changed_during_login"]
     assert world.store.families == {}
+
+
+def test_a_factor_turned_on_while_the_password_is_checked_asks_for_it(world):
+    """A password-only sign-in in flight when the owner turns on an authenticator app must
+    not be written without the factor: it is looked at again and asks for the code."""
+    user = verified(world)
+    logins = recording(world)
+
+    def turn_on_app() -> None:
+        setup = world.services.mfa.start_totp(user.id or 0, world.clock.now())
+        world.services.mfa.confirm_totp(user.id or 0,
+                                        fake_code(setup.secret, step_at(world.clock.now())))
+
+    race(world, turn_on_app)
+    with pytest.raises(SecondFactorRequired):
+        login(world)
+    assert logins.results == [False]  # the password-only write was refused
+    assert world.store.families == {}
+    assert world.user(email=EMAIL).last_login_at is None

@@ -5,12 +5,12 @@
    transaction stays open across the ~20 ms password hash that follows.
 2. The login is written by one statement: an UPDATE of the user guarded by what the
    password was checked against (still active, same uniquifier, same password
-   hash), and INSERTs of the refresh family, the device (an upsert: its last-seen
-   time moves at most daily) and the audit event that take their rows from the
-   UPDATE's RETURNING, so they happen only if the guard held. The same statement
-   returns what the device's record was before (every part of it reads the
-   snapshot from before its writes). One statement is atomic without BEGIN/COMMIT,
-   and costs one round trip.
+   hash, same second factors), and INSERTs of the refresh family, the device (an
+   upsert: its last-seen time moves at most daily) and the audit event that take
+   their rows from the UPDATE's RETURNING, so they happen only if the guard held.
+   The same statement returns what the device's record was before (every part of
+   it reads the snapshot from before its writes). One statement is atomic without
+   BEGIN/COMMIT, and costs one round trip.
 
 The ORM unit of work would spend more CPU than the database on this path (a flush
 per repository call); SQLite and the fakes keep it (``UnitOfWorkLogins`` in
@@ -42,7 +42,7 @@ _RECORD = """
 WITH login AS (
     UPDATE users SET last_login_at = %(last_login_at)s, password_hash = %(password_hash)s
     WHERE id = %(user_id)s AND is_active AND uniquifier = %(uniquifier)s
-      AND password_hash = %(verified_hash)s
+      AND password_hash = %(verified_hash)s AND mfa_version = %(mfa_version)s
     RETURNING id
 ), family AS (
     INSERT INTO refresh_families (id, user_id, created_at, generation, rotated_at, revoked_at,
@@ -84,6 +84,7 @@ def _parameters(login: SuccessfulLogin) -> dict[str, Any]:
     user, event, family = login.user, login.event, login.family
     parameters = {
         "user_id": user.id, "uniquifier": user.uniquifier, "verified_hash": login.verified_hash,
+        "mfa_version": user.mfa_version,
         "last_login_at": user.last_login_at, "password_hash": user.password_hash,
         "kind": event.kind, "created_at": event.created_at, "actor_id": event.actor_id,
         "ip": event.ip, "user_agent": event.user_agent, "request_id": event.request_id,

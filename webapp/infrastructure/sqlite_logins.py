@@ -6,8 +6,8 @@ pool's own sqlite3 connection.
    the ~20 ms password hash that follows.
 2. The login is written in one short ``BEGIN IMMEDIATE`` transaction: the UPDATE of the
    user guarded by what the password was checked against (still active, same
-   uniquifier, same password hash), then, only if it matched, the refresh family, the
-   device and the audit event.
+   uniquifier, same password hash, same second factors), then, only if it matched,
+   the refresh family, the device and the audit event.
 
 The ORM unit of work (``UnitOfWorkLogins`` in application/signin.py, the reference for
 what both stores do) spends several times the CPU of these statements on this path:
@@ -46,7 +46,7 @@ from webapp.infrastructure.user_rows import (
 _USER_BY = {column: select_user_by(column, sqlite_dialect.dialect())
             for column in ("email", "phone")}
 _LOGIN = ("UPDATE users SET last_login_at = ?, password_hash = ? WHERE id = ? AND is_active "
-          "AND uniquifier = ? AND password_hash = ? RETURNING id")
+          "AND uniquifier = ? AND password_hash = ? AND mfa_version = ? RETURNING id")
 _FAMILY = ("INSERT INTO refresh_families (id, user_id, created_at, generation, rotated_at, "
            "revoked_at, revoke_reason, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _EVENT = ("INSERT INTO audit_events (kind, created_at, user_id, actor_id, ip, user_agent, "
@@ -100,7 +100,8 @@ class SqliteLogins:
             try:
                 if _run(connection, _LOGIN, (
                         stored(user.last_login_at), user.password_hash, user.id,
-                        user.uniquifier, login.verified_hash)).fetchone() is None:
+                        user.uniquifier, login.verified_hash,
+                        user.mfa_version)).fetchone() is None:
                     _run(connection, "ROLLBACK")
                     return None
                 if family is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import psycopg
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -152,6 +153,26 @@ def test_logged_out_everywhere_meanwhile_the_login_gets_live_tokens(app, client,
     assert client.post("/api/auth/token/refresh/",
                        json={"refresh": tokens["refresh"]}).status_code == 200
     assert len(families(app, user.id)) == 1
+
+
+def test_a_factor_turned_on_while_the_password_is_checked_asks_for_it(app, client,
+                                                                      verified_user):
+    """The login's one guarded write also holds the second-factor state the password-only
+    sign-in was checked with: turned on in between, the sign-in asks for the code."""
+    email, _ = verified_user
+    user = stored_user(app, email=email)
+
+    def turn_on_app(services: Any) -> None:
+        setup = services.mfa.start_totp(user.id, datetime.now(UTC))
+        services.mfa.confirm_totp(user.id, pyotp.TOTP(setup.secret).now())
+
+    race(app, turn_on_app)
+    response = post_login(client, email)
+    assert response.status_code == 200, response.json
+    assert response.json["mfa_required"] is True and "tokens" not in response.json
+    assert families(app, user.id) == []
+    assert stored_user(app, email=email).last_login_at is None
+    assert events(app, user.id, "authn_login_success") == []
 
 
 @pytest.mark.postgres

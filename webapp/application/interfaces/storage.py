@@ -228,12 +228,14 @@ class SuccessfulLogin:
 
     def still_applies_to(self, current: User) -> bool:
         """The account is still as it was checked: active, with the same session version
-        (uniquifier) and the same password hash. Otherwise the login is not written."""
+        (uniquifier), the same password hash and the same second factors (a factor turned
+        on meanwhile must be asked for). Otherwise the login is not written."""
         return (
             current.id == self.user.id
             and current.is_active
             and current.uniquifier == self.user.uniquifier
             and current.password_hash == self.verified_hash
+            and current.mfa_version == self.user.mfa_version
         )
 
 
