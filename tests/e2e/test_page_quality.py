@@ -105,7 +105,8 @@ CUSTOMER_PAGES = [
     ("logout", "/logout", 200),
 ]
 STAFF_PAGES = [
-    ("account", "/account", 200), ("admin-dashboard", "/admin/", 200),
+    ("account", "/account", 200), ("account-export", "/account/export", 200),
+    ("admin-dashboard", "/admin/", 200),
     ("admin-users", "/admin/users", 200), ("admin-search", "/admin/users?q=rosalind", 200),
     ("admin-user", "/admin/users/{user_id}", 200),
     ("admin-confirm", "/admin/users/{user_id}/deactivate", 200),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import PASSWORD
+from tests.helpers.app import audit_rows
 from tests.integration.api.conftest import stored_user
 from tests.integration.web.conftest import login, submit, text
 
@@ -73,12 +74,30 @@ def test_phone_page_adds_a_phone(client, signed_in, outbox, app):
     assert stored_user(app, email=EMAIL).phone == phone
 
 
-def test_download_my_data(client, signed_in):
-    assert "Download my data" in text(client.get("/account"))
-    answer = client.get("/account/export")
+def test_download_my_data(client, signed_in, app):
+    """The account page's button downloads at once; its POST carries the CSRF token."""
+    answer = submit(client, "/account/export", page="/account")
     assert answer.status_code == 200
     assert "attachment" in answer.headers["Content-Disposition"]
     assert json.loads(answer.get_data())["addresses"][0]["address"] == EMAIL
+    assert len(audit_rows(app, "account_exported")) == 1
+
+
+def test_following_the_export_link_spends_no_download(client, signed_in, app):
+    """A GET (a link followed or prefetched, another site sending the browser here) shows
+    what the file holds and the button; it spends none of the hourly downloads."""
+    for _ in range(6):  # more than the hourly budget of downloads
+        page = client.get("/account/export")
+        assert page.status_code == 200 and "Content-Disposition" not in page.headers
+        assert "Download my data" in text(page)
+    assert audit_rows(app, "account_exported") == []
+    assert "attachment" in submit(client, "/account/export").headers["Content-Disposition"]
+
+
+def test_an_export_post_without_the_csrf_token_is_refused(client, signed_in, app):
+    refused = client.post("/account/export", data={})
+    assert "Content-Disposition" not in refused.headers
+    assert audit_rows(app, "account_exported") == []
 
 
 def test_delete_page_says_what_happens_then_cancel(client, signed_in, outbox, app):

@@ -149,17 +149,22 @@ def account_undo(token: str) -> Response:
     return go(url_for("web.login"))
 
 
-@bp.get("/account/export")
+@bp.route("/account/export", methods=["GET", "POST"])
 @login_required
 def account_export() -> Response:
-    """Download everything held about you, as one JSON file (recent sign-in)."""
+    """What the file holds, and the button that downloads it (recent sign-in). Only the
+    button's POST spends a download and is audited: a link followed or prefetched, or
+    another site sending the browser here, costs nothing."""
+    form = ButtonForm()
     try:
+        if not form.validate_on_submit():
+            services().account_data.require_recent(auth_time())
+            return show("web/account_export.html", {"form": form}, form=form)
         data = services().account_data.export(current_user.user.id, auth_time())
     except ReauthenticationRequired:
         return reauthenticate_first(url_for("web.account_export"))
     except DomainError as exc:
-        flash(exc.detail, "error")
-        return go(url_for("web.account"))
+        return show("web/account_export.html", {"form": form}, form=form, error=exc)
     return export_response(data)
 
 
