@@ -175,10 +175,13 @@ class PasswordResetService(Service):
             raise InvalidToken(INVALID_LINK) from exc
         user = uow.users.get(int(payload.get("uid", 0)), lock=True)
         # The address it went to must still be the account's: an address changed away
-        # from (one broken into, say) resets nothing any more.
+        # from (one broken into, say) resets nothing any more. And it must still vouch
+        # for the account, as for a code: a link sent while nothing was proven dies once
+        # another address is, or a mistyped email's owner would take the account over.
         if (user is None or not user.is_active or user.email is None
                 or payload.get("fp") != user.password_fingerprint()
-                or payload.get("email") != user.email):
+                or payload.get("email") != user.email
+                or not user.vouches_for(Channel.EMAIL)):
             raise InvalidToken(INVALID_LINK)
         return user, Channel.EMAIL
 
