@@ -98,3 +98,27 @@ def test_a_reset_link_from_before_the_phone_was_proven_does_not_take_the_account
                        json={"phone": PHONE, "password": PASSWORD}).status_code == 200
     assert client.post("/api/auth/login/",
                        json={"email": EMAIL, "password": stranger}).status_code == 401
+
+
+def test_a_code_sent_to_a_mistyped_number_shows_nothing_of_the_account_it_left(
+        client, outbox):
+    # The stranger who got the sign-up code of Jane's mistyped number, once Jane has moved
+    # her phone to her own number, learns nothing by sending that code with the new one.
+    body = {"email": "jane@example.com", "phone": PHONE, "password": PASSWORD}
+    assert client.post("/api/auth/register/", json=body).status_code == 201
+    strangers = outbox.code("sms", PHONE)
+    code = outbox.code("email", "jane@example.com")
+    assert client.post("/api/auth/email-verify/",
+                       json={"email": "jane@example.com", "code": code}).status_code == 200
+    login = client.post("/api/auth/login/", json={"email": "jane@example.com",
+                                                   "password": PASSWORD})
+    auth = {"Authorization": f"Bearer {login.json['tokens']['access']}"}
+    mine = "+14155550188"
+    assert client.post("/api/auth/phone-change/", headers=auth,
+                       json={"new_phone": mine}).status_code == 202
+    assert client.post("/api/auth/phone-change/confirm/", headers=auth,
+                       json={"code": outbox.code("sms", mine)}).status_code == 200
+
+    answer = client.post("/api/auth/phone-verify/", json={"phone": mine, "code": strangers})
+    assert answer.status_code == 400 and answer.json["code"] == "invalid_code"
+    assert "user" not in answer.json
