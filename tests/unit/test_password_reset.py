@@ -97,6 +97,23 @@ def test_an_unverified_address_beside_a_verified_one_gets_nothing(world):
     assert reset_link(world)
 
 
+def test_a_link_sent_before_the_other_address_was_proven_resets_nothing(world):
+    # Jane signed up with her phone and a mistyped email. While nothing was proven, the
+    # mistyped mailbox's owner asked for a reset; Jane then proved her phone. The link
+    # (her password unchanged, so its fingerprint still matches) must die with the
+    # address's right to reset: else it takes the account over and "proves" the email.
+    register(world, email=EMAIL, phone=PHONE)
+    request_by_email(world)
+    token = reset_link(world)
+    world.services.verification.verify_phone_code(PHONE, sms_code(world))
+    with pytest.raises(InvalidToken):
+        world.services.resets.check(token=token)
+    with pytest.raises(InvalidToken):
+        confirm(world, token=token)
+    user = world.user(phone=PHONE)
+    assert user.password_hash == f"fake$v1${PASSWORD}" and user.email_verified_at is None
+
+
 def test_staff_resets_go_to_a_verified_address(world):
     verified(world, email=EMAIL, phone=PHONE)
     user = world.user(email=EMAIL)

@@ -203,6 +203,23 @@ def test_the_link_is_bound_to_the_address(world):
     assert not world.user(email="new@example.com").is_verified
 
 
+def test_a_code_is_bound_to_the_address_it_was_sent_to(world):
+    # Jane mistyped her phone at sign-up; its sign-up code went to a stranger. She proved
+    # her email and moved the phone to her real number. The stranger's code, sent with
+    # her new number, must be refused like any wrong code, not answer with her profile.
+    from webapp.domain.values import Channel
+
+    register(world, email=EMAIL, phone=PHONE)
+    strangers = sms_code(world, PHONE)
+    user = world.services.verification.verify_email_code(EMAIL, email_code(world))
+    mine = "+14155550199"
+    world.services.address_changes.request(user.id, Channel.PHONE, mine, world.clock.now())
+    world.services.address_changes.confirm(user.id, Channel.PHONE,
+                                           code=sms_code(world, mine))
+    with pytest.raises(InvalidToken):
+        world.services.verification.verify_phone_code(mine, strangers)
+
+
 def test_the_link_expires_with_the_email_code(world):
     register(world)
     token = link_token(world)

@@ -166,21 +166,23 @@ class Service:
 
     def check_code(
         self, uow: UnitOfWork, user: User | None, purposes: Sequence[CodePurpose], code: str,
-        *, consume: bool, since: datetime | None = None,
+        *, consume: bool, since: datetime | None = None, to: str | None = None,
     ) -> OneTimeCode:
         """The matching live code, or InvalidToken (see ``match_code``); spent when ``consume``.
 
         The caller must commit even when this raises, so that wrong tries stick.
         """
-        record = self.match_code(uow, user, purposes, code)
+        record = self.match_code(uow, user, purposes, code, to=to)
         self.use_code(uow, record, consume=consume, since=since)
         return record
 
     def match_code(
         self, uow: UnitOfWork, user: User | None, purposes: Sequence[CodePurpose], code: str,
+        *, to: str | None = None,
     ) -> OneTimeCode:
         """The newest code record of ``purposes`` when ``code`` is its code; it may be spent
-        or expired (``use_code`` checks that). Otherwise ``invalid_code()``.
+        or expired (``use_code`` checks that). Otherwise ``invalid_code()``; so too when
+        it was sent elsewhere than ``to`` (an address the account has since left).
 
         A wrong try is counted (and saved) on every record, spent and expired ones too, so
         that no code can be guessed without limit; after MAX_CODE_ATTEMPTS even the right
@@ -195,6 +197,8 @@ class Service:
         if not right:
             record.attempts += 1
             uow.codes.save(record)
+            raise invalid_code()
+        if to is not None and record.destination != to:
             raise invalid_code()
         return record
 

@@ -17,7 +17,6 @@ from webapp.application.common import (
     Service,
     clean_code,
     find_user,
-    invalid_code,
     parse_identifier,
 )
 from webapp.application.interfaces import UnitOfWork
@@ -157,14 +156,13 @@ class PasswordResetService(Service):
             user = None
         try:
             # Like the link's fingerprint: a code dies when the password changes.
-            record = self.check_code(uow, user, [CodePurpose.reset(channel)], clean_code(code),
-                                     consume=False,
-                                     since=user.password_changed_at if user else None)
+            # Nor does one sent to an address the account has since left.
+            self.check_code(uow, user, [CodePurpose.reset(channel)], clean_code(code),
+                            consume=False, since=user.password_changed_at if user else None,
+                            to=user.address(channel) if user else None)
         except InvalidToken as exc:
             uow.commit_and_raise(exc)  # the wrong try counts
         assert user is not None
-        if record.destination != user.address(channel):  # sent before an address change
-            raise invalid_code()
         return user, channel
 
     def _user_for_token(self, uow: UnitOfWork, token: str) -> tuple[User, Channel | None]:
@@ -175,10 +173,13 @@ class PasswordResetService(Service):
             raise InvalidToken(INVALID_LINK) from exc
         user = uow.users.get(int(payload.get("uid", 0)), lock=True)
         # The address it went to must still be the account's: an address changed away
-        # from (one broken into, say) resets nothing any more.
+        # from (one broken into, say) resets nothing any more. And it must still vouch
+        # for the account, as for a code: a link sent while nothing was proven dies once
+        # another address is, or a mistyped email's owner would take the account over.
         if (user is None or not user.is_active or user.email is None
                 or payload.get("fp") != user.password_fingerprint()
-                or payload.get("email") != user.email):
+                or payload.get("email") != user.email
+                or not user.vouches_for(Channel.EMAIL)):
             raise InvalidToken(INVALID_LINK)
         return user, Channel.EMAIL
 

@@ -124,8 +124,10 @@ class VerificationService(Service):
             if user is not None and not user.is_active:
                 user = None
             try:
-                # A wrong try counts on a spent code too: the repeat below is no oracle.
-                record = self.match_code(uow, user, [CodePurpose.verify(channel)], code)
+                # A wrong try counts on a spent code too: the repeat below is no oracle. A
+                # code sent to an address the account has since left proves nothing.
+                record = self.match_code(uow, user, [CodePurpose.verify(channel)], code,
+                                         to=user.address(channel) if user else None)
                 assert user is not None
                 proven = user.verified_at(channel)
                 if record.consumed_at is not None and proven is not None:

@@ -121,6 +121,25 @@ def test_reset_by_link_then_the_link_is_dead(client, verified_user, outbox):
     assert login(client, "jane@example.com", NEW).status_code == 303
 
 
+def test_a_link_from_before_the_phone_was_proven_is_dead_once_it_is(client, outbox):
+    # A mistyped email's owner asked for a reset while nothing on the account was proven;
+    # the account's owner has since proven the phone: the page says the link is dead.
+    phone = "+14155550199"
+    body = {"email": "typo@example.com", "phone": phone, "password": PASSWORD}
+    assert client.post("/api/auth/register/", json=body).status_code == 201
+    request_reset(client, "typo@example.com")
+    token = outbox.link_token("typo@example.com", "/reset/")
+    assert client.post("/api/auth/phone-verify/", json={
+        "phone": phone, "code": outbox.code("sms", phone)}).status_code == 200
+
+    page = client.get(f"/reset/{token}")
+    assert page.status_code == 422 and "This link does not work" in text(page)
+    sent = submit(client, f"/reset/{token}", {"new_password": NEW, "confirm_password": NEW},
+                  page="/reset")
+    assert sent.status_code == 422
+    assert login(client, phone, PASSWORD).status_code == 303  # the owner's password stands
+
+
 def test_a_weak_new_password_keeps_the_link_alive(client, verified_user, outbox):
     request_reset(client)
     token = outbox.link_token("jane@example.com", "/reset/")
