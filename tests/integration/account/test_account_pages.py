@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import PASSWORD
+from tests.integration.account.conftest import undo_in_browser
 from tests.integration.api.conftest import stored_user
 from tests.integration.web.conftest import login, submit, text
 
@@ -25,10 +26,8 @@ def test_email_change_by_code_then_undo(client, signed_in, outbox, app):
     assert done.status_code == 303
     assert stored_user(app, email=NEW) is not None
     token = outbox.link_token(EMAIL, "/account/undo/")
-    browser = app.test_client()  # the old mailbox's owner, not signed in
-    assert "Take your account back" in text(browser.get(f"/account/undo/{token}"))
-    back = submit(browser, f"/account/undo/{token}",
-                  {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    browser, page, back = undo_in_browser(app, token, NEW_PASSWORD)
+    assert "Take your account back" in page
     assert back.status_code == 303 and back.location == "/login"
     assert stored_user(app, email=EMAIL) is not None
     assert client.get("/account").status_code == 302  # the other session ended
