@@ -133,3 +133,17 @@ def test_the_undo_lifts_a_lockout_even_when_a_factor_was_on() -> None:
     _undo(world)
     owner, _ = world.login(EMAIL, password=NEW_PASSWORD)
     assert owner.id == user_id
+
+
+def test_a_passkey_registration_under_way_at_the_undo_adds_nothing(world) -> None:
+    """The doors check the session before the service locks the account, so a hijacker's
+    registration that passed that check just before the undo reaches the service after
+    it: its challenge died with the undo, and nothing is added."""
+    user_id = _hijacked(world)
+    device = FakePasskeyDevice()
+    options = world.services.passkeys.registration_options(user_id, world.clock.now())
+    _undo(world)
+    with pytest.raises(InvalidToken) as refused:
+        world.services.passkeys.register(user_id, device.create(options), "Late")
+    assert refused.value.code == "invalid_credential"
+    assert world.services.passkeys.passkeys(user_id) == []

@@ -141,9 +141,8 @@ class MfaService(Service):
 
     def remove_all(self, uow: UnitOfWork, user: User, event: str, notice: str | None, *,
                    actor: User | None = None, **data: object) -> list[str]:
-        """Every second factor gone, in the caller's transaction: passkeys, the app (on or
-        being set up), recovery codes, trusted browsers. When one was on: audited as
-        ``event``, the user told ``notice`` (None: the caller says it). Answers what was on."""
+        """Every factor gone in the caller's transaction (passkeys, the app on or being set
+        up, codes, trusted browsers); if one was on, audited and told. Answers what was on."""
         methods = self.methods(uow, user)
         self._remove_factors(uow, user)
         if methods or user.has_second_factor:
@@ -257,11 +256,12 @@ class MfaService(Service):
         return codes
 
     def _remove_factors(self, uow: UnitOfWork, user: User, *, passkeys: bool = True) -> None:
-        """The authenticator app (and the passkeys, unless told not to); recovery codes
-        die with the last factor (``_factors_changed``)."""
+        """The authenticator app and (unless told not to) the passkeys, with their ceremonies
+        under way (a registration past its session check must find its challenge gone)."""
         uow.totp.remove_for_user(user.id or 0)
         if passkeys:
             uow.passkeys.remove_for_user(user.id or 0)
+            uow.webauthn_challenges.remove_for_user(user.id or 0)
 
     @staticmethod
     def _has_factor(uow: UnitOfWork, user: User) -> bool:

@@ -11,11 +11,12 @@ import pyotp
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.helpers.app import audit_rows
+from tests.helpers.app import audit_rows, services
 from tests.helpers.webauthn import SoftAuthenticator
 from tests.integration.account.conftest import undo_in_browser
 from tests.integration.api.conftest import bearer
 from tests.integration.web.conftest import flashes, login
+from webapp.domain.errors import InvalidToken
 
 EMAIL = "jane@example.com"
 THIEF = "thief@example.com"
@@ -153,3 +154,20 @@ def test_phone_undo_takes_the_app_back_and_the_text_says_so(client, phone_user, 
     signed_in = client.post("/api/auth/login/", json={"phone": phone_user,
                                                       "password": NEW_PASSWORD})
     assert signed_in.status_code == 200 and "tokens" in signed_in.json, signed_in.json
+
+
+def test_a_passkey_registration_under_way_at_the_undo_adds_nothing(app, client, tokens,
+                                                                   outbox, device):
+    """The API checks the Bearer token before the service locks the account, so a
+    registration already past that check when the owner undoes reaches the service after
+    the undo: its challenge died with the undo (real repositories), nothing is added."""
+    _move(client, tokens["access"], outbox)
+    options = client.post("/api/auth/passkeys/register/options/",
+                          headers=bearer(tokens["access"])).json
+    user_id = client.get("/api/auth/me/", headers=bearer(tokens["access"])).json["id"]
+    _undo_by_api(client, outbox)
+    with app.app_context(), pytest.raises(InvalidToken):
+        services(app).passkeys.register(user_id, device.create(options), "Late")
+    with app.app_context():
+        assert services(app).passkeys.passkeys(user_id) == []
+    assert audit_rows(app, "passkey_refused")[-1].data["reason"] == "unknown_challenge"
