@@ -73,6 +73,11 @@ class FakeWebAuthnChallengeRepository(_Repo):
                                           self.state.webauthn_challenges.items()
                                           if c.expires_at >= now}
 
+    def remove_for_user(self, user_id: int) -> None:
+        self.state.webauthn_challenges = {k: c for k, c in
+                                          self.state.webauthn_challenges.items()
+                                          if c.user_id != user_id}
+
 
 class FakeWebAuthn:
     """Credentials are dicts: ``{"id", "challenge", "origin", "type", ...}``; an assertion

@@ -210,6 +210,8 @@ def test_the_token_dies_when_the_password_changes(world):
     world.services.accounts.change_password(user.id, PASSWORD, "another long passphrase",
                                             "another long passphrase",
                                             auth_time=world.clock.now())
+    with pytest.raises(InvalidToken):  # for every use: no passkey options for it either
+        world.services.second_factor.passkey_options(token)
     with pytest.raises(InvalidToken):
         complete(world, token, code=now_code(world, secret))
 

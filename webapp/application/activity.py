@@ -24,8 +24,8 @@ SECURITY_EVENTS = (
     "sessions_ended_others", "new_device_signin",
     # the second factor
     "mfa_totp_added", "mfa_totp_removed", "mfa_recovery_codes_regenerated",
-    "mfa_recovery_code_used", "mfa_turned_off_by_staff", "authn_mfa_success",
-    "authn_mfa_fail", "authn_reauthenticated", "authn_reauth_fail",
+    "mfa_recovery_code_used", "mfa_turned_off_by_staff", "mfa_turned_off_by_undo",
+    "authn_mfa_success", "authn_mfa_fail", "authn_reauthenticated", "authn_reauth_fail",
     "mfa_passkey_added", "mfa_passkey_removed",
     # address changes, export and deletion
     "address_change_requested", "address_changed", "address_change_undone",

@@ -5,8 +5,9 @@ the previous one a notice; nothing changes yet, and the answer is the same when 
 address belongs to another account (whose owner is told someone tried). Confirm: the
 new address is proven and replaces the old one, which gets a notice with an undo link
 (``UNDO_TTL``). Undo (no sign-in: the link is the proof): the old address is back, the
-password is new and every session ends. An address is removed the same way, at once,
-while another proven one stays. The Stripe customer follows through the outbox.
+password is new, every session ends and every second factor goes (a hijacker's passkey
+would sign in again on its own). An address is removed the same way, at once, while
+another proven one stays. The Stripe customer follows through the outbox.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from datetime import datetime
 from webapp.application.addresses import other_holder
 from webapp.application.common import Ports, Service, clean_code
 from webapp.application.interfaces import UnitOfWork
+from webapp.application.mfa import MfaService
 from webapp.application.tokens import TokenService
 from webapp.domain.address_change import CHANGE_TTL, UNDO_TTL, AddressChange, removable
 from webapp.domain.errors import AuthenticationRequired, InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, MessageKind, User
-from webapp.domain.values import Channel, Email, Phone, mask_email, mask_phone
+from webapp.domain.values import Channel, Email, Phone, mask_address
 
 CHANGE_PURPOSE = "address-change"
 UNDO_PURPOSE = "address-undo"
@@ -31,9 +33,10 @@ FIELD = {Channel.EMAIL: "new_email", Channel.PHONE: "new_phone"}
 
 
 class AddressChangeService(Service):
-    def __init__(self, ports: Ports, tokens: TokenService) -> None:
+    def __init__(self, ports: Ports, tokens: TokenService, mfa: MfaService) -> None:
         super().__init__(ports)
         self.tokens = tokens
+        self.mfa = mfa
 
     # --- request ------------------------------------------------------------------------
 
@@ -63,7 +66,7 @@ class AddressChangeService(Service):
             else:
                 self._send_proof(uow, user, change)
             self._tell_old(uow, user, channel, "address_change_requested",
-                           {"new": _masked(channel, value), "channel": channel.value,
+                           {"new": mask_address(channel, value), "channel": channel.value,
                             "reset_link": self.policy.link("/reset")})
             self.audit(uow, "address_change_requested", user, channel=channel.value,
                        taken=owner is not None)
@@ -182,7 +185,7 @@ class AddressChangeService(Service):
     def _after_change(self, uow: UnitOfWork, user: User, change: AddressChange) -> None:
         """The previous address is told, with an undo link when it was proven; the Stripe
         customer gets the new addresses."""
-        context = {"new": _masked(change.channel, change.new_value or ""),
+        context = {"new": mask_address(change.channel, change.new_value or ""),
                    "removed": change.new_value is None, "channel": change.channel.value}
         if change.undo_until is not None:
             token = self.ports.signer.dumps(UNDO_PURPOSE, {"uid": user.id, "cid": change.id,
@@ -202,8 +205,8 @@ class AddressChangeService(Service):
     # --- undo ---------------------------------------------------------------------------
 
     def undo(self, token: str, new_password: str, confirm_password: str) -> User:
-        """From the previous address's notice: it is back, the password is new, and
-        every session and token of the account ends."""
+        """From the previous address's notice: it is back, the password is new, every
+        session and token of the account ends, and so does every second factor."""
         try:
             payload = self.ports.signer.loads(UNDO_PURPOSE, token, int(UNDO_TTL.total_seconds()))
         except InvalidToken as exc:
@@ -235,13 +238,19 @@ class AddressChangeService(Service):
                     uow.address_changes.save(later)
             self._supersede(uow, user.id or 0, None)
             self.tokens.revoke_all_in(uow, user, reason="address_change_undone")
-            self.audit(uow, "address_change_undone", user, channel=change.channel.value)
-            self._tell(uow, user, change.channel, old, "password_changed",
-                       {"reset_link": self.policy.link("/reset")})
+            # A hijacker's passkey signs in alone, their app or codes lock the owner out:
+            # none outlives the undo (the owner adds theirs again; the notice says so).
+            removed = self.mfa.remove_all(uow, user, "mfa_turned_off_by_undo", None)
+            self.audit(uow, "address_change_undone", user, channel=change.channel.value,
+                       factors_removed=removed)
+            self._tell(uow, user, change.channel, old, "password_changed", {
+                "reset_link": self.policy.link("/reset"), "factors_removed": bool(removed),
+                "security_link": self.policy.link("/account/security")})
             self.queue_customer_update(uow, user, f"undo-{change.id}")
             uow.commit()
-        if not user.has_second_factor:  # as a password reset (password_reset.py) does
-            self.ports.throttle.forget_failures(user.email, user.phone)
+        # Lifts a login lockout, as a reset of an account without a second factor does
+        # (password_reset.py): after the undo no factor is left whose guesses it counts.
+        self.ports.throttle.forget_failures(user.email, user.phone)
         return user
 
     # --- shared -------------------------------------------------------------------------
@@ -288,10 +297,3 @@ class AddressChangeService(Service):
             self.send_email(uow, to, template, context, user)
         else:
             self.send_sms(uow, to, template, context, user)
-
-
-def _masked(channel: Channel, value: str) -> str:
-    """Messages carry no text a user typed whole: the new address, masked."""
-    if not value:
-        return ""
-    return mask_email(value) if channel is Channel.EMAIL else mask_phone(value)

@@ -134,11 +134,20 @@ class MfaService(Service):
         """Staff (or the operator): every second factor off. False when none was on."""
         if not user.has_second_factor:
             return False
-        self._remove_factors(uow, user)
-        self._factors_changed(uow, user, "mfa_turned_off_by_staff",
-                              "Our staff turned off the second factor of your account.",
-                              actor=actor, reason=reason)
+        self.remove_all(uow, user, "mfa_turned_off_by_staff",
+                        "Our staff turned off the second factor of your account.",
+                        actor=actor, reason=reason)
         return True
+
+    def remove_all(self, uow: UnitOfWork, user: User, event: str, notice: str | None, *,
+                   actor: User | None = None, **data: object) -> list[str]:
+        """Every factor gone in the caller's transaction (passkeys, the app on or being set
+        up, codes, trusted browsers); if one was on, audited and told. Answers what was on."""
+        methods = self.methods(uow, user)
+        self._remove_factors(uow, user)
+        if methods or user.has_second_factor:
+            self._factors_changed(uow, user, event, notice, actor=actor, **data)
+        return methods
 
     def reseal_secrets(self, batch: int = 200) -> tuple[int, int]:
         """Seal every stored TOTP secret again with the newest key (MFA_ENCRYPTION_KEY's
@@ -247,13 +256,12 @@ class MfaService(Service):
         return codes
 
     def _remove_factors(self, uow: UnitOfWork, user: User, *, passkeys: bool = True) -> None:
-        """The authenticator app (and the passkeys, unless told not to); recovery codes
-        die with the last factor."""
+        """The authenticator app and (unless told not to) the passkeys, with their ceremonies
+        under way (a registration past its session check must find its challenge gone)."""
         uow.totp.remove_for_user(user.id or 0)
         if passkeys:
             uow.passkeys.remove_for_user(user.id or 0)
-        if not self._has_factor(uow, user):
-            uow.recovery_codes.replace_all(user.id or 0, [])
+            uow.webauthn_challenges.remove_for_user(user.id or 0)
 
     @staticmethod
     def _has_factor(uow: UnitOfWork, user: User) -> bool:
@@ -262,13 +270,16 @@ class MfaService(Service):
         return (device is not None and device.confirmed) or bool(
             uow.passkeys.for_user(user.id or 0))
 
-    def _factors_changed(self, uow: UnitOfWork, user: User, event: str, notice: str, *,
-                         actor: User | None = None, **data: object) -> None:
+    def _factors_changed(self, uow: UnitOfWork, user: User, event: str, notice: str | None,
+                         *, actor: User | None = None, **data: object) -> None:
         has_factor = self._has_factor(uow, user)
+        if not has_factor:  # recovery codes die with the last factor
+            uow.recovery_codes.replace_all(user.id or 0, [])
         user.mfa_version = secrets.token_hex(8) if has_factor else ""
         uow.users.save(user)
         self.audit(uow, event, user, actor=actor, **data)
-        self.notify(uow, user, notice)
+        if notice:
+            self.notify(uow, user, notice)
 
     # --- passkeys: enrolled and removed by PasskeyService (passkeys.py) --------------------
 
@@ -278,8 +289,6 @@ class MfaService(Service):
                               passkey_id=passkey.id)
 
     def passkey_removed(self, uow: UnitOfWork, user: User, passkey: Passkey) -> None:
-        if not self._has_factor(uow, user):
-            uow.recovery_codes.replace_all(user.id or 0, [])
         self._factors_changed(uow, user, "mfa_passkey_removed",
                               f"A passkey ({passkey.name}) was removed from your account.",
                               passkey_id=passkey.id)

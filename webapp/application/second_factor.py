@@ -21,6 +21,7 @@ from typing import Any
 
 from webapp.application.accounts import AccountService
 from webapp.application.common import Ports, Service, invalid_code
+from webapp.application.interfaces import UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.signin import Door, SignedIn, SignIn, SignInService
 from webapp.domain.errors import InvalidCredentials, InvalidToken, SecondFactorRequired
@@ -84,15 +85,8 @@ class SecondFactorService(Service):
         must have started at (the login page's token is no API token); ``device``: the
         browser's device-cookie id (new-device notices)."""
         with self.ports.uow() as uow:
-            challenge = uow.mfa_challenges.get(_digest(token or "-"), lock=True)
+            challenge, user = self._pending(uow, token, door, lock=True)
             now = self.now()
-            if challenge is None or not challenge.is_live(now) or (
-                    door is not None and challenge.door != door.value):
-                raise invalid_code()
-            user = uow.users.get(challenge.user_id, lock=True)
-            if (user is None or not user.is_active
-                    or user.password_fingerprint() != challenge.fingerprint):
-                raise invalid_code()
             # The code is a guess like a password: the same slot and lock (given back by
             # record_failure below or forget_failures once the sign-in is finished), of
             # every address of the account: the password typed with its phone number must
@@ -131,17 +125,26 @@ class SecondFactorService(Service):
         """WebAuthn request options for the user's passkeys, for a pending sign-in (the
         answer is ``complete(token, credential=...)``)."""
         with self.ports.uow() as uow:
-            challenge = uow.mfa_challenges.get(_digest(token or "-"))
-            if challenge is None or not challenge.is_live(self.now()) or (
-                    door is not None and challenge.door != door.value):
-                raise invalid_code()
-            user = uow.users.get(challenge.user_id)
-            if user is None or not user.is_active:
-                raise invalid_code()
+            _, user = self._pending(uow, token, door)
             options = self.mfa.passkeys.request_options(uow, ChallengePurpose.SECOND_FACTOR,
                                                         user)
             uow.commit()
             return options
+
+    def _pending(self, uow: UnitOfWork, token: str, door: Door | None, *,
+                 lock: bool = False) -> tuple[MfaChallenge, User]:
+        """The live pending sign-in ``token`` names, begun at ``door`` (if given), and its
+        account, whose password has not changed since (a reset or an undo kills every
+        pending sign-in, for every use of its token); else ``invalid_code``."""
+        challenge = uow.mfa_challenges.get(_digest(token or "-"), lock=lock)
+        if challenge is None or not challenge.is_live(self.now()) or (
+                door is not None and challenge.door != door.value):
+            raise invalid_code()
+        user = uow.users.get(challenge.user_id, lock=lock)
+        if (user is None or not user.is_active
+                or user.password_fingerprint() != challenge.fingerprint):
+            raise invalid_code()
+        return challenge, user
 
     def reauthentication_options(self, user_id: int) -> dict[str, Any]:
         """WebAuthn request options for re-authenticating with one of the user's passkeys."""

@@ -114,6 +114,14 @@ def mask_phone(phone: str) -> str:
     return f"{phone[:3]}***{phone[-2:]}"
 
 
+def mask_address(channel: Channel, value: str) -> str:
+    """An address as a message shows it: masked, for messages carry no text a user typed
+    whole (empty stays empty)."""
+    if not value:
+        return ""
+    return mask_email(value) if channel is Channel.EMAIL else mask_phone(value)
+
+
 def clean_name(value: str | None, field: str) -> str:
     """A first or last name as stored: white space folded, no control characters."""
     name = " ".join((value or "").split())

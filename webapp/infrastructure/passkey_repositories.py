@@ -53,3 +53,7 @@ class SqlWebAuthnChallengeRepository(_Mapped[WebAuthnChallenge, WebAuthnChalleng
     def remove_expired(self, now: datetime) -> None:
         self.session.execute(delete(WebAuthnChallengeRow)
                              .where(WebAuthnChallengeRow.expires_at < now))
+
+    def remove_for_user(self, user_id: int) -> None:
+        self.session.execute(delete(WebAuthnChallengeRow)
+                             .where(WebAuthnChallengeRow.user_id == user_id))

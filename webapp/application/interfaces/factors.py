@@ -75,3 +75,7 @@ class WebAuthnChallengeRepository(Protocol):
     def remove_expired(self, now: datetime) -> None:
         """Forget challenges that expired (a replay of one is refused all the same)."""
         ...
+
+    def remove_for_user(self, user_id: int) -> None:
+        """Forget the user's challenges: a ceremony under way for them is refused."""
+        ...

@@ -28,7 +28,8 @@ NOT_RECENT = ("Sign in again first (`reauthentication_required`): POST reauthent
 BAD = ("Invalid, same as now, or the only proven address; or a wrong, expired or spent "
        "code or token", ErrorOut)
 ACCEPTED = ("The same answer whether or not the address is taken", DetailOut)
-UNDONE = "Your address is back and your password is changed. Every session has ended."
+UNDONE = ("Your address is back and your password is changed. Every session has ended, and "
+          "every passkey, authenticator app and recovery code was removed: add yours again.")
 CANCELLED = "Your account is kept. Log in again to use it."
 
 
@@ -62,8 +63,9 @@ def email_change_confirm(data: ChangeConfirmIn) -> Response:
           tag="account", responses={200: ("Undone", DetailOut), 400: BAD})
 def email_change_undo(data: UndoIn) -> Response:
     """No sign-in: the link sent to the previous address (email or phone) is the proof.
-    That address is back, the password is the new one, and every session and token of the
-    account ends: how a hijacked account is taken back. Once, within 7 days."""
+    That address is back, the password is the new one, every session and token of the
+    account ends, and so does every second factor (passkeys, authenticator app, recovery
+    codes): how a hijacked account is taken back. Once, within 7 days."""
     services().address_changes.undo(data.token, data.new_password, data.confirm_password)
     return reply(DetailOut(detail=UNDONE))
 

@@ -144,8 +144,9 @@ def account_undo(token: str) -> Response:
         return show("web/account_undo.html", {"form": form, "dead": dead}, form=form,
                     error=exc)
     end_session()
-    flash("Your address is back and your password is changed. Every session has ended: "
-          "log in with the new password.", "success")
+    flash("Your address is back and your password is changed. Every session has ended, and "
+          "every passkey, authenticator app and recovery code was removed: log in with the "
+          "new password, then add yours again from your security page.", "success")
     return go(url_for("web.login"))
 
 
