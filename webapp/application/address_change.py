@@ -239,8 +239,9 @@ class AddressChangeService(Service):
             self._supersede(uow, user.id or 0, None)
             self.tokens.revoke_all_in(uow, user, reason="address_change_undone")
             # A hijacker's passkey signs in alone, their app or codes lock the owner out:
-            # none outlives the undo (the owner adds theirs again; the notice says so).
-            removed = self.mfa.remove_all(uow, user, "mfa_turned_off_by_undo", None)
+            # none added around the change outlives the undo (the notice says so).
+            removed = self.mfa.remove_all(uow, user, "mfa_turned_off_by_undo", None,
+                                          since=change.factors_since())
             self.audit(uow, "address_change_undone", user, channel=change.channel.value,
                        factors_removed=removed)
             self._tell(uow, user, change.channel, old, "password_changed", {
@@ -248,9 +249,8 @@ class AddressChangeService(Service):
                 "security_link": self.policy.link("/account/security")})
             self.queue_customer_update(uow, user, f"undo-{change.id}")
             uow.commit()
-        # Lifts a login lockout, as a reset of an account without a second factor does
-        # (password_reset.py): after the undo no factor is left whose guesses it counts.
-        self.ports.throttle.forget_failures(user.email, user.phone)
+        if not user.has_second_factor:  # as a password reset (password_reset.py) does
+            self.ports.throttle.forget_failures(user.email, user.phone)
         return user
 
     # --- shared -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from webapp.application.common import Ports, Service, invalid_code
 from webapp.application.interfaces import Authenticators, SecretBox, UnitOfWork
+from webapp.application.mfa_keys import reseal_secrets
 from webapp.application.passkey_proof import PasskeyProof
 from webapp.domain.errors import Conflict, InvalidCredentials, ServiceUnavailable
 from webapp.domain.mfa import (
@@ -140,39 +141,23 @@ class MfaService(Service):
         return True
 
     def remove_all(self, uow: UnitOfWork, user: User, event: str, notice: str | None, *,
-                   actor: User | None = None, **data: object) -> list[str]:
+                   since: datetime | None = None, actor: User | None = None,
+                   **data: object) -> list[str]:
         """Every factor gone in the caller's transaction (passkeys, the app on or being set
-        up, codes, trusted browsers); if one was on, audited and told. Answers what was on."""
-        methods = self.methods(uow, user)
-        self._remove_factors(uow, user)
-        if methods or user.has_second_factor:
+        up, codes, trusted browsers), or with ``since`` those added since then; if one
+        was, audited and told. Answers the methods removed."""
+        removed = self._remove_factors(uow, user, since=since)
+        codes = uow.recovery_codes.unused(user.id or 0)
+        if codes and (since is None or any(c.created_at >= since for c in codes)):
+            uow.recovery_codes.replace_all(user.id or 0, [])
+            removed.append(Method.RECOVERY_CODE.value)
+        if removed or (since is None and user.has_second_factor):
             self._factors_changed(uow, user, event, notice, actor=actor, **data)
-        return methods
+        return removed
 
     def reseal_secrets(self, batch: int = 200) -> tuple[int, int]:
-        """Seal every stored TOTP secret again with the newest key (MFA_ENCRYPTION_KEY's
-        first), so that older keys can be retired. Answers (sealed again, unreadable): a
-        secret no configured key opens is left as it is."""
-        resealed = unreadable = 0
-        after = 0
-        while True:
-            with self.ports.uow() as uow:
-                devices = uow.totp.batch_after(after, batch)
-                if not devices:
-                    self.audit(uow, "mfa_secrets_resealed", resealed=resealed,
-                               unreadable=unreadable)
-                    uow.commit()
-                    return resealed, unreadable
-                for device in devices:
-                    after = device.id or after
-                    try:
-                        device.secret = self.box.seal(self.box.open(device.secret))
-                    except ValueError:
-                        unreadable += 1
-                        continue
-                    uow.totp.save(device)
-                    resealed += 1
-                uow.commit()
+        """Every stored TOTP secret sealed again with the newest key (mfa_keys.py)."""
+        return reseal_secrets(self, self.box, batch)
 
     # --- proving a factor (sign-in, re-authentication) ---------------------------------------
 
@@ -255,13 +240,24 @@ class MfaService(Service):
                          created_at=now) for code in codes])
         return codes
 
-    def _remove_factors(self, uow: UnitOfWork, user: User, *, passkeys: bool = True) -> None:
+    def _remove_factors(self, uow: UnitOfWork, user: User, *, passkeys: bool = True,
+                        since: datetime | None = None) -> list[str]:
         """The authenticator app and (unless told not to) the passkeys, with their ceremonies
-        under way (a registration past its session check must find its challenge gone)."""
-        uow.totp.remove_for_user(user.id or 0)
+        under way (a registration past its session check must find its challenge gone);
+        with ``since``, only those added since then. Answers the methods removed."""
+        uid, removed = user.id or 0, []
+        device = uow.totp.for_user(uid)
+        if device is not None and (since is None or not device.added_before(since)):
+            uow.totp.remove_for_user(uid)
+            removed += [Method.TOTP.value] if device.confirmed else []
         if passkeys:
-            uow.passkeys.remove_for_user(user.id or 0)
-            uow.webauthn_challenges.remove_for_user(user.id or 0)
+            gone = [p for p in uow.passkeys.for_user(uid)
+                    if since is None or p.created_at >= since]
+            for passkey in gone:
+                uow.passkeys.remove(passkey.id or 0)
+            removed += [Method.PASSKEY.value] if gone else []
+            uow.webauthn_challenges.remove_for_user(uid)
+        return removed
 
     @staticmethod
     def _has_factor(uow: UnitOfWork, user: User) -> bool:

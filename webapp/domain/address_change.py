@@ -15,6 +15,12 @@ from webapp.domain.values import Channel
 
 CHANGE_TTL = timedelta(hours=24)  # a requested change waits this long for its proof
 UNDO_TTL = timedelta(days=7)  # the previous address may take it back this long
+# Second factors added from this long before a change was asked for are taken back by its
+# undo: a hijacker adds theirs around the takeover (a passkey signs in on its own, an app
+# locks the owner out), and each addition was announced to the owner's address then.
+# Older ones stay: the previous address alone (its mailbox may be why the owner moved)
+# must not get past the owner's own factors.
+UNDO_FACTOR_WINDOW = timedelta(days=1)
 
 
 @dataclass(eq=False)
@@ -46,6 +52,10 @@ class AddressChange:
         self.confirmed_at = now
         if self.old_value and old_was_proven:
             self.undo_until = now + UNDO_TTL
+
+    def factors_since(self) -> datetime:
+        """Second factors added since then go with the undo (``UNDO_FACTOR_WINDOW``)."""
+        return self.created_at - UNDO_FACTOR_WINDOW
 
     def can_undo(self, now: datetime) -> bool:
         return (self.confirmed_at is not None and self.undone_at is None

@@ -45,6 +45,10 @@ class TotpDevice:
     def confirmed(self) -> bool:
         return self.confirmed_at is not None
 
+    def added_before(self, moment: datetime) -> bool:
+        """Turned on before ``moment`` (a set-up never finished is no factor at all)."""
+        return self.confirmed_at is not None and self.confirmed_at < moment
+
     def accepts(self, step: int) -> bool:
         return self.last_step is None or step > self.last_step
 

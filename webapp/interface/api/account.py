@@ -29,7 +29,9 @@ BAD = ("Invalid, same as now, or the only proven address; or a wrong, expired or
        "code or token", ErrorOut)
 ACCEPTED = ("The same answer whether or not the address is taken", DetailOut)
 UNDONE = ("Your address is back and your password is changed. Every session has ended, and "
-          "every passkey, authenticator app and recovery code was removed: add yours again.")
+          "second factors added in the day before the change or since (passkeys, "
+          "authenticator app, recovery codes) were removed: add yours again if they were "
+          "yours.")
 CANCELLED = "Your account is kept. Log in again to use it."
 
 
@@ -64,8 +66,9 @@ def email_change_confirm(data: ChangeConfirmIn) -> Response:
 def email_change_undo(data: UndoIn) -> Response:
     """No sign-in: the link sent to the previous address (email or phone) is the proof.
     That address is back, the password is the new one, every session and token of the
-    account ends, and so does every second factor (passkeys, authenticator app, recovery
-    codes): how a hijacked account is taken back. Once, within 7 days."""
+    account ends, and so does every second factor added from a day before the change on
+    (passkeys, authenticator app, recovery codes; older ones stay): how a hijacked
+    account is taken back. Once, within 7 days."""
     services().address_changes.undo(data.token, data.new_password, data.confirm_password)
     return reply(DetailOut(detail=UNDONE))
 

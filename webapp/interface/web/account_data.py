@@ -145,8 +145,9 @@ def account_undo(token: str) -> Response:
                     error=exc)
     end_session()
     flash("Your address is back and your password is changed. Every session has ended, and "
-          "every passkey, authenticator app and recovery code was removed: log in with the "
-          "new password, then add yours again from your security page.", "success")
+          "second factors added in the day before the change or since were removed: log "
+          "in with the new password, then add yours again from your security page if they "
+          "were yours.", "success")
     return go(url_for("web.login"))
 
 
