@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from webapp.domain.billing import InvalidSignature, Plan
@@ -27,6 +28,9 @@ class FakeBilling:
         self.portals: list[dict[str, Any]] = []
         self.updates: list[str] = []  # idempotency keys of customer updates
         self.deleted: list[str] = []  # customers deleted (with their subscriptions)
+        # Runs while a create or update "is at Stripe", with the call's name: what another
+        # request does meanwhile.
+        self.meanwhile: Callable[[str], None] | None = None
 
     def find_customer(self, user_id: int, email: str | None = None) -> str | None:
         return next(
@@ -40,7 +44,8 @@ class FakeBilling:
         if self.fail_times:
             self.fail_times -= 1
             raise TimeoutError("stripe timed out")
-        cid = f"cus_{len(self.customers) + 1}"
+        self._meanwhile("create_customer")
+        cid = f"cus_{len(self.customers) + len(self.deleted) + 1}"
         self.customers[cid] = {
             "email": email,
             "phone": phone,
@@ -58,8 +63,13 @@ class FakeBilling:
         if self.fail_times:
             self.fail_times -= 1
             raise TimeoutError("stripe timed out")
+        self._meanwhile("update_customer")
         self.customers[customer_id].update(email=email, phone=phone)
         self.updates.append(idempotency_key)
+
+    def _meanwhile(self, call: str) -> None:
+        if self.meanwhile is not None:
+            self.meanwhile(call)
 
     def delete_customer(self, customer_id: str) -> None:
         if self.fail_times:
