@@ -19,6 +19,7 @@ from webapp.application.interfaces import (
     UnitOfWork,
     WebhookVerifier,
 )
+from webapp.application.stripe_customer import queue_customer_now
 from webapp.domain.billing import (
     ENDED,
     BillingEvent,
@@ -29,7 +30,7 @@ from webapp.domain.billing import (
     from_timestamp,
 )
 from webapp.domain.errors import Unverified, ValidationFailed
-from webapp.domain.model import MessageKind, MessageStatus, User
+from webapp.domain.model import User
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +82,6 @@ class BillingSummary:
     @property
     def subscribed(self) -> bool:
         return self.subscription.subscribed
-
-
-def queue_customer_now(service: Service, uow: UnitOfWork, user: User) -> None:
-    """The user's Stripe customer is wanted now (Checkout, or staff's retry): a waiting or
-    failed creation job is due at once; with none left (the customer was deleted in
-    Stripe after the job was delivered), a new job is queued under a new key."""
-    now = service.now()
-    jobs = [m for m in uow.outbox.for_user(user.id or 0) if m.kind == MessageKind.STRIPE_CUSTOMER]
-    waiting = [m for m in jobs if m.status != MessageStatus.SENT]
-    for job in waiting:
-        job.due_again(now, service.policy.delivery_max_attempts)
-        uow.outbox.save(job)
-    if not waiting:
-        key = f"customer-create-{user.id}" + (f"-{int(now.timestamp())}" if jobs else "")
-        service.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
-                        idempotency_key=key)
 
 
 class BillingService(Service):
@@ -282,6 +267,8 @@ class BillingService(Service):
             event = uow.billing_events.get(event_id, lock=True)
             if event is None or event.processed_at is not None:
                 return False
+            if self.handlers.nobodys(uow, data):  # an erased customer's: keep nothing of it
+                event.payload = {"redacted": True}
             self.handlers.handle(uow, event.type, data, event.created)
             event.processed_at = self.now()
             event.attempts += 1

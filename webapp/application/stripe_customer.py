@@ -1,5 +1,6 @@
-"""The rules that keep an erased person's data out of Stripe, shared by the erasure
-(account_data) and the Stripe jobs (delivery, customer_jobs).
+"""The account's Stripe customer: queuing its creation (verification, Checkout, staff,
+the backfill), and the rules that keep an erased person's data out of Stripe, shared by
+the erasure (account_data) and the Stripe jobs (delivery, customer_jobs).
 
 A Stripe job reads the account under its row lock and then sends its addresses to
 Stripe; the erasure, under the same row lock, looks for such a job holding a lease. So
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from webapp.application.common import Service
 from webapp.application.interfaces import UnitOfWork
-from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
+from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage, User
 
 # The jobs that send the account's email, phone or name to Stripe.
 PERSONAL_DATA_JOBS = (MessageKind.STRIPE_CUSTOMER, MessageKind.CUSTOMER_UPDATE)
@@ -49,7 +50,24 @@ def queue_customer_deletion(service: Service, uow: UnitOfWork, customer_id: str 
                         idempotency_key=f"customer-delete-{customer_id}")
         return True
     if any(_outcome_unknown(m) for m in uow.outbox.of_kinds(user_id, PERSONAL_DATA_JOBS)):
+        at = int(service.now().timestamp())
         service.enqueue(uow, MessageKind.CUSTOMER_DELETE, None, {"user_id": user_id},
-                        idempotency_key=f"customer-delete-user-{user_id}-{int(service.now().timestamp())}")
+                        idempotency_key=f"customer-delete-user-{user_id}-{at}")
         return True
     return False
+
+
+def queue_customer_now(service: Service, uow: UnitOfWork, user: User) -> None:
+    """The user's Stripe customer is wanted now (Checkout, or staff's retry): a waiting or
+    failed creation job is due at once; with none left (the customer was deleted in
+    Stripe after the job was delivered), a new job is queued under a new key."""
+    now = service.now()
+    jobs = uow.outbox.of_kinds(user.id or 0, (MessageKind.STRIPE_CUSTOMER,))
+    waiting = [m for m in jobs if m.status != MessageStatus.SENT]
+    for job in waiting:
+        job.due_again(now, service.policy.delivery_max_attempts)
+        uow.outbox.save(job)
+    if not waiting:
+        key = f"customer-create-{user.id}" + (f"-{int(now.timestamp())}" if jobs else "")
+        service.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
+                        idempotency_key=key)
