@@ -135,6 +135,7 @@ class StripeGateway:
     def checkout_url(self, *, customer_id: str, price_id: str, user_id: int, success_url: str,
                      cancel_url: str, idempotency_key: str) -> str:
         metadata = {"user_id": str(user_id), "price_id": price_id}
+        self._expire_open_sessions(customer_id, idempotency_key)
         session = self.client.v1.checkout.sessions.create(params={
             "mode": "subscription",
             "customer": customer_id,
@@ -142,10 +143,20 @@ class StripeGateway:
             "line_items": [{"price": price_id, "quantity": 1}],
             "success_url": success_url,
             "cancel_url": cancel_url,
-            "metadata": metadata,
+            "metadata": {**metadata, "checkout_key": idempotency_key},
             "subscription_data": {"metadata": metadata},
         }, options={"idempotency_key": idempotency_key})
         return str(session.url)
+
+    def _expire_open_sessions(self, customer_id: str, keep_key: str) -> None:
+        """One open Checkout per customer: two tabs, or two clicks a minute apart, cannot
+        both be paid into two subscriptions. The session of this very key stays open (a
+        repeated click gets it back: Stripe replays the create)."""
+        listed = self.client.v1.checkout.sessions.list(
+            params={"customer": customer_id, "status": "open", "limit": 100})
+        for session in listed.auto_paging_iter():
+            if (session.to_dict().get("metadata") or {}).get("checkout_key") != keep_key:
+                self.client.v1.checkout.sessions.expire(session.id)
 
     def portal_url(self, *, customer_id: str, return_url: str) -> str:
         session = self.client.v1.billing_portal.sessions.create(
