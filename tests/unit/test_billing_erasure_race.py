@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from tests.helpers.world import EMAIL, customer_jobs, deliver, verified_id
+from tests.helpers.world import EMAIL, add_user, customer_jobs, deliver, verified_id
 from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
 
 
@@ -160,3 +160,19 @@ def test_an_update_queued_before_the_erasure_sends_nothing_after_it(world):
     assert _delete(world, user_id) is None  # not claimed yet: erased at once
     _deliver_until_quiet(world)
     assert world.billing.updates == [] and world.billing.deleted == ["cus_1"]
+
+
+def test_the_search_by_account_spares_a_new_account_with_the_same_id(world):
+    """SQLite gives the highest id again once its account is erased: the customer that the
+    search by account finds may be the new account's, not the erased one's to delete."""
+    _grace_zero(world)
+    world.billing.die_after_create = 1
+    user_id = verified_id(world)
+    deliver(world)
+    assert _delete(world, user_id) is None  # a deletion by account is queued
+    world.billing.customers.pop("cus_1")  # (removed at Stripe by hand meanwhile)
+    other = add_user(world, "new@example.com", stripe_customer_id="cus_9")
+    world.store.users[user_id] = replace(world.store.users.pop(other.id), id=user_id)
+    world.billing.customers["cus_9"] = {"metadata": {"user_id": str(user_id)}}
+    _deliver_until_quiet(world)
+    assert "cus_9" in world.billing.customers and world.billing.deleted == []

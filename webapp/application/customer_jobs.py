@@ -40,6 +40,15 @@ class CustomerJobs(Service):
             raise BillingOff()
         customer = str(message.payload.get("customer_id") or "")
         if not customer and message.payload.get("user_id"):
-            customer = self.gateway.find_customer(int(message.payload["user_id"])) or ""
+            customer = self._erased_accounts(int(message.payload["user_id"]))
         if customer:
             self.gateway.delete_customer(customer)
+
+    def _erased_accounts(self, user_id: int) -> str:
+        """The customer Stripe holds for the erased account ``user_id``; none when an
+        account has that id again (SQLite reuses the highest id): then the customer found
+        may be the new account's, which is not ours to delete."""
+        with self.ports.uow() as uow:
+            if uow.users.get(user_id) is not None:
+                return ""
+        return self.gateway.find_customer(user_id) or ""
