@@ -194,3 +194,16 @@ def test_a_users_customer_deleted_at_stripe_keeps_its_event():
     event = se.customer_deleted(se.T0, customer=customer)
     send(world, event)
     assert world.store.billing_events[event["id"]].payload == event
+
+
+@pytest.mark.parametrize("make", [
+    lambda uid: se.subscription("created", "active", se.T0, customer="cus_gone", user_id=uid),
+    lambda uid: se.checkout_completed(se.T0, user_id=uid, customer="cus_gone"),
+])
+def test_our_user_id_in_an_events_metadata_does_not_give_someone_the_subscription(make):
+    """The metadata names the account that subscribed; once it is erased, SQLite gives its
+    id to the next account. Only the customer proves whose subscription it is."""
+    world, user_id, _ = ready()
+    send(world, make(user_id))  # a subscription of a customer that is not this account's
+    assert world.services.billing.subscription(user_id).status is None
+    assert all(s.user_id is None for s in world.store.subscriptions.values())

@@ -69,10 +69,8 @@ class WebhookHandlers(Service):
         return bool(customer) and uow.users.get_by_customer(str(customer)) is None
 
     def _user_id(self, uow: UnitOfWork, obj: dict[str, Any]) -> int | None:
-        """Ours from the metadata we set at Checkout, else by the customer's id."""
-        raw = (obj.get("metadata") or {}).get("user_id") or obj.get("client_reference_id")
-        if raw and str(raw).isdigit() and uow.users.get(int(raw)) is not None:
-            return int(raw)
+        """The account whose customer it is. Not the user id in the metadata we set at
+        Checkout: once that account is erased, SQLite gives its id to the next one."""
         user = uow.users.get_by_customer(str(obj.get("customer") or ""))
         return user.id if user is not None else None
 
