@@ -78,6 +78,7 @@ class BillingSummary:
     subscription: SubscriptionView = field(default_factory=SubscriptionView)
     plans: list[Plan] = field(default_factory=list)
     has_customer: bool = False
+    plans_unavailable: str | None = None  # why no plans are shown: Stripe cannot be reached
 
     @property
     def subscribed(self) -> bool:
@@ -218,13 +219,14 @@ class BillingService(Service):
         if not self.enabled:
             return BillingSummary(enabled=False, subscription=self.subscription(user_id))
         try:
-            plans = self.plans()
-        except BillingUnavailable:
-            plans = []
+            plans, unavailable = self.plans(), None
+        except BillingUnavailable as exc:
+            plans, unavailable = [], exc.detail
         with self.ports.uow() as uow:
             user = uow.users.get(user_id)
         return BillingSummary(enabled=True, subscription=self.subscription(user_id),
-                              plans=plans, has_customer=bool(user and user.stripe_customer_id))
+                              plans=plans, has_customer=bool(user and user.stripe_customer_id),
+                              plans_unavailable=unavailable)
 
     # --- webhooks --------------------------------------------------------------------
 
