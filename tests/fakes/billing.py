@@ -32,11 +32,12 @@ class FakeBilling:
         # request does meanwhile.
         self.meanwhile: Callable[[str], None] | None = None
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
-        return next(
-            (cid for cid, c in self.customers.items() if c["metadata"]["user_id"] == str(user_id)),
-            None,
-        )
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
+        return next((cid for cid, c in self.customers.items()
+                     if c["metadata"]["user_id"] == str(user_id)
+                     and (email is None or c.get("email") == email)
+                     and (email or phone is None or c.get("phone") == phone)), None)
 
     def create_customer(
         self, *, user_id: int, email: str | None, phone: str | None, name: str, idempotency_key: str

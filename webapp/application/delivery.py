@@ -170,7 +170,7 @@ class DeliveryService(Service):
         if user is None or user.stripe_customer_id or user.deletion_due_at is not None:
             return  # gone, done, or going: nothing of theirs goes to Stripe any more
         # find_customer: a worker killed after Stripe answered left one behind.
-        customer_id = self.billing.find_customer(user_id, user.email) or (
+        customer_id = self.billing.find_customer(user_id, user.email, user.phone) or (
             self.billing.create_customer(
                 user_id=user_id, email=user.email, phone=user.phone, name=user.full_name,
                 idempotency_key=key,

@@ -26,7 +26,8 @@ class DisabledBilling:
 
     enabled = False
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
         return None
 
     def create_customer(self, **_: object) -> str:
@@ -70,13 +71,16 @@ class StripeGateway:
 
     # --- customers -------------------------------------------------------------------
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
         """A customer already made for this user, e.g. by a worker killed after Stripe answered.
 
         By email when there is one: a list is immediately consistent (search lags by up
         to a minute) and works on localstripe. Phone-only users: search by our metadata
         (a scan where search is not offered, as on localstripe). Within 24 h the
-        idempotency key covers what search has not indexed yet.
+        idempotency key covers what search has not indexed yet. A phone, when given, must
+        match too: SQLite gives an erased account's id to the next account, and the erased
+        one's customer may not be deleted yet.
         """
         wanted = str(int(user_id))
         if email:
@@ -84,11 +88,11 @@ class StripeGateway:
             return _with_user(listed.auto_paging_iter(), wanted)
         try:
             result = self.client.v1.customers.search(
-                params={"query": f"metadata['user_id']:'{wanted}'", "limit": 1})
+                params={"query": f"metadata['user_id']:'{wanted}'", "limit": 10})
         except _stripe().InvalidRequestError:  # search is not offered
             listed = self.client.v1.customers.list(params={"limit": 100})
-            return _with_user(listed.auto_paging_iter(), wanted)
-        return result.data[0].id if result.data else None
+            return _with_user(listed.auto_paging_iter(), wanted, phone)
+        return _with_user(result.data, wanted, phone)
 
     def create_customer(self, *, user_id: int, email: str | None, phone: str | None,
                         name: str, idempotency_key: str) -> str:
@@ -170,9 +174,11 @@ def _stripe() -> Any:
     return stripe
 
 
-def _with_user(customers: Any, user_id: str) -> str | None:
+def _with_user(customers: Any, user_id: str, phone: str | None = None) -> str | None:
     for customer in customers:
-        if customer.to_dict().get("metadata", {}).get("user_id") == user_id:
+        data = customer.to_dict()
+        if (data.get("metadata") or {}).get("user_id") == user_id \
+                and (phone is None or data.get("phone") == phone):
             return customer.id
     return None
 

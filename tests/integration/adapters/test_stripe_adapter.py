@@ -151,10 +151,24 @@ def test_find_customer_lists_by_email_and_matches_our_user_id():
 
 def test_find_customer_without_email_searches_by_metadata():
     stripe_gw, client = gateway({"GET /v1/customers/search": (
-        {"object": "search_result", "data": [{"id": "cus_7", "object": "customer"}],
+        {"object": "search_result", "data": [{"id": "cus_7", "object": "customer",
+                                              "metadata": {"user_id": "7"}}],
          "has_more": False, "url": "/v1/customers/search"}, 200)})
     assert stripe_gw.find_customer(7) == "cus_7"
     assert client.requests[0]["params"]["query"] == "metadata['user_id']:'7'"
+
+
+def test_find_customer_by_phone_skips_an_erased_accounts_customer_of_the_same_id():
+    """SQLite gives an erased account's id to the next one: a phone-only account must not
+    take over the erased person's customer (their name, phone and cards)."""
+    found = {"object": "search_result", "has_more": False, "url": "/v1/customers/search",
+             "data": [{"id": "cus_erased", "object": "customer", "phone": "+14155550000",
+                       "metadata": {"user_id": "7"}},
+                      {"id": "cus_mine", "object": "customer", "phone": "+14155550123",
+                       "metadata": {"user_id": "7"}}]}
+    stripe_gw, _ = gateway({"GET /v1/customers/search": (found, 200)})
+    assert stripe_gw.find_customer(7, None, "+14155550123") == "cus_mine"
+    assert stripe_gw.find_customer(7, None, "+14155559999") is None
 
 
 def signed(payload: str, timestamp: int | None = None, secret: str = SECRET) -> str:

@@ -13,8 +13,11 @@ class BillingGateway(Protocol):
     @property
     def enabled(self) -> bool: ...
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
-        """An existing customer made for this user (metadata ``user_id``), if any."""
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
+        """An existing customer made for this user (metadata ``user_id``), if any; with an
+        email, one of that email; else, with a phone, one of that phone (an erased
+        account's id may be another account's by now)."""
         ...
 
     def create_customer(
