@@ -176,3 +176,17 @@ def test_the_search_by_account_spares_a_new_account_with_the_same_id(world):
     world.billing.customers["cus_9"] = {"metadata": {"user_id": str(user_id)}}
     _deliver_until_quiet(world)
     assert "cus_9" in world.billing.customers and world.billing.deleted == []
+
+
+def test_a_twin_made_while_another_job_linked_a_customer_is_deleted(world):
+    user_id = verified_id(world)
+
+    def another_job_links_its_own(call: str) -> None:
+        world.store.users[user_id].stripe_customer_id = "cus_other"
+
+    world.billing.meanwhile = another_job_links_its_own
+    deliver(world)
+    world.billing.meanwhile = None
+    _deliver_until_quiet(world)
+    assert world.store.users[user_id].stripe_customer_id == "cus_other"
+    assert world.billing.deleted == ["cus_1"]  # the twin, with the person's data

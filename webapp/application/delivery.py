@@ -177,7 +177,9 @@ class DeliveryService(Service):
             ))
         with self.ports.uow() as uow:
             user = uow.users.get(user_id, lock=True)
-            if user is None:  # erased while we were at Stripe (our lease ran out first)
+            if user is None or user.stripe_customer_id not in (None, customer_id):
+                # Erased while we were at Stripe (our lease ran out first), or another job
+                # linked a twin meanwhile: ours goes, with what it holds of the person.
                 queue_customer_deletion(self, uow, customer_id, user_id)
                 uow.commit()
             elif not user.stripe_customer_id:
