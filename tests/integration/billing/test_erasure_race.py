@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.conftest import make_app
+from tests.conftest import log_in_browser, make_app
 from tests.fakes import FakeBilling
 from tests.helpers.app import make_user, ports, reload, services
 from tests.helpers.locks import waits_while_held
@@ -56,6 +56,15 @@ def _queued_customer(app: Flask) -> int:
             next_attempt_at=now, user_id=user.id, idempotency_key=f"customer-create-{user.id}"))
         uow.commit()
     return user.id or 0
+
+
+def _taken(app: Flask) -> list[OutboxMessage]:
+    """A worker has claimed what is due (a minute's lease) and not yet read the account."""
+    now = datetime.now(UTC)
+    with app.app_context(), ports(app).uow() as uow:
+        batch = uow.outbox.claim_due(now, now + timedelta(minutes=1), "w1", 20)
+        uow.commit()
+    return batch
 
 
 def _delete_by_staff(app: Flask) -> datetime | None:
@@ -118,10 +127,7 @@ def test_a_customer_made_for_an_account_erased_meanwhile_is_deleted(app, fake_bi
 @pytest.mark.postgres
 def test_the_jobs_read_waits_for_an_erasure_in_flight(app, fake_billing):
     user_id = _queued_customer(app)
-    now = datetime.now(UTC)
-    with app.app_context(), ports(app).uow() as uow:  # a worker has taken the job
-        batch = uow.outbox.claim_due(now, now + timedelta(minutes=1), "w1", 20)
-        uow.commit()
+    batch = _taken(app)
 
     def job() -> None:
         with app.app_context():
@@ -141,10 +147,7 @@ def test_the_jobs_read_waits_for_an_erasure_in_flight(app, fake_billing):
 @pytest.mark.postgres
 def test_an_erasure_that_meets_the_jobs_read_waits_for_its_lease(app, fake_billing):
     user_id = _queued_customer(app)
-    now = datetime.now(UTC)
-    with app.app_context(), ports(app).uow() as uow:
-        uow.outbox.claim_due(now, now + timedelta(minutes=1), "w1", 20)
-        uow.commit()
+    _taken(app)
     dues: list[datetime | None] = []
     waited = waits_while_held(app, [  # the job's read of the account, under its row lock
         ("SELECT id FROM users WHERE id = :id FOR UPDATE", {"id": user_id}),
@@ -154,10 +157,7 @@ def test_an_erasure_that_meets_the_jobs_read_waits_for_its_lease(app, fake_billi
 
 
 def test_the_api_says_when_a_deletion_waits_for_a_stripe_job(app, client, tokens, fake_billing):
-    now = datetime.now(UTC)
-    with app.app_context(), ports(app).uow() as uow:  # the verification's job, taken
-        taken = uow.outbox.claim_due(now, now + timedelta(minutes=1), "w1", 20)
-        uow.commit()
+    taken = _taken(app)  # the verification's job among them
     assert MessageKind.STRIPE_CUSTOMER in [job.kind for job in taken]
     response = client.delete("/api/auth/me/",
                              headers={"Authorization": f"Bearer {tokens['access']}"})
@@ -166,3 +166,14 @@ def test_the_api_says_when_a_deletion_waits_for_a_stripe_job(app, client, tokens
     assert response.json["erase_at"] is not None
     assert client.get("/api/auth/me/", headers={
         "Authorization": f"Bearer {tokens['access']}"}).status_code == 401
+
+
+def test_the_page_says_when_a_deletion_waits_for_a_stripe_job(app, client):
+    user_id = _queued_customer(app)
+    _taken(app)
+    log_in_browser(client, reload(app, user_id))
+    app.config["WTF_CSRF_ENABLED"] = False
+    gone = client.post("/account/delete", follow_redirects=True)
+    assert "Your account is closed and will be erased within a minute." in gone.text
+    assert "link to" not in gone.text  # no cancel link: there is no grace
+    assert not _gone(app, user_id) and not reload(app, user_id).is_active
