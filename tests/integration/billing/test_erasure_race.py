@@ -177,3 +177,12 @@ def test_the_page_says_when_a_deletion_waits_for_a_stripe_job(app, client):
     assert "Your account is closed and will be erased within a minute." in gone.text
     assert "link to" not in gone.text  # no cancel link: there is no grace
     assert not _gone(app, user_id) and not reload(app, user_id).is_active
+
+
+def test_the_command_says_when_a_deletion_waits_for_a_stripe_job(app):
+    _queued_customer(app)
+    _taken(app)
+    said = app.test_cli_runner().invoke(args=["users", "delete", EMAIL, "--yes"])
+    assert said.exit_code == 0, said.output
+    assert said.output.startswith(f"{EMAIL}: closed; erased at ")
+    assert "unless cancelled" not in said.output  # no grace: nothing to cancel
