@@ -190,3 +190,18 @@ def test_a_twin_made_while_another_job_linked_a_customer_is_deleted(world):
     _deliver_until_quiet(world)
     assert world.store.users[user_id].stripe_customer_id == "cus_other"
     assert world.billing.deleted == ["cus_1"]  # the twin, with the person's data
+
+
+def test_the_search_by_account_waits_for_stripes_search_index(world):
+    """Stripe's search shows a customer made a moment ago only within a minute."""
+    _grace_zero(world)
+    world.billing.die_after_create = 1
+    user_id = verified_id(world)
+    deliver(world)
+    erased_at = world.clock.now()
+    assert _delete(world, user_id) is None
+    deletion = next(m for m in world.store.outbox.values()
+                    if m.kind == MessageKind.CUSTOMER_DELETE)
+    assert deletion.next_attempt_at >= erased_at + timedelta(minutes=1)
+    deliver(world)
+    assert world.billing.deleted == []  # not yet

@@ -14,12 +14,15 @@ loses nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from webapp.application.common import Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage, User
 
+# Stripe's customer search shows a new customer within a minute; the search for an erased
+# account's customer waits twice that.
+SEARCH_LAG = timedelta(minutes=2)
 # The jobs that send the account's email, phone or name to Stripe.
 PERSONAL_DATA_JOBS = (MessageKind.STRIPE_CUSTOMER, MessageKind.CUSTOMER_UPDATE)
 
@@ -50,9 +53,11 @@ def queue_customer_deletion(service: Service, uow: UnitOfWork, customer_id: str 
                         idempotency_key=f"customer-delete-{customer_id}")
         return True
     if any(_outcome_unknown(m) for m in uow.outbox.of_kinds(user_id, PERSONAL_DATA_JOBS)):
-        at = int(service.now().timestamp())
-        service.enqueue(uow, MessageKind.CUSTOMER_DELETE, None, {"user_id": user_id},
-                        idempotency_key=f"customer-delete-user-{user_id}-{at}")
+        now = service.now()
+        uow.outbox.add(OutboxMessage(  # found by Stripe's search, whose index lags a minute
+            kind=MessageKind.CUSTOMER_DELETE, payload={"user_id": user_id}, created_at=now,
+            next_attempt_at=now + SEARCH_LAG,
+            idempotency_key=f"customer-delete-user-{user_id}-{int(now.timestamp())}"))
         return True
     return False
 
