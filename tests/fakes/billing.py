@@ -28,6 +28,7 @@ class FakeBilling:
         self.portals: list[dict[str, Any]] = []
         self.updates: list[str] = []  # idempotency keys of customer updates
         self.deleted: list[str] = []  # customers deleted (with their subscriptions)
+        self.subscribed: set[str] = set()  # customers with a live subscription at Stripe
         # Runs while a create or update "is at Stripe", with the call's name: what another
         # request does meanwhile.
         self.meanwhile: Callable[[str], None] | None = None
@@ -89,6 +90,12 @@ class FakeBilling:
     def checkout_url(self, **params: Any) -> str:
         self.sessions.append(params)
         return f"https://checkout.stripe.test/c/cs_{len(self.sessions)}"
+
+    def has_live_subscription(self, customer_id: str) -> bool:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TimeoutError("stripe timed out")
+        return customer_id in self.subscribed
 
     def portal_url(self, **params: Any) -> str:
         self.portals.append(params)

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from webapp.application.billing_events import WebhookHandlers
 from webapp.application.common import Ports, Service
@@ -33,10 +33,12 @@ from webapp.domain.errors import Unverified, ValidationFailed
 from webapp.domain.model import User
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BILLING_OFF = "Billing is not set up on this site."
 CUSTOMER_PENDING = "Your billing account is still being set up. Try again in a minute."
 STRIPE_DOWN = "Billing cannot be reached right now. Try again in a minute."
+SUBSCRIBED = "You already have a subscription; change it with Manage billing."
 PLAN_FLAGS = {"true", "1", "yes"}
 
 
@@ -139,11 +141,13 @@ class BillingService(Service):
         self._require_enabled()
         plan = self._plan(price_id)
         if self.subscription(user_id).subscribed:
-            raise ValidationFailed.single(
-                "plan", "You already have a subscription; change it with Manage billing.")
+            raise ValidationFailed.single("plan", SUBSCRIBED)
         customer = self._customer_of(user_id)
+        # Stripe's word too: back from a paid Checkout, its webhook may not be here yet.
+        if self._at_stripe(lambda: self.gateway.has_live_subscription(customer)):
+            raise ValidationFailed.single("plan", SUBSCRIBED)
         minute = int(self.now().timestamp() // 60)  # a double click within a minute: one session
-        return self._session_url(lambda: self.gateway.checkout_url(
+        return self._at_stripe(lambda: self.gateway.checkout_url(
             customer_id=customer, price_id=plan.price_id, user_id=user_id,
             success_url=self.policy.link("/account?checkout=success"),
             cancel_url=self.policy.link("/account?checkout=cancelled"),
@@ -154,16 +158,16 @@ class BillingService(Service):
         """The URL of the Stripe billing portal, where the user changes or cancels."""
         self._require_enabled()
         customer = self._customer_of(user_id)
-        return self._session_url(lambda: self.gateway.portal_url(
+        return self._at_stripe(lambda: self.gateway.portal_url(
             customer_id=customer, return_url=self.policy.link("/account")))
 
     @staticmethod
-    def _session_url(open_session: Callable[[], str]) -> str:
-        """Stripe failing to open a session is "try again later" (503), not a crash."""
+    def _at_stripe(call: Callable[[], T]) -> T:
+        """Stripe failing to answer is "try again later" (503), not a crash."""
         try:
-            return open_session()
+            return call()
         except Exception as exc:  # noqa: BLE001 - any failure of the gateway
-            log.warning("opening a Stripe session failed: %s", type(exc).__name__)
+            log.warning("a Stripe call failed: %s", type(exc).__name__)
             raise BillingUnavailable(STRIPE_DOWN, code="stripe_unavailable") from exc
 
     def _require_enabled(self) -> None:

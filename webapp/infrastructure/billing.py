@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import stripe
 
-from webapp.domain.billing import InvalidSignature, Plan
+from webapp.domain.billing import ENDED, InvalidSignature, Plan
 
 WEBHOOK_TOLERANCE = 300  # seconds; Stripe's own default
 # Seconds per call, like every other gateway's: finding then creating a customer (two calls)
@@ -43,6 +43,9 @@ class DisabledBilling:
         return []
 
     def checkout_url(self, **_: object) -> str:
+        raise RuntimeError("billing is off")
+
+    def has_live_subscription(self, customer_id: str) -> bool:
         raise RuntimeError("billing is off")
 
     def portal_url(self, **_: object) -> str:
@@ -121,7 +124,7 @@ class StripeGateway:
             listed = self.client.v1.subscriptions.list(
                 params={"customer": customer_id, "status": "all", "limit": 100})
             for subscription in listed.auto_paging_iter():
-                if subscription.status not in ("canceled", "incomplete_expired"):
+                if subscription.status not in ENDED:
                     self.client.v1.subscriptions.cancel(subscription.id)
             self.client.v1.customers.delete(customer_id)
         except stripe.InvalidRequestError as exc:
@@ -161,6 +164,11 @@ class StripeGateway:
         for session in listed.auto_paging_iter():
             if (session.to_dict().get("metadata") or {}).get("checkout_key") != keep_key:
                 self.client.v1.checkout.sessions.expire(session.id)
+
+    def has_live_subscription(self, customer_id: str) -> bool:
+        listed = self.client.v1.subscriptions.list(
+            params={"customer": customer_id, "status": "all", "limit": 100})
+        return any(subscription.status not in ENDED for subscription in listed.auto_paging_iter())
 
     def portal_url(self, *, customer_id: str, return_url: str) -> str:
         session = self.client.v1.billing_portal.sessions.create(

@@ -112,6 +112,22 @@ def test_checkout_expires_the_customers_other_open_sessions_first():
     assert "subscription_data[metadata][checkout_key]" not in created
 
 
+def test_live_subscriptions_are_any_of_the_customers_that_has_not_ended():
+    def listed(*statuses: str) -> dict[str, Any]:
+        return {"GET /v1/subscriptions": ({
+            "object": "list", "url": "/v1/subscriptions", "has_more": False,
+            "data": [{"id": f"sub_{n}", "object": "subscription", "status": status}
+                     for n, status in enumerate(statuses)]}, 200)}
+
+    stripe_gw, client = gateway(listed("canceled", "incomplete_expired"))
+    assert stripe_gw.has_live_subscription("cus_9") is False
+    assert client.requests[0]["params"] == {"customer": "cus_9", "status": "all",
+                                            "limit": "100"}
+    for live in ("active", "trialing", "past_due", "incomplete"):
+        stripe_gw, _ = gateway(listed("canceled", live))
+        assert stripe_gw.has_live_subscription("cus_9") is True, live
+
+
 def test_portal_session_for_the_customer_returns_to_the_account():
     stripe_gw, client = gateway({"POST /v1/billing_portal/sessions": (
         {"id": "bps_1", "object": "billing_portal.session",

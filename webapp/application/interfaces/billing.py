@@ -57,6 +57,10 @@ class BillingGateway(Protocol):
         """A Checkout Session in subscription mode for this customer; its URL."""
         ...
 
+    def has_live_subscription(self, customer_id: str) -> bool:
+        """Whether Stripe holds a subscription of this customer that has not ended."""
+        ...
+
     def portal_url(self, *, customer_id: str, return_url: str) -> str:
         """A billing portal session for this customer; its URL."""
         ...
