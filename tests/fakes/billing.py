@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from webapp.domain.billing import InvalidSignature, Plan
@@ -27,12 +28,17 @@ class FakeBilling:
         self.portals: list[dict[str, Any]] = []
         self.updates: list[str] = []  # idempotency keys of customer updates
         self.deleted: list[str] = []  # customers deleted (with their subscriptions)
+        self.subscribed: set[str] = set()  # customers with a live subscription at Stripe
+        # Runs while a create or update "is at Stripe", with the call's name: what another
+        # request does meanwhile.
+        self.meanwhile: Callable[[str], None] | None = None
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
-        return next(
-            (cid for cid, c in self.customers.items() if c["metadata"]["user_id"] == str(user_id)),
-            None,
-        )
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
+        return next((cid for cid, c in self.customers.items()
+                     if c["metadata"]["user_id"] == str(user_id)
+                     and (email is None or c.get("email") == email)
+                     and (email or phone is None or c.get("phone") == phone)), None)
 
     def create_customer(
         self, *, user_id: int, email: str | None, phone: str | None, name: str, idempotency_key: str
@@ -40,7 +46,8 @@ class FakeBilling:
         if self.fail_times:
             self.fail_times -= 1
             raise TimeoutError("stripe timed out")
-        cid = f"cus_{len(self.customers) + 1}"
+        self._meanwhile("create_customer")
+        cid = f"cus_{len(self.customers) + len(self.deleted) + 1}"
         self.customers[cid] = {
             "email": email,
             "phone": phone,
@@ -58,8 +65,13 @@ class FakeBilling:
         if self.fail_times:
             self.fail_times -= 1
             raise TimeoutError("stripe timed out")
+        self._meanwhile("update_customer")
         self.customers[customer_id].update(email=email, phone=phone)
         self.updates.append(idempotency_key)
+
+    def _meanwhile(self, call: str) -> None:
+        if self.meanwhile is not None:
+            self.meanwhile(call)
 
     def delete_customer(self, customer_id: str) -> None:
         if self.fail_times:
@@ -78,6 +90,12 @@ class FakeBilling:
     def checkout_url(self, **params: Any) -> str:
         self.sessions.append(params)
         return f"https://checkout.stripe.test/c/cs_{len(self.sessions)}"
+
+    def has_live_subscription(self, customer_id: str) -> bool:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TimeoutError("stripe timed out")
+        return customer_id in self.subscribed
 
     def portal_url(self, **params: Any) -> str:
         self.portals.append(params)

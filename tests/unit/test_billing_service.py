@@ -165,3 +165,25 @@ def test_stripe_down_at_checkout_or_portal_is_billing_unavailable_not_a_crash(ca
             call()
         assert caught.value.code == "stripe_unavailable"
     assert "ConnectionError" in caplog.text and "sk_test_secret" not in caplog.text
+
+
+def test_back_from_a_paid_checkout_before_its_webhook_a_second_checkout_is_refused():
+    """The account page still offers the plans until Stripe's webhook arrives; Stripe
+    itself already holds the subscription, and a second Checkout would charge twice."""
+    world = make_world()
+    user_id = customer_ready(world)
+    world.billing.subscribed.add(world.store.users[user_id].stripe_customer_id)
+    with pytest.raises(ValidationFailed) as refused:
+        world.services.billing.checkout(user_id, "price_basic")
+    assert "already have a subscription" in refused.value.errors["plan"][0]
+    assert world.billing.sessions == []
+
+
+def test_stripe_down_when_asked_for_live_subscriptions_is_try_again_later():
+    world = make_world()
+    user_id = customer_ready(world)
+    world.services.billing.plans()  # cached
+    world.billing.fail_times = 1
+    with pytest.raises(BillingUnavailable) as caught:
+        world.services.billing.checkout(user_id, "price_pro")
+    assert caught.value.code == "stripe_unavailable" and world.billing.sessions == []

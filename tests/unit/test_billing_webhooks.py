@@ -161,3 +161,49 @@ def test_checkout_refuses_while_a_paused_or_incomplete_subscription_holds(status
     assert world.billing.sessions == []
     send(world, se.subscription("deleted", "canceled", se.T0 + 1, customer=customer))
     assert world.services.billing.checkout(user_id, "price_basic")
+
+
+def test_events_about_an_erased_customer_keep_nothing_of_the_person():
+    world, user_id, customer = ready()
+    world.services.account_data.request_deletion(user_id, world.clock.now())
+    world.clock.advance(days=7, seconds=1)
+    for _ in range(2):  # the erasure, then the customer's deletion at Stripe
+        world.services.delivery.deliver_due("w")
+    assert world.billing.deleted == [customer]
+    # What Stripe sends after our deletion: the customer, with its addresses, and the
+    # subscription it cancelled.
+    gone = se.customer_deleted(se.T0 + 60, customer=customer)
+    gone["data"]["object"].update(email="jane@example.com", name="Jane Doe",
+                                  phone="+14155550123")
+    ended = se.subscription("deleted", "canceled", se.T0 + 60, customer=customer)
+    assert send(world, gone) and send(world, ended)
+    for event in (gone, ended):
+        assert world.store.billing_events[event["id"]].payload == {"redacted": True}
+    assert world.store.subscriptions  # what happened stays, with no one's data
+
+
+def test_events_about_a_users_customer_are_kept_whole():
+    world, _, customer = ready()
+    event = se.subscription("created", "active", se.T0, customer=customer)
+    send(world, event)
+    assert world.store.billing_events[event["id"]].payload == event
+
+
+def test_a_users_customer_deleted_at_stripe_keeps_its_event():
+    world, _, customer = ready()
+    event = se.customer_deleted(se.T0, customer=customer)
+    send(world, event)
+    assert world.store.billing_events[event["id"]].payload == event
+
+
+@pytest.mark.parametrize("make", [
+    lambda uid: se.subscription("created", "active", se.T0, customer="cus_gone", user_id=uid),
+    lambda uid: se.checkout_completed(se.T0, user_id=uid, customer="cus_gone"),
+])
+def test_our_user_id_in_an_events_metadata_does_not_give_someone_the_subscription(make):
+    """The metadata names the account that subscribed; once it is erased, SQLite gives its
+    id to the next account. Only the customer proves whose subscription it is."""
+    world, user_id, _ = ready()
+    send(world, make(user_id))  # a subscription of a customer that is not this account's
+    assert world.services.billing.subscription(user_id).status is None
+    assert all(s.user_id is None for s in world.store.subscriptions.values())

@@ -19,6 +19,7 @@ from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
+from webapp.application.stripe_customer import queue_customer_deletion, stripe_call_lease
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
 from webapp.domain.invitations import InvitationState
@@ -136,17 +137,19 @@ class AccountDataService(Service):
             actor = uow.users.get(actor_id) if actor_id is not None else None
             self.audit(uow, "account_delete_requested", user, actor=actor, by_staff=staff)
             grace = self.policy.account_deletion_grace
-            if not grace:
+            # Grace 0 while a job may be sending the account's data to Stripe: the account
+            # closes now and is erased once that job's lease is over (see stripe_customer).
+            due = self.now() + grace if grace else stripe_call_lease(uow, user_id, self.now())
+            if due is None:
                 self.erase(uow, user, keep_message=None)
                 uow.commit()
                 self.sessions.forget_browsers(user_id)
                 return None
-            due = self.now() + grace
-            self._schedule(uow, user, due)
+            self._schedule(uow, user, due, notify=bool(grace))
             uow.commit()
             return due
 
-    def _schedule(self, uow: UnitOfWork, user: User, due: datetime) -> None:
+    def _schedule(self, uow: UnitOfWork, user: User, due: datetime, notify: bool) -> None:
         was_active = user.is_active
         user.is_active, user.deletion_due_at = False, due
         user.uniquifier = new_uniquifier()
@@ -157,6 +160,8 @@ class AccountDataService(Service):
             kind=MessageKind.ACCOUNT_ERASE, payload={"user_id": user.id, "due": _at(due)},
             created_at=now, next_attempt_at=due, user_id=user.id,
             idempotency_key=f"erase-{user.id}-{int(due.timestamp())}"))
+        if not notify:
+            return  # no grace: nothing to cancel
         token = self.ports.signer.dumps(CANCEL_PURPOSE, {
             "uid": user.id, "due": _at(due), "active": was_active})
         context = {"cancel_link": self.policy.link(f"/account/delete/cancel/{token}"),
@@ -195,6 +200,8 @@ class AccountDataService(Service):
                 return
             if user.deletion_due_at is not None and self.now() < user.deletion_due_at:
                 raise RuntimeError("the grace is not over yet")  # retried later
+            if stripe_call_lease(uow, user.id or 0, self.now()) is not None:
+                raise RuntimeError("a Stripe call with the account's data is under way")
             self.erase(uow, user, keep_message=message.id)
             uow.commit()
         self.sessions.forget_browsers(user.id or 0)
@@ -215,10 +222,7 @@ class AccountDataService(Service):
         Once committed, the caller forgets the browser session records (outside any
         transaction: the session store commits each of its steps)."""
         pseudonym = f"erased-{secrets.token_hex(6)}"
-        if user.stripe_customer_id:
-            self.enqueue(uow, MessageKind.CUSTOMER_DELETE, None,
-                         {"customer_id": user.stripe_customer_id},
-                         idempotency_key=f"customer-delete-{user.stripe_customer_id}")
+        deleting = queue_customer_deletion(self, uow, user.stripe_customer_id, user.id or 0)
         addresses = [a for a in (user.email, user.phone) if a]
         addresses += [c.old_value for c in uow.address_changes.for_user(user.id or 0)
                       if c.old_value]
@@ -226,7 +230,7 @@ class AccountDataService(Service):
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
         event = self.audit_event("account_erased", None, subject=pseudonym,
-                                 customer_deleted=bool(user.stripe_customer_id))
+                                 customer_deleted=deleting)
         event.ip = event.user_agent = ""  # with grace 0, the request is the person's
         uow.audit.add(event)
         write_json_line(event)

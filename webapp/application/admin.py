@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp.application.addresses import claim_unproven_email
-from webapp.application.billing import queue_customer_now
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import StaffQueries, UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.staff import lacks_required_factor, require_staff
+from webapp.application.stripe_customer import queue_customer_now
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.billing import Subscription

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from webapp.application.billing_events import WebhookHandlers
 from webapp.application.common import Ports, Service
@@ -19,6 +19,7 @@ from webapp.application.interfaces import (
     UnitOfWork,
     WebhookVerifier,
 )
+from webapp.application.stripe_customer import queue_customer_now
 from webapp.domain.billing import (
     ENDED,
     BillingEvent,
@@ -29,13 +30,15 @@ from webapp.domain.billing import (
     from_timestamp,
 )
 from webapp.domain.errors import Unverified, ValidationFailed
-from webapp.domain.model import MessageKind, MessageStatus, User
+from webapp.domain.model import User
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BILLING_OFF = "Billing is not set up on this site."
 CUSTOMER_PENDING = "Your billing account is still being set up. Try again in a minute."
 STRIPE_DOWN = "Billing cannot be reached right now. Try again in a minute."
+SUBSCRIBED = "You already have a subscription; change it with Manage billing."
 PLAN_FLAGS = {"true", "1", "yes"}
 
 
@@ -77,26 +80,11 @@ class BillingSummary:
     subscription: SubscriptionView = field(default_factory=SubscriptionView)
     plans: list[Plan] = field(default_factory=list)
     has_customer: bool = False
+    plans_unavailable: str | None = None  # why no plans are shown: Stripe cannot be reached
 
     @property
     def subscribed(self) -> bool:
         return self.subscription.subscribed
-
-
-def queue_customer_now(service: Service, uow: UnitOfWork, user: User) -> None:
-    """The user's Stripe customer is wanted now (Checkout, or staff's retry): a waiting or
-    failed creation job is due at once; with none left (the customer was deleted in
-    Stripe after the job was delivered), a new job is queued under a new key."""
-    now = service.now()
-    jobs = [m for m in uow.outbox.for_user(user.id or 0) if m.kind == MessageKind.STRIPE_CUSTOMER]
-    waiting = [m for m in jobs if m.status != MessageStatus.SENT]
-    for job in waiting:
-        job.due_again(now, service.policy.delivery_max_attempts)
-        uow.outbox.save(job)
-    if not waiting:
-        key = f"customer-create-{user.id}" + (f"-{int(now.timestamp())}" if jobs else "")
-        service.enqueue(uow, MessageKind.STRIPE_CUSTOMER, user, {"user_id": user.id},
-                        idempotency_key=key)
 
 
 class BillingService(Service):
@@ -153,11 +141,13 @@ class BillingService(Service):
         self._require_enabled()
         plan = self._plan(price_id)
         if self.subscription(user_id).subscribed:
-            raise ValidationFailed.single(
-                "plan", "You already have a subscription; change it with Manage billing.")
+            raise ValidationFailed.single("plan", SUBSCRIBED)
         customer = self._customer_of(user_id)
+        # Stripe's word too: back from a paid Checkout, its webhook may not be here yet.
+        if self._at_stripe(lambda: self.gateway.has_live_subscription(customer)):
+            raise ValidationFailed.single("plan", SUBSCRIBED)
         minute = int(self.now().timestamp() // 60)  # a double click within a minute: one session
-        return self._session_url(lambda: self.gateway.checkout_url(
+        return self._at_stripe(lambda: self.gateway.checkout_url(
             customer_id=customer, price_id=plan.price_id, user_id=user_id,
             success_url=self.policy.link("/account?checkout=success"),
             cancel_url=self.policy.link("/account?checkout=cancelled"),
@@ -168,16 +158,16 @@ class BillingService(Service):
         """The URL of the Stripe billing portal, where the user changes or cancels."""
         self._require_enabled()
         customer = self._customer_of(user_id)
-        return self._session_url(lambda: self.gateway.portal_url(
+        return self._at_stripe(lambda: self.gateway.portal_url(
             customer_id=customer, return_url=self.policy.link("/account")))
 
     @staticmethod
-    def _session_url(open_session: Callable[[], str]) -> str:
-        """Stripe failing to open a session is "try again later" (503), not a crash."""
+    def _at_stripe(call: Callable[[], T]) -> T:
+        """Stripe failing to answer is "try again later" (503), not a crash."""
         try:
-            return open_session()
+            return call()
         except Exception as exc:  # noqa: BLE001 - any failure of the gateway
-            log.warning("opening a Stripe session failed: %s", type(exc).__name__)
+            log.warning("a Stripe call failed: %s", type(exc).__name__)
             raise BillingUnavailable(STRIPE_DOWN, code="stripe_unavailable") from exc
 
     def _require_enabled(self) -> None:
@@ -233,13 +223,14 @@ class BillingService(Service):
         if not self.enabled:
             return BillingSummary(enabled=False, subscription=self.subscription(user_id))
         try:
-            plans = self.plans()
-        except BillingUnavailable:
-            plans = []
+            plans, unavailable = self.plans(), None
+        except BillingUnavailable as exc:
+            plans, unavailable = [], exc.detail
         with self.ports.uow() as uow:
             user = uow.users.get(user_id)
         return BillingSummary(enabled=True, subscription=self.subscription(user_id),
-                              plans=plans, has_customer=bool(user and user.stripe_customer_id))
+                              plans=plans, has_customer=bool(user and user.stripe_customer_id),
+                              plans_unavailable=unavailable)
 
     # --- webhooks --------------------------------------------------------------------
 
@@ -282,6 +273,8 @@ class BillingService(Service):
             event = uow.billing_events.get(event_id, lock=True)
             if event is None or event.processed_at is not None:
                 return False
+            if self.handlers.nobodys(uow, data):  # an erased customer's: keep nothing of it
+                event.payload = {"redacted": True}
             self.handlers.handle(uow, event.type, data, event.created)
             event.processed_at = self.now()
             event.attempts += 1

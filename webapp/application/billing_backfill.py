@@ -8,8 +8,9 @@ without a customer gets its creation job, under the same exactly-once guard as a
 from __future__ import annotations
 
 from webapp.application.admin import AdminService
-from webapp.application.billing import BILLING_OFF, queue_customer_now
+from webapp.application.billing import BILLING_OFF
 from webapp.application.interfaces import UserFilter
+from webapp.application.stripe_customer import queue_customer_now
 from webapp.domain.billing import BillingUnavailable
 
 BATCH = 200

@@ -60,11 +60,17 @@ class WebhookHandlers(Service):
             self.customer_deleted(uow, obj, at)
         # Any other event is stored and acknowledged: nothing of ours depends on it.
 
+    def nobodys(self, uow: UnitOfWork, event: dict[str, Any]) -> bool:
+        """Whether the event is about a customer no account of ours has (an erased one's:
+        Stripe's ``customer.deleted`` after our deletion carries its email, name and phone)."""
+        obj = (event.get("data") or {}).get("object") or {}
+        customer = obj.get("id") if obj.get("object") == "customer" else obj.get("customer")
+        customer = customer.get("id") if isinstance(customer, dict) else customer
+        return bool(customer) and uow.users.get_by_customer(str(customer)) is None
+
     def _user_id(self, uow: UnitOfWork, obj: dict[str, Any]) -> int | None:
-        """Ours from the metadata we set at Checkout, else by the customer's id."""
-        raw = (obj.get("metadata") or {}).get("user_id") or obj.get("client_reference_id")
-        if raw and str(raw).isdigit() and uow.users.get(int(raw)) is not None:
-            return int(raw)
+        """The account whose customer it is. Not the user id in the metadata we set at
+        Checkout: once that account is erased, SQLite gives its id to the next one."""
         user = uow.users.get_by_customer(str(obj.get("customer") or ""))
         return user.id if user is not None else None
 

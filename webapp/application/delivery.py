@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import BillingGateway, Mailer, SmsSender, Undeliverable
+from webapp.application.stripe_customer import queue_customer_deletion
 from webapp.domain.errors import NotFound
 from webapp.domain.model import MessageKind, MessageStatus, OutboxMessage
 
@@ -164,19 +165,24 @@ class DeliveryService(Service):
         """Exactly one customer: our unique column first, then Stripe's metadata, then create."""
         if not self.billing.enabled:
             raise BillingOff()
-        with self.ports.uow() as uow:
-            user = uow.users.get(user_id)
-        if user is None or user.stripe_customer_id:
-            return
+        with self.ports.uow() as uow:  # the row lock: after an erasure, or seen by it
+            user = uow.users.get(user_id, lock=True)
+        if user is None or user.stripe_customer_id or user.deletion_due_at is not None:
+            return  # gone, done, or going: nothing of theirs goes to Stripe any more
         # find_customer: a worker killed after Stripe answered left one behind.
-        customer_id = self.billing.find_customer(user_id, user.email) or (
+        customer_id = self.billing.find_customer(user_id, user.email, user.phone) or (
             self.billing.create_customer(
                 user_id=user_id, email=user.email, phone=user.phone, name=user.full_name,
                 idempotency_key=key,
             ))
         with self.ports.uow() as uow:
             user = uow.users.get(user_id, lock=True)
-            if user is not None and not user.stripe_customer_id:
+            if user is None or user.stripe_customer_id not in (None, customer_id):
+                # Erased while we were at Stripe (our lease ran out first), or another job
+                # linked a twin meanwhile: ours goes, with what it holds of the person.
+                queue_customer_deletion(self, uow, customer_id, user_id)
+                uow.commit()
+            elif not user.stripe_customer_id:
                 user.stripe_customer_id = customer_id
                 uow.users.save(user)
                 self.audit(uow, "billing_customer_created", user, customer=customer_id)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import stripe
 
-from webapp.domain.billing import InvalidSignature, Plan
+from webapp.domain.billing import ENDED, InvalidSignature, Plan
 
 WEBHOOK_TOLERANCE = 300  # seconds; Stripe's own default
 # Seconds per call, like every other gateway's: finding then creating a customer (two calls)
@@ -26,7 +26,8 @@ class DisabledBilling:
 
     enabled = False
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
         return None
 
     def create_customer(self, **_: object) -> str:
@@ -42,6 +43,9 @@ class DisabledBilling:
         return []
 
     def checkout_url(self, **_: object) -> str:
+        raise RuntimeError("billing is off")
+
+    def has_live_subscription(self, customer_id: str) -> bool:
         raise RuntimeError("billing is off")
 
     def portal_url(self, **_: object) -> str:
@@ -70,13 +74,16 @@ class StripeGateway:
 
     # --- customers -------------------------------------------------------------------
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
         """A customer already made for this user, e.g. by a worker killed after Stripe answered.
 
         By email when there is one: a list is immediately consistent (search lags by up
         to a minute) and works on localstripe. Phone-only users: search by our metadata
         (a scan where search is not offered, as on localstripe). Within 24 h the
-        idempotency key covers what search has not indexed yet.
+        idempotency key covers what search has not indexed yet. A phone, when given, must
+        match too: SQLite gives an erased account's id to the next account, and the erased
+        one's customer may not be deleted yet.
         """
         wanted = str(int(user_id))
         if email:
@@ -84,11 +91,11 @@ class StripeGateway:
             return _with_user(listed.auto_paging_iter(), wanted)
         try:
             result = self.client.v1.customers.search(
-                params={"query": f"metadata['user_id']:'{wanted}'", "limit": 1})
+                params={"query": f"metadata['user_id']:'{wanted}'", "limit": 10})
         except _stripe().InvalidRequestError:  # search is not offered
             listed = self.client.v1.customers.list(params={"limit": 100})
-            return _with_user(listed.auto_paging_iter(), wanted)
-        return result.data[0].id if result.data else None
+            return _with_user(listed.auto_paging_iter(), wanted, phone)
+        return _with_user(result.data, wanted, phone)
 
     def create_customer(self, *, user_id: int, email: str | None, phone: str | None,
                         name: str, idempotency_key: str) -> str:
@@ -117,7 +124,7 @@ class StripeGateway:
             listed = self.client.v1.subscriptions.list(
                 params={"customer": customer_id, "status": "all", "limit": 100})
             for subscription in listed.auto_paging_iter():
-                if subscription.status not in ("canceled", "incomplete_expired"):
+                if subscription.status not in ENDED:
                     self.client.v1.subscriptions.cancel(subscription.id)
             self.client.v1.customers.delete(customer_id)
         except stripe.InvalidRequestError as exc:
@@ -135,6 +142,7 @@ class StripeGateway:
     def checkout_url(self, *, customer_id: str, price_id: str, user_id: int, success_url: str,
                      cancel_url: str, idempotency_key: str) -> str:
         metadata = {"user_id": str(user_id), "price_id": price_id}
+        self._expire_open_sessions(customer_id, idempotency_key)
         session = self.client.v1.checkout.sessions.create(params={
             "mode": "subscription",
             "customer": customer_id,
@@ -142,10 +150,25 @@ class StripeGateway:
             "line_items": [{"price": price_id, "quantity": 1}],
             "success_url": success_url,
             "cancel_url": cancel_url,
-            "metadata": metadata,
+            "metadata": {**metadata, "checkout_key": idempotency_key},
             "subscription_data": {"metadata": metadata},
         }, options={"idempotency_key": idempotency_key})
         return str(session.url)
+
+    def _expire_open_sessions(self, customer_id: str, keep_key: str) -> None:
+        """One open Checkout per customer: two tabs, or two clicks a minute apart, cannot
+        both be paid into two subscriptions. The session of this very key stays open (a
+        repeated click gets it back: Stripe replays the create)."""
+        listed = self.client.v1.checkout.sessions.list(
+            params={"customer": customer_id, "status": "open", "limit": 100})
+        for session in listed.auto_paging_iter():
+            if (session.to_dict().get("metadata") or {}).get("checkout_key") != keep_key:
+                self.client.v1.checkout.sessions.expire(session.id)
+
+    def has_live_subscription(self, customer_id: str) -> bool:
+        listed = self.client.v1.subscriptions.list(
+            params={"customer": customer_id, "status": "all", "limit": 100})
+        return any(subscription.status not in ENDED for subscription in listed.auto_paging_iter())
 
     def portal_url(self, *, customer_id: str, return_url: str) -> str:
         session = self.client.v1.billing_portal.sessions.create(
@@ -159,9 +182,11 @@ def _stripe() -> Any:
     return stripe
 
 
-def _with_user(customers: Any, user_id: str) -> str | None:
+def _with_user(customers: Any, user_id: str, phone: str | None = None) -> str | None:
     for customer in customers:
-        if customer.to_dict().get("metadata", {}).get("user_id") == user_id:
+        data = customer.to_dict()
+        if (data.get("metadata") or {}).get("user_id") == user_id \
+                and (phone is None or data.get("phone") == phone):
             return customer.id
     return None
 

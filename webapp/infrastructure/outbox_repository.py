@@ -87,6 +87,10 @@ class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
         return self._all(select(OutboxRow).where(OutboxRow.user_id == user_id)
                          .order_by(OutboxRow.id.desc()).limit(limit))
 
+    def of_kinds(self, user_id: int, kinds: Sequence[MessageKind]) -> list[OutboxMessage]:
+        return self._all(select(OutboxRow).where(
+            OutboxRow.user_id == user_id, OutboxRow.kind.in_([kind.value for kind in kinds])))
+
     def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
         return self._all(select(OutboxRow)
                          .where(OutboxRow.kind.in_([kind.value for kind in kinds]))

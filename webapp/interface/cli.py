@@ -199,7 +199,8 @@ def delete_command(identifier: str, yes: bool) -> None:
     except DomainError as exc:
         raise _refused(exc) from exc
     click.echo(f"{identifier}: erased" if due is None else
-               f"{identifier}: closed; erased at {due.isoformat()} unless cancelled")
+               f"{identifier}: closed; erased at {due.isoformat()}"
+               + (" unless cancelled" if services().policy.account_deletion_grace else ""))
 
 
 @users_group.command("invite")

@@ -57,16 +57,30 @@ def test_create_customer_sends_the_idempotency_key_and_our_user_id():
                               "phone": "+14155550123", "name": "Jane Doe"}
 
 
+def _sessions(*open_sessions: tuple[str, str]) -> dict[str, Any]:
+    """Answers for Checkout: the customer's open sessions (id, our key), and a new one."""
+    listed = {"object": "list", "url": "/v1/checkout/sessions", "has_more": False,
+              "data": [{"id": sid, "object": "checkout.session", "status": "open",
+                        "metadata": {"checkout_key": key}} for sid, key in open_sessions]}
+    answers: dict[str, Any] = {
+        "GET /v1/checkout/sessions": (listed, 200),
+        "POST /v1/checkout/sessions": ({"id": "cs_1", "object": "checkout.session",
+                                         "url": "https://checkout.stripe.com/c/1"}, 200)}
+    for sid, _ in open_sessions:
+        answers[f"POST /v1/checkout/sessions/{sid}/expire"] = (
+            {"id": sid, "object": "checkout.session", "status": "expired"}, 200)
+    return answers
+
+
 def test_checkout_is_a_subscription_session_for_the_customer():
-    stripe_gw, client = gateway({"POST /v1/checkout/sessions": (
-        {"id": "cs_1", "object": "checkout.session", "url": "https://checkout.stripe.com/c/1"},
-        200)})
+    stripe_gw, client = gateway(_sessions())
     url = stripe_gw.checkout_url(customer_id="cus_9", price_id="price_pro", user_id=7,
                                  success_url="https://app.example.com/account?checkout=success",
                                  cancel_url="https://app.example.com/account?checkout=cancelled",
                                  idempotency_key="checkout-7-price_pro-1")
     assert url == "https://checkout.stripe.com/c/1"
-    (sent,) = client.requests
+    listed, sent = client.requests
+    assert listed["params"] == {"customer": "cus_9", "status": "open", "limit": "100"}
     params = sent["params"]
     assert params["mode"] == "subscription"
     assert params["customer"] == "cus_9"
@@ -78,6 +92,40 @@ def test_checkout_is_a_subscription_session_for_the_customer():
     assert params["metadata[user_id]"] == "7"
     assert params["subscription_data[metadata][user_id]"] == "7"
     assert sent["headers"]["Idempotency-Key"] == "checkout-7-price_pro-1"
+
+
+def test_checkout_expires_the_customers_other_open_sessions_first():
+    """Two tabs (or two clicks a minute apart) cannot both end in a subscription; the
+    session of the same key (a double click) stays open and comes back."""
+    stripe_gw, client = gateway(_sessions(("cs_tab1", "checkout-7-price_pro-1"),
+                                          ("cs_same", "checkout-7-price_basic-2")))
+    stripe_gw.checkout_url(customer_id="cus_9", price_id="price_basic", user_id=7,
+                           success_url="https://app.example.com/account",
+                           cancel_url="https://app.example.com/account",
+                           idempotency_key="checkout-7-price_basic-2")
+    assert [(r["method"], r["path"]) for r in client.requests] == [
+        ("get", "/v1/checkout/sessions"),
+        ("post", "/v1/checkout/sessions/cs_tab1/expire"),
+        ("post", "/v1/checkout/sessions")]
+    created = client.requests[-1]["params"]
+    assert created["metadata[checkout_key]"] == "checkout-7-price_basic-2"
+    assert "subscription_data[metadata][checkout_key]" not in created
+
+
+def test_live_subscriptions_are_any_of_the_customers_that_has_not_ended():
+    def listed(*statuses: str) -> dict[str, Any]:
+        return {"GET /v1/subscriptions": ({
+            "object": "list", "url": "/v1/subscriptions", "has_more": False,
+            "data": [{"id": f"sub_{n}", "object": "subscription", "status": status}
+                     for n, status in enumerate(statuses)]}, 200)}
+
+    stripe_gw, client = gateway(listed("canceled", "incomplete_expired"))
+    assert stripe_gw.has_live_subscription("cus_9") is False
+    assert client.requests[0]["params"] == {"customer": "cus_9", "status": "all",
+                                            "limit": "100"}
+    for live in ("active", "trialing", "past_due", "incomplete"):
+        stripe_gw, _ = gateway(listed("canceled", live))
+        assert stripe_gw.has_live_subscription("cus_9") is True, live
 
 
 def test_portal_session_for_the_customer_returns_to_the_account():
@@ -119,10 +167,24 @@ def test_find_customer_lists_by_email_and_matches_our_user_id():
 
 def test_find_customer_without_email_searches_by_metadata():
     stripe_gw, client = gateway({"GET /v1/customers/search": (
-        {"object": "search_result", "data": [{"id": "cus_7", "object": "customer"}],
+        {"object": "search_result", "data": [{"id": "cus_7", "object": "customer",
+                                              "metadata": {"user_id": "7"}}],
          "has_more": False, "url": "/v1/customers/search"}, 200)})
     assert stripe_gw.find_customer(7) == "cus_7"
     assert client.requests[0]["params"]["query"] == "metadata['user_id']:'7'"
+
+
+def test_find_customer_by_phone_skips_an_erased_accounts_customer_of_the_same_id():
+    """SQLite gives an erased account's id to the next one: a phone-only account must not
+    take over the erased person's customer (their name, phone and cards)."""
+    found = {"object": "search_result", "has_more": False, "url": "/v1/customers/search",
+             "data": [{"id": "cus_erased", "object": "customer", "phone": "+14155550000",
+                       "metadata": {"user_id": "7"}},
+                      {"id": "cus_mine", "object": "customer", "phone": "+14155550123",
+                       "metadata": {"user_id": "7"}}]}
+    stripe_gw, _ = gateway({"GET /v1/customers/search": (found, 200)})
+    assert stripe_gw.find_customer(7, None, "+14155550123") == "cus_mine"
+    assert stripe_gw.find_customer(7, None, "+14155559999") is None
 
 
 def signed(payload: str, timestamp: int | None = None, secret: str = SECRET) -> str:

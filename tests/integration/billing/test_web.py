@@ -58,3 +58,15 @@ def test_anonymous_subscribers_are_sent_to_log_in(app, client, fake_billing):
     response = client.post("/billing/checkout", data={"plan": "price_basic"})
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert fake_billing.sessions == []
+
+
+def test_stripe_down_the_panel_says_so_rather_than_that_there_are_no_plans(
+        app, verified_user, fake_billing):
+    deliver(app)
+    fake_billing.fail_times = 1  # the plans cannot be listed, and none are cached
+    html = panel(app)
+    assert "No plans are on offer" not in html
+    assert "Plans cannot be loaded right now. Try again later." in html
+    assert "Manage billing" in html
+    fake_billing.plans = []  # Stripe back, and really no plans
+    assert "No plans are on offer right now." in panel(app)

@@ -134,3 +134,14 @@ def test_customer_deleted_unlinks_the_user(app, client, verified_user):
     assert post_event(client, se.customer_deleted(se.T0, customer=customer)).status_code == 200
     with app.app_context(), app.extensions["ports"].uow() as uow:
         assert uow.users.get(user_id(app)).stripe_customer_id is None
+
+
+def test_an_event_about_a_customer_no_one_has_is_stored_without_its_body(app, client,
+                                                                        verified_user):
+    customer_of(app)
+    data = se.customer_deleted(se.T0, customer="cus_erased")  # an erased account's
+    data["data"]["object"]["email"] = "gone@example.com"
+    assert post_event(client, data).status_code == 200
+    row = stored(app, data["id"])
+    assert row is not None and row.processed_at is not None
+    assert row.payload == {"redacted": True}

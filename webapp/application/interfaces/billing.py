@@ -13,8 +13,11 @@ class BillingGateway(Protocol):
     @property
     def enabled(self) -> bool: ...
 
-    def find_customer(self, user_id: int, email: str | None = None) -> str | None:
-        """An existing customer made for this user (metadata ``user_id``), if any."""
+    def find_customer(self, user_id: int, email: str | None = None,
+                      phone: str | None = None) -> str | None:
+        """An existing customer made for this user (metadata ``user_id``), if any; with an
+        email, one of that email; else, with a phone, one of that phone (an erased
+        account's id may be another account's by now)."""
         ...
 
     def create_customer(
@@ -52,6 +55,10 @@ class BillingGateway(Protocol):
         idempotency_key: str,
     ) -> str:
         """A Checkout Session in subscription mode for this customer; its URL."""
+        ...
+
+    def has_live_subscription(self, customer_id: str) -> bool:
+        """Whether Stripe holds a subscription of this customer that has not ended."""
         ...
 
     def portal_url(self, *, customer_id: str, return_url: str) -> str:

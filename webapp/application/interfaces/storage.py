@@ -101,6 +101,10 @@ class OutboxRepository(Protocol):
 
     def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]: ...
 
+    def of_kinds(self, user_id: int, kinds: Sequence[MessageKind]) -> list[OutboxMessage]:
+        """All of the user's messages of these kinds, whatever their number or status."""
+        ...
+
     def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
         """The newest messages of these kinds, newest first."""
         ...

@@ -118,6 +118,8 @@ def account_delete() -> Response:
     access = bearer_access()
     due = services().account_data.request_deletion(access.user.id or 0, access.auth_time)
     detail = ("Your account is deleted." if due is None else
+              "Your account is closed and will be erased within a minute."
+              if not services().policy.account_deletion_grace else
               "Your account is closed and will be erased; the email has a link to cancel.")
     return reply(DeletionOut(detail=detail, erase_at=due), 202)
 

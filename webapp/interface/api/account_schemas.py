@@ -49,4 +49,6 @@ class CancelIn(In):
 class DeletionOut(Out):
     detail: str
     erase_at: datetime | None = Field(description="When the account is erased; null: it "
-                                      "already is (ACCOUNT_DELETION_GRACE=0).")
+                                      "already is (ACCOUNT_DELETION_GRACE=0, unless a job "
+                                      "was sending its data to Stripe: then within a "
+                                      "minute).")

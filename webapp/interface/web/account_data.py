@@ -188,7 +188,8 @@ def account_delete() -> Response:
         return show("web/account_delete.html", context, form=form, error=exc)
     end_session()
     flash("Your account is deleted." if due is None else
-          "Your account is closed and will be erased. The email we sent has a link to "
+          "Your account is closed and will be erased within a minute." if not context["grace"]
+          else "Your account is closed and will be erased. The email we sent has a link to "
           "keep it.", "success")
     return go(url_for("web.login"))
 
