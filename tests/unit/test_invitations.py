@@ -165,7 +165,7 @@ def test_a_user_gets_the_same_invitation_for_an_address_with_an_account():
     fresh = service.invite(pal.id, "fresh@example.com")
 
     def seen(invitation):  # what the API shows, but the address and the running id
-        return (invitation.as_staff, invitation.state(world.clock.now()),
+        return (invitation.as_staff, invitation.state(world.clock.now(), pal),
                 invitation.expires_at - invitation.created_at, invitation.inviter_id)
 
     assert seen(taken) == seen(fresh)

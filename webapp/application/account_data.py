@@ -19,6 +19,7 @@ from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
+from webapp.application.staff import invitation_state
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
 from webapp.domain.invitations import InvitationState
@@ -96,7 +97,8 @@ class AccountDataService(Service):
                          for e in uow.personal_data.activity(uid)],
             "invitations": [
                 {"direction": "sent" if i.inviter_id == uid else "received", "email": i.email,
-                 "created_at": _at(i.created_at), "state": i.state(self.now()).value}
+                 "created_at": _at(i.created_at),
+                 "state": invitation_state(self, uow, i).value}
                 for i in uow.personal_data.invitations(uid, user.email)],
             "billing": {"customer": user.stripe_customer_id, "subscriptions": [
                 {"id": s.stripe_id, "plan": s.price_id, "status": s.status,
@@ -201,12 +203,13 @@ class AccountDataService(Service):
 
     def _withdraw_staff_invitations(self, uow: UnitOfWork, user: User) -> None:
         """Erasure sets their invitations' inviter to NULL, which reads as the command
-        line's: the staff invitations they sent are withdrawn first, since a staff
-        invitation stands only while its inviter is active staff."""
+        line's: the staff invitations they sent and nobody accepted are withdrawn first
+        (expired ones too, which a resend would otherwise revive as the command line's),
+        since a staff invitation stands only while its inviter is active staff."""
         now = self.now()
         for invitation in uow.personal_data.invitations(user.id or 0, None):
-            if invitation.inviter_id == user.id and invitation.as_staff \
-                    and invitation.state(now) is InvitationState.PENDING:
+            if invitation.inviter_id == user.id and invitation.as_staff and invitation.state(
+                    now, user) not in (InvitationState.ACCEPTED, InvitationState.REVOKED):
                 invitation.revoked_at = now
                 uow.invitations.save(invitation)
 

@@ -1,5 +1,5 @@
-"""Who is staff, and what the staff search box means: rules that the staff actions,
-the invitations and the staff pages share."""
+"""Who is staff, where an invitation stands, and what the staff search box means: rules
+that the staff actions, the invitations and the staff pages share."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from webapp.application.common import Service
 from webapp.application.interfaces import SearchTerms, UnitOfWork
 from webapp.domain.errors import PermissionDenied, ValidationFailed
+from webapp.domain.invitations import Invitation, InvitationState
 from webapp.domain.model import User
 from webapp.domain.values import Phone
 
@@ -40,6 +41,14 @@ def require_staff(
         service.audit(uow, "authz_fail", actor, action=action, reason="no_second_factor")
         uow.commit_and_raise(PermissionDenied(FACTOR_FIRST))
     return actor
+
+
+def invitation_state(service: Service, uow: UnitOfWork, invitation: Invitation
+                     ) -> InvitationState:
+    """Where an invitation stands now, its inviter read in this transaction (the rule is
+    ``Invitation.state``): what accepting it, resending it and the staff pages go by."""
+    inviter = None if invitation.inviter_id is None else uow.users.get(invitation.inviter_id)
+    return invitation.state(service.now(), inviter)
 
 
 def search_terms(q: str, default_region: str | None) -> SearchTerms:

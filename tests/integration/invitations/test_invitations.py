@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from tests.helpers.app import (
     make_user,
     services,
 )
-from webapp.domain.errors import NotFound
+from webapp.domain.errors import InvalidToken, NotFound
 from webapp.extensions import db
 from webapp.infrastructure.orm import InvitationRow
 
@@ -151,6 +152,40 @@ def test_a_staff_invitation_dies_with_its_inviters_staff_access(app, client, out
     assert accepted.status_code == 200 and accepted.json["user"]["email"] == "alt@example.com"
 
 
+def listed_states(client):
+    """The state column of /admin/invitations, row by row."""
+    return re.findall(r'<td data-label="State"><span>([^<(]+)', client.get(
+        "/admin/invitations").text)
+
+
+@pytest.mark.parametrize("removal", ["demote", "deactivate", "delete"])
+def test_the_staff_page_lists_a_staff_invitation_of_removed_staff_as_void(app, client, outbox,
+                                                                          removal):
+    """The page says what the link does: a staff invitation whose inviter is no longer
+    staff is refused, so it is listed as void, not pending. Resending it is still offered
+    (the resender vouches for it now), and makes it pending again."""
+    inviter = make_user(app, "leaving@example.com", staff=True)
+    boss = make_user(app, "boss@example.com", staff=True)
+    invite(client, bearer(client, "leaving@example.com"), outbox, "alt@example.com",
+           staff=True)
+    with app.app_context():
+        if removal == "delete":  # waiting for its erasure (ACCOUNT_DELETION_GRACE)
+            assert services(app).account_data.delete_by_staff("leaving@example.com", boss.id)
+        else:
+            services(app).admin.act(boss.id, inviter.id, removal)
+        invitation_id = db.session.scalar(db.select(InvitationRow.id))
+    log_in(client, boss)
+    assert listed_states(client) == ["void: the inviter is no longer staff"]
+    listing = client.get("/admin/invitations").text
+    assert f"/admin/invitations/{invitation_id}/resend" in listing
+    token = csrf_token(client, "/admin/invitations")
+    client.post(f"/admin/invitations/{invitation_id}/resend", data={"csrf_token": token})
+    assert listed_states(client) == ["pending"]
+    accepted = client.post("/api/auth/invitations/accept/", json={
+        "token": outbox.link_token("alt@example.com", "/invite/"), "password": PASSWORD})
+    assert accepted.status_code == 200, accepted.json
+
+
 def test_a_staff_invitation_dies_with_its_erased_inviter(app_with, outbox):
     """Erasure takes the inviter's row away (the invitation's inviter becomes NULL, as the
     command line's are): their staff invitations are withdrawn first, not laundered."""
@@ -165,6 +200,26 @@ def test_a_staff_invitation_dies_with_its_erased_inviter(app_with, outbox):
     refused = client.post("/api/auth/invitations/accept/", json={"token": token,
                                                                  "password": PASSWORD})
     assert refused.status_code == 400 and refused.json["code"] == "invitation_revoked"
+
+
+def test_an_erased_inviters_expired_staff_invitation_is_withdrawn_too(app_with, outbox):
+    """An expired staff invitation of an erased inviter is withdrawn with the pending ones:
+    left alone, its inviter NULL would read as the command line's, and a resend would
+    revive it as the operator's."""
+    app = app_with(ACCOUNT_DELETION_GRACE=0)
+    client = app.test_client()
+    boss = make_user(app, "boss@example.com", staff=True)
+    make_user(app, "leaving@example.com", staff=True)
+    sent, _ = invite(client, bearer(client, "leaving@example.com"), Outbox(app),
+                     "alt@example.com", staff=True)
+    with app.app_context():
+        db.session.execute(db.update(InvitationRow).where(InvitationRow.id == sent["id"])
+                           .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        db.session.commit()
+        assert services(app).account_data.delete_by_staff("leaving@example.com") is None
+        with pytest.raises(InvalidToken) as refused:
+            services(app).invitations.resend(boss.id, sent["id"])
+    assert refused.value.code == "invitation_revoked"
 
 
 def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_auth, outbox):

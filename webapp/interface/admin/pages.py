@@ -99,7 +99,8 @@ def _back(path: str) -> str:
 
 @bp.route("/invitations", methods=["GET", "POST"])
 def invitations() -> Response | str:
-    """Invite someone by email (optionally as staff); list invitations still open."""
+    """Invite someone by email (optionally as staff); list invitations still open (a void
+    one, whose inviter is no longer staff, with them: resending revives it)."""
     form = InviteForm()
     if form.validate_on_submit():
         try:
@@ -116,7 +117,9 @@ def invitations() -> Response | str:
     rows = services().admin.queries.invitations(pending_at=None if everything else now,
                                                limit=PAGE)
     people = services().admin.queries.users_by_id({i.inviter_id for i in rows if i.inviter_id})
-    return render_template("admin/invitations.html", form=form, rows=rows, now=now,
+    # The rule acceptance goes by: a staff invitation dies with its inviter's staff access.
+    states = {i.id: i.state(now, people.get(i.inviter_id or 0)) for i in rows}
+    return render_template("admin/invitations.html", form=form, rows=rows, states=states,
                            people=people, confirm=ConfirmForm(), everything=everything)
 
 
