@@ -21,6 +21,7 @@ from webapp.extensions import csrf, db, login_manager
 from webapp.infrastructure.log_filter import install_dev_console, install_log_filter
 from webapp.interface.client_address import session_identifier
 from webapp.interface.cookie_session import LazySecureCookieSessionInterface
+from webapp.limit_stores import limit_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -91,7 +92,7 @@ def configure(app: Flask, settings: Settings) -> None:
         MAIL_USE_SSL=settings.MAIL_USE_SSL,
         MAIL_DEFAULT_SENDER=settings.MAIL_DEFAULT_SENDER,
         RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
-        **_limit_stores(app, settings),
+        **limit_stores(app, settings),
         RATELIMIT_KEY_PREFIX="webapp-ip",
         RATELIMIT_HEADERS_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -109,28 +110,6 @@ def configure(app: Flask, settings: Settings) -> None:
         n = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0,  # type: ignore[method-assign]
                                 x_port=0, x_prefix=0)
-
-
-def _limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
-    """Where each limit counts (webapp/infrastructure/shared_limits.py), logged at start.
-    Nothing when limits are off: the limits library is then never loaded (~2 MiB)."""
-    if not settings.RATELIMIT_ENABLED:
-        return {}
-    from webapp.application.throttling import DEFAULT_LIMITS
-    from webapp.infrastructure.shared_limits import counters_engine, limiter_config
-    from webapp.interface.limits import ENDPOINT_LIMITS
-
-    counters = counters_engine(settings.DATABASE_URL, lambda: db.engine,
-                               settings.DATABASE_LOCK_TIMEOUT_MS)
-    app.extensions["rate_counters"] = counters
-    config, where = limiter_config(settings.REDIS_URL, counters)
-    per_client = sorted(set(ENDPOINT_LIMITS.values()))
-    services = sorted(set(DEFAULT_LIMITS) - set(per_client))
-    logging.getLogger("webapp.limits").info(
-        "rate limits per client address (%s) count in %s; the lockout and the "
-        "per-account and per-destination limits (%s) in %s", ", ".join(per_client), where,
-        ", ".join(services), counters[1] if counters else "this process's memory")
-    return config
 
 
 def _audit_log_lines() -> None:

@@ -20,6 +20,7 @@ from webapp.application.billing_backfill import backfill_customers
 from webapp.application.interfaces.staff import UserFilter
 from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.interface import services
+from webapp.interface.limits import announce_limit_stores
 
 log = logging.getLogger(__name__)
 RETRY_CAP = 60.0  # seconds between tries while the database (or anything) is down
@@ -67,6 +68,7 @@ def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
     with --burst it ends the command with exit status 1.
     """
     name = f"worker:{socket.gethostname()}:{os.getpid()}"
+    announce_limit_stores(current_app)  # a long-running process: said once, as a server does
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:

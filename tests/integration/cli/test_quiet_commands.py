@@ -1,0 +1,79 @@
+"""One-off ``flask`` commands print their own sentence, not the start-up line saying where
+the rate limits count; what serves (gunicorn, ``flask run``, ``worker``) still says it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from tests.conftest import make_app
+from webapp.extensions import db
+
+ROOT = Path(__file__).resolve().parents[3]
+LIMITS_LINE = "rate limits per client address"
+
+
+def dispose(app) -> None:  # noqa: ANN001
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def flask_command(tmp_path):
+    """Run ``flask --app wsgi ARGS`` as an operator would, limits on, on a SQLite file
+    whose schema a test app made first."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    dispose(make_app(tmp_path, DATABASE_URL=url))
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        variables = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "k" * 40,
+                     "APP_ENV": "testing", "DELIVERY": "worker", "RATELIMIT_ENABLED": "true",
+                     "ARGON2_MEMORY_COST": "1024", **env}
+        variables.pop("TEST_DATABASE_URL", None)
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env=variables, check=False)
+
+    return run
+
+
+def test_one_off_commands_print_their_sentence_and_not_the_limits_line(flask_command):
+    done = flask_command("users", "invite", "new@example.com")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Invitation #1 queued for new@example.com.\n"
+    assert LIMITS_LINE not in done.stderr
+    refused = flask_command("users", "demote", "nobody@example.com")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == "Error: No account for nobody@example.com.\n"
+
+
+def test_warnings_still_reach_a_one_off_commands_terminal(flask_command):
+    done = flask_command("users", "demote", "nobody@example.com", APP_ENV="production",
+                         APP_BASE_URL="https://example.com")
+    assert "ARGON2_MEMORY_COST below OWASP's 19 MiB in production" in done.stderr
+    assert LIMITS_LINE not in done.stderr
+
+
+def test_a_worker_says_where_the_limits_count(flask_command):
+    done = flask_command("worker", "--burst")
+    assert done.returncode == 0, done.stderr
+    assert LIMITS_LINE in done.stderr
+
+
+@pytest.mark.parametrize(("command", "said"), [("run", True), ("flask", False)])
+def test_flask_run_says_it_when_it_builds_the_app(tmp_path, caplog, monkeypatch, command,
+                                                   said):
+    """``flask run`` builds the app inside its own command; the others while looking up
+    theirs (under the ``flask`` group)."""
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
+    with caplog.at_level(logging.INFO, logger="webapp.limits"), \
+            click.Context(click.Command(command), info_name=command):
+        dispose(make_app(tmp_path, RATELIMIT_ENABLED=True))
+    assert any(LIMITS_LINE in r.getMessage() for r in caplog.records) is said
