@@ -1,5 +1,6 @@
-"""One-off ``flask`` commands print their own sentence, not the start-up line saying where
-the rate limits count; what serves (gunicorn, ``flask run``, ``worker``) still says it."""
+"""What a one-off ``flask`` command prints: its own sentence, not the start-up line saying
+where the rate limits count (what serves, gunicorn, ``flask run`` and ``worker``, still
+says it), and a refused configuration as an error, not a traceback."""
 
 from __future__ import annotations
 
@@ -77,3 +78,12 @@ def test_flask_run_says_it_when_it_builds_the_app(tmp_path, caplog, monkeypatch,
             click.Context(click.Command(command), info_name=command):
         dispose(make_app(tmp_path, RATELIMIT_ENABLED=True))
     assert any(LIMITS_LINE in r.getMessage() for r in caplog.records) is said
+
+
+@pytest.mark.parametrize("args", [("users", "demote", "jane@example.com"), ("db", "upgrade")])
+def test_a_refused_configuration_is_said_without_a_traceback(flask_command, args):
+    done = flask_command(*args, APP_ENV="production", APP_BASE_URL="http://example.com")
+    assert done.returncode == 1 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.endswith("Error: Invalid configuration:\n"
+                                "  - APP_BASE_URL must use https in production.\n")
