@@ -96,6 +96,9 @@ def test_wrong_address_and_existing_account_are_refused(world, boss):
     with pytest.raises(ValidationFailed) as taken:
         world.services.invitations.accept(token, PASSWORD)
     assert "already exists" in taken.value.errors["email"][0]
+    with pytest.raises(InvalidToken) as told:  # the page says so before its form
+        world.services.invitations.lookup(token)
+    assert told.value.code == "account_exists" and "Log in instead" in told.value.detail
 
 
 def test_a_token_for_another_invitation_or_purpose_is_refused(world, boss):

@@ -27,6 +27,7 @@ from webapp.domain.values import Channel, Email, clean_name
 INVITE_PURPOSE = "invitation"
 INVALID_LINK = "This invitation link is invalid or has expired."
 ACCOUNT_EXISTS = "This address already has an account."
+LOG_IN_INSTEAD = "An account with this address already exists. Log in instead."
 REFUSALS = {
     InvitationState.ACCEPTED: ("This invitation has already been used. Log in instead.",
                                "invitation_used"),
@@ -183,9 +184,14 @@ class InvitationService(Service):
     # --- accepting -------------------------------------------------------------------
 
     def lookup(self, token: str) -> Invitation:
-        """The pending invitation this token stands for, or InvalidToken saying why not."""
+        """The pending invitation this token stands for, or InvalidToken saying why not:
+        also when its address has an account by now (one that proved it, see ``holds``),
+        since accepting would be refused whatever password the form is sent with."""
         with self.ports.uow() as uow:
-            return self._pending(uow, token)
+            invitation = self._pending(uow, token)
+            if holds(uow.users.get_by_email(invitation.email)):
+                raise InvalidToken(LOG_IN_INSTEAD, code="account_exists")
+            return invitation
 
     def _pending(self, uow: UnitOfWork, token: str) -> Invitation:
         # The invitation's own expiry decides; the signature's age limit is only a backstop
@@ -225,8 +231,7 @@ class InvitationService(Service):
             self._check_address(invitation, email)
             holder = uow.users.get_by_email(invitation.email, lock=True)
             if holds(holder):
-                raise ValidationFailed.single(
-                    "email", "An account with this address already exists. Log in instead.")
+                raise ValidationFailed.single("email", LOG_IN_INSTEAD)
             errors: dict[str, list[str]] = {}
             names = {"first_name": collect(errors, lambda: clean_name(first_name, "first_name")),
                      "last_name": collect(errors, lambda: clean_name(last_name, "last_name"))}

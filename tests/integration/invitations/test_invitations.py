@@ -247,6 +247,19 @@ def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_aut
     assert no_csrf.status_code == 400
 
 
+def test_the_invite_page_of_an_address_registered_meanwhile_says_log_in_not_the_form(
+        app, client, staff_auth, outbox):
+    """The address got an account of its own (and proved it) after the invitation went
+    out: accepting is refused whatever is typed, so the page says so at once instead of
+    asking for a password first."""
+    _, token = invite(client, staff_auth, outbox, "late@example.com")
+    make_user(app, "late@example.com")
+    page = client.get(f"/invite/{token}")
+    assert page.status_code == 400
+    assert "An account with this address already exists. Log in instead." in page.text
+    assert "Create my account" not in page.text
+
+
 def test_the_invite_page_refuses_bad_input_like_every_other_form(app, client, staff_auth,
                                                                   outbox):
     _, token = invite(client, staff_auth, outbox)
