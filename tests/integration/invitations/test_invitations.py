@@ -260,6 +260,25 @@ def test_the_invite_page_of_an_address_registered_meanwhile_says_log_in_not_the_
     assert "Create my account" not in page.text
 
 
+def test_the_invite_page_tells_a_signed_in_user_that_accepting_signs_them_out(
+        app, client, staff_auth, outbox):
+    """Someone signed in who opens an invitation for another address (a shared computer,
+    a forwarded link) is told before the account is made that it takes over the browser;
+    then it does: the old session ends, the new account is signed in."""
+    _, token = invite(client, staff_auth, outbox, "bob@example.com")
+    alice = make_user(app, "alice@example.com")
+    log_in(client, alice)
+    page = client.get(f"/invite/{token}")
+    assert "You are signed in as <strong>alice@example.com</strong>. Creating this " \
+           "account signs you out of that one." in page.text
+    sent = client.post(f"/invite/{token}", data={
+        "csrf_token": csrf_token(client, f"/invite/{token}"), "password": PASSWORD,
+        "confirm_password": PASSWORD})
+    assert sent.status_code == 302
+    account = client.get("/account").text
+    assert "bob@example.com" in account and "alice@example.com" not in account
+
+
 def test_the_invite_page_refuses_bad_input_like_every_other_form(app, client, staff_auth,
                                                                   outbox):
     _, token = invite(client, staff_auth, outbox)
