@@ -202,6 +202,21 @@ def test_a_staff_invitation_dies_with_its_erased_inviter(app_with, outbox):
     assert refused.status_code == 400 and refused.json["code"] == "invitation_revoked"
 
 
+def test_the_staff_page_says_when_an_invited_address_has_an_account_now(app, client, outbox):
+    """Accepting and resending are refused once the address proved an account of its own:
+    the page says so instead of a plain 'pending', and offers no Resend (Revoke stays)."""
+    boss = make_user(app, "boss@example.com", staff=True)
+    auth = bearer(client, "boss@example.com")
+    sent, _ = invite(client, auth, outbox, "late@example.com")
+    invite(client, auth, outbox, "open@example.com")
+    make_user(app, "late@example.com")
+    log_in(client, boss)
+    assert listed_states(client) == ["pending", "pending: the address has an account now"]
+    listing = client.get("/admin/invitations").text
+    assert f"/admin/invitations/{sent['id']}/resend" not in listing
+    assert f"/admin/invitations/{sent['id']}/revoke" in listing
+
+
 def test_an_erased_inviters_expired_staff_invitation_is_withdrawn_too(app_with, outbox):
     """An expired staff invitation of an erased inviter is withdrawn with the pending ones:
     left alone, its inviter NULL would read as the command line's, and a resend would
