@@ -214,6 +214,7 @@ def register_errorhandlers(app: Flask) -> None:
 
         errors = (*errors, psycopg.Error)
     register_unavailable(app, errors, classify)
+    app.extensions["database_fault"] = classify  # the command line's too (interface/cli.py)
 
 
 def register_request_hooks(app: Flask, settings: Settings) -> None:

@@ -87,3 +87,16 @@ def test_a_refused_configuration_is_said_without_a_traceback(flask_command, args
     assert "Traceback" not in done.stderr
     assert done.stderr.endswith("Error: Invalid configuration:\n"
                                 "  - APP_BASE_URL must use https in production.\n")
+
+
+@pytest.mark.parametrize("args", [("users", "promote", "jane@example.com"), ("mfa-reseal",),
+                                  ("billing", "backfill")])
+def test_a_database_without_the_schema_is_said_without_a_traceback(flask_command, tmp_path,
+                                                                   args):
+    """The operator forgot ``db upgrade`` (or points at the wrong database): told so, in
+    the health check's words, with exit status 1."""
+    done = flask_command(*args, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}",
+                         STRIPE_SECRET_KEY="sk_test_x")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.endswith("Error: The database lacks this release's tables: run "
+                                "`flask --app wsgi db upgrade`.\n")
