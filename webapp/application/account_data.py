@@ -19,7 +19,7 @@ from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
-from webapp.application.staff import invitation_state
+from webapp.application.staff import account_for, invitation_state
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
 from webapp.domain.invitations import InvitationState
@@ -119,10 +119,9 @@ class AccountDataService(Service):
     def delete_by_staff(self, identifier: str, actor_id: int | None = None) -> datetime | None:
         """``flask users delete``: the same path, audited as a staff action."""
         with self.ports.uow() as uow:
-            user = (uow.users.get_by_email(identifier.strip().lower())
-                    or uow.users.get_by_phone(identifier.strip()))
+            user = account_for(self, uow, identifier)
         if user is None:
-            raise NotFound("No account has that email address or phone number.")
+            raise NotFound(f"No account for {identifier}.")
         return self._delete(user.id or 0, actor_id, staff=True)
 
     def _delete(self, user_id: int, actor_id: int | None, staff: bool = False

@@ -200,3 +200,16 @@ def test_create_admin_refuses_an_account_waiting_for_deletion(app, runner):
                                  "--password", "a whole new passphrase"])
     assert result.exit_code == 1 and "waiting for deletion" in result.output
     assert not reload(app, user.id).is_active and not reload(app, user.id).is_staff
+
+
+def test_delete_finds_an_account_written_as_every_other_command_takes_it(app, runner):
+    """``users delete`` names the account as ``promote`` and the others do: a phone number
+    with spaces, or an address in capitals, is the same account."""
+    user = make_user(app, None, phone="+14155550123")
+    assert runner.invoke(args=["users", "logout-everywhere", "+1 415 555 0123"]).exit_code == 0
+    gone = runner.invoke(args=["users", "delete", "+1 415 555 0123", "--yes"])
+    assert gone.exit_code == 0 and "closed; erased at" in gone.output, gone.output
+    assert reload(app, user.id).deletion_due_at is not None
+    unknown = runner.invoke(args=["users", "delete", "nobody@example.com", "--yes"])
+    assert unknown.exit_code == 1
+    assert unknown.output == "Error: No account for nobody@example.com.\n"
