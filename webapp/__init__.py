@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ from webapp.limit_stores import limit_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CLI_DELIVERY_WAIT = 30.0  # seconds a `flask` command waits at exit for what it queued
 
 
 class WebApp(Flask):
@@ -64,7 +66,7 @@ def create_app(config: dict[str, Any] | None = None,
     register_errorhandlers(app)
     register_request_hooks(app, settings)
     register_form_guard(app)
-    register_commands(app)
+    register_commands(app, settings)
     return app
 
 
@@ -270,7 +272,20 @@ def register_form_guard(app: Flask) -> None:
     register(app)
 
 
-def register_commands(app: Flask) -> None:
+def register_commands(app: Flask, settings: Settings) -> None:
     from webapp.interface.cli import register
 
     register(app)
+    dispatcher = app.extensions.get("outbox_dispatcher")
+    if settings.DELIVERY == "inline" and dispatcher is not None \
+            and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+        # A `flask` command's messages (an invitation, a user's notice) are handed to this
+        # process's delivery thread, a daemon: the process lets it send them before it
+        # exits, as gunicorn's worker_exit does, rather than leave them claimed by a dead
+        # process until their lease runs out (and unsent if nothing else delivers).
+        atexit.register(_finish_delivery, dispatcher)
+
+
+def _finish_delivery(dispatcher: Any) -> None:
+    dispatcher.wait_idle(CLI_DELIVERY_WAIT)
+    dispatcher.stop(timeout=5)

@@ -5,44 +5,14 @@ says it), and a refused configuration as an error, not a traceback."""
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import click
 import pytest
 
 from tests.conftest import make_app
-from webapp.extensions import db
+from tests.integration.cli.conftest import dispose
 
-ROOT = Path(__file__).resolve().parents[3]
 LIMITS_LINE = "rate limits per client address"
-
-
-def dispose(app) -> None:  # noqa: ANN001
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def flask_command(tmp_path):
-    """Run ``flask --app wsgi ARGS`` as an operator would, limits on, on a SQLite file
-    whose schema a test app made first."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    dispose(make_app(tmp_path, DATABASE_URL=url))
-
-    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        variables = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "k" * 40,
-                     "APP_ENV": "testing", "DELIVERY": "worker", "RATELIMIT_ENABLED": "true",
-                     "ARGON2_MEMORY_COST": "1024", **env}
-        variables.pop("TEST_DATABASE_URL", None)
-        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120,
-                              env=variables, check=False)
-
-    return run
 
 
 def test_one_off_commands_print_their_sentence_and_not_the_limits_line(flask_command):
