@@ -196,6 +196,9 @@ class AdminService(Service):
 
     def _deactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
         self._not_self(actor, user, "deactivate")
+        if user.deletion_due_at is not None:  # its cancel link would make it active again
+            raise ActionRefused(WAITING_FOR_DELETION + " It cannot sign in meanwhile; if "
+                                "they cancel, deactivate it then.")
         user.is_active = False
         self._end_sessions(uow, user, "deactivated")
         return "Deactivated; every session and token is revoked."

@@ -213,3 +213,16 @@ def test_delete_finds_an_account_written_as_every_other_command_takes_it(app, ru
     unknown = runner.invoke(args=["users", "delete", "nobody@example.com", "--yes"])
     assert unknown.exit_code == 1
     assert unknown.output == "Error: No account for nobody@example.com.\n"
+
+
+def test_deactivating_an_account_waiting_for_deletion_is_refused_not_lost(app, runner):
+    """Its cancel link puts the account back as it was before the deletion was asked for:
+    a deactivation in between would be silently undone by it, so it is refused (as
+    reactivating and promoting are), saying what to do instead."""
+    user = make_user(app, "leaving@example.com")
+    assert runner.invoke(args=["users", "delete", "leaving@example.com", "--yes"]).exit_code == 0
+    refused = runner.invoke(args=["users", "deactivate", "leaving@example.com"])
+    assert refused.exit_code == 1, refused.output
+    assert "waiting for deletion" in refused.output and "deactivate it then" in refused.output
+    assert [e.data["action"] for e in audit_rows(app, "authz_admin")] == []
+    assert reload(app, user.id).deletion_due_at is not None
