@@ -217,6 +217,19 @@ def test_the_staff_page_says_when_an_invited_address_has_an_account_now(app, cli
     assert f"/admin/invitations/{sent['id']}/revoke" in listing
 
 
+def test_the_staff_page_gives_both_reasons_an_invitation_cannot_be_used(app, client, outbox):
+    inviter = make_user(app, "leaving@example.com", staff=True)
+    boss = make_user(app, "boss@example.com", staff=True)
+    invite(client, bearer(client, "leaving@example.com"), outbox, "alt@example.com",
+           staff=True)
+    make_user(app, "alt@example.com")
+    with app.app_context():
+        services(app).admin.act(boss.id, inviter.id, "demote")
+    log_in(client, boss)
+    assert listed_states(client) == [
+        "void: the inviter is no longer staff; the address has an account now"]
+
+
 def test_an_erased_inviters_expired_staff_invitation_is_withdrawn_too(app_with, outbox):
     """An expired staff invitation of an erased inviter is withdrawn with the pending ones:
     left alone, its inviter NULL would read as the command line's, and a resend would
