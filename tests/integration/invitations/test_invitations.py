@@ -230,6 +230,19 @@ def test_the_staff_page_gives_both_reasons_an_invitation_cannot_be_used(app, cli
         "void: the inviter is no longer staff; the address has an account now"]
 
 
+def test_the_data_export_says_a_staff_invitation_of_removed_staff_is_void(app, client,
+                                                                        outbox):
+    """The export goes by the rule the link and the staff page go by."""
+    inviter = make_user(app, "leaving@example.com", staff=True)
+    boss = make_user(app, "boss@example.com", staff=True)
+    invite(client, bearer(client, "leaving@example.com"), outbox, "alt@example.com",
+           staff=True)
+    with app.app_context():
+        services(app).admin.act(boss.id, inviter.id, "demote")
+        data = services(app).account_data.export(inviter.id, datetime.now(UTC))
+    assert [(i["direction"], i["state"]) for i in data["invitations"]] == [("sent", "void")]
+
+
 def test_an_erased_inviters_expired_staff_invitation_is_withdrawn_too(app_with, outbox):
     """An expired staff invitation of an erased inviter is withdrawn with the pending ones:
     left alone, its inviter NULL would read as the command line's, and a resend would
