@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -21,9 +22,11 @@ from webapp.extensions import csrf, db, login_manager
 from webapp.infrastructure.log_filter import install_dev_console, install_log_filter
 from webapp.interface.client_address import session_identifier
 from webapp.interface.cookie_session import LazySecureCookieSessionInterface
+from webapp.limit_stores import limit_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CLI_DELIVERY_WAIT = 30.0  # seconds a `flask` command waits at exit for what it queued
 
 
 class WebApp(Flask):
@@ -63,7 +66,7 @@ def create_app(config: dict[str, Any] | None = None,
     register_errorhandlers(app)
     register_request_hooks(app, settings)
     register_form_guard(app)
-    register_commands(app)
+    register_commands(app, settings)
     return app
 
 
@@ -91,7 +94,7 @@ def configure(app: Flask, settings: Settings) -> None:
         MAIL_USE_SSL=settings.MAIL_USE_SSL,
         MAIL_DEFAULT_SENDER=settings.MAIL_DEFAULT_SENDER,
         RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
-        **_limit_stores(app, settings),
+        **limit_stores(app, settings),
         RATELIMIT_KEY_PREFIX="webapp-ip",
         RATELIMIT_HEADERS_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -109,28 +112,6 @@ def configure(app: Flask, settings: Settings) -> None:
         n = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0,  # type: ignore[method-assign]
                                 x_port=0, x_prefix=0)
-
-
-def _limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
-    """Where each limit counts (webapp/infrastructure/shared_limits.py), logged at start.
-    Nothing when limits are off: the limits library is then never loaded (~2 MiB)."""
-    if not settings.RATELIMIT_ENABLED:
-        return {}
-    from webapp.application.throttling import DEFAULT_LIMITS
-    from webapp.infrastructure.shared_limits import counters_engine, limiter_config
-    from webapp.interface.limits import ENDPOINT_LIMITS
-
-    counters = counters_engine(settings.DATABASE_URL, lambda: db.engine,
-                               settings.DATABASE_LOCK_TIMEOUT_MS)
-    app.extensions["rate_counters"] = counters
-    config, where = limiter_config(settings.REDIS_URL, counters)
-    per_client = sorted(set(ENDPOINT_LIMITS.values()))
-    services = sorted(set(DEFAULT_LIMITS) - set(per_client))
-    logging.getLogger("webapp.limits").info(
-        "rate limits per client address (%s) count in %s; the lockout and the "
-        "per-account and per-destination limits (%s) in %s", ", ".join(per_client), where,
-        ", ".join(services), counters[1] if counters else "this process's memory")
-    return config
 
 
 def _audit_log_lines() -> None:
@@ -235,6 +216,7 @@ def register_errorhandlers(app: Flask) -> None:
 
         errors = (*errors, psycopg.Error)
     register_unavailable(app, errors, classify)
+    app.extensions["database_fault"] = classify  # the command line's too (interface/cli.py)
 
 
 def register_request_hooks(app: Flask, settings: Settings) -> None:
@@ -290,7 +272,20 @@ def register_form_guard(app: Flask) -> None:
     register(app)
 
 
-def register_commands(app: Flask) -> None:
+def register_commands(app: Flask, settings: Settings) -> None:
     from webapp.interface.cli import register
 
     register(app)
+    dispatcher = app.extensions.get("outbox_dispatcher")
+    if settings.DELIVERY == "inline" and dispatcher is not None \
+            and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+        # A `flask` command's messages (an invitation, a user's notice) are handed to this
+        # process's delivery thread, a daemon: the process lets it send them before it
+        # exits, as gunicorn's worker_exit does, rather than leave them claimed by a dead
+        # process until their lease runs out (and unsent if nothing else delivers).
+        atexit.register(_finish_delivery, dispatcher)
+
+
+def _finish_delivery(dispatcher: Any) -> None:
+    dispatcher.wait_idle(CLI_DELIVERY_WAIT)
+    dispatcher.stop(timeout=5)

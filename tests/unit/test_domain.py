@@ -81,12 +81,33 @@ def test_one_time_code_usability():
 def test_invitation_states():
     invitation = Invitation(email="a@example.com", inviter_id=1, created_at=NOW,
                             expires_at=NOW + timedelta(days=7))
-    assert invitation.state(NOW) is InvitationState.PENDING
-    assert invitation.state(NOW + timedelta(days=7)) is InvitationState.EXPIRED
+    assert invitation.state(NOW, None) is InvitationState.PENDING  # not a staff invitation
+    assert invitation.state(NOW + timedelta(days=7), None) is InvitationState.EXPIRED
     invitation.revoked_at = NOW
-    assert invitation.state(NOW) is InvitationState.REVOKED
+    assert invitation.state(NOW, None) is InvitationState.REVOKED
     invitation.accepted_at = NOW
-    assert invitation.state(NOW + timedelta(days=8)) is InvitationState.ACCEPTED
+    assert invitation.state(NOW + timedelta(days=8), None) is InvitationState.ACCEPTED
+
+
+def test_a_staff_invitation_is_void_once_its_inviter_is_no_longer_staff():
+    def state(as_staff=True, inviter_id=1, **inviter):
+        invitation = Invitation(email="a@example.com", inviter_id=inviter_id, created_at=NOW,
+                                expires_at=NOW + timedelta(days=7), as_staff=as_staff)
+        fields = {"id": 1, "is_staff": True, **inviter}
+        return invitation.state(NOW, User(email="boss@example.com", phone=None,
+                                          password_hash="x", **fields))
+
+    assert state() is InvitationState.PENDING
+    assert state(is_staff=False) is InvitationState.VOID
+    assert state(is_active=False) is InvitationState.VOID
+    assert state(deletion_due_at=NOW) is InvitationState.VOID
+    assert state(id=2) is InvitationState.VOID  # not the inviter's account
+    assert state(as_staff=False, is_staff=False) is InvitationState.PENDING  # a user's
+    gone = Invitation(email="a@example.com", inviter_id=1, created_at=NOW,
+                      expires_at=NOW + timedelta(days=7), as_staff=True)
+    assert gone.state(NOW, None) is InvitationState.VOID
+    gone.inviter_id = None  # the command line's
+    assert gone.state(NOW, None) is InvitationState.PENDING
 
 
 def test_throttled_rounds_retry_after_up_to_a_whole_second():

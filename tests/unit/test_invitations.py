@@ -96,6 +96,9 @@ def test_wrong_address_and_existing_account_are_refused(world, boss):
     with pytest.raises(ValidationFailed) as taken:
         world.services.invitations.accept(token, PASSWORD)
     assert "already exists" in taken.value.errors["email"][0]
+    with pytest.raises(InvalidToken) as told:  # the page says so before its form
+        world.services.invitations.lookup(token)
+    assert told.value.code == "account_exists" and "Log in instead" in told.value.detail
 
 
 def test_a_token_for_another_invitation_or_purpose_is_refused(world, boss):
@@ -165,7 +168,7 @@ def test_a_user_gets_the_same_invitation_for_an_address_with_an_account():
     fresh = service.invite(pal.id, "fresh@example.com")
 
     def seen(invitation):  # what the API shows, but the address and the running id
-        return (invitation.as_staff, invitation.state(world.clock.now()),
+        return (invitation.as_staff, invitation.state(world.clock.now(), pal),
                 invitation.expires_at - invitation.created_at, invitation.inviter_id)
 
     assert seen(taken) == seen(fresh)

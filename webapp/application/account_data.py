@@ -19,6 +19,7 @@ from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
+from webapp.application.staff import account_for, invitation_state
 from webapp.application.stripe_customer import queue_customer_deletion, stripe_call_lease
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
@@ -97,7 +98,8 @@ class AccountDataService(Service):
                          for e in uow.personal_data.activity(uid)],
             "invitations": [
                 {"direction": "sent" if i.inviter_id == uid else "received", "email": i.email,
-                 "created_at": _at(i.created_at), "state": i.state(self.now()).value}
+                 "created_at": _at(i.created_at),
+                 "state": invitation_state(self, uow, i).value}
                 for i in uow.personal_data.invitations(uid, user.email)],
             "billing": {"customer": user.stripe_customer_id, "subscriptions": [
                 {"id": s.stripe_id, "plan": s.price_id, "status": s.status,
@@ -118,10 +120,9 @@ class AccountDataService(Service):
     def delete_by_staff(self, identifier: str, actor_id: int | None = None) -> datetime | None:
         """``flask users delete``: the same path, audited as a staff action."""
         with self.ports.uow() as uow:
-            user = (uow.users.get_by_email(identifier.strip().lower())
-                    or uow.users.get_by_phone(identifier.strip()))
+            user = account_for(self, uow, identifier)
         if user is None:
-            raise NotFound("No account has that email address or phone number.")
+            raise NotFound(f"No account for {identifier}.")
         return self._delete(user.id or 0, actor_id, staff=True)
 
     def _delete(self, user_id: int, actor_id: int | None, staff: bool = False
@@ -208,12 +209,13 @@ class AccountDataService(Service):
 
     def _withdraw_staff_invitations(self, uow: UnitOfWork, user: User) -> None:
         """Erasure sets their invitations' inviter to NULL, which reads as the command
-        line's: the staff invitations they sent are withdrawn first, since a staff
-        invitation stands only while its inviter is active staff."""
+        line's: the staff invitations they sent and nobody accepted are withdrawn first
+        (expired ones too, which a resend would otherwise revive as the command line's),
+        since a staff invitation stands only while its inviter is active staff."""
         now = self.now()
         for invitation in uow.personal_data.invitations(user.id or 0, None):
-            if invitation.inviter_id == user.id and invitation.as_staff \
-                    and invitation.state(now) is InvitationState.PENDING:
+            if invitation.inviter_id == user.id and invitation.as_staff and invitation.state(
+                    now, user) not in (InvitationState.ACCEPTED, InvitationState.REVOKED):
                 invitation.revoked_at = now
                 uow.invitations.save(invitation)
 

@@ -18,7 +18,7 @@ from webapp.application.common import Ports, Service
 from webapp.application.interfaces import StaffQueries, UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
-from webapp.application.staff import lacks_required_factor, require_staff
+from webapp.application.staff import account_for, lacks_required_factor, require_staff
 from webapp.application.stripe_customer import queue_customer_now
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
@@ -32,7 +32,7 @@ from webapp.domain.model import (
     User,
     new_uniquifier,
 )
-from webapp.domain.values import Channel, Email, Phone
+from webapp.domain.values import Channel, Email
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,7 @@ class AdminService(Service):
     def user_id_for(self, identifier: str) -> int:
         """The id of the account with this email or phone number (command line)."""
         with self.ports.uow() as uow:
-            if "@" in identifier:
-                user = uow.users.get_by_email(Email.parse(identifier).value)
-            else:
-                user = uow.users.get_by_phone(
-                    Phone.parse(identifier, self.policy.default_region).value)
+            user = account_for(self, uow, identifier)
         if user is None or user.id is None:
             raise NotFound(f"No account for {identifier}.")
         return user.id
@@ -200,6 +196,9 @@ class AdminService(Service):
 
     def _deactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
         self._not_self(actor, user, "deactivate")
+        if user.deletion_due_at is not None:  # its cancel link would make it active again
+            raise ActionRefused(WAITING_FOR_DELETION + " It cannot sign in meanwhile; if "
+                                "they cancel, deactivate it then.")
         user.is_active = False
         self._end_sessions(uow, user, "deactivated")
         return "Deactivated; every session and token is revoked."

@@ -11,7 +11,12 @@ from webapp.application.addresses import claim_unproven_email
 from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.signin import Door, SignedIn, SignInService
-from webapp.application.staff import FACTOR_FIRST, lacks_required_factor, require_staff
+from webapp.application.staff import (
+    FACTOR_FIRST,
+    invitation_state,
+    lacks_required_factor,
+    require_staff,
+)
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
 from webapp.domain.errors import InvalidToken, NotFound, PermissionDenied, ValidationFailed
@@ -22,12 +27,15 @@ from webapp.domain.values import Channel, Email, clean_name
 INVITE_PURPOSE = "invitation"
 INVALID_LINK = "This invitation link is invalid or has expired."
 ACCOUNT_EXISTS = "This address already has an account."
+LOG_IN_INSTEAD = "An account with this address already exists. Log in instead."
 REFUSALS = {
     InvitationState.ACCEPTED: ("This invitation has already been used. Log in instead.",
                                "invitation_used"),
     InvitationState.REVOKED: ("This invitation has been withdrawn.", "invitation_revoked"),
     InvitationState.EXPIRED: ("This invitation has expired. Ask for a new one.",
                               "invitation_expired"),
+    # Its inviter is no longer staff: to the invitee, as if withdrawn.
+    InvitationState.VOID: ("This invitation has been withdrawn.", "invitation_revoked"),
 }
 
 
@@ -91,18 +99,20 @@ class InvitationService(Service):
             return invitation
 
     def resend(self, actor_id: int | None, invitation_id: int) -> Invitation:
-        """A fresh link for a pending (or expired) invitation; its expiry starts again."""
+        """A fresh link for a pending, expired or void invitation; its expiry starts again.
+        Staff who resend a void one (its inviter is no longer staff) vouch for it now: they
+        become its inviter (the command line's resend makes it the operator's)."""
         with self.ports.uow() as uow:
             actor = require_staff(self, uow, actor_id, "manage_invitation")
             invitation = self._get(uow, invitation_id)
-            state = invitation.state(self.now())
+            state = invitation_state(self, uow, invitation)
             if state in (InvitationState.ACCEPTED, InvitationState.REVOKED):
                 raise refusal(state)
             if holds(uow.users.get_by_email(invitation.email)):  # staff may know
                 raise ValidationFailed({"email": [ACCOUNT_EXISTS]}, ACCOUNT_EXISTS)
             invitation.expires_at = self.now() + self.policy.invitation_ttl
-            if invitation.as_staff and not self._inviter_still_staff(uow, invitation):
-                invitation.inviter_id = actor.id if actor else None  # who vouches for it now
+            if invitation_state(self, uow, invitation) is InvitationState.VOID:
+                invitation.inviter_id = actor.id if actor else None
             uow.invitations.save(invitation)
             self._send(uow, invitation)
             self.audit(uow, "invitation_resent", None, actor=actor, invitation=invitation.id)
@@ -113,7 +123,7 @@ class InvitationService(Service):
         with self.ports.uow() as uow:
             actor = require_staff(self, uow, actor_id, "manage_invitation")
             invitation = self._get(uow, invitation_id)
-            if invitation.state(self.now()) == InvitationState.ACCEPTED:
+            if invitation.accepted_at is not None:
                 raise refusal(InvitationState.ACCEPTED)
             if invitation.revoked_at is None:
                 invitation.revoked_at = self.now()
@@ -174,9 +184,14 @@ class InvitationService(Service):
     # --- accepting -------------------------------------------------------------------
 
     def lookup(self, token: str) -> Invitation:
-        """The pending invitation this token stands for, or InvalidToken saying why not."""
+        """The pending invitation this token stands for, or InvalidToken saying why not:
+        also when its address has an account by now (one that proved it, see ``holds``),
+        since accepting would be refused whatever password the form is sent with."""
         with self.ports.uow() as uow:
-            return self._pending(uow, token)
+            invitation = self._pending(uow, token)
+            if holds(uow.users.get_by_email(invitation.email)):
+                raise InvalidToken(LOG_IN_INSTEAD, code="account_exists")
+            return invitation
 
     def _pending(self, uow: UnitOfWork, token: str) -> Invitation:
         # The invitation's own expiry decides; the signature's age limit is only a backstop
@@ -186,22 +201,10 @@ class InvitationService(Service):
         invitation = uow.invitations.get(int(payload.get("iid", 0)))
         if invitation is None or invitation.email != payload.get("email"):
             raise InvalidToken(INVALID_LINK)
-        state = invitation.state(self.now())
-        if state != InvitationState.PENDING:
+        state = invitation_state(self, uow, invitation)
+        if state is not InvitationState.PENDING:
             raise refusal(state)
-        if invitation.as_staff and not self._inviter_still_staff(uow, invitation):
-            raise refusal(InvitationState.REVOKED)
         return invitation
-
-    @staticmethod
-    def _inviter_still_staff(uow: UnitOfWork, invitation: Invitation) -> bool:
-        """A staff invitation stands only while its inviter is active staff (None: the
-        operator's command line): staff who are removed keep no way back in."""
-        if invitation.inviter_id is None:
-            return True
-        inviter = uow.users.get(invitation.inviter_id)
-        return inviter is not None and inviter.is_staff and inviter.is_active \
-            and inviter.deletion_due_at is None
 
     def accept(self, token: str, password: str, *, first_name: str | None = None,
                last_name: str | None = None, email: str | None = None) -> User:
@@ -228,8 +231,7 @@ class InvitationService(Service):
             self._check_address(invitation, email)
             holder = uow.users.get_by_email(invitation.email, lock=True)
             if holds(holder):
-                raise ValidationFailed.single(
-                    "email", "An account with this address already exists. Log in instead.")
+                raise ValidationFailed.single("email", LOG_IN_INSTEAD)
             errors: dict[str, list[str]] = {}
             names = {"first_name": collect(errors, lambda: clean_name(first_name, "first_name")),
                      "last_name": collect(errors, lambda: clean_name(last_name, "last_name"))}

@@ -1,5 +1,5 @@
-"""Who is staff, and what the staff search box means: rules that the staff actions,
-the invitations and the staff pages share."""
+"""Who is staff, where an invitation stands, and what the staff search box means: rules
+that the staff actions, the invitations and the staff pages share."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import re
 from webapp.application.common import Service
 from webapp.application.interfaces import SearchTerms, UnitOfWork
 from webapp.domain.errors import PermissionDenied, ValidationFailed
+from webapp.domain.invitations import Invitation, InvitationState
 from webapp.domain.model import User
-from webapp.domain.values import Phone
+from webapp.domain.values import Email, Phone
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{3,}$")
 FACTOR_FIRST = "Staff need a second factor on their account: set one up first."
@@ -40,6 +41,23 @@ def require_staff(
         service.audit(uow, "authz_fail", actor, action=action, reason="no_second_factor")
         uow.commit_and_raise(PermissionDenied(FACTOR_FIRST))
     return actor
+
+
+def invitation_state(service: Service, uow: UnitOfWork, invitation: Invitation
+                     ) -> InvitationState:
+    """Where an invitation stands now, its inviter read in this transaction (the rule is
+    ``Invitation.state``): what accepting it, resending it and the staff pages go by."""
+    inviter = None if invitation.inviter_id is None else uow.users.get(invitation.inviter_id)
+    return invitation.state(service.now(), inviter)
+
+
+def account_for(service: Service, uow: UnitOfWork, identifier: str) -> User | None:
+    """The account an operator names by email or phone number (the command line), parsed
+    as a sign-in parses it: any way of writing the address (a national or spaced phone
+    number, capitals) finds it. Raises ValidationFailed for what is neither."""
+    if "@" in identifier:
+        return uow.users.get_by_email(Email.parse(identifier).value)
+    return uow.users.get_by_phone(Phone.parse(identifier, service.policy.default_region).value)
 
 
 def search_terms(q: str, default_region: str | None) -> SearchTerms:

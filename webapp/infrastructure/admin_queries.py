@@ -116,10 +116,15 @@ class SqlStaffQueries:
                         has_next=len(users) > wanted.limit)
 
     def users_by_id(self, ids: set[int]) -> dict[int, User]:
-        if not ids:
-            return {}
-        rows = SqlUserRepository(self.session)._all(select(UserRow).where(UserRow.id.in_(ids)))
-        return {user.id or 0: user for user in rows}
+        return {user.id or 0: user for user in self._users_in(UserRow.id, ids)}
+
+    def users_by_email(self, emails: set[str]) -> dict[str, User]:
+        return {user.email or "": user for user in self._users_in(UserRow.email, emails)}
+
+    def _users_in(self, column: Any, values: set[Any]) -> list[User]:
+        if not values:
+            return []
+        return SqlUserRepository(self.session)._all(select(UserRow).where(column.in_(values)))
 
     def subscription_statuses(self, user_ids: set[int]) -> dict[int, str]:
         if not user_ids:

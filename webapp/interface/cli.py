@@ -7,19 +7,21 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from webapp.application.billing_backfill import backfill_customers
 from webapp.application.interfaces.staff import UserFilter
 from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.interface import services
+from webapp.interface.limits import announce_limit_stores
 
 log = logging.getLogger(__name__)
 RETRY_CAP = 60.0  # seconds between tries while the database (or anything) is down
@@ -67,6 +69,7 @@ def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
     with --burst it ends the command with exit status 1.
     """
     name = f"worker:{socket.gethostname()}:{os.getpid()}"
+    announce_limit_stores(current_app)  # a long-running process: said once, as a server does
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -99,7 +102,33 @@ def worker_command(burst: bool, batch: int, idle_sleep: float) -> None:
     click.echo(f"{name}: {delivered} message(s) tried", err=True)
 
 
-users_group = AppGroup("users", help="Manage accounts: the first admin, staff, deactivation.")
+class OperatorGroup(AppGroup):
+    """A group of one-off commands: a database that does not answer, refuses writes or
+    lacks this release's tables is said as the operator's problem to fix (the words the
+    health check uses), exit status 1, not as a traceback. Other errors stay tracebacks:
+    they are bugs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with database_faults_said(ctx.ensure_object(ScriptInfo).load_app()):
+            return super().invoke(ctx)
+
+
+@contextmanager
+def database_faults_said(app: Flask) -> Iterator[None]:
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        classify = app.extensions.get("database_fault")
+        fault = classify(exc) if classify else None
+        if fault is None:
+            raise
+        raise click.ClickException(fault.detail) from exc
+
+
+users_group = OperatorGroup("users", help="Manage accounts: the first admin, staff, "
+                            "deactivation.")
 
 
 def _refused(exc: DomainError) -> click.ClickException:
@@ -216,7 +245,7 @@ def invite_command(email: str, staff: bool) -> None:
     click.echo(f"Invitation #{invitation.id} queued for {invitation.email}.")
 
 
-billing_group = AppGroup("billing", help="Stripe: customers for accounts verified while off.")
+billing_group = OperatorGroup("billing", help="Stripe: customers for accounts verified while off.")
 
 
 @billing_group.command("backfill")
@@ -250,7 +279,8 @@ def backfill_command(deliver: bool) -> None:
 def mfa_reseal_command() -> None:
     """Seal every stored authenticator-app secret again with the first MFA_ENCRYPTION_KEY,
     so that the keys after it can be dropped. Safe to run again."""
-    resealed, unreadable = services().mfa.reseal_secrets()
+    with database_faults_said(current_app):
+        resealed, unreadable = services().mfa.reseal_secrets()
     click.echo(f"{resealed} secret(s) sealed with the newest key.")
     if unreadable:
         raise click.ClickException(f"{unreadable} secret(s) open with none of the configured "

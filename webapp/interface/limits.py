@@ -16,6 +16,8 @@ with an error, instead of silently leaving a door unguarded.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, current_app
 
 from webapp.application.throttling import DEFAULT_LIMITS
@@ -150,3 +152,11 @@ def register_rate_limits(app: Flask, endpoints: dict[str, str] | None = None) ->
             wrapped = _decorator(rule)(view)  # type: ignore[operator]
             wrapped._ip_limited = True  # type: ignore[attr-defined]
             app.view_functions[endpoint] = wrapped
+
+
+def announce_limit_stores(app: Flask) -> None:
+    """Log where each limit counts (worked out when the app is built): at the start of a
+    process that serves requests or delivers messages. Nothing when limits are off."""
+    line = app.extensions.get("limit_stores")
+    if line:
+        logging.getLogger("webapp.limits").info("%s", line)

@@ -200,3 +200,29 @@ def test_create_admin_refuses_an_account_waiting_for_deletion(app, runner):
                                  "--password", "a whole new passphrase"])
     assert result.exit_code == 1 and "waiting for deletion" in result.output
     assert not reload(app, user.id).is_active and not reload(app, user.id).is_staff
+
+
+def test_delete_finds_an_account_written_as_every_other_command_takes_it(app, runner):
+    """``users delete`` names the account as ``promote`` and the others do: a phone number
+    with spaces, or an address in capitals, is the same account."""
+    user = make_user(app, None, phone="+14155550123")
+    assert runner.invoke(args=["users", "logout-everywhere", "+1 415 555 0123"]).exit_code == 0
+    gone = runner.invoke(args=["users", "delete", "+1 415 555 0123", "--yes"])
+    assert gone.exit_code == 0 and "closed; erased at" in gone.output, gone.output
+    assert reload(app, user.id).deletion_due_at is not None
+    unknown = runner.invoke(args=["users", "delete", "nobody@example.com", "--yes"])
+    assert unknown.exit_code == 1
+    assert unknown.output == "Error: No account for nobody@example.com.\n"
+
+
+def test_deactivating_an_account_waiting_for_deletion_is_refused_not_lost(app, runner):
+    """Its cancel link puts the account back as it was before the deletion was asked for:
+    a deactivation in between would be silently undone by it, so it is refused (as
+    reactivating and promoting are), saying what to do instead."""
+    user = make_user(app, "leaving@example.com")
+    assert runner.invoke(args=["users", "delete", "leaving@example.com", "--yes"]).exit_code == 0
+    refused = runner.invoke(args=["users", "deactivate", "leaving@example.com"])
+    assert refused.exit_code == 1, refused.output
+    assert "waiting for deletion" in refused.output and "deactivate it then" in refused.output
+    assert [e.data["action"] for e in audit_rows(app, "authz_admin")] == []
+    assert reload(app, user.id).deletion_due_at is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from tests.helpers.app import (
     make_user,
     services,
 )
-from webapp.domain.errors import NotFound
+from webapp.domain.errors import InvalidToken, NotFound
 from webapp.extensions import db
 from webapp.infrastructure.orm import InvitationRow
 
@@ -151,6 +152,40 @@ def test_a_staff_invitation_dies_with_its_inviters_staff_access(app, client, out
     assert accepted.status_code == 200 and accepted.json["user"]["email"] == "alt@example.com"
 
 
+def listed_states(client):
+    """The state column of /admin/invitations, row by row."""
+    return re.findall(r'<td data-label="State"><span>([^<(]+)', client.get(
+        "/admin/invitations").text)
+
+
+@pytest.mark.parametrize("removal", ["demote", "deactivate", "delete"])
+def test_the_staff_page_lists_a_staff_invitation_of_removed_staff_as_void(app, client, outbox,
+                                                                          removal):
+    """The page says what the link does: a staff invitation whose inviter is no longer
+    staff is refused, so it is listed as void, not pending. Resending it is still offered
+    (the resender vouches for it now), and makes it pending again."""
+    inviter = make_user(app, "leaving@example.com", staff=True)
+    boss = make_user(app, "boss@example.com", staff=True)
+    invite(client, bearer(client, "leaving@example.com"), outbox, "alt@example.com",
+           staff=True)
+    with app.app_context():
+        if removal == "delete":  # waiting for its erasure (ACCOUNT_DELETION_GRACE)
+            assert services(app).account_data.delete_by_staff("leaving@example.com", boss.id)
+        else:
+            services(app).admin.act(boss.id, inviter.id, removal)
+        invitation_id = db.session.scalar(db.select(InvitationRow.id))
+    log_in(client, boss)
+    assert listed_states(client) == ["void: the inviter is no longer staff"]
+    listing = client.get("/admin/invitations").text
+    assert f"/admin/invitations/{invitation_id}/resend" in listing
+    token = csrf_token(client, "/admin/invitations")
+    client.post(f"/admin/invitations/{invitation_id}/resend", data={"csrf_token": token})
+    assert listed_states(client) == ["pending"]
+    accepted = client.post("/api/auth/invitations/accept/", json={
+        "token": outbox.link_token("alt@example.com", "/invite/"), "password": PASSWORD})
+    assert accepted.status_code == 200, accepted.json
+
+
 def test_a_staff_invitation_dies_with_its_erased_inviter(app_with, outbox):
     """Erasure takes the inviter's row away (the invitation's inviter becomes NULL, as the
     command line's are): their staff invitations are withdrawn first, not laundered."""
@@ -165,6 +200,67 @@ def test_a_staff_invitation_dies_with_its_erased_inviter(app_with, outbox):
     refused = client.post("/api/auth/invitations/accept/", json={"token": token,
                                                                  "password": PASSWORD})
     assert refused.status_code == 400 and refused.json["code"] == "invitation_revoked"
+
+
+def test_the_staff_page_says_when_an_invited_address_has_an_account_now(app, client, outbox):
+    """Accepting and resending are refused once the address proved an account of its own:
+    the page says so instead of a plain 'pending', and offers no Resend (Revoke stays)."""
+    boss = make_user(app, "boss@example.com", staff=True)
+    auth = bearer(client, "boss@example.com")
+    sent, _ = invite(client, auth, outbox, "late@example.com")
+    invite(client, auth, outbox, "open@example.com")
+    make_user(app, "late@example.com")
+    log_in(client, boss)
+    assert listed_states(client) == ["pending", "pending: the address has an account now"]
+    listing = client.get("/admin/invitations").text
+    assert f"/admin/invitations/{sent['id']}/resend" not in listing
+    assert f"/admin/invitations/{sent['id']}/revoke" in listing
+
+
+def test_the_staff_page_gives_both_reasons_an_invitation_cannot_be_used(app, client, outbox):
+    inviter = make_user(app, "leaving@example.com", staff=True)
+    boss = make_user(app, "boss@example.com", staff=True)
+    invite(client, bearer(client, "leaving@example.com"), outbox, "alt@example.com",
+           staff=True)
+    make_user(app, "alt@example.com")
+    with app.app_context():
+        services(app).admin.act(boss.id, inviter.id, "demote")
+    log_in(client, boss)
+    assert listed_states(client) == [
+        "void: the inviter is no longer staff; the address has an account now"]
+
+
+def test_the_data_export_says_a_staff_invitation_of_removed_staff_is_void(app, client,
+                                                                        outbox):
+    """The export goes by the rule the link and the staff page go by."""
+    inviter = make_user(app, "leaving@example.com", staff=True)
+    boss = make_user(app, "boss@example.com", staff=True)
+    invite(client, bearer(client, "leaving@example.com"), outbox, "alt@example.com",
+           staff=True)
+    with app.app_context():
+        services(app).admin.act(boss.id, inviter.id, "demote")
+        data = services(app).account_data.export(inviter.id, datetime.now(UTC))
+    assert [(i["direction"], i["state"]) for i in data["invitations"]] == [("sent", "void")]
+
+
+def test_an_erased_inviters_expired_staff_invitation_is_withdrawn_too(app_with, outbox):
+    """An expired staff invitation of an erased inviter is withdrawn with the pending ones:
+    left alone, its inviter NULL would read as the command line's, and a resend would
+    revive it as the operator's."""
+    app = app_with(ACCOUNT_DELETION_GRACE=0)
+    client = app.test_client()
+    boss = make_user(app, "boss@example.com", staff=True)
+    make_user(app, "leaving@example.com", staff=True)
+    sent, _ = invite(client, bearer(client, "leaving@example.com"), Outbox(app),
+                     "alt@example.com", staff=True)
+    with app.app_context():
+        db.session.execute(db.update(InvitationRow).where(InvitationRow.id == sent["id"])
+                           .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        db.session.commit()
+        assert services(app).account_data.delete_by_staff("leaving@example.com") is None
+        with pytest.raises(InvalidToken) as refused:
+            services(app).invitations.resend(boss.id, sent["id"])
+    assert refused.value.code == "invitation_revoked"
 
 
 def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_auth, outbox):
@@ -190,6 +286,38 @@ def test_the_invite_page_creates_the_account_and_signs_in(app, client, staff_aut
     assert used.status_code == 400 and "already been used" in used.text
     no_csrf = app.test_client().post(f"/invite/{token}", data={"password": PASSWORD})
     assert no_csrf.status_code == 400
+
+
+def test_the_invite_page_of_an_address_registered_meanwhile_says_log_in_not_the_form(
+        app, client, staff_auth, outbox):
+    """The address got an account of its own (and proved it) after the invitation went
+    out: accepting is refused whatever is typed, so the page says so at once instead of
+    asking for a password first."""
+    _, token = invite(client, staff_auth, outbox, "late@example.com")
+    make_user(app, "late@example.com")
+    page = client.get(f"/invite/{token}")
+    assert page.status_code == 400
+    assert "An account with this address already exists. Log in instead." in page.text
+    assert "Create my account" not in page.text
+
+
+def test_the_invite_page_tells_a_signed_in_user_that_accepting_signs_them_out(
+        app, client, staff_auth, outbox):
+    """Someone signed in who opens an invitation for another address (a shared computer,
+    a forwarded link) is told before the account is made that it takes over the browser;
+    then it does: the old session ends, the new account is signed in."""
+    _, token = invite(client, staff_auth, outbox, "bob@example.com")
+    alice = make_user(app, "alice@example.com")
+    log_in(client, alice)
+    page = client.get(f"/invite/{token}")
+    assert "You are signed in as <strong>alice@example.com</strong>. Creating this " \
+           "account signs you out of that one." in page.text
+    sent = client.post(f"/invite/{token}", data={
+        "csrf_token": csrf_token(client, f"/invite/{token}"), "password": PASSWORD,
+        "confirm_password": PASSWORD})
+    assert sent.status_code == 302
+    account = client.get("/account").text
+    assert "bob@example.com" in account and "alice@example.com" not in account
 
 
 def test_the_invite_page_refuses_bad_input_like_every_other_form(app, client, staff_auth,

@@ -5,13 +5,16 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from webapp.application.invitations import holds
 from webapp.domain.errors import DomainError
+from webapp.domain.invitations import InvitationState
 from webapp.domain.model import MessageKind
 from webapp.interface.admin import acting_id, bp, services
 from webapp.interface.admin.forms import ConfirmForm, InviteForm
 from webapp.interface.web.safety import safe_next
 
 PAGE = 100
+OPEN = (InvitationState.PENDING, InvitationState.EXPIRED, InvitationState.VOID)
 QUEUE_STATUSES = {"": ("pending", "failed"), "pending": ("pending",), "failed": ("failed",),
                   "sent": ("sent",)}
 
@@ -99,7 +102,8 @@ def _back(path: str) -> str:
 
 @bp.route("/invitations", methods=["GET", "POST"])
 def invitations() -> Response | str:
-    """Invite someone by email (optionally as staff); list invitations still open."""
+    """Invite someone by email (optionally as staff); list invitations still open (a void
+    one, whose inviter is no longer staff, with them: resending revives it)."""
     form = InviteForm()
     if form.validate_on_submit():
         try:
@@ -115,9 +119,16 @@ def invitations() -> Response | str:
     everything = request.args.get("all") == "1"
     rows = services().admin.queries.invitations(pending_at=None if everything else now,
                                                limit=PAGE)
-    people = services().admin.queries.users_by_id({i.inviter_id for i in rows if i.inviter_id})
-    return render_template("admin/invitations.html", form=form, rows=rows, now=now,
-                           people=people, confirm=ConfirmForm(), everything=everything)
+    queries = services().admin.queries
+    people = queries.users_by_id({i.inviter_id for i in rows if i.inviter_id})
+    # The rule acceptance goes by: a staff invitation dies with its inviter's staff access.
+    states = {i.id: i.state(now, people.get(i.inviter_id or 0)) for i in rows}
+    # Accepting (and resending) is refused once the address has an account of its own.
+    holders = queries.users_by_email({i.email for i in rows if states[i.id] in OPEN})
+    taken = {i.id for i in rows if states[i.id] in OPEN and holds(holders.get(i.email))}
+    return render_template("admin/invitations.html", form=form, rows=rows, states=states,
+                           taken=taken, people=people, confirm=ConfirmForm(),
+                           everything=everything)
 
 
 @bp.post(f"/invitations/<{ID}:invitation_id>/<any(resend, revoke):verb>")

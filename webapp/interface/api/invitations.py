@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import Response
 
 from webapp.application.signin import Door
-from webapp.domain.invitations import Invitation
+from webapp.domain.invitations import Invitation, InvitationState
 from webapp.interface.api.base import bearer_user, endpoint, reply, services
 from webapp.interface.api.model import Field
 from webapp.interface.api.schemas import (
@@ -35,14 +35,15 @@ class InvitationOut(Out):
     id: int
     email: str
     staff: bool
-    state: str = Field(description="pending, accepted, revoked or expired")
+    state: str = Field(description="pending, accepted, revoked, expired, or void (a staff "
+                                   "invitation whose inviter is no longer staff)")
     created_at: datetime
     expires_at: datetime
 
     @classmethod
-    def of(cls, invitation: Invitation, now: datetime) -> InvitationOut:
+    def of(cls, invitation: Invitation, state: InvitationState) -> InvitationOut:
         return cls(id=invitation.id or 0, email=invitation.email, staff=invitation.as_staff,
-                   state=str(invitation.state(now)), created_at=invitation.created_at,
+                   state=str(state), created_at=invitation.created_at,
                    expires_at=invitation.expires_at)
 
 
@@ -63,7 +64,9 @@ def invitation_create(data: InviteIn) -> Response:
     answer whether or not the address has an account, so it tells them nothing."""
     inviter = bearer_user()
     invitation = services().invitations.invite(inviter.id, data.email, as_staff=data.staff)
-    return reply(InvitationOut.of(invitation, services().clock.now()), 201)
+    # Just made by this inviter, who may: pending, by the rule every state goes by.
+    state = invitation.state(services().clock.now(), inviter)
+    return reply(InvitationOut.of(invitation, state), 201)
 
 
 @endpoint("/auth/invitations/accept/", summary="Accept an invitation", body=AcceptIn,
