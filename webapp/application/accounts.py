@@ -94,8 +94,8 @@ class AccountService(Service):
                 password_hash=password_hash,
                 created_at=now, password_changed_at=now, **names,
             ))
-            for channel in user.channels():
-                self.verification.send_verification(uow, user, channel)
+            for channel in user.channels():  # the SMS's unit: see before_messages
+                self.verification.send_verification(uow, user, channel, prepaid=True)
             self.audit(uow, "user_created", user)
             uow.commit()
 
@@ -149,16 +149,16 @@ class AccountService(Service):
             if named is None or owner.address(channel) != named.value:
                 continue
             if pending:
-                self.resets.send_finish_signup(uow, owner, channel)
+                self.resets.send_finish_signup(uow, owner, channel, prepaid=True)
             elif owner.verified_at(channel) is None and owner.is_active:
-                self.verification.send_verification(uow, owner, channel)
+                self.verification.send_verification(uow, owner, channel, prepaid=True)
             elif channel is Channel.EMAIL:
                 self.send_email(uow, named.value, "account_exists", {
                     "login_link": self.policy.link("/login"),
                     "reset_link": self.policy.link("/reset"),
                 }, owner)
             else:
-                self.send_sms(uow, named.value, "account_exists", {}, owner)
+                self.send_sms(uow, named.value, "account_exists", {}, owner, prepaid=True)
 
     # --- signed-in changes ----------------------------------------------------------
 
