@@ -194,6 +194,10 @@ class FakeOutboxRepository(_Repo):
     def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]:
         return [copy.deepcopy(m) for m in self.state.outbox.values() if m.user_id == user_id]
 
+    def latest(self, user_id: int, kind: str) -> OutboxMessage | None:
+        mine = [m for m in self.state.outbox.values() if m.user_id == user_id and m.kind == kind]
+        return copy.deepcopy(max(mine, key=lambda m: m.id or 0, default=None))
+
     def recent(self, kinds: Sequence[str], limit: int = 50) -> list[OutboxMessage]:
         newest = sorted(self.state.outbox.values(), key=lambda m: m.id or 0, reverse=True)
         return [copy.deepcopy(m) for m in newest if m.kind in kinds][:limit]

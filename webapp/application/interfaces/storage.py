@@ -101,6 +101,10 @@ class OutboxRepository(Protocol):
 
     def for_user(self, user_id: int, limit: int = 50) -> list[OutboxMessage]: ...
 
+    def latest(self, user_id: int, kind: MessageKind) -> OutboxMessage | None:
+        """The user's newest message of this kind."""
+        ...
+
     def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
         """The newest messages of these kinds, newest first."""
         ...
