@@ -354,3 +354,19 @@ def test_signing_up_with_the_address_of_an_account_waiting_for_erasure(client, t
     token = outbox.link_token(EMAIL, "/account/delete/cancel/")
     assert client.post("/api/auth/me/delete/cancel/", json={"token": token}).status_code == 200
     assert _login(client).status_code == 200
+
+
+def test_a_number_of_an_account_waiting_for_erasure_is_texted_its_cancel_link(client, outbox):
+    from tests.integration.api.conftest import PHONE
+
+    client.post("/api/auth/register/", json={"phone": PHONE, "password": PASSWORD})
+    client.post("/api/auth/phone-verify/", json={"phone": PHONE,
+                                                  "code": outbox.code("sms", PHONE)})
+    tokens = client.post("/api/auth/login/", json={"phone": PHONE, "password": PASSWORD})
+    client.delete("/api/auth/me/", headers=bearer(tokens.json["tokens"]["access"]))
+    again = client.post("/api/auth/register/", json={"phone": PHONE, "password": PASSWORD})
+    assert again.status_code == 201
+    text = outbox.last("sms", PHONE).payload
+    assert text["template"] == "account_exists_deleting"
+    token = text["body"].split("/account/delete/cancel/", 1)[1].split()[0]
+    assert client.post("/api/auth/me/delete/cancel/", json={"token": token}).status_code == 200
