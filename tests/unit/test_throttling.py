@@ -382,3 +382,26 @@ def test_a_check_that_never_finished_frees_its_identifier_after_ten_seconds():
     assert attempt(world, "jane@example.com", PASSWORD) == 1
     world.clock.advance(seconds=11)
     assert attempt(world, "jane@example.com", PASSWORD) == "ok"
+
+
+def test_phone_changes_count_the_sms_budget_of_their_own_client_address():
+    """Carried over: a phone change spent ``sms_per_client`` under the empty address, one
+    budget for the whole site: the third user's change anywhere got 429 (two a day here)."""
+    from webapp.domain.values import Channel
+
+    world = make_world(throttle=ThrottlePolicy(limits={"sms_per_client": "2/day"}))
+    for i in range(3):
+        email = f"user{i}@example.com"
+        world.services.accounts.register(email=email, phone=None, password=PASSWORD)
+        user = world.services.verification.verify_email_code(
+            email, world.field_of(world.emails(email)[-1], "code"))
+        world.ports.request.info = RequestInfo(ip=f"198.51.100.{i}", user_agent="x",
+                                               request_id=f"r{i}")
+        world.services.address_changes.request(user.id, Channel.PHONE, f"+1415555000{i}",
+                                               world.clock.now())
+    assert len(world.texts()) == 3
+    world.services.address_changes.request(user.id, Channel.PHONE, "+14155550009",
+                                           world.clock.now())
+    with pytest.raises(Throttled):  # one address's budget still holds: 2 a day
+        world.services.address_changes.request(user.id, Channel.PHONE, "+14155550008",
+                                               world.clock.now())

@@ -48,7 +48,8 @@ class AddressChangeService(Service):
         value = self._parse(channel, new or "")
         self.ports.throttle.before_messages(
             "verify_per_destination", *((Email(value), None) if channel is Channel.EMAIL
-                                        else (None, Phone(value))))
+                                        else (None, Phone(value))),
+            client=self.ports.request.current().ip)
         with self.ports.uow() as uow:
             user = self._user(uow, user_id)
             if user.address(channel) == value:

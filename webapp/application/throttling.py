@@ -117,8 +117,8 @@ class Throttle:
         if wait:
             raise Throttled(wait)
 
-    def before_messages(self, rule: str, email: Email | None, phone: Phone | None,
-                        client: str = "") -> None:
+    def before_messages(self, rule: str, email: Email | None, phone: Phone | None, *,
+                        client: str) -> None:
         """Spend the destinations' message budgets, before looking anything up.
 
         Counted for every request, whether or not an account has the address, so the
