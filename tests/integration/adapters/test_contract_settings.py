@@ -56,3 +56,24 @@ def test_the_http_sms_gateway_gets_its_json_and_the_optional_bearer_token(
     sms_from(settings).send("+14155550123", "Your code is 123456", "message-1")
     assert sent == {"url": "http://gw/sms", "authorization": authorization,
                     "json": {"to": "+14155550123", "body": "Your code is 123456"}}
+
+
+@pytest.mark.parametrize("environ,access,refresh", [
+    ({}, 900, 1_209_600),
+    ({"JWT_ACCESS_TTL": "60", "JWT_REFRESH_TTL": "3600"}, 60, 3600),
+])
+def test_token_lifetimes_are_the_ones_configured(app_factory, environ, access, refresh):
+    import jwt
+
+    from tests.conftest import PASSWORD
+
+    app = app_factory(**environ)
+    with app.app_context():
+        services = app.extensions["services"]
+        services.admin.create_admin("root@example.com", PASSWORD)
+    pair = app.test_client().post("/api/auth/token/", json={"email": "root@example.com",
+                                                             "password": PASSWORD}).json
+    lifetimes = [(claims["exp"] - claims["iat"]) for claims in (
+        jwt.decode(pair[kind], options={"verify_signature": False})
+        for kind in ("access", "refresh"))]
+    assert lifetimes == [access, refresh]
