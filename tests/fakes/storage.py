@@ -198,6 +198,10 @@ class FakeOutboxRepository(_Repo):
         return [copy.deepcopy(m) for m in self.state.outbox.values()
                 if m.user_id == user_id and m.kind in kinds]
 
+    def latest(self, user_id: int, kind: str) -> OutboxMessage | None:
+        mine = [m for m in self.state.outbox.values() if m.user_id == user_id and m.kind == kind]
+        return copy.deepcopy(max(mine, key=lambda m: m.id or 0, default=None))
+
     def recent(self, kinds: Sequence[str], limit: int = 50) -> list[OutboxMessage]:
         newest = sorted(self.state.outbox.values(), key=lambda m: m.id or 0, reverse=True)
         return [copy.deepcopy(m) for m in newest if m.kind in kinds][:limit]

@@ -206,3 +206,48 @@ def test_the_cancel_link_goes_to_a_proven_address(world) -> None:
     world.services.account_data.request_deletion(user.id, _now(world))
     assert len(world.emails(EMAIL)) == emails_before
     assert "/account/delete/cancel/" in world.field_of(world.texts(PHONE)[-1], "cancel_link")
+
+
+# --- registering an address of an account waiting for its erasure ----------------------
+
+
+def _registered_again(world, email=EMAIL):
+    """Someone registers the address; what it gets, and the cancel link (None: none)."""
+    world.services.accounts.register(email=email, phone=None, password="another pass phrase")
+    message = world.emails(email)[-1]
+    link = world.field_of(message, "cancel_link")
+    return message, (None if link == "None" else link)
+
+
+def test_signing_up_with_an_address_waiting_for_erasure_mails_how_to_keep_it(world) -> None:
+    """Carried over: the owner was told "log in or reset your password", both refused
+    while the deletion is pending. Now: when it goes, and a cancel link that works."""
+    user = verified(world)
+    world.services.account_data.request_deletion(user.id, _now(world))
+    message, link = _registered_again(world)
+    assert message.payload["template"] == "account_exists_deleting"
+    assert world.field_of(message, "due") and link
+    world.services.account_data.cancel_deletion(link.split("/account/delete/cancel/", 1)[1])
+    world.login(EMAIL, password=PASSWORD)  # the account is back, with its password
+
+
+def test_the_link_of_a_deactivated_accounts_notice_leaves_it_deactivated(world) -> None:
+    boss, _ = world.services.admin.create_admin("boss@example.com", PASSWORD)
+    user = verified(world)
+    world.services.admin.act(boss.id, user.id, "deactivate")
+    world.services.account_data.delete_by_staff(EMAIL, boss.id)
+    _, link = _registered_again(world)
+    world.services.account_data.cancel_deletion(link.split("/account/delete/cancel/", 1)[1])
+    kept = world.store.users[user.id]
+    assert kept.deletion_due_at is None and not kept.is_active
+
+
+def test_an_unproven_address_of_an_account_waiting_for_erasure_gets_no_cancel_link(
+        world) -> None:
+    from tests.helpers.world import PHONE, sms_code
+
+    register(world, email=EMAIL, phone=PHONE)
+    user = world.services.verification.verify_phone_code(PHONE, sms_code(world))
+    world.services.account_data.request_deletion(user.id, _now(world))
+    message, link = _registered_again(world)
+    assert message.payload["template"] == "account_exists_deleting" and link is None

@@ -208,22 +208,48 @@ def test_unknown_destinations_are_capped_identically():
         world.services.verification.resend_phone("(415) 555-2671")
 
 
-def test_global_sms_cap_drops_messages_and_answers_every_number_alike():
-    world = make_world(throttle=ThrottlePolicy(limits={"sms_global_daily": "2/day"}))
+def test_at_the_daily_sms_cap_every_number_is_refused_alike_and_no_live_code_dies():
+    """Carried over: at the cap a resend or reset issued a new code (the live one died)
+    and dropped its SMS, leaving the owner with no working code. Now a request that would
+    text a number is refused first, the same way whoever owns it, and the codes live on."""
+    world = make_world(throttle=ThrottlePolicy(limits={"sms_global_daily": "3/day"}))
     world.services.accounts.register(email=None, phone="+14155552671", password=PASSWORD)
     world.services.accounts.register(email=None, phone="+14155552672", password=PASSWORD)
-    assert len(world.texts()) == 2
-    for number in ("+14155552671", "+14155550000"):  # known and unknown: the same answer
-        world.services.resets.request(email=None, phone=number)
-    assert len(world.texts()) == 2  # the known number's message was dropped, silently
-    assert "sms_cap_reached" in world.audit_kinds()
+    world.services.verification.verify_phone_code(
+        "+14155552672", world.field_of(world.texts()[-1], "code"))
+    world.services.resets.request(email=None, phone="+14155552672")
+    verify_code, reset_code = (world.field_of(m, "code") for m in world.texts()[::2])
+    refusals = []
+    for ask in (world.services.verification.resend_phone,
+                lambda n: world.services.resets.request(email=None, phone=n)):
+        for number in ("+14155552671", "+14155552672", "+14155550000"):
+            with pytest.raises(Throttled) as refused:
+                ask(number)
+            refusals.append((refused.value.retry_after, refused.value.detail))
+    assert len(set(refusals)) == 1 and len(world.texts()) == 3
+    world.services.resets.check(phone="+14155552672", code=reset_code)
+    assert world.services.verification.verify_phone_code("+14155552671", verify_code)
+
+
+def test_a_staff_resend_over_the_daily_sms_cap_keeps_the_live_code():
+    """Carried over: a staff "resend verification" at the cap killed the user's code and
+    dropped the SMS that carried the new one. The code is now only issued with an SMS."""
+    world = make_world(throttle=ThrottlePolicy(limits={"sms_global_daily": "1/day"}))
+    world.services.accounts.register(email=None, phone="+14155552671", password=PASSWORD)
+    code = world.field_of(world.texts()[-1], "code")
+    boss, _ = world.services.admin.create_admin("boss@example.com", PASSWORD)
+    user = world.user(phone="+14155552671")
+    world.services.admin.act(boss.id, user.id, "resend_verification")
+    assert len(world.texts()) == 1 and "sms_cap_reached" in world.audit_kinds()
+    assert world.services.verification.verify_phone_code("+14155552671", code)
 
 
 def test_sms_budget_near_its_end_tells_nothing_about_accounts():
     """Carried over: with the global cap peeked per request, a known number's text spent
-    the last unit and the next request got 429, an unknown number's did not. Now requests
-    spend the strangers' budget one each, whoever owns the number, and never see the cap."""
-    limits = {"sms_global_daily": "1/day", "sms_anonymous_daily": "3/day"}
+    the last unit and the next request got 429, an unknown number's did not. Now each
+    request takes one unit of the cap (and of the strangers' budget), whoever owns the
+    number, so where the 429 comes tells nothing."""
+    limits = {"sms_global_daily": "3/day", "sms_anonymous_daily": "5/day"}
     answers = {}
     for first in ("+14155552671", "+14155550000"):  # the probe: a known, then an unknown
         world = make_world(throttle=ThrottlePolicy(limits=limits))
@@ -356,3 +382,26 @@ def test_a_check_that_never_finished_frees_its_identifier_after_ten_seconds():
     assert attempt(world, "jane@example.com", PASSWORD) == 1
     world.clock.advance(seconds=11)
     assert attempt(world, "jane@example.com", PASSWORD) == "ok"
+
+
+def test_phone_changes_count_the_sms_budget_of_their_own_client_address():
+    """Carried over: a phone change spent ``sms_per_client`` under the empty address, one
+    budget for the whole site: the third user's change anywhere got 429 (two a day here)."""
+    from webapp.domain.values import Channel
+
+    world = make_world(throttle=ThrottlePolicy(limits={"sms_per_client": "2/day"}))
+    for i in range(3):
+        email = f"user{i}@example.com"
+        world.services.accounts.register(email=email, phone=None, password=PASSWORD)
+        user = world.services.verification.verify_email_code(
+            email, world.field_of(world.emails(email)[-1], "code"))
+        world.ports.request.info = RequestInfo(ip=f"198.51.100.{i}", user_agent="x",
+                                               request_id=f"r{i}")
+        world.services.address_changes.request(user.id, Channel.PHONE, f"+1415555000{i}",
+                                               world.clock.now())
+    assert len(world.texts()) == 3
+    world.services.address_changes.request(user.id, Channel.PHONE, "+14155550009",
+                                           world.clock.now())
+    with pytest.raises(Throttled):  # one address's budget still holds: 2 a day
+        world.services.address_changes.request(user.id, Channel.PHONE, "+14155550008",
+                                               world.clock.now())

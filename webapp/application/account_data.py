@@ -157,17 +157,16 @@ class AccountDataService(Service):
         uow.users.save(user)  # a new uniquifier: every browser session and token ends
         self.tokens.revoke_all_in(uow, user, reason="account_deleted")
         now = self.now()
+        # "active": how a cancel leaves it (a deactivated account stays so), for the
+        # cancel links of later messages too (``deletion_notice``).
         uow.outbox.add(OutboxMessage(
-            kind=MessageKind.ACCOUNT_ERASE, payload={"user_id": user.id, "due": _at(due)},
+            kind=MessageKind.ACCOUNT_ERASE,
+            payload={"user_id": user.id, "due": _at(due), "active": was_active},
             created_at=now, next_attempt_at=due, user_id=user.id,
             idempotency_key=f"erase-{user.id}-{int(due.timestamp())}"))
         if not notify:
             return  # no grace: nothing to cancel
-        token = self.ports.signer.dumps(CANCEL_PURPOSE, {
-            "uid": user.id, "due": _at(due), "active": was_active})
-        context = {"cancel_link": self.policy.link(f"/account/delete/cancel/{token}"),
-                   "days": max(1, round(self.policy.account_deletion_grace.days)),
-                   "due": due.strftime("%-d %B %Y, %H:%M UTC")}
+        context = deletion_context(self, user, due, was_active)
         self.tell(uow, user, "account_deletion", context)  # a proven address first
 
     def cancel_deletion(self, token: str) -> User:
@@ -236,3 +235,27 @@ class AccountDataService(Service):
         event.ip = event.user_agent = ""  # with grace 0, the request is the person's
         uow.audit.add(event)
         write_json_line(event)
+
+
+def deletion_context(service: Service, user: User, due: datetime,
+                     active: bool | None) -> dict[str, Any]:
+    """When the account waiting for erasure goes, and the link that keeps it (None when
+    ``active``, how a cancel would leave the account, is not known)."""
+    token = service.ports.signer.dumps(CANCEL_PURPOSE, {
+        "uid": user.id, "due": _at(due), "active": active})
+    return {"cancel_link": (service.policy.link(f"/account/delete/cancel/{token}")
+                            if active is not None else None),
+            "days": max(1, round(service.policy.account_deletion_grace.days)),
+            "due": due.strftime("%-d %B %Y, %H:%M UTC")}
+
+
+def deletion_notice(service: Service, uow: UnitOfWork, user: User) -> dict[str, Any]:
+    """``deletion_context`` for a later message about an account waiting for erasure,
+    with a fresh cancel link while the deletion can still be cancelled."""
+    due = user.deletion_due_at
+    assert due is not None
+    job = uow.outbox.latest(user.id or 0, MessageKind.ACCOUNT_ERASE)
+    active = (job.payload.get("active") if job is not None and service.now() < due
+              and service.policy.account_deletion_grace  # grace 0: nothing to cancel
+              and job.payload.get("due") == _at(due) else None)
+    return deletion_context(service, user, due, active)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from webapp.application.account_data import deletion_notice
 from webapp.application.addresses import release
 from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
@@ -94,8 +95,8 @@ class AccountService(Service):
                 password_hash=password_hash,
                 created_at=now, password_changed_at=now, **names,
             ))
-            for channel in user.channels():
-                self.verification.send_verification(uow, user, channel)
+            for channel in user.channels():  # the SMS's unit: see before_messages
+                self.verification.send_verification(uow, user, channel, prepaid=True)
             self.audit(uow, "user_created", user)
             uow.commit()
 
@@ -141,24 +142,38 @@ class AccountService(Service):
         chooses the password. Verifying the account as it is would hand the address's
         owner an account under the password of whoever registered it first (account
         pre-hijacking). An unverified address beside a verified one that the registration
-        also names: a fresh verification (that owner is signing up again). Otherwise a
-        warning that the address has an account.
+        also names: a fresh verification (that owner is signing up again). An account
+        waiting for its erasure: when it goes, and how to keep it (sign-in and resets are
+        refused until then). Otherwise a warning that the address has an account.
         """
         pending = owner.is_active and not owner.is_verified
         for channel, named in ((Channel.EMAIL, address), (Channel.PHONE, number)):
             if named is None or owner.address(channel) != named.value:
                 continue
-            if pending:
-                self.resets.send_finish_signup(uow, owner, channel)
+            if owner.deletion_due_at is not None:
+                self._tell_deleting(uow, owner, channel, named.value)
+            elif pending:
+                self.resets.send_finish_signup(uow, owner, channel, prepaid=True)
             elif owner.verified_at(channel) is None and owner.is_active:
-                self.verification.send_verification(uow, owner, channel)
+                self.verification.send_verification(uow, owner, channel, prepaid=True)
             elif channel is Channel.EMAIL:
                 self.send_email(uow, named.value, "account_exists", {
                     "login_link": self.policy.link("/login"),
                     "reset_link": self.policy.link("/reset"),
                 }, owner)
             else:
-                self.send_sms(uow, named.value, "account_exists", {}, owner)
+                self.send_sms(uow, named.value, "account_exists", {}, owner, prepaid=True)
+
+    def _tell_deleting(self, uow: UnitOfWork, owner: User, channel: Channel, to: str) -> None:
+        """The cancel link only to an address that vouches for the account: an unproven
+        one may be a stranger's, who must not keep someone else's account alive."""
+        context = deletion_notice(self, uow, owner)
+        if not owner.vouches_for(channel):
+            context["cancel_link"] = None
+        if channel is Channel.EMAIL:
+            self.send_email(uow, to, "account_exists_deleting", context, owner)
+        else:
+            self.send_sms(uow, to, "account_exists_deleting", context, owner, prepaid=True)
 
     # --- signed-in changes ----------------------------------------------------------
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from webapp.application.addresses import other_holder
-from webapp.application.common import Ports, Service, clean_code
+from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.tokens import TokenService
 from webapp.domain.address_change import CHANGE_TTL, UNDO_TTL, AddressChange, removable
+from webapp.domain.codes import clean_code
 from webapp.domain.errors import AuthenticationRequired, InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, MessageKind, User
 from webapp.domain.values import Channel, Email, Phone, mask_address
@@ -48,9 +49,9 @@ class AddressChangeService(Service):
             self._remove(user_id, channel)
             return
         value = self._parse(channel, new or "")
-        self.ports.throttle.before_messages(
-            "verify_per_destination", *((Email(value), None) if channel is Channel.EMAIL
-                                        else (None, Phone(value))))
+        email, phone = (Email(value), None) if channel is Channel.EMAIL else (None, Phone(value))
+        self.ports.throttle.before_messages("verify_per_destination", email, phone,
+                                            client=self.ports.request.current().ip)
         with self.ports.uow() as uow:
             user = self._user(uow, user_id)
             if user.address(channel) == value:
@@ -89,9 +90,9 @@ class AddressChangeService(Service):
                 "hours": int(CHANGE_TTL.total_seconds() // 3600)}, user)
         else:
             code = self.issue_code(uow, user, purpose, value, self.policy.sms_code_ttl)
-            self.send_sms(uow, value, "phone_change", {
-                "code": code,
-                "minutes": int(self.policy.sms_code_ttl.total_seconds() // 60)}, user)
+            minutes = int(self.policy.sms_code_ttl.total_seconds() // 60)
+            self.send_sms(uow, value, "phone_change", {"code": code, "minutes": minutes}, user,
+                          prepaid=True)  # its unit: see before_messages
 
     def _tell_taken(self, uow: UnitOfWork, owner: User, channel: Channel, value: str) -> None:
         """The other account's owner hears that someone tried; the asker sees nothing
@@ -100,7 +101,7 @@ class AddressChangeService(Service):
             self.send_email(uow, value, "address_taken", {
                 "reset_link": self.policy.link("/reset")}, owner)
         else:
-            self.send_sms(uow, value, "address_taken", {}, owner)
+            self.send_sms(uow, value, "address_taken", {}, owner, prepaid=True)
 
     def _remove(self, user_id: int, channel: Channel) -> None:
         with self.ports.uow() as uow:

@@ -93,18 +93,6 @@ def parse_identifier(
     )
 
 
-def clean_code(code: str) -> str:
-    """Six digits, forgiving the spaces and dashes people type.
-
-    Any decimal digits count (full-width from an IME, Arabic-Indic, ...) and are
-    rewritten as ASCII; ``isdigit`` would also let superscripts through.
-    """
-    code = "".join(code.split()).replace("-", "")
-    if len(code) != 6 or not code.isdecimal():
-        raise ValidationFailed.single("code", "Enter the 6-digit code.")
-    return f"{int(code):06d}"
-
-
 def collect(errors: dict[str, list[str]], check: Callable[[], T]) -> T | None:
     """Run one field's check; a ValidationFailed is merged into ``errors`` instead of raised."""
     try:
@@ -243,12 +231,10 @@ class Service:
 
     def send_sms(
         self, uow: UnitOfWork, to: str, template: str, context: dict[str, Any],
-        user: User | None = None,
+        user: User | None = None, *, prepaid: bool = False,
     ) -> None:
-        if not self.ports.throttle.take_sms():
-            # The site's daily SMS cap: dropped silently, like any capped destination.
-            log.warning("daily SMS cap reached; %s message not sent", template)
-            self.audit(uow, "sms_cap_reached", user, template=template)
+        """Into the outbox, unless the site's daily SMS cap is spent (``sms_slot``)."""
+        if not self.sms_slot(uow, user, template, prepaid=prepaid):
             return
         rendered = self.ports.renderer.render(
             f"sms/{template}", {"site_name": self.policy.site_name, **context}
@@ -256,6 +242,17 @@ class Service:
         self.enqueue(uow, MessageKind.SMS, user, {
             "to": to, "template": template, "body": rendered.text.strip(),
         })
+
+    def sms_slot(self, uow: UnitOfWork, user: User | None, template: str, *,
+                 prepaid: bool = False) -> bool:
+        """One SMS of the site's daily cap (``prepaid``: the request took it already, see
+        ``Throttle.before_messages``); False, audited, when it is spent. Taken before a
+        code is issued: a code that cannot be sent must not replace the live one."""
+        if prepaid or self.ports.throttle.take_sms():
+            return True
+        log.warning("daily SMS cap reached; %s message not sent", template)
+        self.audit(uow, "sms_cap_reached", user, template=template)
+        return False
 
     def rehearse(self, channel: str, template: str, context: dict[str, Any]) -> None:
         """The work of a message that is not sent (an address without an account, or one

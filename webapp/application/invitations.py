@@ -82,7 +82,8 @@ class InvitationService(Service):
                 assert inviter is not None
                 # The user's own budget first: a client with many addresses gets no more.
                 self.ports.throttle.spend("invite_per_user", str(inviter.id))
-                self.ports.throttle.before_messages("invite_per_destination", address, None)
+                self.ports.throttle.before_messages("invite_per_destination", address, None,
+                                                    client=self.ports.request.current().ip)
             has_account = holds(uow.users.get_by_email(address.value))
             if has_account and trusted:
                 raise ValidationFailed.single("email", ACCOUNT_EXISTS)

@@ -15,14 +15,13 @@ from __future__ import annotations
 from webapp.application.common import (
     Ports,
     Service,
-    clean_code,
     find_user,
     parse_identifier,
 )
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
-from webapp.domain.codes import refuse_code_as_token
+from webapp.domain.codes import clean_code, refuse_code_as_token
 from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, User
 from webapp.domain.values import Channel
@@ -55,7 +54,7 @@ class PasswordResetService(Service):
                 self.rehearse(channel.messages, "reset", {"minutes": 60})
                 uow.commit()
                 return
-            self._send(uow, user, channel)
+            self._send(uow, user, channel, prepaid=True)
             self.audit(uow, "authn_password_reset_requested", user, channel=channel.value)
             uow.commit()
 
@@ -66,20 +65,21 @@ class PasswordResetService(Service):
                 self._send(uow, user, channel)
                 return
 
-    def send_finish_signup(self, uow: UnitOfWork, user: User, channel: Channel) -> None:
+    def send_finish_signup(self, uow: UnitOfWork, user: User, channel: Channel, *,
+                           prepaid: bool = False) -> None:
         """A registration named this address of an account with nothing verified: its
         recipient may finish signing up by choosing the password (a reset, worded so).
 
         Not a verification of the account as it is: that would leave it under the
         password of whoever registered the address first."""
-        self._send(uow, user, channel, "finish_signup")
+        self._send(uow, user, channel, "finish_signup", prepaid=prepaid)
 
     def _send(self, uow: UnitOfWork, user: User, channel: Channel,
-              template: str = "reset") -> None:
+              template: str = "reset", *, prepaid: bool = False) -> None:
         if channel is Channel.EMAIL:
             self._send_email(uow, user, template)
         else:
-            self._send_sms(uow, user, template)
+            self._send_sms(uow, user, template, prepaid)
 
     def _send_email(self, uow: UnitOfWork, user: User, template: str = "reset") -> None:
         assert user.email is not None
@@ -93,13 +93,15 @@ class PasswordResetService(Service):
             "minutes": int(self.policy.reset_ttl.total_seconds() // 60),
         }, user)
 
-    def _send_sms(self, uow: UnitOfWork, user: User, template: str = "reset") -> None:
+    def _send_sms(self, uow: UnitOfWork, user: User, template: str, prepaid: bool) -> None:
         assert user.phone is not None
+        if not self.sms_slot(uow, user, template, prepaid=prepaid):
+            return  # the live code stays
         ttl = min(self.policy.sms_code_ttl, self.policy.reset_ttl)
         code = self.issue_code(uow, user, CodePurpose.RESET_PHONE, user.phone, ttl)
         self.send_sms(uow, user.phone, template, {
             "code": code, "minutes": int(ttl.total_seconds() // 60),
-        }, user)
+        }, user, prepaid=True)
 
     def check(self, *, token: str | None = None, email: str | None = None,
               phone: str | None = None, code: str | None = None) -> User:

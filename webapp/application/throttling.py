@@ -117,15 +117,17 @@ class Throttle:
         if wait:
             raise Throttled(wait)
 
-    def before_messages(self, rule: str, email: Email | None, phone: Phone | None,
-                        client: str = "") -> None:
+    def before_messages(self, rule: str, email: Email | None, phone: Phone | None, *,
+                        client: str) -> None:
         """Spend the destinations' message budgets, before looking anything up.
 
         Counted for every request, whether or not an account has the address, so the
         4th request in the hour is a 429 for everybody and tells nothing. A request that
         may text a number also spends the client address's and the strangers' SMS
-        budgets (the same way for every number); the site's global cap is never
-        consulted here, so how near it is shows in no answer.
+        budgets, and takes its one SMS from the site's daily cap (the same way for every
+        number: how near the cap is shows in no answer). Its text is then sent
+        ``prepaid``; with the cap spent it is refused here, before a new code could
+        replace the live one that no SMS would replace.
         """
         if phone is not None:
             self.spend("sms_per_client", client)
@@ -133,12 +135,18 @@ class Throttle:
         for destination in (email, phone):
             if destination is not None:
                 self.spend(rule, destination.value)
+        if phone is not None and (wait := self._hit_sms_cap()):
+            raise Throttled(wait)
 
     def take_sms(self) -> bool:
         """Count one SMS against the global cap; False when it must be dropped."""
+        return not self._hit_sms_cap()
+
+    def _hit_sms_cap(self) -> int:
+        """One SMS counted against the site's daily cap; the wait when it is spent."""
         if self.limiter is None:
-            return True
-        return not self.limiter.hit(self.limit("sms_global_daily"), "sms:all")
+            return 0
+        return self.limiter.hit(self.limit("sms_global_daily"), "sms:all")
 
     # --- login lockout ------------------------------------------------------------
 

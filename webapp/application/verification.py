@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from webapp.application.common import Service, clean_code, find_user
+from webapp.application.common import Service, find_user
 from webapp.application.interfaces import UnitOfWork
-from webapp.domain.codes import refuse_code_as_token
+from webapp.domain.codes import clean_code, refuse_code_as_token
 from webapp.domain.errors import InvalidToken, OwnerSignInRequired
 from webapp.domain.model import CodePurpose, MessageKind, User
 from webapp.domain.values import Channel, Email, Phone
@@ -16,13 +16,14 @@ INVALID_LINK = "This verification link is invalid or has expired. Request a new 
 class VerificationService(Service):
     # --- sending ---------------------------------------------------------------------
 
-    def send_verification(self, uow: UnitOfWork, user: User, channel: Channel) -> None:
-        """Email: one message with both a link and a code. Phone: an SMS code. Any earlier
-        code of that channel dies."""
+    def send_verification(self, uow: UnitOfWork, user: User, channel: Channel, *,
+                          prepaid: bool = False) -> None:
+        """Email: one message with both a link and a code. Phone: an SMS code (``prepaid``:
+        see ``sms_slot``). Any earlier code of that channel dies, once a new one is sent."""
         if channel is Channel.EMAIL:
             self._send_email_verification(uow, user)
         else:
-            self._send_phone_verification(uow, user)
+            self._send_phone_verification(uow, user, prepaid)
 
     def _send_email_verification(self, uow: UnitOfWork, user: User) -> None:
         assert user.email is not None
@@ -36,14 +37,16 @@ class VerificationService(Service):
             "hours": int(self.policy.email_code_ttl.total_seconds() // 3600),
         }, user)
 
-    def _send_phone_verification(self, uow: UnitOfWork, user: User) -> None:
+    def _send_phone_verification(self, uow: UnitOfWork, user: User, prepaid: bool) -> None:
         assert user.phone is not None
+        if not self.sms_slot(uow, user, "verify", prepaid=prepaid):
+            return  # the live code stays
         code = self.issue_code(
             uow, user, CodePurpose.VERIFY_PHONE, user.phone, self.policy.sms_code_ttl
         )
         self.send_sms(uow, user.phone, "verify", {
             "code": code, "minutes": int(self.policy.sms_code_ttl.total_seconds() // 60),
-        }, user)
+        }, user, prepaid=True)
 
     def resend_email(self, email: str) -> None:
         """The same answer for every address; only an unverified owner gets a message,
@@ -62,7 +65,7 @@ class VerificationService(Service):
             user = find_user(uow, address, number, lock=True)
             if (user is not None and user.is_active and user.verified_at(channel) is None
                     and not self._cooling_down(uow, user, CodePurpose.verify(channel))):
-                self.send_verification(uow, user, channel)
+                self.send_verification(uow, user, channel, prepaid=True)
             elif channel is Channel.EMAIL:
                 self.rehearse("email", "verify", {"hours": 24})
             else:

@@ -29,3 +29,15 @@ def refuse_code_as_token(token: str | None, addresses: str) -> None:
     '"email" or "phone"')."""
     if token and CODE_SHAPE.fullmatch(token):
         raise CodeNeedsAddress(addresses)
+
+
+def clean_code(code: str) -> str:
+    """Six digits, forgiving the spaces and dashes people type.
+
+    Any decimal digits count (full-width from an IME, Arabic-Indic, ...) and are
+    rewritten as ASCII; ``isdigit`` would also let superscripts through.
+    """
+    code = "".join(code.split()).replace("-", "")
+    if len(code) != 6 or not code.isdecimal():
+        raise ValidationFailed.single("code", "Enter the 6-digit code.")
+    return f"{int(code):06d}"

@@ -91,6 +91,12 @@ class SqlOutboxRepository(_Mapped[OutboxMessage, OutboxRow]):
         return self._all(select(OutboxRow).where(
             OutboxRow.user_id == user_id, OutboxRow.kind.in_([kind.value for kind in kinds])))
 
+    def latest(self, user_id: int, kind: MessageKind) -> OutboxMessage | None:
+        found = self._all(select(OutboxRow).where(OutboxRow.user_id == user_id,
+                                                  OutboxRow.kind == kind.value)
+                          .order_by(OutboxRow.id.desc()).limit(1))
+        return found[0] if found else None
+
     def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
         return self._all(select(OutboxRow)
                          .where(OutboxRow.kind.in_([kind.value for kind in kinds]))

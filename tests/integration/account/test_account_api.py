@@ -330,3 +330,43 @@ def test_taking_the_account_back_removes_a_phone_the_hijacker_added(client, toke
     texts = len(outbox.all("sms", hijacker))
     client.post("/api/auth/password-reset/", json={"phone": hijacker})
     assert len(outbox.all("sms", hijacker)) == texts  # no reset code for them
+
+
+def test_signing_up_with_the_address_of_an_account_waiting_for_erasure(client, tokens, outbox):
+    """Carried over: its owner was mailed "log in or reset your password", both refused
+    until the erasure. Now the message says when it goes and carries a working cancel
+    link; the API and the page answer exactly as for a new address."""
+    from tests.integration.api.conftest import comparable
+    from tests.integration.web.conftest import flashes, signup
+
+    client.delete("/api/auth/me/", headers=bearer(tokens["access"]))
+    register = {"email": EMAIL, "password": "another passphrase"}
+    fresh = client.post("/api/auth/register/", json={**register, "email": "new@example.com"})
+    taken = client.post("/api/auth/register/", json=register)
+    assert comparable(taken) == comparable(fresh)
+    page = signup(client, email=EMAIL)
+    seen = (page.status_code, page.headers["Location"], flashes(client))
+    client.get("/verify")  # shows (and spends) the flash
+    other = signup(client, email="other@example.com")
+    assert seen == (other.status_code, other.headers["Location"], flashes(client))
+    notice = outbox.last("email", EMAIL).payload
+    assert notice["template"] == "account_exists_deleting" and "erased" in notice["text"]
+    token = outbox.link_token(EMAIL, "/account/delete/cancel/")
+    assert client.post("/api/auth/me/delete/cancel/", json={"token": token}).status_code == 200
+    assert _login(client).status_code == 200
+
+
+def test_a_number_of_an_account_waiting_for_erasure_is_texted_its_cancel_link(client, outbox):
+    from tests.integration.api.conftest import PHONE
+
+    client.post("/api/auth/register/", json={"phone": PHONE, "password": PASSWORD})
+    client.post("/api/auth/phone-verify/", json={"phone": PHONE,
+                                                  "code": outbox.code("sms", PHONE)})
+    tokens = client.post("/api/auth/login/", json={"phone": PHONE, "password": PASSWORD})
+    client.delete("/api/auth/me/", headers=bearer(tokens.json["tokens"]["access"]))
+    again = client.post("/api/auth/register/", json={"phone": PHONE, "password": PASSWORD})
+    assert again.status_code == 201
+    text = outbox.last("sms", PHONE).payload
+    assert text["template"] == "account_exists_deleting"
+    token = text["body"].split("/account/delete/cancel/", 1)[1].split()[0]
+    assert client.post("/api/auth/me/delete/cancel/", json={"token": token}).status_code == 200

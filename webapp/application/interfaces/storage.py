@@ -105,6 +105,10 @@ class OutboxRepository(Protocol):
         """All of the user's messages of these kinds, whatever their number or status."""
         ...
 
+    def latest(self, user_id: int, kind: MessageKind) -> OutboxMessage | None:
+        """The user's newest message of this kind."""
+        ...
+
     def recent(self, kinds: Sequence[MessageKind], limit: int = 50) -> list[OutboxMessage]:
         """The newest messages of these kinds, newest first."""
         ...
