@@ -190,6 +190,22 @@ class AccountDataService(Service):
             uow.commit()
             return user
 
+    def cancel_hijackers_deletion(self, uow: UnitOfWork, user: User, since: datetime) -> bool:
+        """An address change's undo takes a hijacked account back: a deletion that its user
+        asked for since ``since`` (when the change was asked for) was the hijacker's, and
+        goes with the rest of their doing; the account is active again (the undo signs it
+        out). One that staff asked for stays: staff decide. True when one was cancelled."""
+        if user.deletion_due_at is None:
+            return False
+        asked = uow.audit.page(user.id or 0, ["account_delete_requested"], 0, 1)
+        if not asked or asked[0].data.get("by_staff") or asked[0].created_at < since:
+            return False
+        user.deletion_due_at = None
+        user.is_active = True  # only an active account's user may ask (see _delete)
+        uow.users.save(user)  # the erasure job finds nothing due and is done
+        self.audit(uow, "account_delete_cancelled", user, reason="address_change_undone")
+        return True
+
     # --- erasure ----------------------------------------------------------------------------
 
     def erase_job(self, message: OutboxMessage) -> None:
