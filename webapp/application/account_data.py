@@ -19,7 +19,7 @@ from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
-from webapp.application.staff import account_for, invitation_state
+from webapp.application.staff import account_for, invitation_state, keep_staff
 from webapp.application.stripe_customer import queue_customer_deletion, stripe_call_lease
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
@@ -28,8 +28,6 @@ from webapp.domain.model import MessageKind, OutboxMessage, User, new_uniquifier
 
 CANCEL_PURPOSE = "account-delete-cancel"
 INVALID_CANCEL = "This cancel link is invalid, expired or already used."
-LAST_STAFF = ("This is the last staff account: make someone else staff first, so that "
-              "somebody can still run the site.")
 
 
 def _at(value: datetime | None) -> str | None:
@@ -133,8 +131,7 @@ class AccountDataService(Service):
                 raise AuthenticationRequired()
             if user.deletion_due_at is not None:
                 raise Conflict("This account is already waiting for its deletion.")
-            if user.is_staff and user.is_active and uow.personal_data.active_staff() <= 1:
-                raise Conflict(LAST_STAFF)
+            keep_staff(uow, user)
             actor = uow.users.get(actor_id) if actor_id is not None else None
             self.audit(uow, "account_delete_requested", user, actor=actor, by_staff=staff)
             grace = self.policy.account_deletion_grace
