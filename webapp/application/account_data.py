@@ -220,14 +220,15 @@ class AccountDataService(Service):
             uow.commit()
         self.sessions.forget_browsers(user.id or 0)
 
-    def _withdraw_staff_invitations(self, uow: UnitOfWork, user: User) -> None:
+    def _withdraw_invitations(self, uow: UnitOfWork, user: User) -> None:
         """Erasure sets their invitations' inviter to NULL, which reads as the command
-        line's: the staff invitations they sent and nobody accepted are withdrawn first
-        (expired ones too, which a resend would otherwise revive as the command line's),
-        since a staff invitation stands only while its inviter is active staff."""
+        line's: the invitations they sent and nobody accepted are withdrawn first (expired
+        ones too, which a resend would otherwise revive as the command line's), since an
+        invitation stands only while its inviter's account is active (and staff, for a
+        staff invitation)."""
         now = self.now()
         for invitation in uow.personal_data.invitations(user.id or 0, None):
-            if invitation.inviter_id == user.id and invitation.as_staff and invitation.state(
+            if invitation.inviter_id == user.id and invitation.state(
                     now, user) not in (InvitationState.ACCEPTED, InvitationState.REVOKED):
                 invitation.revoked_at = now
                 uow.invitations.save(invitation)
@@ -241,7 +242,7 @@ class AccountDataService(Service):
         addresses = [a for a in (user.email, user.phone) if a]
         addresses += [c.old_value for c in uow.address_changes.for_user(user.id or 0)
                       if c.old_value]
-        self._withdraw_staff_invitations(uow, user)
+        self._withdraw_invitations(uow, user)
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
         event = self.audit_event("account_erased", None, subject=pseudonym,
