@@ -10,6 +10,7 @@ from tests.fakes import make_world
 from tests.helpers.world import PASSWORD, PHONE, add_user, sms_code
 from webapp.domain.errors import (
     ActionRefused,
+    Conflict,
     DomainError,
     NotFound,
     PermissionDenied,
@@ -32,6 +33,22 @@ def test_a_demoted_or_deactivated_actor_cannot_act(world):
             admin.act(actor.id, target.id, "deactivate")
     assert world.store.users[target.id].is_active
     assert world.audit_kinds() == ["authz_fail", "authz_fail"]
+
+
+@pytest.mark.parametrize("action", ["demote", "deactivate"])
+def test_no_door_takes_away_the_last_active_staff_member(world, action):
+    """The command line acts as nobody (actor None); the last active staff member stays,
+    as the staff pages keep them (nobody acts on themselves there)."""
+    boss = add_user(world, "boss@example.com", is_staff=True)
+    add_user(world, "gone@example.com", is_staff=True, is_active=False)
+    with pytest.raises(Conflict, match="last staff account"):
+        world.services.admin.act(None, boss.id, action)
+    kept = world.store.users[boss.id]
+    assert kept.is_staff and kept.is_active and world.audit_kinds() == []
+    other = add_user(world, "other@example.com", is_staff=True)
+    world.services.admin.act(None, boss.id, action)  # another one is left: done
+    with pytest.raises(Conflict):
+        world.services.admin.act(None, other.id, action)
 
 
 def test_deactivation_revokes_families_and_rotates_the_uniquifier(world):

@@ -79,9 +79,9 @@ def test_one_time_code_usability():
 
 
 def test_invitation_states():
-    invitation = Invitation(email="a@example.com", inviter_id=1, created_at=NOW,
+    invitation = Invitation(email="a@example.com", inviter_id=None, created_at=NOW,
                             expires_at=NOW + timedelta(days=7))
-    assert invitation.state(NOW, None) is InvitationState.PENDING  # not a staff invitation
+    assert invitation.state(NOW, None) is InvitationState.PENDING  # the command line's
     assert invitation.state(NOW + timedelta(days=7), None) is InvitationState.EXPIRED
     invitation.revoked_at = NOW
     assert invitation.state(NOW, None) is InvitationState.REVOKED
@@ -108,6 +108,26 @@ def test_a_staff_invitation_is_void_once_its_inviter_is_no_longer_staff():
     assert gone.state(NOW, None) is InvitationState.VOID
     gone.inviter_id = None  # the command line's
     assert gone.state(NOW, None) is InvitationState.PENDING
+
+
+def test_a_users_invitation_is_void_once_its_inviters_account_is_closed():
+    """INVITATIONS_BY_USERS: the inviter vouches only while their account is active."""
+    def state(inviter_id=1, **inviter):
+        invitation = Invitation(email="a@example.com", inviter_id=inviter_id, created_at=NOW,
+                                expires_at=NOW + timedelta(days=7))
+        user = User(email="pal@example.com", phone=None, password_hash="x",
+                    **{"id": 1, **inviter})
+        return invitation.state(NOW, user)
+
+    assert state() is InvitationState.PENDING
+    assert state(is_active=False) is InvitationState.VOID  # deactivated
+    assert state(is_active=False, deletion_due_at=NOW) is InvitationState.VOID  # leaving
+    assert state(id=2) is InvitationState.VOID  # not the inviter's account
+    erased = Invitation(email="a@example.com", inviter_id=1, created_at=NOW,
+                        expires_at=NOW + timedelta(days=7))
+    assert erased.state(NOW, None) is InvitationState.VOID  # no such account any more
+    erased.revoked_at = NOW  # what the erasure does first (see account_data)
+    assert erased.state(NOW, None) is InvitationState.REVOKED
 
 
 def test_throttled_rounds_retry_after_up_to_a_whole_second():

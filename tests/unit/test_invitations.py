@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -294,3 +295,27 @@ def test_a_refused_accept_takes_nothing_from_the_holder(world, boss):
         world.services.invitations.accept(token, "password")  # too weak
     assert world.store.users[squatter.id].email == "new@example.com"
     assert "unverified_address_released" not in world.audit_kinds()
+
+
+@pytest.mark.parametrize("closing", ["deactivate", "delete", "erase"])
+def test_a_users_invitation_dies_with_the_inviters_account(closing):
+    """INVITATIONS_BY_USERS and REGISTRATION=invite: the invitation was the way in, and a
+    user whose account is closed vouches for nobody any more. Erasure (inviter NULL, as
+    the command line's) withdraws it first."""
+    grace = {"erase": replace(Policy(), account_deletion_grace=timedelta(0))}.get(closing)
+    world = make_world(replace(grace or Policy(), invitations_by_users=True,
+                               registration_open=False))
+    staff = add_user(world, "boss@example.com", is_staff=True)
+    pal = add_user(world, "pal@example.com", email_verified_at=world.clock.now())
+    invitation, token = invite(world, pal)
+    if closing == "deactivate":
+        world.services.admin.act(staff.id, pal.id, "deactivate")
+    else:
+        world.services.account_data.request_deletion(pal.id, world.clock.now())
+    assert (pal.id in world.store.users) is (closing != "erase")
+    with pytest.raises(InvalidToken) as refused:
+        world.services.invitations.accept(token, PASSWORD)
+    assert refused.value.code == "invitation_revoked"
+    assert "new@example.com" not in {u.email for u in world.store.users.values()}
+    kept = world.store.invitations[invitation.id]
+    assert (kept.revoked_at is not None) is (closing == "erase")

@@ -19,7 +19,7 @@ from webapp.application.audit_log import write_json_line
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.sessions import SessionService
-from webapp.application.staff import account_for, invitation_state
+from webapp.application.staff import account_for, invitation_state, keep_staff
 from webapp.application.stripe_customer import queue_customer_deletion, stripe_call_lease
 from webapp.application.tokens import TokenService
 from webapp.domain.errors import AuthenticationRequired, Conflict, InvalidToken, NotFound
@@ -28,8 +28,6 @@ from webapp.domain.model import MessageKind, OutboxMessage, User, new_uniquifier
 
 CANCEL_PURPOSE = "account-delete-cancel"
 INVALID_CANCEL = "This cancel link is invalid, expired or already used."
-LAST_STAFF = ("This is the last staff account: make someone else staff first, so that "
-              "somebody can still run the site.")
 
 
 def _at(value: datetime | None) -> str | None:
@@ -133,8 +131,7 @@ class AccountDataService(Service):
                 raise AuthenticationRequired()
             if user.deletion_due_at is not None:
                 raise Conflict("This account is already waiting for its deletion.")
-            if user.is_staff and user.is_active and uow.personal_data.active_staff() <= 1:
-                raise Conflict(LAST_STAFF)
+            keep_staff(uow, user)
             actor = uow.users.get(actor_id) if actor_id is not None else None
             self.audit(uow, "account_delete_requested", user, actor=actor, by_staff=staff)
             grace = self.policy.account_deletion_grace
@@ -189,6 +186,22 @@ class AccountDataService(Service):
             uow.commit()
             return user
 
+    def cancel_hijackers_deletion(self, uow: UnitOfWork, user: User, since: datetime) -> bool:
+        """An address change's undo takes a hijacked account back: a deletion that its user
+        asked for since ``since`` (when the change was asked for) was the hijacker's, and
+        goes with the rest of their doing; the account is active again (the undo signs it
+        out). One that staff asked for stays: staff decide. True when one was cancelled."""
+        if user.deletion_due_at is None:
+            return False
+        asked = uow.audit.page(user.id or 0, ["account_delete_requested"], 0, 1)
+        if not asked or asked[0].data.get("by_staff") or asked[0].created_at < since:
+            return False
+        user.deletion_due_at = None
+        user.is_active = True  # only an active account's user may ask (see _delete)
+        uow.users.save(user)  # the erasure job finds nothing due and is done
+        self.audit(uow, "account_delete_cancelled", user, reason="address_change_undone")
+        return True
+
     # --- erasure ----------------------------------------------------------------------------
 
     def erase_job(self, message: OutboxMessage) -> None:
@@ -206,14 +219,15 @@ class AccountDataService(Service):
             uow.commit()
         self.sessions.forget_browsers(user.id or 0)
 
-    def _withdraw_staff_invitations(self, uow: UnitOfWork, user: User) -> None:
+    def _withdraw_invitations(self, uow: UnitOfWork, user: User) -> None:
         """Erasure sets their invitations' inviter to NULL, which reads as the command
-        line's: the staff invitations they sent and nobody accepted are withdrawn first
-        (expired ones too, which a resend would otherwise revive as the command line's),
-        since a staff invitation stands only while its inviter is active staff."""
+        line's: the invitations they sent and nobody accepted are withdrawn first (expired
+        ones too, which a resend would otherwise revive as the command line's), since an
+        invitation stands only while its inviter's account is active (and staff, for a
+        staff invitation)."""
         now = self.now()
         for invitation in uow.personal_data.invitations(user.id or 0, None):
-            if invitation.inviter_id == user.id and invitation.as_staff and invitation.state(
+            if invitation.inviter_id == user.id and invitation.state(
                     now, user) not in (InvitationState.ACCEPTED, InvitationState.REVOKED):
                 invitation.revoked_at = now
                 uow.invitations.save(invitation)
@@ -227,7 +241,7 @@ class AccountDataService(Service):
         addresses = [a for a in (user.email, user.phone) if a]
         addresses += [c.old_value for c in uow.address_changes.for_user(user.id or 0)
                       if c.old_value]
-        self._withdraw_staff_invitations(uow, user)
+        self._withdraw_invitations(uow, user)
         uow.personal_data.erase(user.id or 0, addresses, pseudonym, keep_message,
                                 user.stripe_customer_id)
         event = self.audit_event("account_erased", None, subject=pseudonym,

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from webapp.application.addresses import other_holder
+from webapp.application.account_data import AccountDataService
+from webapp.application.addresses import other_holder, tell_at, tell_previous
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.mfa import MfaService
@@ -34,10 +35,12 @@ FIELD = {Channel.EMAIL: "new_email", Channel.PHONE: "new_phone"}
 
 
 class AddressChangeService(Service):
-    def __init__(self, ports: Ports, tokens: TokenService, mfa: MfaService) -> None:
+    def __init__(self, ports: Ports, tokens: TokenService, mfa: MfaService,
+                 account_data: AccountDataService) -> None:
         super().__init__(ports)
         self.tokens = tokens
         self.mfa = mfa
+        self.account_data = account_data  # a deletion the hijacker asked for is undone too
 
     # --- request ------------------------------------------------------------------------
 
@@ -66,7 +69,7 @@ class AddressChangeService(Service):
                 self._tell_taken(uow, owner, channel, value)
             else:
                 self._send_proof(uow, user, change)
-            self._tell_old(uow, user, channel, "address_change_requested",
+            tell_previous(self, uow, user, channel, "address_change_requested",
                            {"new": mask_address(channel, value), "channel": channel.value,
                             "reset_link": self.policy.link("/reset")})
             self.audit(uow, "address_change_requested", user, channel=channel.value,
@@ -198,7 +201,7 @@ class AddressChangeService(Service):
             other = next((c for c in Channel if c is not change.channel and user.verified_at(c)),
                          None)
             told, to = (other, user.address(other)) if other is not None else (told, to)
-        self._tell(uow, user, told, to or user.address(told), "address_changed", context)
+        tell_at(self, uow, user, told, to or user.address(told), "address_changed", context)
         self.audit(uow, "address_changed", user, channel=change.channel.value,
                    removed=change.new_value is None)
         self.queue_customer_update(uow, user, f"change-{change.id}")
@@ -207,7 +210,8 @@ class AddressChangeService(Service):
 
     def undo(self, token: str, new_password: str, confirm_password: str) -> User:
         """From the previous address's notice: it is back, the password is new, every
-        session and token of the account ends, and so does every second factor."""
+        session and token of the account ends, and so does every second factor and the
+        deletion the hijacker asked for."""
         try:
             payload = self.ports.signer.loads(UNDO_PURPOSE, token, int(UNDO_TTL.total_seconds()))
         except InvalidToken as exc:
@@ -232,6 +236,7 @@ class AddressChangeService(Service):
                     user.drop_address(added.channel)
             user.set_password_hash(self.ports.passwords.hash(secret), self.now())
             uow.users.save(user)
+            cancelled = self.account_data.cancel_hijackers_deletion(uow, user, change.created_at)
             change.undone_at = self.now()
             uow.address_changes.save(change)
             for later in uow.address_changes.for_user(user.id or 0, change.channel):
@@ -244,9 +249,10 @@ class AddressChangeService(Service):
             removed = self.mfa.remove_all(uow, user, "mfa_turned_off_by_undo", None,
                                           since=change.factors_since())
             self.audit(uow, "address_change_undone", user, channel=change.channel.value,
-                       factors_removed=removed)
-            self._tell(uow, user, change.channel, old, "password_changed", {
+                       factors_removed=removed, deletion_cancelled=cancelled)
+            tell_at(self, uow, user, change.channel, old, "password_changed", {
                 "reset_link": self.policy.link("/reset"), "factors_removed": bool(removed),
+                "deletion_cancelled": cancelled,
                 "security_link": self.policy.link("/account/security")})
             self.queue_customer_update(uow, user, f"undo-{change.id}")
             uow.commit()
@@ -280,21 +286,3 @@ class AddressChangeService(Service):
             if change.is_pending(self.now()):
                 change.cancelled_at = self.now()
                 uow.address_changes.save(change)
-
-    def _tell_old(self, uow: UnitOfWork, user: User, channel: Channel, template: str,
-                  context: dict) -> None:
-        if user.verified_at(channel) is not None:
-            self._tell(uow, user, channel, user.address(channel), template, context)
-        else:  # nothing proven there: the account's other proven address hears instead
-            other = next((c for c in Channel if c is not channel and user.verified_at(c)), None)
-            if other is not None:
-                self._tell(uow, user, other, user.address(other), template, context)
-
-    def _tell(self, uow: UnitOfWork, user: User, channel: Channel, to: str | None,
-              template: str, context: dict) -> None:
-        if not to:
-            return
-        if channel is Channel.EMAIL:
-            self.send_email(uow, to, template, context, user)
-        else:
-            self.send_sms(uow, to, template, context, user)

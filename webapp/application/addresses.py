@@ -1,10 +1,13 @@
 """Who may hold an address: the rules of claiming an address that an account never proved.
 
 Shared by the operator's ``create-admin`` and by invitations, which both prove an email
-by other means (the operator typing it, the link emailed to it), and by address changes.
+by other means (the operator typing it, the link emailed to it), and by address changes;
+and where an address change's notices go.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from webapp.application.common import Service
 from webapp.application.interfaces import UnitOfWork
@@ -54,3 +57,27 @@ def other_holder(service: Service, uow: UnitOfWork, user: User, channel: Channel
     if take:
         release(service, uow, holder, [channel], via="address_change")
     return None
+
+
+def tell_previous(service: Service, uow: UnitOfWork, user: User, channel: Channel,
+                  template: str, context: dict[str, Any]) -> None:
+    """A notice about ``channel``'s address to that address when it was proven, else to
+    the account's other proven address (nothing proven there: whoever typed it may not
+    own it)."""
+    if user.verified_at(channel) is not None:
+        tell_at(service, uow, user, channel, user.address(channel), template, context)
+        return
+    other = next((c for c in Channel if c is not channel and user.verified_at(c)), None)
+    if other is not None:
+        tell_at(service, uow, user, other, user.address(other), template, context)
+
+
+def tell_at(service: Service, uow: UnitOfWork, user: User, channel: Channel, to: str | None,
+            template: str, context: dict[str, Any]) -> None:
+    """A notice to ``to``, by email or SMS as ``channel`` says (nothing when empty)."""
+    if not to:
+        return
+    if channel is Channel.EMAIL:
+        service.send_email(uow, to, template, context, user)
+    else:
+        service.send_sms(uow, to, template, context, user)

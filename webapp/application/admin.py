@@ -1,11 +1,10 @@
 """Staff use cases: look people up, act on an account, create the first admin.
 
-Every action re-checks, inside its own transaction, that the acting account is
-active staff (the blueprint checks too: defence in depth), and writes an
-``authz_admin`` audit event naming the acting staff member.
-
-The read side (lists, counts, the funnel) goes through the ``StaffQueries`` port
-so that the listing SQL can use indexes and dialect features in infrastructure.
+Every action re-checks, inside its own transaction, that the acting account is active
+staff (the blueprint checks too: defence in depth), and writes an ``authz_admin`` audit
+event naming the acting staff member. The read side (lists, counts, the funnel) goes
+through the ``StaffQueries`` port so that the listing SQL can use indexes and dialect
+features in infrastructure.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from webapp.application.common import Ports, Service
 from webapp.application.interfaces import StaffQueries, UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
-from webapp.application.staff import account_for, lacks_required_factor, require_staff
+from webapp.application.staff import account_for, keep_staff, lacks_required_factor, require_staff
 from webapp.application.stripe_customer import queue_customer_now
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
@@ -196,6 +195,7 @@ class AdminService(Service):
 
     def _deactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
         self._not_self(actor, user, "deactivate")
+        keep_staff(uow, user)  # the command line acts as nobody: it could end the last one
         if user.deletion_due_at is not None:  # its cancel link would make it active again
             raise ActionRefused(WAITING_FOR_DELETION + " It cannot sign in meanwhile; if "
                                 "they cancel, deactivate it then.")
@@ -237,6 +237,7 @@ class AdminService(Service):
 
     def _demote(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
         self._not_self(actor, user, "demote")
+        keep_staff(uow, user)
         return self._set_staff(uow, actor, user, False)
 
     def _set_staff(self, uow: UnitOfWork, actor: User | None, user: User, staff: bool) -> str:

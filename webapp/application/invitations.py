@@ -34,7 +34,7 @@ REFUSALS = {
     InvitationState.REVOKED: ("This invitation has been withdrawn.", "invitation_revoked"),
     InvitationState.EXPIRED: ("This invitation has expired. Ask for a new one.",
                               "invitation_expired"),
-    # Its inviter is no longer staff: to the invitee, as if withdrawn.
+    # Its inviter's account is closed (or no longer staff): to the invitee, as if withdrawn.
     InvitationState.VOID: ("This invitation has been withdrawn.", "invitation_revoked"),
 }
 
@@ -101,8 +101,9 @@ class InvitationService(Service):
 
     def resend(self, actor_id: int | None, invitation_id: int) -> Invitation:
         """A fresh link for a pending, expired or void invitation; its expiry starts again.
-        Staff who resend a void one (its inviter is no longer staff) vouch for it now: they
-        become its inviter (the command line's resend makes it the operator's)."""
+        Staff who resend a void one (its inviter's account is closed, or no longer staff)
+        vouch for it now: they become its inviter (the command line's resend makes it the
+        operator's)."""
         with self.ports.uow() as uow:
             actor = require_staff(self, uow, actor_id, "manage_invitation")
             invitation = self._get(uow, invitation_id)

@@ -139,7 +139,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
         sessions=sessions,
         activity=ActivityService(ports, adapters.device_label),
         passkeys=PasskeyService(ports, mfa, signin),
-        address_changes=AddressChangeService(ports, tokens, mfa),
+        address_changes=AddressChangeService(ports, tokens, mfa, account_data),
         account_data=account_data,
         _ports=ports,
     )

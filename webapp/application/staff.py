@@ -7,13 +7,15 @@ import re
 
 from webapp.application.common import Service
 from webapp.application.interfaces import SearchTerms, UnitOfWork
-from webapp.domain.errors import PermissionDenied, ValidationFailed
+from webapp.domain.errors import Conflict, PermissionDenied, ValidationFailed
 from webapp.domain.invitations import Invitation, InvitationState
 from webapp.domain.model import User
 from webapp.domain.values import Email, Phone
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{3,}$")
 FACTOR_FIRST = "Staff need a second factor on their account: set one up first."
+LAST_STAFF = ("This is the last staff account: make someone else staff first, so that "
+              "somebody can still run the site.")
 
 
 def lacks_required_factor(service: Service, user: User) -> bool:
@@ -41,6 +43,15 @@ def require_staff(
         service.audit(uow, "authz_fail", actor, action=action, reason="no_second_factor")
         uow.commit_and_raise(PermissionDenied(FACTOR_FIRST))
     return actor
+
+
+def keep_staff(uow: UnitOfWork, user: User) -> None:
+    """The site keeps one active staff member, whatever the door: the last one is not
+    demoted, deactivated or deleted. (On the staff pages the acting staff member, who may
+    not act on themselves, is another one; the command line acts as nobody.)"""
+    if (user.is_staff and user.is_active and user.deletion_due_at is None
+            and uow.personal_data.active_staff() <= 1):
+        raise Conflict(LAST_STAFF)
 
 
 def invitation_state(service: Service, uow: UnitOfWork, invitation: Invitation

@@ -14,7 +14,7 @@ class InvitationState(StrEnum):
     ACCEPTED = "accepted"
     REVOKED = "revoked"
     EXPIRED = "expired"
-    VOID = "void"  # a staff invitation whose inviter is no longer staff
+    VOID = "void"  # its inviter's account is closed (or, for a staff one, no longer staff)
 
 
 @dataclass(eq=False)
@@ -35,9 +35,11 @@ class Invitation:
         """Where the invitation stands; only a pending one can be accepted.
 
         ``inviter`` is the account ``inviter_id`` names, as it is now (None: there is no
-        such account any more). A staff invitation stands only while its inviter is
-        active staff, not waiting for deletion (no inviter at all is the operator's
-        command line): staff who are removed keep no way back in through it.
+        such account any more). An invitation stands only while its inviter's account is
+        active, not waiting for deletion, and for a staff invitation still staff (no
+        inviter at all is the operator's command line): a deactivated or leaving inviter,
+        or staff who are removed, keep no way in for anyone through it. (Erasure withdraws
+        the erased inviter's open invitations first: their inviter becomes no one.)
         """
         if self.accepted_at is not None:
             return InvitationState.ACCEPTED
@@ -45,11 +47,12 @@ class Invitation:
             return InvitationState.REVOKED
         if now >= self.expires_at:
             return InvitationState.EXPIRED
-        if self.as_staff and self.inviter_id is not None and not _vouches(self, inviter):
+        if self.inviter_id is not None and not _vouches(self, inviter):
             return InvitationState.VOID
         return InvitationState.PENDING
 
 
 def _vouches(invitation: Invitation, inviter: User | None) -> bool:
     return inviter is not None and inviter.id == invitation.inviter_id and \
-        inviter.is_staff and inviter.is_active and inviter.deletion_due_at is None
+        inviter.is_active and inviter.deletion_due_at is None and \
+        (inviter.is_staff or not invitation.as_staff)

@@ -77,6 +77,7 @@ def test_deactivated_staff_are_out(app, world, client):
 def test_staff_lose_access_the_moment_they_are_demoted(app, world, client):
     log_in(client, world["staff"])
     assert client.get("/admin/").status_code == 200
+    make_user(app, "second@example.com", staff=True)  # the last one is never demoted
     with app.app_context():
         services(app).admin.act(None, world["staff"].id, "demote")
     assert client.get("/admin/").status_code == 403

@@ -64,6 +64,7 @@ def test_create_admin_promotes_an_existing_account(app, runner):
 
 
 def test_promote_demote_deactivate_reactivate(app, runner):
+    make_user(app, "boss@example.com", staff=True)  # the site keeps a staff member
     user = make_user(app, "jane@example.com")
     assert runner.invoke(args=["users", "promote", "jane@example.com"]).exit_code == 0
     assert reload(app, user.id).is_staff
@@ -151,12 +152,13 @@ def test_a_refused_password_given_as_an_option_is_not_asked_again(app, runner):
 def test_commands_print_one_sentence_and_audit_lines_go_to_the_log_file(app, runner,
                                                                         tmp_path):
     app.instance_path = str(tmp_path / "instance")
+    make_user(app, "boss@example.com", staff=True)  # the site keeps a staff member
     with terminal_audit() as seen:
         result = runner.invoke(args=["users", "create-admin", "root@example.com",
                                      "--password", PASSWORD])
         promoted = runner.invoke(args=["users", "demote", "root@example.com"])
     assert result.output.splitlines() == [
-        "Created staff account root@example.com (id 1). Log in at /login."]
+        "Created staff account root@example.com (id 2). Log in at /login."]
     assert promoted.output.splitlines() == ["root@example.com: no longer a staff member"]
     assert seen == []  # nothing on the terminal's handlers
     lines = (tmp_path / "instance" / "audit.log").read_text().splitlines()
@@ -226,3 +228,27 @@ def test_deactivating_an_account_waiting_for_deletion_is_refused_not_lost(app, r
     assert "waiting for deletion" in refused.output and "deactivate it then" in refused.output
     assert [e.data["action"] for e in audit_rows(app, "authz_admin")] == []
     assert reload(app, user.id).deletion_due_at is not None
+
+
+def test_the_last_active_staff_member_is_neither_demoted_nor_deactivated(app, runner):
+    """One rule for every door: the staff pages never leave the site without active staff
+    (nobody acts on themselves there), nor does the command line, which acts as nobody."""
+    boss = make_user(app, "boss@example.com", staff=True)
+    make_user(app, "gone@example.com", staff=True, active=False)  # inactive staff: no help
+    for command in ("demote", "deactivate"):
+        refused = runner.invoke(args=["users", command, "boss@example.com"])
+        assert refused.exit_code == 1, refused.output
+        assert "last staff account" in refused.output and "Traceback" not in refused.output
+    assert reload(app, boss.id).is_staff and reload(app, boss.id).is_active
+    assert audit_rows(app, "authz_admin") == [] and audit_rows(app, "authz_change") == []
+    assert login(app, "boss@example.com").status_code == 200
+
+    helper = make_user(app, "helper@example.com", staff=True)
+    assert runner.invoke(args=["users", "demote", "helper@example.com"]).exit_code == 0
+    assert runner.invoke(args=["users", "deactivate", "boss@example.com"]).exit_code == 1
+    assert runner.invoke(args=["users", "promote", "helper@example.com"]).exit_code == 0
+    done = runner.invoke(args=["users", "deactivate", "boss@example.com"])
+    assert done.exit_code == 0, done.output
+    assert not reload(app, boss.id).is_active and reload(app, helper.id).is_staff
+    last = runner.invoke(args=["users", "demote", "helper@example.com"])
+    assert last.exit_code == 1 and "last staff account" in last.output

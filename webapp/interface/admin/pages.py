@@ -103,7 +103,8 @@ def _back(path: str) -> str:
 @bp.route("/invitations", methods=["GET", "POST"])
 def invitations() -> Response | str:
     """Invite someone by email (optionally as staff); list invitations still open (a void
-    one, whose inviter is no longer staff, with them: resending revives it)."""
+    one, whose inviter's account is closed or, for a staff one, no longer staff, with
+    them: resending revives it)."""
     form = InviteForm()
     if form.validate_on_submit():
         try:
@@ -121,7 +122,8 @@ def invitations() -> Response | str:
                                                limit=PAGE)
     queries = services().admin.queries
     people = queries.users_by_id({i.inviter_id for i in rows if i.inviter_id})
-    # The rule acceptance goes by: a staff invitation dies with its inviter's staff access.
+    # The rule acceptance goes by: an invitation dies with its inviter's account (and a
+    # staff one with its inviter's staff access).
     states = {i.id: i.state(now, people.get(i.inviter_id or 0)) for i in rows}
     # Accepting (and resending) is refused once the address has an account of its own.
     holders = queries.users_by_email({i.email for i in rows if states[i.id] in OPEN})

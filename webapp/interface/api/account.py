@@ -67,8 +67,9 @@ def email_change_undo(data: UndoIn) -> Response:
     """No sign-in: the link sent to the previous address (email or phone) is the proof.
     That address is back, the password is the new one, every session and token of the
     account ends, and so does every second factor added from a day before the change on
-    (passkeys, authenticator app, recovery codes; older ones stay): how a hijacked
-    account is taken back. Once, within 7 days."""
+    (passkeys, authenticator app, recovery codes; older ones stay), and a deletion of
+    the account its user asked for since the change was asked for (one staff asked for
+    stays): how a hijacked account is taken back. Once, within 7 days."""
     services().address_changes.undo(data.token, data.new_password, data.confirm_password)
     return reply(DetailOut(detail=UNDONE))
 

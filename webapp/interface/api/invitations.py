@@ -35,8 +35,9 @@ class InvitationOut(Out):
     id: int
     email: str
     staff: bool
-    state: str = Field(description="pending, accepted, revoked, expired, or void (a staff "
-                                   "invitation whose inviter is no longer staff)")
+    state: str = Field(description="pending, accepted, revoked, expired, or void (its "
+                                   "inviter's account is deactivated, waiting for deletion "
+                                   "or erased; or, for a staff invitation, no longer staff)")
     created_at: datetime
     expires_at: datetime
 
