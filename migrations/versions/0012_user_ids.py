@@ -68,6 +68,11 @@ def downgrade():
 def _rebuild_users(autoincrement: bool) -> None:
     if op.get_bind().dialect.name != 'sqlite':
         return
+    if op.get_context().as_sql:
+        # The indexes are rebuilt from the database's own SQL, which a script has not.
+        raise RuntimeError('0012_user_ids rebuilds users on SQLite from what the database '
+                           'holds: run it against the database (flask db upgrade), not '
+                           'as an SQL script (--sql)')
     # PRAGMA foreign_keys does nothing inside a transaction, and with enforcement on,
     # DROP TABLE users would first delete every row, cascading to the fourteen tables
     # that reference it. So: out of the migrations' transaction, then our own.

@@ -6,6 +6,7 @@ migration changes nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,3 +194,11 @@ def test_run_again_after_a_crash_it_keeps_the_counter(empty_database: str):
                 "'new', true, false, :now) RETURNING id"), {"now": NOW}).scalar_one() == 4
     finally:
         engine.dispose()
+
+
+def test_as_an_sql_script_it_says_to_run_against_the_database(tmp_path: Path):
+    env = app_env(f"sqlite:///{tmp_path / 'offline.db'}")
+    script = flask(["db", "upgrade", "0011_repair_factors:0012_user_ids", "--sql"], env,
+                   check=False)
+    assert script.returncode != 0
+    assert "run it against the database (flask db upgrade)" in script.stderr
