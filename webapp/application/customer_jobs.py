@@ -46,7 +46,8 @@ class CustomerJobs(Service):
 
     def _erased_accounts(self, user_id: int) -> str:
         """The customer Stripe holds for the erased account ``user_id``; none when an
-        account has that id again (SQLite reuses the highest id): then the customer found
+        account has that id again (SQLite reused the highest id before 0012_user_ids, and
+        may once more for one freed just before it): then the customer found
         may be the new account's, which is not ours to delete."""
         with self.ports.uow() as uow:
             if uow.users.get(user_id) is not None:

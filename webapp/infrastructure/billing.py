@@ -82,7 +82,8 @@ class StripeGateway:
         to a minute) and works on localstripe. Phone-only users: search by our metadata
         (a scan where search is not offered, as on localstripe). Within 24 h the
         idempotency key covers what search has not indexed yet. A phone, when given, must
-        match too: SQLite gives an erased account's id to the next account, and the erased
+        match too: SQLite gave an erased account's id to the next account until migration
+        0012_user_ids (and may once more for an id freed just before it), and the erased
         one's customer may not be deleted yet.
         """
         wanted = str(int(user_id))

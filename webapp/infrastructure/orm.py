@@ -44,6 +44,9 @@ class UserRow(db.Model):
         Index("ix_users_last_name_prefix", func.lower(text("last_name")).label("last_lower")),
         Index("ix_users_staff", "is_staff", "id"),
         Index("ix_users_active", "is_active", "id"),
+        # An erased account's id is never given to a new one (0012_user_ids): things
+        # outside the row that name it (Stripe, logs, tokens, caches) stay its own.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

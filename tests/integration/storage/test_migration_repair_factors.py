@@ -4,25 +4,13 @@ migrates: SQLite, and PostgreSQL with TEST_DATABASE_URL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from tests.conftest import is_postgres
 from tests.e2e.servers import app_env, flask
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if is_postgres():
-        yield request.getfixturevalue("scratch_database")
-    else:
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
 
 
 def _user(connection: sa.Connection, uid: int, mfa_version: str) -> None:
