@@ -83,6 +83,10 @@ class FakeSigner:
         return json.dumps({"p": purpose, "t": self.clock.now().timestamp(), "d": payload})
 
     def loads(self, purpose: str, token: str, max_age: int) -> dict[str, Any]:
+        return self.loads_dated(purpose, token, max_age)[0]
+
+    def loads_dated(self, purpose: str, token: str, max_age: int
+                    ) -> tuple[dict[str, Any], datetime]:
         try:
             data = json.loads(token)
         except ValueError as exc:
@@ -91,7 +95,7 @@ class FakeSigner:
             raise InvalidToken()
         if self.clock.now().timestamp() - data["t"] > max_age:
             raise InvalidToken("expired", code="token_expired")
-        return data["d"]
+        return data["d"], datetime.fromtimestamp(int(data["t"]), UTC)
 
 
 class FakeTokenCodec:

@@ -135,6 +135,20 @@ def bearer(client, email):
     return {"Authorization": f"Bearer {login.json['tokens']['access']}"}
 
 
+def invite_by(client, outbox, inviter: str, email: str = "new@example.com",
+              **extra: Any) -> tuple[int, str]:
+    """``inviter`` (signed in by API) invites ``email``: the invitation's id and link token."""
+    sent = client.post("/api/auth/invitations/", json={"email": email, **extra},
+                       headers=bearer(client, inviter))
+    assert sent.status_code == 201, sent.json
+    return sent.json["id"], outbox.link_token(email, "/invite/")
+
+
+def accept_invitation(client, token: str) -> Any:
+    return client.post("/api/auth/invitations/accept/", json={"token": token,
+                                                              "password": PASSWORD})
+
+
 @contextmanager
 def second_app(url: str, **overrides: Any) -> Iterator[Flask]:
     """An app on ``url`` as it is (no schema reset): what a deployment would run."""

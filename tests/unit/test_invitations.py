@@ -319,3 +319,28 @@ def test_a_users_invitation_dies_with_the_inviters_account(closing):
     assert "new@example.com" not in {u.email for u in world.store.users.values()}
     kept = world.store.invitations[invitation.id]
     assert (kept.revoked_at is not None) is (closing == "erase")
+
+
+def test_a_link_from_before_the_stamp_opens_only_an_invitation_made_before_it(world, boss):
+    """Links sent before they carried the invitation's ``at`` stamp name only its id and
+    address: one signed before an invitation was made is for another (an erased one that
+    had the id); one signed after it, the kind sent before the upgrade, still works."""
+    invitation, _ = invite(world, boss)
+    legacy = {"iid": invitation.id, "email": invitation.email}
+    world.clock.advance(seconds=-1)
+    early = world.ports.signer.dumps("invitation", legacy)
+    world.clock.advance(seconds=1)
+    with pytest.raises(InvalidToken):
+        world.services.invitations.accept(early, PASSWORD)
+    sent_then = world.ports.signer.dumps("invitation", legacy)
+    assert world.services.invitations.accept(sent_then, PASSWORD).email == "new@example.com"
+
+
+def test_a_link_names_its_invitations_stamp(world, boss):
+    invitation, token = invite(world, boss)
+    other = world.ports.signer.dumps("invitation", {"iid": invitation.id,
+                                                    "email": invitation.email,
+                                                    "at": invitation.stamp() + 1})
+    with pytest.raises(InvalidToken):
+        world.services.invitations.accept(other, PASSWORD)
+    assert world.services.invitations.accept(token, PASSWORD).email == "new@example.com"

@@ -179,7 +179,8 @@ class InvitationService(Service):
         # The fixed wording names no inviter: a name (or address) is text another user chose,
         # and it would reach an address that has proven nothing.
         token = self.ports.signer.dumps(INVITE_PURPOSE, {"iid": invitation.id,
-                                                       "email": invitation.email})
+                                                       "email": invitation.email,
+                                                       "at": invitation.stamp()})
         self.send_email(uow, invitation.email, "invite", {
             "link": self.policy.link(f"/invite/{token}"), **self._context(invitation)})
 
@@ -198,10 +199,11 @@ class InvitationService(Service):
     def _pending(self, uow: UnitOfWork, token: str) -> Invitation:
         # The invitation's own expiry decides; the signature's age limit is only a backstop
         # (twice as long, so an expired invitation is refused with the reason).
-        payload = self.ports.signer.loads(INVITE_PURPOSE, token,
-                                        int(self.policy.invitation_ttl.total_seconds()) * 2)
+        payload, signed = self.ports.signer.loads_dated(
+            INVITE_PURPOSE, token, int(self.policy.invitation_ttl.total_seconds()) * 2)
         invitation = uow.invitations.get(int(payload.get("iid", 0)))
-        if invitation is None or invitation.email != payload.get("email"):
+        if (invitation is None or invitation.email != payload.get("email")
+                or not invitation.sent(payload.get("at"), signed)):
             raise InvalidToken(INVALID_LINK)
         state = invitation_state(self, uow, invitation)
         if state is not InvitationState.PENDING:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from webapp.domain.model import User
@@ -50,6 +50,25 @@ class Invitation:
         if self.inviter_id is not None and not _vouches(self, inviter):
             return InvitationState.VOID
         return InvitationState.PENDING
+
+    def stamp(self) -> int:
+        """When it was made, in microseconds since 1970: with its id, what its links name.
+        The id alone is not enough: on SQLite an erased newest invitation's id goes to the
+        next one (erasure deletes the invitations to the erased addresses), and an old
+        link must not open a newer invitation, maybe another inviter's, maybe as staff."""
+        return (self.created_at - EPOCH) // timedelta(microseconds=1)
+
+    def sent(self, stamp: object, signed: datetime) -> bool:
+        """Whether a link naming this invitation's id, with ``stamp`` and signed at
+        ``signed``, was sent for it, not for an earlier one that had its id. A link from
+        before links carried the stamp (None) was signed no earlier than its invitation
+        was made (whole seconds): an invitation made after the link is another one."""
+        if stamp is not None:
+            return stamp == self.stamp()
+        return self.created_at.replace(microsecond=0) <= signed
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _vouches(invitation: Invitation, inviter: User | None) -> bool:

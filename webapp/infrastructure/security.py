@@ -99,8 +99,13 @@ class ItsDangerousSigner:
         return str(self._serializer(purpose).dumps(payload))
 
     def loads(self, purpose: str, token: str, max_age: int) -> dict[str, Any]:
+        return self.loads_dated(purpose, token, max_age)[0]
+
+    def loads_dated(self, purpose: str, token: str, max_age: int
+                    ) -> tuple[dict[str, Any], datetime]:
         try:
-            payload = self._serializer(purpose).loads(token, max_age=max_age)
+            payload, signed = self._serializer(purpose).loads(token, max_age=max_age,
+                                                              return_timestamp=True)
         except SignatureExpired as exc:
             raise InvalidToken("This link has expired. Request a new one.",
                                code="token_expired") from exc
@@ -108,7 +113,7 @@ class ItsDangerousSigner:
             raise InvalidToken() from exc
         if not isinstance(payload, dict):
             raise InvalidToken()
-        return payload
+        return payload, signed
 
 
 # Several app servers' clocks never agree exactly: without a margin, a token signed by a

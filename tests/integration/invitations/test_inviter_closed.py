@@ -10,23 +10,23 @@ import re
 import pytest
 
 from tests.conftest import Outbox
-from tests.helpers.app import PASSWORD, bearer, csrf_token, log_in, make_user, services
+from tests.helpers.app import (
+    accept_invitation,
+    bearer,
+    csrf_token,
+    invite_by,
+    log_in,
+    make_user,
+    services,
+)
 from webapp.extensions import db
 from webapp.infrastructure.orm import InvitationRow
 
 CLOSED = {"INVITATIONS_BY_USERS": True, "REGISTRATION": "invite"}
 
 
-def _invite(client, outbox, inviter="pal@example.com", email="new@example.com"):
-    sent = client.post("/api/auth/invitations/", json={"email": email},
-                       headers=bearer(client, inviter))
-    assert sent.status_code == 201, sent.json
-    return sent.json["id"], outbox.link_token(email, "/invite/")
-
-
-def _accept(client, token):
-    return client.post("/api/auth/invitations/accept/", json={"token": token,
-                                                              "password": PASSWORD})
+def _invite(client, outbox):
+    return invite_by(client, outbox, "pal@example.com")
 
 
 def _states(client):
@@ -48,7 +48,7 @@ def test_a_users_invitation_dies_with_the_inviters_account(app_factory, removal)
         gone = client.delete("/api/auth/me/", headers=bearer(client, "pal@example.com"))
         assert gone.status_code == 202 and gone.json["erase_at"], gone.json
 
-    refused = _accept(client, token)
+    refused = accept_invitation(client, token)
     assert refused.status_code == 400 and refused.json["code"] == "invitation_revoked"
     page = client.get(f"/invite/{token}")
     assert page.status_code == 400 and "withdrawn" in page.text
@@ -59,7 +59,7 @@ def test_a_users_invitation_dies_with_the_inviters_account(app_factory, removal)
     staff.post(f"/admin/invitations/{invitation_id}/resend",
                data={"csrf_token": csrf_token(staff, "/admin/invitations")})
     assert _states(staff) == ["pending"]
-    accepted = _accept(client, outbox.link_token("new@example.com", "/invite/"))
+    accepted = accept_invitation(client, outbox.link_token("new@example.com", "/invite/"))
     assert accepted.status_code == 200, accepted.json
 
 
@@ -74,7 +74,7 @@ def test_a_users_invitation_dies_with_its_erased_inviter(app_factory):
     gone = client.delete("/api/auth/me/", headers=bearer(client, "pal@example.com"))
     assert gone.status_code == 202 and gone.json["erase_at"] is None, gone.json
 
-    refused = _accept(client, token)
+    refused = accept_invitation(client, token)
     assert refused.status_code == 400 and refused.json["code"] == "invitation_revoked"
     with app.app_context():
         row = db.session.scalars(db.select(InvitationRow)).one()
@@ -86,5 +86,5 @@ def test_a_users_invitation_stands_while_the_inviter_is_active(app_factory):
     client, outbox = app.test_client(), Outbox(app)
     make_user(app, "pal@example.com")
     _, token = _invite(client, outbox)
-    accepted = _accept(client, token)
+    accepted = accept_invitation(client, token)
     assert accepted.status_code == 200 and accepted.json["user"]["email"] == "new@example.com"

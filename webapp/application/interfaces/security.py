@@ -44,6 +44,12 @@ class LinkSigner(Protocol):
         """The payload, or raises InvalidToken (bad signature, other purpose, expired)."""
         ...
 
+    def loads_dated(self, purpose: str, token: str, max_age: int
+                    ) -> tuple[dict[str, Any], datetime]:
+        """As ``loads``, with when the token was signed (to the whole second, rounded
+        down)."""
+        ...
+
 
 class TokenCodec(Protocol):
     """JWT encoding with a pinned algorithm and required claims."""
