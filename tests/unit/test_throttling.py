@@ -7,7 +7,13 @@ import pytest
 from tests.fakes import FakeBreachedPasswords, make_world
 from webapp.application.interfaces import RequestInfo
 from webapp.application.throttling import ThrottlePolicy, parse_lockout
-from webapp.domain.errors import InvalidCredentials, InvalidToken, Throttled, ValidationFailed
+from webapp.domain.errors import (
+    ActionRefused,
+    InvalidCredentials,
+    InvalidToken,
+    Throttled,
+    ValidationFailed,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -233,13 +239,15 @@ def test_at_the_daily_sms_cap_every_number_is_refused_alike_and_no_live_code_die
 
 def test_a_staff_resend_over_the_daily_sms_cap_keeps_the_live_code():
     """Carried over: a staff "resend verification" at the cap killed the user's code and
-    dropped the SMS that carried the new one. The code is now only issued with an SMS."""
+    dropped the SMS that carried the new one. The code is now only issued with an SMS;
+    the action is refused, saying so (it answered "queued" for the dropped SMS)."""
     world = make_world(throttle=ThrottlePolicy(limits={"sms_global_daily": "1/day"}))
     world.services.accounts.register(email=None, phone="+14155552671", password=PASSWORD)
     code = world.field_of(world.texts()[-1], "code")
     boss, _ = world.services.admin.create_admin("boss@example.com", PASSWORD)
     user = world.user(phone="+14155552671")
-    world.services.admin.act(boss.id, user.id, "resend_verification")
+    with pytest.raises(ActionRefused, match="No SMS was sent: the site's daily SMS cap"):
+        world.services.admin.act(boss.id, user.id, "resend_verification")
     assert len(world.texts()) == 1 and "sms_cap_reached" in world.audit_kinds()
     assert world.services.verification.verify_phone_code("+14155552671", code)
 

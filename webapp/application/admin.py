@@ -18,6 +18,7 @@ from webapp.application.interfaces import StaffQueries, UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.password_reset import PasswordResetService
 from webapp.application.staff import account_for, keep_staff, lacks_required_factor, require_staff
+from webapp.application.staff_messages import resend_verification, send_reset
 from webapp.application.stripe_customer import queue_customer_now
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
@@ -66,8 +67,10 @@ class AdminService(Service):
         self.mfa = mfa
         self.actions: dict[str, Handler] = {
             "mark_verified": self._mark_verified,
-            "resend_verification": self._resend_verification,
-            "send_reset": self._send_reset,
+            "resend_verification": lambda uow, _, user: resend_verification(
+                self, uow, user, self.verification),
+            "send_reset": lambda uow, actor, user: send_reset(self, uow, actor, user,
+                                                             self.resets),
             "deactivate": self._deactivate,
             "reactivate": self._reactivate,
             "revoke_sessions": self._revoke_sessions,
@@ -174,24 +177,6 @@ class AdminService(Service):
             raise ActionRefused("This account is already verified.")
         self.verification.mark_verified(uow, user, channel)
         return "Marked as verified; the Stripe customer is queued."
-
-    def _resend_verification(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
-        if not user.is_active:
-            raise ActionRefused("The account is deactivated.")
-        for channel in user.channels():
-            if user.verified_at(channel) is None:
-                self.verification.send_verification(uow, user, channel)
-                return ("A new verification email is queued." if channel is Channel.EMAIL
-                        else "A new verification SMS is queued.")
-        raise ActionRefused("Every address of this account is already verified.")
-
-    def _send_reset(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
-        if not user.is_active:
-            raise ActionRefused("The account is deactivated; reactivate it first.")
-        self.resets.send_reset(uow, user)
-        self.audit(uow, "authn_password_reset_requested", user, actor=actor,
-                   channel="email" if user.email else "phone")
-        return "A password reset message is queued."
 
     def _deactivate(self, uow: UnitOfWork, actor: User | None, user: User) -> str:
         self._not_self(actor, user, "deactivate")

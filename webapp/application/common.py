@@ -248,7 +248,7 @@ class Service:
         """One SMS of the site's daily cap (``prepaid``: the request took it already, see
         ``Throttle.before_messages``); False, audited, when it is spent. Taken before a
         code is issued: a code that cannot be sent must not replace the live one."""
-        if prepaid or self.ports.throttle.take_sms():
+        if prepaid or not self.ports.throttle.take_sms():
             return True
         log.warning("daily SMS cap reached; %s message not sent", template)
         self.audit(uow, "sms_cap_reached", user, template=template)

@@ -58,12 +58,11 @@ class PasswordResetService(Service):
             self.audit(uow, "authn_password_reset_requested", user, channel=channel.value)
             uow.commit()
 
-    def send_reset(self, uow: UnitOfWork, user: User) -> None:
-        """For staff actions: by email when the user has one that may reset, else by SMS."""
-        for channel in user.channels():
-            if user.vouches_for(channel):
-                self._send(uow, user, channel)
-                return
+    def send_reset(self, uow: UnitOfWork, user: User, channel: Channel, *,
+                   prepaid: bool = False) -> None:
+        """For staff actions: on ``channel``, an address that may reset (see
+        ``User.notice_channel``). ``prepaid``: see ``sms_slot``."""
+        self._send(uow, user, channel, prepaid=prepaid)
 
     def send_finish_signup(self, uow: UnitOfWork, user: User, channel: Channel, *,
                            prepaid: bool = False) -> None:

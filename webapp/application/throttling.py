@@ -135,15 +135,12 @@ class Throttle:
         for destination in (email, phone):
             if destination is not None:
                 self.spend(rule, destination.value)
-        if phone is not None and (wait := self._hit_sms_cap()):
+        if phone is not None and (wait := self.take_sms()):
             raise Throttled(wait)
 
-    def take_sms(self) -> bool:
-        """Count one SMS against the global cap; False when it must be dropped."""
-        return not self._hit_sms_cap()
-
-    def _hit_sms_cap(self) -> int:
-        """One SMS counted against the site's daily cap; the wait when it is spent."""
+    def take_sms(self) -> int:
+        """One SMS counted against the site's daily cap: 0, or when the cap is spent (the
+        SMS must not be sent), the seconds until it has room again."""
         if self.limiter is None:
             return 0
         return self.limiter.hit(self.limit("sms_global_daily"), "sms:all")
