@@ -20,6 +20,8 @@ from webapp.infrastructure.orm import (
 from webapp.infrastructure.repositories import _Mapped
 
 ERASED = "account erased"
+# pg_advisory_xact_lock key of the active-staff count ("staf"), held until the commit.
+STAFF_COUNT_LOCK = 0x73746166
 
 
 class SqlAddressChangeRepository(_Mapped[AddressChange, AddressChangeRow]):
@@ -67,6 +69,14 @@ class SqlPersonalDataRepository:
                                       .order_by(InvitationRow.id.desc()))
 
     def active_staff(self) -> int:
+        # Each count waits for the transaction that counted before it to end, so of two
+        # that would each remove one of the last two staff, the second counts (READ
+        # COMMITTED: a statement sees what is committed) after the first's change. Not
+        # the staff rows FOR UPDATE: each caller holds its target's row already, and two
+        # of them would then wait for each other's (a deadlock). SQLite needs nothing:
+        # every unit of work begins IMMEDIATE, holding the write lock (tune_sqlite).
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(select(func.pg_advisory_xact_lock(STAFF_COUNT_LOCK)))
         return int(self.session.scalar(
             select(func.count()).select_from(UserRow)
             .where(UserRow.is_staff.is_(True), UserRow.is_active.is_(True),

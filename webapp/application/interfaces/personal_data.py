@@ -38,7 +38,9 @@ class PersonalDataRepository(Protocol):
         ...
 
     def active_staff(self) -> int:
-        """How many active staff accounts there are (none waiting for deletion)."""
+        """How many active staff accounts there are (none waiting for deletion), counted
+        after any other transaction that counted them has ended: one that removes a staff
+        member after counting cannot race another's count."""
         ...
 
     def erase(self, user_id: int, addresses: list[str], pseudonym: str,
