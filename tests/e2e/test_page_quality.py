@@ -368,3 +368,32 @@ def test_htmx_swaps_leave_no_inline_style_and_log_no_error(browser: Browser, sit
     finally:
         staff.close()
     assert [e for e in errors if "Failed to load resource" not in e] == []
+
+
+def test_a_nested_stack_keeps_its_gap_and_a_staff_cell_keeps_its_text(
+        browser: Browser, site: dict, factors_state: str, staff_state: str, factors_id: int):
+    """At 360 px the pending phone change's heading sat on the line above it (a stack in a
+    stack lost its gap), and a long audit kind (``address_change_requested``) ran out of
+    its row's card on the staff user page."""
+    phone = {"width": 360, "height": 780}
+    context = browser.new_context(base_url=site["url"], storage_state=factors_state,
+                                  viewport=phone)
+    try:
+        page = context.new_page()
+        page.goto("/account/phone")
+        gap = page.evaluate("""() => document.querySelector('#pending').getBoundingClientRect()
+            .top - document.querySelector('.lead').getBoundingClientRect().bottom""")
+        assert gap >= 12, gap
+    finally:
+        context.close()
+    staff = browser.new_context(base_url=site["url"], storage_state=staff_state, viewport=phone)
+    try:
+        page = staff.new_page()
+        page.goto(f"/admin/users/{factors_id}")
+        # A cell's code is a grid item: its text overflows its box, which itself fits.
+        sticking_out = page.evaluate("""() => [...document.querySelectorAll(
+            '.admin-table td code')].filter(code => code.scrollWidth > code.clientWidth)
+            .map(code => code.textContent)""")
+        assert sticking_out == []
+    finally:
+        staff.close()
