@@ -19,7 +19,7 @@ import re
 
 import pyotp
 import requests
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect
 
 from tests.e2e.servers import AppServer, SmtpServer
 from tests.e2e.test_browser_pages import code_in, email_text, link_in, make_verified_user
@@ -74,20 +74,32 @@ def customer_state(browser: Browser, url: str, email: str, path: str) -> str:
     return path
 
 
-def add_passkey(context: BrowserContext, name: str) -> None:
-    """Enrol a passkey from /account/passkeys with a DevTools virtual authenticator."""
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
+def authenticator(page: Page, credential: dict | None = None) -> tuple[CDPSession, str]:
+    """A DevTools virtual authenticator for ``page``, holding ``credential`` if given."""
+    cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+    device = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
         "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
         "hasUserVerification": True, "isUserVerified": True,
-        "automaticPresenceSimulation": True}})
+        "automaticPresenceSimulation": True}})["authenticatorId"]
+    if credential:
+        cdp.send("WebAuthn.addCredential", {"authenticatorId": device,
+                                            "credential": credential})
+    return cdp, device
+
+
+def add_passkey(context: BrowserContext, name: str) -> dict:
+    """Enrol a passkey from /account/passkeys; the credential, to hand to another browser."""
+    page = context.new_page()
+    cdp, device = authenticator(page)
     page.goto("/account/passkeys")
     page.get_by_label("Name").fill(name)
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.locator(".passkey-name")).to_have_text([name])
+    [credential] = cdp.send("WebAuthn.getCredentials", {"authenticatorId": device})[
+        "credentials"]
     page.close()
+    return credential
 
 
 def factors_user(browser: Browser, app: AppServer, url: str, smtp: SmtpServer,
@@ -100,7 +112,7 @@ def factors_user(browser: Browser, app: AppServer, url: str, smtp: SmtpServer,
     context = browser.new_context(base_url=url)
     try:
         browser_sign_in(context, FACTORS_EMAIL)
-        add_passkey(context, "Ada's phone, the work one with the long name")
+        credential = add_passkey(context, "Ada's phone, the work one with the long name")
         api = f"{app.url}/api/auth/mfa/totp"
         answer = requests.post(f"{api}/setup/", headers=auth, timeout=10)
         answer.raise_for_status()
@@ -110,7 +122,7 @@ def factors_user(browser: Browser, app: AppServer, url: str, smtp: SmtpServer,
     finally:
         context.close()
     me = requests.get(f"{app.url}/api/auth/me/", headers=auth, timeout=10).json()
-    return {"state": path, "id": me["id"]}
+    return {"state": path, "id": me["id"], "credential": credential}
 
 
 def password_step_state(browser: Browser, url: str, path: str) -> str:

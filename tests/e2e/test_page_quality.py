@@ -397,3 +397,27 @@ def test_a_nested_stack_keeps_its_gap_and_a_staff_cell_keeps_its_text(
         assert sticking_out == []
     finally:
         staff.close()
+
+
+def test_the_one_dont_ask_again_box_reaches_the_passkey_form(browser: Browser, site: dict,
+                                                             factors: dict):
+    """With a passkey and an app on, /login/mfa shows the box once (it belongs to the code
+    form); checked, the passkey's answer carries it too: this browser is trusted."""
+    context = browser.new_context(base_url=site["url"])
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Email or phone number").fill(states.FACTORS_EMAIL)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"/login/mfa$"))
+        # The passkey only now: on /login the autofill would have signed in with it.
+        states.authenticator(page, factors["credential"])
+        box = page.get_by_label("Don't ask again on this browser for 30 days")
+        expect(box).to_have_count(1)
+        box.check()
+        page.get_by_role("button", name="Use your passkey").click()
+        page.wait_for_url(re.compile(r"/account$"))
+        assert "trusted_browser" in [cookie["name"] for cookie in context.cookies()]
+    finally:
+        context.close()
