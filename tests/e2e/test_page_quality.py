@@ -421,3 +421,23 @@ def test_the_one_dont_ask_again_box_reaches_the_passkey_form(browser: Browser, s
         assert "trusted_browser" in [cookie["name"] for cookie in context.cookies()]
     finally:
         context.close()
+
+
+def test_on_a_phone_each_fact_of_a_session_and_an_event_has_its_own_line(
+        browser: Browser, site: dict, factors_state: str):
+    """At 360 px "IP … · signed in … · last seen …" broke mid-fact, a line starting with
+    its separator; on a phone each fact now has a line, on a desktop they share one."""
+    for width, lines in ((360, 3), (1280, 1)):
+        context = browser.new_context(base_url=site["url"], storage_state=factors_state,
+                                      viewport={"width": width, "height": 900})
+        try:
+            page = context.new_page()
+            for path, meta in (("/account/sessions", ".session-meta"),
+                               ("/account/activity", ".activity-meta")):
+                page.goto(path)
+                tops = page.evaluate(f"""() => [...document.querySelector('{meta}')
+                    .querySelectorAll('.fact')].map(f => Math.round(
+                      f.getBoundingClientRect().top))""")
+                assert len(tops) == 3 and len(set(tops)) == lines, (path, width, tops)
+        finally:
+            context.close()
