@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.conftest import log_in_browser
 from tests.helpers.app import make_user
-from tests.integration.web.conftest import text
+from tests.integration.web.conftest import submit, text
 
 
 def test_adding_a_first_phone_number_promises_no_notice_to_a_current_one(client, signed_in):
@@ -35,3 +35,11 @@ def test_the_staff_activity_page_has_a_heading_and_labelled_rows(app, client, si
     assert "<h1>Activity, as the user sees it" in page
     assert 'data-label="Event"><code>authn_login_success</code>' in page
     assert 'data-label="By staff">no<' in page
+
+
+def test_the_emailed_confirm_link_names_the_address_it_confirms(client, signed_in):
+    """The page said only 'this becomes your account's email address'."""
+    asked = submit(client, "/account/email", {"new_email": "jane.new@example.com"})
+    assert asked.status_code == 303
+    page = text(client.get("/account/email/confirm/any-token"))
+    assert '<strong class="wrap-anywhere">jane.new@example.com</strong> becomes' in page
