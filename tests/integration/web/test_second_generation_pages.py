@@ -43,3 +43,14 @@ def test_the_emailed_confirm_link_names_the_address_it_confirms(client, signed_i
     assert asked.status_code == 303
     page = text(client.get("/account/email/confirm/any-token"))
     assert '<strong class="wrap-anywhere">jane.new@example.com</strong> becomes' in page
+
+
+def test_the_staff_end_buttons_are_small_and_say_which_session(app, client, signed_in):
+    """Each session row's full-size "End" made the row taller than its text, and every
+    button had the same name: which session each one ends is now said to screen readers."""
+    staff = make_user(app, "boss@example.com", staff=True)
+    boss = app.test_client()
+    log_in_browser(boss, staff)
+    page = text(boss.get("/admin/users/1"))
+    assert ('<button type="submit" class="button button-small button-danger">End<span '
+            'class="visually-hidden"> the browser session on ') in page
