@@ -54,3 +54,13 @@ def test_the_staff_end_buttons_are_small_and_say_which_session(app, client, sign
     page = text(boss.get("/admin/users/1"))
     assert ('<button type="submit" class="button button-small button-danger">End<span '
             'class="visually-hidden"> the browser session on ') in page
+
+
+def test_the_header_says_which_of_its_pages_you_are_on(client, signed_in):
+    """'Your account' and 'Security' looked and read the same wherever you were."""
+    security = text(client.get("/account/security"))
+    assert '<a href="/account/security" aria-current="page">Security</a>' in security
+    assert '<a href="/account">Your account</a>' in security
+    account = text(client.get("/account"))
+    assert '<a href="/account" aria-current="page">Your account</a>' in account
+    assert 'aria-current' not in text(client.get("/account/sessions"))
