@@ -131,6 +131,10 @@
       .then(function (credential) {
         if (!credential) { throw new Error("No passkey was chosen."); }
         form.querySelector('input[name="credential"]').value = JSON.stringify(credentialJSON(credential));
+        form.querySelectorAll("input[data-remember-from]").forEach(function (input) {
+          var box = document.getElementById(input.getAttribute("data-remember-from"));
+          input.value = box && box.checked ? "y" : ""; // the page's one "don't ask again" box
+        });
         say(form, "Checking your passkey…");
         if (button) { button.disabled = true; }
         HTMLFormElement.prototype.submit.call(form); // a plain submit: htmx is not involved

@@ -14,13 +14,16 @@ import re
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from string import Formatter
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e import quality_states as states
 from tests.e2e import servers
 from tests.e2e.servers import ROOT
 
@@ -58,8 +61,15 @@ def axe_script() -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, smtp) -> Iterator[dict]:
     """A served app with a staff member, a customer with a long name and address, a
-    failed login, an invitation and a few messages: enough for every page to have rows."""
-    with servers.mailing_site(tmp_path_factory.mktemp("quality"), smtp) as app:
+    failed login, an invitation and a few messages: enough for every page to have rows.
+
+    It answers at http://localhost (WebAuthn refuses IP addresses, and one account adds a
+    passkey), and a sign-in counts as recent for an hour: the saved browser states are
+    signed in once for the whole module, which takes longer than the default 5 minutes."""
+    port = servers.free_port()
+    url = f"http://localhost:{port}"
+    with servers.mailing_site(tmp_path_factory.mktemp("quality"), smtp, port=port,
+                              APP_BASE_URL=url, REAUTH_MAX_AGE=3600) as app:
         app.flask("users", "create-admin", "boss@example.com", "--password", PASSWORD)
         api = requests.Session()
         api.headers["User-Agent"] = FIREFOX
@@ -77,13 +87,13 @@ def site(tmp_path_factory, smtp) -> Iterator[dict]:
         app.flask("users", "invite", "someone.invited@example.com")
         user_id = api.post(f"{app.url}/api/auth/login/", timeout=10, json={
             "email": LONG_EMAIL, "password": PASSWORD}).json()["user"]["id"]
-        yield {"app": app, "user_id": user_id}
+        yield {"app": app, "url": url, "user_id": user_id}
 
 
 @pytest.fixture(scope="module")
 def staff_state(browser: Browser, site: dict, tmp_path_factory) -> str:
     """A signed-in staff browser session, saved once for every staff page."""
-    context = browser.new_context(base_url=site["app"].url)
+    context = browser.new_context(base_url=site["url"])
     page = context.new_page()
     page.goto("/login")
     page.get_by_label("Email or phone number").fill("boss@example.com")
@@ -94,6 +104,46 @@ def staff_state(browser: Browser, site: dict, tmp_path_factory) -> str:
     context.storage_state(path=path)
     context.close()
     return path
+
+
+# The second generation's account states (tests/e2e/quality_states.py), made once and only
+# when a page asks for them.
+@pytest.fixture(scope="module")
+def customer_state(browser: Browser, site: dict, tmp_path_factory) -> str:
+    return states.customer_state(browser, site["url"], LONG_EMAIL,
+                                 str(tmp_path_factory.mktemp("state") / "customer.json"))
+
+
+@pytest.fixture(scope="module")
+def factors(browser: Browser, site: dict, smtp, tmp_path_factory) -> dict:
+    return states.factors_user(browser, site["app"], site["url"], smtp,
+                               str(tmp_path_factory.mktemp("state") / "factors.json"))
+
+
+@pytest.fixture(scope="module")
+def factors_state(factors: dict) -> str:
+    return factors["state"]
+
+
+@pytest.fixture(scope="module")
+def factors_id(factors: dict) -> int:
+    return factors["id"]
+
+
+@pytest.fixture(scope="module")
+def password_step_state(browser: Browser, site: dict, factors: dict, tmp_path_factory) -> str:
+    return states.password_step_state(browser, site["url"],
+                                      str(tmp_path_factory.mktemp("state") / "step.json"))
+
+
+@pytest.fixture(scope="module")
+def undo_path(site: dict, smtp) -> str:
+    return urlsplit(states.undo_link(site["app"], smtp)).path
+
+
+@pytest.fixture(scope="module")
+def cancel_path(site: dict, smtp) -> str:
+    return urlsplit(states.cancel_link(site["app"], smtp)).path
 
 
 CUSTOMER_PAGES = [
@@ -112,14 +162,74 @@ STAFF_PAGES = [
     ("admin-confirm", "/admin/users/{user_id}/deactivate", 200),
     ("admin-invitations", "/admin/invitations", 200), ("admin-audit", "/admin/audit", 200),
     ("admin-queue", "/admin/queue?status=sent", 200),
+    # A user with an authenticator app, a passkey, recovery codes and four sessions.
+    ("admin-user-factors", "/admin/users/{factors_id}", 200),
+    ("admin-user-activity", "/admin/users/{factors_id}/activity", 200),
+]
+
+
+def answer_of(page: Page, button: str, heading: str) -> int:
+    """Press ``button``; the status of the page it leads to, once ``heading`` shows."""
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name=button).click()
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    response = navigation.value
+    assert response is not None
+    return response.status
+
+
+def make_new_codes(page: Page) -> int:
+    return answer_of(page, "Yes, make new codes", "Save your recovery codes")
+
+
+def undo_with_a_dead_link(page: Page) -> int:
+    page.get_by_label("New password", exact=True).fill("a completely new passphrase")
+    page.get_by_label("New password again").fill("a completely new passphrase")
+    return answer_of(page, "Undo the change", "This link does not work")
+
+
+def keep_with_a_dead_link(page: Page) -> int:
+    return answer_of(page, "Keep my account", "This link does not work")
+
+
+# The second generation's pages: (name, path, status, whose browser state, what to press
+# first: the page that answers it is the one checked, with its status).
+ACCOUNT_PAGES = [
+    ("security-off", "/account/security", 200, "customer_state", None),
+    ("security-setup", "/account/security/totp", 200, "customer_state", None),
+    ("security-on", "/account/security", 200, "factors_state", None),
+    ("passkeys", "/account/passkeys", 200, "factors_state", None),
+    ("security-confirm-remove", "/account/security/remove", 200, "factors_state", None),
+    ("security-confirm-codes", "/account/security/recovery-codes", 200, "factors_state",
+     None),
+    ("security-codes", "/account/security/recovery-codes", 200, "factors_state",
+     make_new_codes),
+    ("login-mfa", "/login/mfa", 200, "password_step_state", None),
+    ("login-mfa-recovery", "/login/mfa?with=recovery", 200, "password_step_state", None),
+    ("reauthenticate", "/reauthenticate?next=/account/email", 200, "customer_state", None),
+    ("reauthenticate-factors", "/reauthenticate?next=/account/security", 200,
+     "factors_state", None),
+    ("sessions", "/account/sessions", 200, "factors_state", None),
+    ("activity", "/account/activity", 200, "factors_state", None),
+    ("email", "/account/email", 200, "customer_state", None),
+    ("email-link", "/account/email/confirm/not-a-real-token", 200, "customer_state", None),
+    ("phone", "/account/phone", 200, "customer_state", None),
+    ("phone-pending", "/account/phone", 200, "factors_state", None),
+    ("undo", "{undo_path}", 200, None, None),
+    ("undo-dead", "/account/undo/not-a-real-token", 422, None, undo_with_a_dead_link),
+    ("delete", "/account/delete", 200, "customer_state", None),
+    ("delete-cancel", "{cancel_path}", 200, None, None),
+    ("delete-cancel-dead", "/account/delete/cancel/not-a-real-token", 422, None,
+     keep_with_a_dead_link),
 ]
 
 
 def check_page(browser: Browser, site: dict, name: str, path: str, status: int,
-               storage_state: str | None = None) -> None:
+               storage_state: str | None = None,
+               then: Callable[[Page], int] | None = None) -> None:
     problems: list[str] = []
     for width, height in WIDTHS:
-        context = browser.new_context(base_url=site["app"].url, storage_state=storage_state,
+        context = browser.new_context(base_url=site["url"], storage_state=storage_state,
                                       viewport={"width": width, "height": height})
         context.add_init_script(path=str(axe_script()))
         page = context.new_page()
@@ -128,8 +238,12 @@ def check_page(browser: Browser, site: dict, name: str, path: str, status: int,
                 if m.type == "error" else None)
         page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
         try:
-            response = page.goto(path.format(**site))
-            assert response is not None and response.status == status, (name, response)
+            response = page.goto(path)
+            assert response is not None, name
+            answered = then(page) if then else response.status
+            assert answered == status, (name, answered, page.url)
+            # Not a page it was sent on to (a sign-in, a recent sign-in), but this one.
+            assert urlsplit(page.url).path == urlsplit(path).path, (name, page.url)
             page.wait_for_load_state("load")
             problems += [f"{name} at {width}px: {p}" for p in page_problems(page, width)]
             if status >= 400:  # the document's own status is logged as a failed load
@@ -162,6 +276,14 @@ def page_problems(page: Page, width: int) -> list[str]:
     return found + [f"axe {v}" for v in violations]
 
 
+def filled(request: pytest.FixtureRequest, site: dict, path: str) -> str:
+    """``path`` with its {placeholders}: the site's values, else the fixture of that name
+    (so a state is only made when a page needs it)."""
+    names = [field for _, field, _, _ in Formatter().parse(path) if field]
+    return path.format(**{n: site[n] if n in site else request.getfixturevalue(n)
+                          for n in names})
+
+
 @pytest.mark.parametrize(("name", "path", "status"), CUSTOMER_PAGES,
                          ids=[p[0] for p in CUSTOMER_PAGES])
 def test_customer_page(browser: Browser, site: dict, name: str, path: str, status: int):
@@ -170,14 +292,25 @@ def test_customer_page(browser: Browser, site: dict, name: str, path: str, statu
 
 @pytest.mark.parametrize(("name", "path", "status"), STAFF_PAGES,
                          ids=[p[0] for p in STAFF_PAGES])
-def test_staff_page(browser: Browser, site: dict, staff_state: str, name: str, path: str,
-                    status: int):
-    check_page(browser, site, name, path, status, storage_state=staff_state)
+def test_staff_page(request: pytest.FixtureRequest, browser: Browser, site: dict,
+                    staff_state: str, name: str, path: str, status: int):
+    check_page(browser, site, name, filled(request, site, path), status,
+               storage_state=staff_state)
+
+
+@pytest.mark.parametrize(("name", "path", "status", "who", "then"), ACCOUNT_PAGES,
+                         ids=[p[0] for p in ACCOUNT_PAGES])
+def test_account_page(request: pytest.FixtureRequest, browser: Browser, site: dict,
+                      name: str, path: str, status: int, who: str | None,
+                      then: Callable[[Page], int] | None):
+    state = request.getfixturevalue(who) if who else None
+    check_page(browser, site, name, filled(request, site, path), status,
+               storage_state=state, then=then)
 
 
 def test_the_audit_log_names_the_device_and_keeps_the_agent_one_click_away(
         browser: Browser, site: dict, staff_state: str):
-    context = browser.new_context(base_url=site["app"].url, storage_state=staff_state,
+    context = browser.new_context(base_url=site["url"], storage_state=staff_state,
                                   viewport={"width": 360, "height": 780})
     page = context.new_page()
     try:
@@ -209,7 +342,7 @@ def test_htmx_swaps_leave_no_inline_style_and_log_no_error(browser: Browser, sit
                                                            staff_state: str):
     """htmx is configured (base.html's htmx-config meta) never to write a style: after a
     form answered in place and a filtered list, no element has one and nothing is logged."""
-    context = browser.new_context(base_url=site["app"].url, viewport={"width": 360,
+    context = browser.new_context(base_url=site["url"], viewport={"width": 360,
                                                                       "height": 780})
     page = context.new_page()
     errors: list[str] = []
@@ -224,7 +357,7 @@ def test_htmx_swaps_leave_no_inline_style_and_log_no_error(browser: Browser, sit
         assert page.evaluate("htmx.config.includeIndicatorStyles") is False
     finally:
         context.close()
-    staff = browser.new_context(base_url=site["app"].url, storage_state=staff_state)
+    staff = browser.new_context(base_url=site["url"], storage_state=staff_state)
     page = staff.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
@@ -235,3 +368,76 @@ def test_htmx_swaps_leave_no_inline_style_and_log_no_error(browser: Browser, sit
     finally:
         staff.close()
     assert [e for e in errors if "Failed to load resource" not in e] == []
+
+
+def test_a_nested_stack_keeps_its_gap_and_a_staff_cell_keeps_its_text(
+        browser: Browser, site: dict, factors_state: str, staff_state: str, factors_id: int):
+    """At 360 px the pending phone change's heading sat on the line above it (a stack in a
+    stack lost its gap), and a long audit kind (``address_change_requested``) ran out of
+    its row's card on the staff user page."""
+    phone = {"width": 360, "height": 780}
+    context = browser.new_context(base_url=site["url"], storage_state=factors_state,
+                                  viewport=phone)
+    try:
+        page = context.new_page()
+        page.goto("/account/phone")
+        gap = page.evaluate("""() => document.querySelector('#pending').getBoundingClientRect()
+            .top - document.querySelector('.lead').getBoundingClientRect().bottom""")
+        assert gap >= 12, gap
+    finally:
+        context.close()
+    staff = browser.new_context(base_url=site["url"], storage_state=staff_state, viewport=phone)
+    try:
+        page = staff.new_page()
+        page.goto(f"/admin/users/{factors_id}")
+        # A cell's code is a grid item: its text overflows its box, which itself fits.
+        sticking_out = page.evaluate("""() => [...document.querySelectorAll(
+            '.admin-table td code')].filter(code => code.scrollWidth > code.clientWidth)
+            .map(code => code.textContent)""")
+        assert sticking_out == []
+    finally:
+        staff.close()
+
+
+def test_the_one_dont_ask_again_box_reaches_the_passkey_form(browser: Browser, site: dict,
+                                                             factors: dict):
+    """With a passkey and an app on, /login/mfa shows the box once (it belongs to the code
+    form); checked, the passkey's answer carries it too: this browser is trusted."""
+    context = browser.new_context(base_url=site["url"])
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Email or phone number").fill(states.FACTORS_EMAIL)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"/login/mfa$"))
+        # The passkey only now: on /login the autofill would have signed in with it.
+        states.authenticator(page, factors["credential"])
+        box = page.get_by_label("Don't ask again on this browser for 30 days")
+        expect(box).to_have_count(1)
+        box.check()
+        page.get_by_role("button", name="Use your passkey").click()
+        page.wait_for_url(re.compile(r"/account$"))
+        assert "trusted_browser" in [cookie["name"] for cookie in context.cookies()]
+    finally:
+        context.close()
+
+
+def test_on_a_phone_each_fact_of_a_session_and_an_event_has_its_own_line(
+        browser: Browser, site: dict, factors_state: str):
+    """At 360 px "IP … · signed in … · last seen …" broke mid-fact, a line starting with
+    its separator; on a phone each fact now has a line, on a desktop they share one."""
+    for width, lines in ((360, 3), (1280, 1)):
+        context = browser.new_context(base_url=site["url"], storage_state=factors_state,
+                                      viewport={"width": width, "height": 900})
+        try:
+            page = context.new_page()
+            for path, meta in (("/account/sessions", ".session-meta"),
+                               ("/account/activity", ".activity-meta")):
+                page.goto(path)
+                tops = page.evaluate(f"""() => [...document.querySelector('{meta}')
+                    .querySelectorAll('.fact')].map(f => Math.round(
+                      f.getBoundingClientRect().top))""")
+                assert len(tops) == 3 and len(set(tops)) == lines, (path, width, tops)
+        finally:
+            context.close()

@@ -11,6 +11,8 @@ from tests.conftest import log_in_browser
 from tests.helpers.app import make_user
 from tests.integration.sessions.conftest import CHROME_MAC, FIREFOX
 from tests.integration.web.conftest import login, submit, text
+from webapp.application.activity import SECURITY_EVENTS
+from webapp.interface.web.sessions import EVENT_LABELS
 
 
 def notices(outbox, to: str = "jane@example.com") -> list:
@@ -99,3 +101,10 @@ def test_staff_see_and_end_a_users_sessions_audited(app, verified_user):
     assert "Log in" in mine
     login(jane, email, password)
     assert "Changed by staff" in text(jane.get("/account/activity"))
+
+
+def test_every_event_of_the_activity_page_has_a_name_a_person_reads():
+    """The page showed second-factor, address and deletion events by their audit names
+    (``mfa_totp_added``): each event a user is shown is named in words."""
+    assert [event for event in SECURITY_EVENTS if event not in EVENT_LABELS] == []
+    assert all(" " in label and "_" not in label for label in EVENT_LABELS.values())

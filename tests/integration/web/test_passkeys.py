@@ -9,6 +9,7 @@ import json
 import re
 from datetime import timedelta
 
+import pyotp
 import pytest
 
 from tests.conftest import PASSWORD
@@ -179,3 +180,23 @@ def test_a_passkey_sign_in_from_a_new_browser_is_announced_and_known_after(app, 
         assert browser.get_cookie("device") is not None
         submit(browser, "/logout")
     assert len(_notices(app)) == before + 1
+
+
+def test_one_dont_ask_again_box_serves_the_passkey_and_the_code(app, client, with_passkey):
+    """With a passkey and an authenticator app both on, /login/mfa showed "Don't ask again"
+    twice, one box per form. Now once: the code form's (``form=``), which the script copies
+    into the passkey form's hidden field."""
+    assert submit(client, "/account/security/totp", page="/account/security").status_code == 303
+    shown = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', text(client.get("/account/security/totp")))
+    assert shown
+    code = pyotp.TOTP(shown.group(1).replace(" ", "")).now()
+    assert submit(client, "/account/security/totp/confirm", {"code": code},
+                  page="/account/security/totp").status_code == 200
+    browser = app.test_client()
+    login(browser, EMAIL, PASSWORD)
+    page = text(browser.get("/login/mfa"))
+    assert "Use your passkey" in page and 'name="code"' in page
+    assert page.count("ask again on this browser") == 1
+    assert re.search(r'<input[^>]*form="code-form"[^>]*name="remember"', page) or re.search(
+        r'<input[^>]*name="remember"[^>]*form="code-form"', page)
+    assert 'name="remember" value="" data-remember-from="remember"' in page

@@ -104,7 +104,9 @@ def account_email_link(token: str) -> Response:
     nothing)."""
     form = ButtonForm()
     if not form.validate_on_submit():
-        return show("web/account_email_link.html", {"form": form}, form=form)
+        pending = services().address_changes.pending(current_user.user.id, Channel.EMAIL)
+        return show("web/account_email_link.html", {"form": form, "pending": pending},
+                    form=form)
     try:
         services().address_changes.confirm(current_user.user.id, Channel.EMAIL, token=token)
     except DomainError as exc:

@@ -30,6 +30,21 @@ EVENT_LABELS = {
     "An unproven address was removed", "session_ended": "A session was ended",
     "sessions_ended_others": "Every other session was ended",
     "new_device_signin": "Signed in from a new device",
+    "mfa_totp_added": "Authenticator app turned on",
+    "mfa_totp_removed": "Authenticator app removed",
+    "mfa_recovery_codes_regenerated": "New recovery codes made; the old ones stopped working",
+    "mfa_recovery_code_used": "A recovery code was used",
+    "mfa_turned_off_by_staff": "Second factors turned off by staff",
+    "mfa_turned_off_by_undo": "Second factors removed when an address change was undone",
+    "authn_mfa_success": "Second step passed", "authn_mfa_fail": "Wrong second-step code",
+    "authn_reauthenticated": "Confirmed it was you",
+    "authn_reauth_fail": "Failed to confirm it was you",
+    "mfa_passkey_added": "Passkey added", "mfa_passkey_removed": "Passkey removed",
+    "address_change_requested": "Address change asked for",
+    "address_changed": "Address changed", "address_change_undone": "Address change undone",
+    "account_exported": "Your data was downloaded",
+    "account_delete_requested": "Account deletion asked for",
+    "account_delete_cancelled": "Account deletion cancelled",
 }
 
 
