@@ -12,7 +12,7 @@ another proven one stays. The Stripe customer follows through the outbox.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from webapp.application.account_data import AccountDataService
 from webapp.application.addresses import other_holder, tell_at, tell_previous
@@ -153,11 +153,7 @@ class AddressChangeService(Service):
             return user
 
     def _by_token(self, uow: UnitOfWork, user: User, token: str) -> AddressChange:
-        try:
-            payload = self.ports.signer.loads(CHANGE_PURPOSE, token,
-                                              int(CHANGE_TTL.total_seconds()))
-        except InvalidToken as exc:
-            raise InvalidToken(INVALID_LINK) from exc
+        payload = self._payload(CHANGE_PURPOSE, token, CHANGE_TTL)
         change = uow.address_changes.get(int(payload.get("cid") or 0))
         if (change is None or payload.get("uid") != user.id or change.user_id != user.id
                 or payload.get("to") != change.new_value or not change.is_pending(self.now())):
@@ -212,21 +208,12 @@ class AddressChangeService(Service):
         """From the previous address's notice: it is back, the password is new, every
         session and token of the account ends, and so does every second factor and the
         deletion the hijacker asked for."""
-        try:
-            payload = self.ports.signer.loads(UNDO_PURPOSE, token, int(UNDO_TTL.total_seconds()))
-        except InvalidToken as exc:
-            raise InvalidToken(INVALID_LINK) from exc
+        payload = self._payload(UNDO_PURPOSE, token, UNDO_TTL)
         if new_password != confirm_password:
             raise ValidationFailed.single("confirm_password", "The two passwords differ.")
         with self.ports.uow() as uow:
-            change = uow.address_changes.get(int(payload.get("cid") or 0))
-            user = uow.users.get(int(payload.get("uid") or 0), lock=True)
-            if (change is None or user is None or change.user_id != user.id
-                    or payload.get("old") != change.old_value or not change.can_undo(self.now())):
-                raise InvalidToken(INVALID_LINK)
+            change, user = self._undo_target(uow, payload, act=True)
             old = change.old_value or ""
-            if other_holder(self, uow, user, change.channel, old, take=True) is not None:
-                raise InvalidToken("The previous address now belongs to another account.")
             secret = self.new_password(new_password, [old, *user.identities()],
                                        "new_password")
             user.set_address(change.channel, old, self.now())
@@ -259,6 +246,30 @@ class AddressChangeService(Service):
         if not user.has_second_factor:  # as a password reset (password_reset.py) does
             self.ports.throttle.forget_failures(user.email, user.phone)
         return user
+
+    def check_undo(self, token: str) -> None:
+        """Whether ``undo`` would honour the link now (InvalidToken if not): reads only."""
+        with self.ports.uow() as uow:
+            self._undo_target(uow, self._payload(UNDO_PURPOSE, token, UNDO_TTL), act=False)
+
+    def _payload(self, purpose: str, token: str, ttl: timedelta) -> dict:
+        try:
+            return self.ports.signer.loads(purpose, token, int(ttl.total_seconds()))
+        except InvalidToken as exc:
+            raise InvalidToken(INVALID_LINK) from exc
+
+    def _undo_target(self, uow: UnitOfWork, payload: dict, *, act: bool
+                     ) -> tuple[AddressChange, User]:
+        """The change and user of an undo link; ``act``: locked, and the old address taken."""
+        change = uow.address_changes.get(int(payload.get("cid") or 0))
+        user = uow.users.get(int(payload.get("uid") or 0), lock=act)
+        if (change is None or user is None or change.user_id != user.id
+                or payload.get("old") != change.old_value or not change.can_undo(self.now())):
+            raise InvalidToken(INVALID_LINK)
+        if other_holder(self, uow, user, change.channel, change.old_value or "",
+                        take=act) is not None:
+            raise InvalidToken("The previous address now belongs to another account.")
+        return change, user
 
     # --- shared -------------------------------------------------------------------------
 

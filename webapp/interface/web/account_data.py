@@ -136,6 +136,12 @@ def account_phone_confirm() -> Response:
 def account_undo(token: str) -> Response:
     """From the previous address's notice: take the change back with a new password."""
     form = UndoForm()
+    if not form.is_submitted():
+        try:  # a dead link says so at once (as /reset/<token>), before passwords are typed
+            services().address_changes.check_undo(token)
+        except InvalidToken as exc:
+            return show("web/account_undo.html", {"form": form, "dead": True}, form=form,
+                        error=exc)
     if not form.validate_on_submit():
         return show("web/account_undo.html", {"form": form}, form=form)
     try:
@@ -200,9 +206,10 @@ def account_delete() -> Response:
 def account_delete_cancel(token: str) -> Response:
     """The emailed cancel link: a button that keeps the account."""
     form = ButtonForm()
-    if not form.validate_on_submit():
-        return show("web/account_delete_cancel.html", {"form": form}, form=form)
     try:
+        if not form.validate_on_submit():
+            services().account_data.check_cancel(token)  # a dead link says so at once
+            return show("web/account_delete_cancel.html", {"form": form}, form=form)
         services().account_data.cancel_deletion(token)
     except DomainError as exc:
         return show("web/account_delete_cancel.html", {"form": form, "failed": True},
