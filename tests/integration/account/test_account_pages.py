@@ -47,6 +47,23 @@ def test_email_change_by_link_page(client, signed_in, outbox, app):
     assert stored_user(app, email=NEW) is not None
 
 
+def test_a_dead_email_confirm_link_says_so_when_opened(client, signed_in, outbox, app):
+    """Superseded by a newer request, or forged: the page says so at once (422, as its
+    button would), not a button naming an address it cannot confirm."""
+    submit(client, "/account/email", {"new_email": NEW})
+    first = outbox.link_token(NEW, "/account/email/confirm/")
+    submit(client, "/account/email", {"new_email": "jane.other@example.com"})
+    for path in (f"/account/email/confirm/{first}", "/account/email/confirm/not-a-real-token"):
+        dead = client.get(path)
+        assert dead.status_code == 422, path
+        assert "This link does not work" in text(dead)
+        assert "Use this email address" not in text(dead)
+    live = outbox.link_token("jane.other@example.com", "/account/email/confirm/")
+    page = text(client.get(f"/account/email/confirm/{live}"))
+    assert "Use this email address" in page and "jane.other@example.com" in page
+    assert stored_user(app, email=EMAIL) is not None  # nothing confirmed by opening
+
+
 def test_bad_addresses_and_codes_are_shown_on_the_form(client, signed_in):
     bad = submit(client, "/account/email", {"new_email": "nope"})
     assert bad.status_code == 422 and "valid email address" in text(bad)

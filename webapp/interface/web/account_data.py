@@ -101,13 +101,13 @@ def account_email_confirm() -> Response:
 @login_required
 def account_email_link(token: str) -> Response:
     """The emailed link: a button that confirms (mail scanners that open links spend
-    nothing)."""
+    nothing), or at once the dead-link page."""
     form = ButtonForm()
-    if not form.validate_on_submit():
-        pending = services().address_changes.pending(current_user.user.id, Channel.EMAIL)
-        return show("web/account_email_link.html", {"form": form, "pending": pending},
-                    form=form)
     try:
+        if not form.validate_on_submit():  # the change it confirms; a dead link says so
+            pending = services().address_changes.link_change(current_user.user.id, token)
+            return show("web/account_email_link.html", {"form": form, "pending": pending},
+                        form=form)
         services().address_changes.confirm(current_user.user.id, Channel.EMAIL, token=token)
     except DomainError as exc:
         return show("web/account_email_link.html", {"form": form, "failed": True},
