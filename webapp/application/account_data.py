@@ -168,23 +168,35 @@ class AccountDataService(Service):
 
     def cancel_deletion(self, token: str) -> User:
         """The cancel link: the account is back as it was (signed out; sign in again)."""
-        max_age = int(self.policy.account_deletion_grace.total_seconds()) or 1
-        try:
-            payload = self.ports.signer.loads(CANCEL_PURPOSE, token, max_age)
-        except InvalidToken as exc:
-            raise InvalidToken(INVALID_CANCEL) from exc
         with self.ports.uow() as uow:
-            user = uow.users.get(int(payload.get("uid") or 0), lock=True)
-            if (user is None or user.deletion_due_at is None
-                    or _at(user.deletion_due_at) != payload.get("due")
-                    or self.now() >= user.deletion_due_at):
-                raise InvalidToken(INVALID_CANCEL)
+            user, payload = self._cancelled(uow, token, lock=True)
             user.deletion_due_at = None
             user.is_active = bool(payload.get("active", True))
             uow.users.save(user)
             self.audit(uow, "account_delete_cancelled", user)
             uow.commit()
             return user
+
+    def check_cancel(self, token: str) -> None:
+        """Whether ``cancel_deletion`` would honour the link now (InvalidToken if not).
+        Reads only: nothing changes and nothing is audited."""
+        with self.ports.uow() as uow:
+            self._cancelled(uow, token, lock=False)
+
+    def _cancelled(self, uow: UnitOfWork, token: str, *, lock: bool
+                   ) -> tuple[User, dict[str, Any]]:
+        """The account a cancel link keeps, and the link's payload."""
+        max_age = int(self.policy.account_deletion_grace.total_seconds()) or 1
+        try:
+            payload = self.ports.signer.loads(CANCEL_PURPOSE, token, max_age)
+        except InvalidToken as exc:
+            raise InvalidToken(INVALID_CANCEL) from exc
+        user = uow.users.get(int(payload.get("uid") or 0), lock=lock)
+        if (user is None or user.deletion_due_at is None
+                or _at(user.deletion_due_at) != payload.get("due")
+                or self.now() >= user.deletion_due_at):
+            raise InvalidToken(INVALID_CANCEL)
+        return user, payload
 
     def cancel_hijackers_deletion(self, uow: UnitOfWork, user: User, since: datetime) -> bool:
         """An address change's undo takes a hijacked account back: a deletion that its user

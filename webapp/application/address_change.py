@@ -12,10 +12,10 @@ another proven one stays. The Stripe customer follows through the outbox.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from webapp.application.account_data import AccountDataService
-from webapp.application.addresses import other_holder, tell_at, tell_previous
+from webapp.application.addresses import other_holder, tell_at, tell_previous, tell_taken
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.mfa import MfaService
@@ -66,7 +66,7 @@ class AddressChangeService(Service):
                                              value, self.now())
             uow.address_changes.add(change)
             if owner is not None:
-                self._tell_taken(uow, owner, channel, value)
+                tell_taken(self, uow, owner, channel, value)
             else:
                 self._send_proof(uow, user, change)
             tell_previous(self, uow, user, channel, "address_change_requested",
@@ -96,15 +96,6 @@ class AddressChangeService(Service):
             minutes = int(self.policy.sms_code_ttl.total_seconds() // 60)
             self.send_sms(uow, value, "phone_change", {"code": code, "minutes": minutes}, user,
                           prepaid=True)  # its unit: see before_messages
-
-    def _tell_taken(self, uow: UnitOfWork, owner: User, channel: Channel, value: str) -> None:
-        """The other account's owner hears that someone tried; the asker sees nothing
-        different (a pending change, but no code is ever sent: nothing can confirm it)."""
-        if channel is Channel.EMAIL:
-            self.send_email(uow, value, "address_taken", {
-                "reset_link": self.policy.link("/reset")}, owner)
-        else:
-            self.send_sms(uow, value, "address_taken", {}, owner, prepaid=True)
 
     def _remove(self, user_id: int, channel: Channel) -> None:
         with self.ports.uow() as uow:
@@ -152,17 +143,25 @@ class AddressChangeService(Service):
             uow.commit()
             return user
 
-    def _by_token(self, uow: UnitOfWork, user: User, token: str) -> AddressChange:
-        try:
-            payload = self.ports.signer.loads(CHANGE_PURPOSE, token,
-                                              int(CHANGE_TTL.total_seconds()))
-        except InvalidToken as exc:
-            raise InvalidToken(INVALID_LINK) from exc
+    def link_change(self, user_id: int, token: str) -> AddressChange:
+        """The change the emailed link would confirm now (InvalidToken if none): reads only."""
+        with self.ports.uow() as uow:
+            return self._link_change(uow, user_id, token)
+
+    def _link_change(self, uow: UnitOfWork, user_id: int, token: str) -> AddressChange:
+        payload = self._payload(CHANGE_PURPOSE, token, CHANGE_TTL)
         change = uow.address_changes.get(int(payload.get("cid") or 0))
-        if (change is None or payload.get("uid") != user.id or change.user_id != user.id
+        if (change is None or payload.get("uid") != user_id or change.user_id != user_id
                 or payload.get("to") != change.new_value or not change.is_pending(self.now())):
             raise InvalidToken(INVALID_LINK)
-        self._spend_code(uow, user, change)
+        return change
+
+    def _by_token(self, uow: UnitOfWork, user: User, token: str) -> AddressChange:
+        change = self._link_change(uow, user.id or 0, token)
+        record = uow.codes.latest(user.id or 0, [CodePurpose.change(change.channel)])
+        if record is not None and record.consumed_at is None:  # the code went with the link
+            record.consumed_at = self.now()
+            uow.codes.save(record)
         return change
 
     def _by_code(self, uow: UnitOfWork, user: User, channel: Channel,
@@ -179,12 +178,6 @@ class AddressChangeService(Service):
         if change is None:
             raise InvalidToken(NO_PENDING, code="invalid_code")
         return change
-
-    def _spend_code(self, uow: UnitOfWork, user: User, change: AddressChange) -> None:
-        record = uow.codes.latest(user.id or 0, [CodePurpose.change(change.channel)])
-        if record is not None and record.consumed_at is None:
-            record.consumed_at = self.now()
-            uow.codes.save(record)
 
     def _after_change(self, uow: UnitOfWork, user: User, change: AddressChange) -> None:
         """The previous address is told, with an undo link when it was proven; the Stripe
@@ -212,21 +205,12 @@ class AddressChangeService(Service):
         """From the previous address's notice: it is back, the password is new, every
         session and token of the account ends, and so does every second factor and the
         deletion the hijacker asked for."""
-        try:
-            payload = self.ports.signer.loads(UNDO_PURPOSE, token, int(UNDO_TTL.total_seconds()))
-        except InvalidToken as exc:
-            raise InvalidToken(INVALID_LINK) from exc
+        payload = self._payload(UNDO_PURPOSE, token, UNDO_TTL)
         if new_password != confirm_password:
             raise ValidationFailed.single("confirm_password", "The two passwords differ.")
         with self.ports.uow() as uow:
-            change = uow.address_changes.get(int(payload.get("cid") or 0))
-            user = uow.users.get(int(payload.get("uid") or 0), lock=True)
-            if (change is None or user is None or change.user_id != user.id
-                    or payload.get("old") != change.old_value or not change.can_undo(self.now())):
-                raise InvalidToken(INVALID_LINK)
+            change, user = self._undo_target(uow, payload, act=True)
             old = change.old_value or ""
-            if other_holder(self, uow, user, change.channel, old, take=True) is not None:
-                raise InvalidToken("The previous address now belongs to another account.")
             secret = self.new_password(new_password, [old, *user.identities()],
                                        "new_password")
             user.set_address(change.channel, old, self.now())
@@ -259,6 +243,30 @@ class AddressChangeService(Service):
         if not user.has_second_factor:  # as a password reset (password_reset.py) does
             self.ports.throttle.forget_failures(user.email, user.phone)
         return user
+
+    def check_undo(self, token: str) -> None:
+        """Whether ``undo`` would honour the link now (InvalidToken if not): reads only."""
+        with self.ports.uow() as uow:
+            self._undo_target(uow, self._payload(UNDO_PURPOSE, token, UNDO_TTL), act=False)
+
+    def _payload(self, purpose: str, token: str, ttl: timedelta) -> dict:
+        try:
+            return self.ports.signer.loads(purpose, token, int(ttl.total_seconds()))
+        except InvalidToken as exc:
+            raise InvalidToken(INVALID_LINK) from exc
+
+    def _undo_target(self, uow: UnitOfWork, payload: dict, *, act: bool
+                     ) -> tuple[AddressChange, User]:
+        """The change and user of an undo link; ``act``: locked, and the old address taken."""
+        change = uow.address_changes.get(int(payload.get("cid") or 0))
+        user = uow.users.get(int(payload.get("uid") or 0), lock=act)
+        if (change is None or user is None or change.user_id != user.id
+                or payload.get("old") != change.old_value or not change.can_undo(self.now())):
+            raise InvalidToken(INVALID_LINK)
+        if other_holder(self, uow, user, change.channel, change.old_value or "",
+                        take=act) is not None:
+            raise InvalidToken("The previous address now belongs to another account.")
+        return change, user
 
     # --- shared -------------------------------------------------------------------------
 

@@ -81,3 +81,15 @@ def tell_at(service: Service, uow: UnitOfWork, user: User, channel: Channel, to:
         service.send_email(uow, to, template, context, user)
     else:
         service.send_sms(uow, to, template, context, user)
+
+
+def tell_taken(service: Service, uow: UnitOfWork, owner: User, channel: Channel,
+               value: str) -> None:
+    """An address change asked for ``owner``'s address: they hear that someone tried; the
+    asker sees nothing different (a pending change, but no code is ever sent: nothing can
+    confirm it)."""
+    if channel is Channel.EMAIL:
+        service.send_email(uow, value, "address_taken", {
+            "reset_link": service.policy.link("/reset")}, owner)
+    else:
+        service.send_sms(uow, value, "address_taken", {}, owner, prepaid=True)

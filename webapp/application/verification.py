@@ -90,19 +90,29 @@ class VerificationService(Service):
         """The emailed link. Bound to the address it was sent to; verifying twice is harmless.
 
         ``actor_id`` is the signed-in user, if any: see ``require_owner``."""
-        refuse_code_as_token(token, '"email"')
-        payload = self.ports.signer.loads(
-            EMAIL_LINK_PURPOSE, token, int(self.policy.email_code_ttl.total_seconds())
-        )
         with self.ports.uow() as uow:
-            user = uow.users.get(int(payload.get("uid", 0)), lock=True)
-            if user is None or not user.is_active or user.email != payload.get("email"):
-                raise InvalidToken(INVALID_LINK)
+            user = self._link_user(uow, token, lock=True)
             if user.email_verified_at is None:
                 self.require_owner(uow, user, actor_id, Channel.EMAIL)
             self.mark_verified(uow, user, Channel.EMAIL)
             uow.commit()
             return user
+
+    def check_email_token(self, token: str) -> None:
+        """Whether ``verify_email_token`` would take the link now (InvalidToken if not; who
+        is signed in aside, which its page settles). Reads only: nothing spent or audited."""
+        with self.ports.uow() as uow:
+            self._link_user(uow, token, lock=False)
+
+    def _link_user(self, uow: UnitOfWork, token: str, *, lock: bool) -> User:
+        refuse_code_as_token(token, '"email"')
+        payload = self.ports.signer.loads(
+            EMAIL_LINK_PURPOSE, token, int(self.policy.email_code_ttl.total_seconds())
+        )
+        user = uow.users.get(int(payload.get("uid", 0)), lock=lock)
+        if user is None or not user.is_active or user.email != payload.get("email"):
+            raise InvalidToken(INVALID_LINK)
+        return user
 
     def verify_email_code(self, email: str, code: str, *,
                           actor_id: int | None = None) -> User | None:

@@ -32,8 +32,9 @@ def test_email_change_by_code_then_undo(client, signed_in, outbox, app):
     assert back.status_code == 303 and back.location == "/login"
     assert stored_user(app, email=EMAIL) is not None
     assert client.get("/account").status_code == 302  # the other session ended
-    dead = submit(browser, f"/account/undo/{token}",
-                  {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    dead = submit(browser, f"/account/undo/{token}",  # the dead page has no form
+                  {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+                  page="/login")
     assert dead.status_code == 422 and "This link does not work" in text(dead)
 
 
@@ -44,6 +45,23 @@ def test_email_change_by_link_page(client, signed_in, outbox, app):
     done = submit(client, f"/account/email/confirm/{token}")
     assert done.status_code == 303
     assert stored_user(app, email=NEW) is not None
+
+
+def test_a_dead_email_confirm_link_says_so_when_opened(client, signed_in, outbox, app):
+    """Superseded by a newer request, or forged: the page says so at once (422, as its
+    button would), not a button naming an address it cannot confirm."""
+    submit(client, "/account/email", {"new_email": NEW})
+    first = outbox.link_token(NEW, "/account/email/confirm/")
+    submit(client, "/account/email", {"new_email": "jane.other@example.com"})
+    for path in (f"/account/email/confirm/{first}", "/account/email/confirm/not-a-real-token"):
+        dead = client.get(path)
+        assert dead.status_code == 422, path
+        assert "This link does not work" in text(dead)
+        assert "Use this email address" not in text(dead)
+    live = outbox.link_token("jane.other@example.com", "/account/email/confirm/")
+    page = text(client.get(f"/account/email/confirm/{live}"))
+    assert "Use this email address" in page and "jane.other@example.com" in page
+    assert stored_user(app, email=EMAIL) is not None  # nothing confirmed by opening
 
 
 def test_bad_addresses_and_codes_are_shown_on_the_form(client, signed_in):
@@ -112,7 +130,7 @@ def test_delete_page_says_what_happens_then_cancel(client, signed_in, outbox, ap
     kept = submit(browser, f"/account/delete/cancel/{token}")
     assert kept.status_code == 303
     assert login(browser, EMAIL, PASSWORD).status_code == 303
-    again = submit(app.test_client(), f"/account/delete/cancel/{token}")
+    again = submit(app.test_client(), f"/account/delete/cancel/{token}", page="/login")
     assert again.status_code == 422 and "does not work" in text(again)
 
 
@@ -131,3 +149,34 @@ def test_the_page_after_asking_does_not_tell_whether_the_address_is_taken(client
     assert "Confirm IDENTIFIER" in pages[NEW][1]
     templates = [m.payload["template"] for m in outbox.all("email", NEW)]
     assert templates[-1] == "address_taken" and "email_change" not in templates
+
+
+def test_a_dead_undo_link_says_so_when_opened(client, signed_in, outbox, app):
+    """Spent or forged: the page says so at once (422, as /reset/<token>), not after two
+    new passwords are typed; opening a live one spends and records nothing."""
+    submit(client, "/account/email", {"new_email": NEW})
+    submit(client, "/account/email/confirm", {"code": outbox.code("email", NEW)},
+           page="/account/email")
+    token = outbox.link_token(EMAIL, "/account/undo/")
+    events = len(audit_rows(app))
+    live = app.test_client().get(f"/account/undo/{token}")
+    assert live.status_code == 200 and "Undo the change" in text(live)
+    assert len(audit_rows(app)) == events
+    undo_in_browser(app, token, NEW_PASSWORD)
+    for path in (f"/account/undo/{token}", "/account/undo/not-a-real-token"):
+        dead = app.test_client().get(path)
+        assert dead.status_code == 422, path
+        assert "This link does not work" in text(dead) and "New password" not in text(dead)
+
+
+def test_a_dead_deletion_cancel_link_says_so_when_opened(client, signed_in, outbox, app):
+    submit(client, "/account/delete")
+    token = outbox.link_token(EMAIL, "/account/delete/cancel/")
+    live = app.test_client().get(f"/account/delete/cancel/{token}")
+    assert live.status_code == 200 and "Keep my account" in text(live)
+    assert audit_rows(app, "account_delete_cancelled") == []
+    assert submit(app.test_client(), f"/account/delete/cancel/{token}").status_code == 303
+    for path in (f"/account/delete/cancel/{token}", "/account/delete/cancel/not-a-real-token"):
+        dead = app.test_client().get(path)
+        assert dead.status_code == 422, path
+        assert "This link does not work" in text(dead) and "Keep my account" not in text(dead)

@@ -110,5 +110,6 @@ def test_once_erased_the_undo_link_is_dead_in_both_doors(app_factory):
     refused = client.post("/api/auth/email-change/undo/", json={
         "token": token, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     assert refused.status_code == 400 and refused.json["detail"] == DEAD
-    _, _, page = undo_in_browser(app, token, NEW_PASSWORD)
+    _, opened, page = undo_in_browser(app, token, NEW_PASSWORD)
+    assert "This link does not work" in opened and DEAD in opened  # before any password
     assert "This link does not work" in text(page) and DEAD in text(page)

@@ -9,6 +9,7 @@ import pytest
 from itsdangerous import TimestampSigner
 
 from tests.fakes import FakeClock
+from tests.helpers.app import audit_rows
 from tests.integration.web.conftest import (
     HTMX,
     csrf_token,
@@ -239,7 +240,7 @@ def test_confirming_the_link_verifies(client, outbox, signed_up):
 
 def test_a_tampered_link_is_refused(client, outbox, signed_up):
     token = outbox.link_token(EMAIL, "/verify/")
-    response = submit(client, f"/verify/{token[:-2]}xx")
+    response = submit(client, f"/verify/{token[:-2]}xx", page="/verify")
     assert response.status_code == 422
     page = text(response)
     assert "This link does not work" in page and 'href="/verify"' in page
@@ -252,7 +253,9 @@ def test_an_expired_link_is_refused(client, outbox, monkeypatch):
     signup(client, email=EMAIL)
     monkeypatch.undo()
     token = outbox.link_token(EMAIL, "/verify/")
-    response = submit(client, f"/verify/{token}")
+    opened = client.get(f"/verify/{token}")  # said at once, before the button
+    assert opened.status_code == 422 and "This link has expired" in text(opened)
+    response = submit(client, f"/verify/{token}", page="/verify")
     assert response.status_code == 422
     assert "This link has expired" in text(response)
     assert not is_verified(client)
@@ -261,7 +264,21 @@ def test_an_expired_link_is_refused(client, outbox, monkeypatch):
 def test_a_reset_link_does_not_verify(client, outbox, verified_user, signed_up):
     submit(client, "/reset", {"identifier": "jane@example.com"})
     token = outbox.link_token("jane@example.com", "/reset/")
-    assert submit(client, f"/verify/{token}").status_code == 422
+    assert submit(client, f"/verify/{token}", page="/verify").status_code == 422
+
+
+def test_a_dead_link_says_so_when_opened(client, outbox, signed_up, app):
+    """Tampered, or for an address the account has left: the page says so at once (422,
+    as /reset/<token> and the button would), spending and recording nothing."""
+    token = outbox.link_token(EMAIL, "/verify/")
+    events = len(audit_rows(app))
+    for path in (f"/verify/{token[:-2]}xx", "/verify/not-a-real-token"):
+        opened = client.get(path)
+        assert opened.status_code == 422, path
+        page = text(opened)
+        assert "This link does not work" in page and "Confirm my email address" not in page
+    assert len(audit_rows(app)) == events and not is_verified(client)
+    assert submit(client, f"/verify/{token}").status_code == 303  # the live one still works
 
 
 def test_the_link_by_htmx_navigates(client, outbox, signed_up):

@@ -101,13 +101,13 @@ def account_email_confirm() -> Response:
 @login_required
 def account_email_link(token: str) -> Response:
     """The emailed link: a button that confirms (mail scanners that open links spend
-    nothing)."""
+    nothing), or at once the dead-link page."""
     form = ButtonForm()
-    if not form.validate_on_submit():
-        pending = services().address_changes.pending(current_user.user.id, Channel.EMAIL)
-        return show("web/account_email_link.html", {"form": form, "pending": pending},
-                    form=form)
     try:
+        if not form.validate_on_submit():  # the change it confirms; a dead link says so
+            pending = services().address_changes.link_change(current_user.user.id, token)
+            return show("web/account_email_link.html", {"form": form, "pending": pending},
+                        form=form)
         services().address_changes.confirm(current_user.user.id, Channel.EMAIL, token=token)
     except DomainError as exc:
         return show("web/account_email_link.html", {"form": form, "failed": True},
@@ -136,6 +136,12 @@ def account_phone_confirm() -> Response:
 def account_undo(token: str) -> Response:
     """From the previous address's notice: take the change back with a new password."""
     form = UndoForm()
+    if not form.is_submitted():
+        try:  # a dead link says so at once (as /reset/<token>), before passwords are typed
+            services().address_changes.check_undo(token)
+        except InvalidToken as exc:
+            return show("web/account_undo.html", {"form": form, "dead": True}, form=form,
+                        error=exc)
     if not form.validate_on_submit():
         return show("web/account_undo.html", {"form": form}, form=form)
     try:
@@ -200,9 +206,10 @@ def account_delete() -> Response:
 def account_delete_cancel(token: str) -> Response:
     """The emailed cancel link: a button that keeps the account."""
     form = ButtonForm()
-    if not form.validate_on_submit():
-        return show("web/account_delete_cancel.html", {"form": form}, form=form)
     try:
+        if not form.validate_on_submit():
+            services().account_data.check_cancel(token)  # a dead link says so at once
+            return show("web/account_delete_cancel.html", {"form": form}, form=form)
         services().account_data.cancel_deletion(token)
     except DomainError as exc:
         return show("web/account_delete_cancel.html", {"form": form, "failed": True},

@@ -114,4 +114,9 @@ def verify_link(token: str) -> Response:
                                          isinstance(exc, OwnerSignInRequired)},
                 form=form, error=exc)
         return _done(user)
+    try:  # a dead link says so at once (as /reset/<token>); nothing is spent
+        services().verification.check_email_token(token)
+    except DomainError as exc:
+        return show("web/verify_link.html", {"form": form, "failed": True}, form=form,
+                    error=exc)
     return show("web/verify_link.html", {"form": form})
