@@ -5,9 +5,10 @@ the previous one a notice; nothing changes yet, and the answer is the same when 
 address belongs to another account (whose owner is told someone tried). Confirm: the
 new address is proven and replaces the old one, which gets a notice with an undo link
 (``UNDO_TTL``). Undo (no sign-in: the link is the proof): the old address is back, the
-password is new, every session ends and every second factor goes (a hijacker's passkey
-would sign in again on its own). An address is removed the same way, at once, while
-another proven one stays. The Stripe customer follows through the outbox.
+password is new, every session ends, and the second factors added around the change go
+(``UNDO_FACTOR_WINDOW``: a hijacker's passkey would sign in again on its own). An
+address is removed the same way, at once, while another proven one stays. The Stripe
+customer follows through the outbox.
 """
 
 from __future__ import annotations
@@ -203,8 +204,8 @@ class AddressChangeService(Service):
 
     def undo(self, token: str, new_password: str, confirm_password: str) -> User:
         """From the previous address's notice: it is back, the password is new, every
-        session and token of the account ends, and so does every second factor and the
-        deletion the hijacker asked for."""
+        session and token of the account ends, and so do the second factors added around
+        the change and a deletion the account's user asked for since."""
         payload = self._payload(UNDO_PURPOSE, token, UNDO_TTL)
         if new_password != confirm_password:
             raise ValidationFailed.single("confirm_password", "The two passwords differ.")
