@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from webapp.application.account_data import deletion_notice
-from webapp.application.addresses import release
+from webapp.application.addresses import release, tell_at
 from webapp.application.common import Ports, Service, collect
 from webapp.application.interfaces import UniqueConflict, UnitOfWork
 from webapp.application.password_reset import PasswordResetService
@@ -170,10 +170,7 @@ class AccountService(Service):
         context = deletion_notice(self, uow, owner)
         if not owner.vouches_for(channel):
             context["cancel_link"] = None
-        if channel is Channel.EMAIL:
-            self.send_email(uow, to, "account_exists_deleting", context, owner)
-        else:
-            self.send_sms(uow, to, "account_exists_deleting", context, owner, prepaid=True)
+        tell_at(self, uow, owner, channel, to, "account_exists_deleting", context, prepaid=True)
 
     # --- signed-in changes ----------------------------------------------------------
 

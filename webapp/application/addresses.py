@@ -73,14 +73,15 @@ def tell_previous(service: Service, uow: UnitOfWork, user: User, channel: Channe
 
 
 def tell_at(service: Service, uow: UnitOfWork, user: User, channel: Channel, to: str | None,
-            template: str, context: dict[str, Any]) -> None:
-    """A notice to ``to``, by email or SMS as ``channel`` says (nothing when empty)."""
+            template: str, context: dict[str, Any], *, prepaid: bool = False) -> None:
+    """A notice to ``to``, by email or SMS as ``channel`` says (nothing when empty);
+    ``prepaid``: the SMS's unit of the daily cap was taken up front (``before_messages``)."""
     if not to:
         return
     if channel is Channel.EMAIL:
         service.send_email(uow, to, template, context, user)
     else:
-        service.send_sms(uow, to, template, context, user)
+        service.send_sms(uow, to, template, context, user, prepaid=prepaid)
 
 
 def tell_taken(service: Service, uow: UnitOfWork, owner: User, channel: Channel,
@@ -88,8 +89,5 @@ def tell_taken(service: Service, uow: UnitOfWork, owner: User, channel: Channel,
     """An address change asked for ``owner``'s address: they hear that someone tried; the
     asker sees nothing different (a pending change, but no code is ever sent: nothing can
     confirm it)."""
-    if channel is Channel.EMAIL:
-        service.send_email(uow, value, "address_taken", {
-            "reset_link": service.policy.link("/reset")}, owner)
-    else:
-        service.send_sms(uow, value, "address_taken", {}, owner, prepaid=True)
+    context = {"reset_link": service.policy.link("/reset")} if channel is Channel.EMAIL else {}
+    tell_at(service, uow, owner, channel, value, "address_taken", context, prepaid=True)
