@@ -267,10 +267,12 @@ def deletion_context(service: Service, user: User, due: datetime,
                      active: bool | None) -> dict[str, Any]:
     """When the account waiting for erasure goes, and the link that keeps it (None when
     ``active``, how a cancel would leave the account, is not known)."""
-    token = service.ports.signer.dumps(CANCEL_PURPOSE, {
-        "uid": user.id, "due": _at(due), "active": active})
-    return {"cancel_link": (service.policy.link(f"/account/delete/cancel/{token}")
-                            if active is not None else None),
+    link = None
+    if active is not None:
+        token = service.ports.signer.dumps(CANCEL_PURPOSE, {
+            "uid": user.id, "due": _at(due), "active": active})
+        link = service.policy.link(f"/account/delete/cancel/{token}")
+    return {"cancel_link": link,
             "days": max(1, round(service.policy.account_deletion_grace.days)),
             "due": due.strftime("%-d %B %Y, %H:%M UTC")}
 
