@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import SessionStore, UnitOfWork
 from webapp.application.staff import require_staff
-from webapp.application.tokens import TokenService, session_version
+from webapp.application.tokens import NO_SUCH_SESSION, TokenService, session_version
 from webapp.domain.errors import (
     AuthenticationRequired,
     NotFound,
@@ -34,11 +34,7 @@ from webapp.domain.sessions import (
     SessionEntry,
     SessionKind,
     session_id_of,
-    with_ended_family,
 )
-
-NO_SUCH_SESSION = "No such session."
-LEEWAY = timedelta(seconds=5)  # the tokens' clock leeway: an ended family is kept this longer
 
 
 class SessionService(Service):
@@ -113,7 +109,7 @@ class SessionService(Service):
             family = uow.families.get(session_id)
             if family is None or family.user_id != user.id or not family.is_active:
                 raise NotFound(NO_SUCH_SESSION)
-            self._end_families(uow, user, [family])
+            self.tokens.end_families_in(uow, user, [family], "ended")
             self._audit_end(uow, user, SessionKind.API, session_id, actor)
             uow.commit()
 
@@ -134,7 +130,7 @@ class SessionService(Service):
                 ended += 1
         with self.ports.uow() as uow:
             families = [f for f in uow.families.active_for_user(user.id or 0) if f.id != current]
-            self._end_families(uow, user, families)
+            self.tokens.end_families_in(uow, user, families, "ended")
             self.audit(uow, "sessions_ended_others", user, count=ended + len(families))
             uow.commit()
         return ended + len(families)
@@ -165,19 +161,6 @@ class SessionService(Service):
     def _family_live(self, family: RefreshFamily, now: datetime) -> bool:
         last = family.rotated_at or family.created_at
         return now - last <= self.policy.refresh_ttl
-
-    def _end_families(self, uow: UnitOfWork, user: User, families: list[RefreshFamily]) -> None:
-        if not families:
-            return
-        now = self.now()
-        row = uow.users.get(user.id or 0, lock=True)
-        if row is None:
-            raise NotFound(NO_SUCH_SESSION)
-        for family in families:
-            uow.families.revoke(family.id, now, "ended")
-            row.ended_families = with_ended_family(
-                row.ended_families, family.id, now, self.policy.access_ttl + LEEWAY)
-        uow.users.save(row)
 
     def _audit_end(self, uow: UnitOfWork, user: User, kind: SessionKind, session_id: str,
                    actor: User | None) -> None:
