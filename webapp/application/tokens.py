@@ -112,7 +112,9 @@ class TokenService(Service):
             self.ports.throttle.spend("refresh_per_account", f"user:{claims.get('sub')}")
             generation = int(claims.get("gen", -1))
             now = self.now()
-            if generation == family.generation and uow.families.rotate(family.id, generation, now):
+            ip = self.ports.request.current().ip  # the list shows where it was last used
+            if (generation == family.generation
+                    and uow.families.rotate(family.id, generation, now, ip)):
                 pair = self.pair(user, family.id, generation + 1, _auth_time(claims))
                 uow.commit()
                 return pair
@@ -157,7 +159,8 @@ class TokenService(Service):
             family = uow.families.get(family_id)
             if family is None or not family.is_active or family.user_id != user.id:
                 raise AuthenticationRequired("This login has ended.")
-            if not uow.families.rotate(family.id, family.generation, self.now()):
+            if not uow.families.rotate(family.id, family.generation, self.now(),
+                                       self.ports.request.current().ip):
                 raise InvalidToken("This login was just refreshed; try again.",
                                    code="token_spent")
             pair = self.pair(user, family.id, family.generation + 1, auth_time)
