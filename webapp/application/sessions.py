@@ -82,6 +82,20 @@ class SessionService(Service):
                 self.audit(uow, "authn_logout", user, session_kind=SessionKind.BROWSER.value)
                 uow.commit()
 
+    def end_refused(self, user_id: int, secret: str) -> None:
+        """A cookie came from another address or browser than its session began in, and
+        was refused ("strong" session protection): the session's record ends too, so that
+        no other copy of the cookie lives on (one taken on the network the session began
+        in) and the list keeps no line for a browser that is signed out."""
+        record = self.store.get(session_id_of(secret))
+        if record is None or record.user_id != user_id or not self.store.delete(record.id):
+            return
+        with self.ports.uow() as uow:
+            user = uow.users.get(user_id)
+            if user is not None:
+                self._audit_end(uow, user, SessionKind.BROWSER, record.id, None)
+                uow.commit()
+
     # --- the list --------------------------------------------------------------------
 
     def entries(self, user: User, current: str | None = None) -> list[SessionEntry]:
