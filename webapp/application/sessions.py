@@ -137,17 +137,21 @@ class SessionService(Service):
         self.end_one(user, session_id, actor=actor)
 
     def end_others(self, user: User, current: str | None) -> int:
-        """End every session of ``user`` but ``current`` (the caller's); how many ended."""
-        ended = 0
-        for record in self.store.for_user(user.id or 0):
+        """End every session of ``user`` but ``current`` (the caller's); how many of those
+        the list showed ended (dead records and expired logins go too, uncounted)."""
+        now, ended = self.now(), 0
+        for record in self._live_sessions(user, now):  # the dead ones go on the way
             if record.id != current and self.store.delete(record.id):
                 ended += 1
         with self.ports.uow() as uow:
             families = [f for f in uow.families.active_for_user(user.id or 0) if f.id != current]
-            self.tokens.end_families_in(uow, user, families, "ended")
-            self.audit(uow, "sessions_ended_others", user, count=ended + len(families))
+            live = [f for f in families if self._family_live(f, now)]
+            self.tokens.end_families_in(uow, user, live, "ended")
+            for expired in (f for f in families if f not in live):
+                uow.families.revoke(expired.id, now, "ended")
+            self.audit(uow, "sessions_ended_others", user, count=ended + len(live))
             uow.commit()
-        return ended + len(families)
+        return ended + len(live)
 
     def browsers(self, user: User) -> list[BrowserSession]:
         """The user's live browser sessions (the account export lists them)."""
