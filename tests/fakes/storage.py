@@ -120,12 +120,12 @@ class FakeRefreshFamilyRepository(_Repo):
     def get(self, family_id: str) -> RefreshFamily | None:
         return copy.deepcopy(self.state.families.get(family_id))
 
-    def rotate(self, family_id: str, from_generation: int, now: datetime) -> bool:
+    def rotate(self, family_id: str, from_generation: int, now: datetime, ip: str) -> bool:
         family = self.state.families.get(family_id)
         if family is None or family.generation != from_generation or family.revoked_at:
             return False
         family.generation += 1
-        family.rotated_at = now
+        family.rotated_at, family.ip = now, ip
         return True
 
     def revoke(self, family_id: str, now: datetime, reason: str) -> None:

@@ -142,6 +142,22 @@ def test_end_others_keeps_only_the_callers_session(world):
     assert [e.id for e in world.services.sessions.entries(user)] == [session_id_of(mine)]
 
 
+def test_end_others_counts_only_the_sessions_the_list_shows(world):
+    """The page says "Ended N other sessions": N is what the user saw listed, not the
+    records of sessions already dead (idle here) nor API logins whose refresh token
+    expired; those are cleared (the login revoked) all the same."""
+    verified(world)
+    browser(world)
+    world.login(email=EMAIL, password=PASSWORD)
+    world.clock.advance(days=31)  # that browser went idle; that login's refresh expired
+    user, mine = browser(world)
+    _, other = browser(world)
+    assert world.services.sessions.end_others(user, session_id_of(mine)) == 1
+    assert all(f.revoked_at is not None for f in world.store.families.values())
+    assert [r.id for r in world.sessions.sessions.values()] == [session_id_of(mine)]
+    assert [e.id for e in world.services.sessions.entries(user)] == [session_id_of(mine)]
+
+
 def test_a_password_change_hides_and_clears_the_old_sessions(world):
     verified(world)
     user, secret = browser(world)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import SessionStore, UnitOfWork
 from webapp.application.staff import require_staff
-from webapp.application.tokens import TokenService, session_version
+from webapp.application.tokens import NO_SUCH_SESSION, TokenService, session_version
 from webapp.domain.errors import (
     AuthenticationRequired,
     NotFound,
@@ -34,11 +34,7 @@ from webapp.domain.sessions import (
     SessionEntry,
     SessionKind,
     session_id_of,
-    with_ended_family,
 )
-
-NO_SUCH_SESSION = "No such session."
-LEEWAY = timedelta(seconds=5)  # the tokens' clock leeway: an ended family is kept this longer
 
 
 class SessionService(Service):
@@ -86,6 +82,20 @@ class SessionService(Service):
                 self.audit(uow, "authn_logout", user, session_kind=SessionKind.BROWSER.value)
                 uow.commit()
 
+    def end_refused(self, user_id: int, secret: str) -> None:
+        """A cookie came from another address or browser than its session began in, and
+        was refused ("strong" session protection): the session's record ends too, so that
+        no other copy of the cookie lives on (one taken on the network the session began
+        in) and the list keeps no line for a browser that is signed out."""
+        record = self.store.get(session_id_of(secret))
+        if record is None or record.user_id != user_id or not self.store.delete(record.id):
+            return
+        with self.ports.uow() as uow:
+            user = uow.users.get(user_id)
+            if user is not None:
+                self._audit_end(uow, user, SessionKind.BROWSER, record.id, None)
+                uow.commit()
+
     # --- the list --------------------------------------------------------------------
 
     def entries(self, user: User, current: str | None = None) -> list[SessionEntry]:
@@ -113,7 +123,7 @@ class SessionService(Service):
             family = uow.families.get(session_id)
             if family is None or family.user_id != user.id or not family.is_active:
                 raise NotFound(NO_SUCH_SESSION)
-            self._end_families(uow, user, [family])
+            self.tokens.end_families_in(uow, user, [family], "ended")
             self._audit_end(uow, user, SessionKind.API, session_id, actor)
             uow.commit()
 
@@ -127,17 +137,21 @@ class SessionService(Service):
         self.end_one(user, session_id, actor=actor)
 
     def end_others(self, user: User, current: str | None) -> int:
-        """End every session of ``user`` but ``current`` (the caller's); how many ended."""
-        ended = 0
-        for record in self.store.for_user(user.id or 0):
+        """End every session of ``user`` but ``current`` (the caller's); how many of those
+        the list showed ended (dead records and expired logins go too, uncounted)."""
+        now, ended = self.now(), 0
+        for record in self._live_sessions(user, now):  # the dead ones go on the way
             if record.id != current and self.store.delete(record.id):
                 ended += 1
         with self.ports.uow() as uow:
             families = [f for f in uow.families.active_for_user(user.id or 0) if f.id != current]
-            self._end_families(uow, user, families)
-            self.audit(uow, "sessions_ended_others", user, count=ended + len(families))
+            live = [f for f in families if self._family_live(f, now)]
+            self.tokens.end_families_in(uow, user, live, "ended")
+            for expired in (f for f in families if f not in live):
+                uow.families.revoke(expired.id, now, "ended")
+            self.audit(uow, "sessions_ended_others", user, count=ended + len(live))
             uow.commit()
-        return ended + len(families)
+        return ended + len(live)
 
     def browsers(self, user: User) -> list[BrowserSession]:
         """The user's live browser sessions (the account export lists them)."""
@@ -165,19 +179,6 @@ class SessionService(Service):
     def _family_live(self, family: RefreshFamily, now: datetime) -> bool:
         last = family.rotated_at or family.created_at
         return now - last <= self.policy.refresh_ttl
-
-    def _end_families(self, uow: UnitOfWork, user: User, families: list[RefreshFamily]) -> None:
-        if not families:
-            return
-        now = self.now()
-        row = uow.users.get(user.id or 0, lock=True)
-        if row is None:
-            raise NotFound(NO_SUCH_SESSION)
-        for family in families:
-            uow.families.revoke(family.id, now, "ended")
-            row.ended_families = with_ended_family(
-                row.ended_families, family.id, now, self.policy.access_ttl + LEEWAY)
-        uow.users.save(row)
 
     def _audit_end(self, uow: UnitOfWork, user: User, kind: SessionKind, session_id: str,
                    actor: User | None) -> None:

@@ -3,7 +3,8 @@ webapp/application/signin.py, which asks this service for a new family and a pai
 
 A refresh token carries its family and generation. Refreshing spends generation
 n and issues n + 1 in one atomic update. A spent token presented again, after a
-few seconds' grace for racing tabs, is reuse: the whole family is revoked.
+few seconds' grace for racing tabs, is reuse: the whole family is revoked, and its
+access tokens (the other holder's too) fail at their next check.
 """
 
 from __future__ import annotations
@@ -12,17 +13,24 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from webapp.application.common import Ports, Service
 from webapp.application.interfaces import TokenCodec, UnitOfWork
-from webapp.domain.errors import AuthenticationRequired, InvalidCredentials, InvalidToken
+from webapp.domain.errors import (
+    AuthenticationRequired,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+)
 from webapp.domain.model import RefreshFamily, User, new_uniquifier
-from webapp.domain.sessions import family_was_ended
+from webapp.domain.sessions import family_was_ended, with_ended_family
 
 ACCESS = "access"
 REFRESH = "refresh"
+LEEWAY = timedelta(seconds=5)  # the codec's clock leeway: an ended family is kept this longer
+NO_SUCH_SESSION = "No such session."
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,9 @@ class TokenService(Service):
             self.ports.throttle.spend("refresh_per_account", f"user:{claims.get('sub')}")
             generation = int(claims.get("gen", -1))
             now = self.now()
-            if generation == family.generation and uow.families.rotate(family.id, generation, now):
+            ip = self.ports.request.current().ip  # the list shows where it was last used
+            if (generation == family.generation
+                    and uow.families.rotate(family.id, generation, now, ip)):
                 pair = self.pair(user, family.id, generation + 1, _auth_time(claims))
                 uow.commit()
                 return pair
@@ -114,7 +124,8 @@ class TokenService(Service):
             if (fresh is not None and generation == fresh.generation - 1
                     and fresh.within_grace(now, self.policy.refresh_grace)):
                 raise InvalidToken("This refresh token was just used.", code="token_spent")
-            uow.families.revoke(family.id, now, "reuse")
+            # A theft signal: the pair the other holder got dies too, access token included.
+            self.end_families_in(uow, user, [family], "reuse")
             self.audit(uow, "authn_token_reuse", user, family=family.id)
             uow.commit_and_raise(InvalidToken(
                 "This refresh token was already used; the session is revoked.",
@@ -148,7 +159,8 @@ class TokenService(Service):
             family = uow.families.get(family_id)
             if family is None or not family.is_active or family.user_id != user.id:
                 raise AuthenticationRequired("This login has ended.")
-            if not uow.families.rotate(family.id, family.generation, self.now()):
+            if not uow.families.rotate(family.id, family.generation, self.now(),
+                                       self.ports.request.current().ip):
                 raise InvalidToken("This login was just refreshed; try again.",
                                    code="token_spent")
             pair = self.pair(user, family.id, family.generation + 1, auth_time)
@@ -200,6 +212,23 @@ class TokenService(Service):
                 uow.families.revoke(family.id, self.now(), "logout")
                 self.audit(uow, "authn_logout", uow.users.get(family.user_id))
                 uow.commit()
+
+    def end_families_in(self, uow: UnitOfWork, user: User, families: list[RefreshFamily],
+                        reason: str) -> None:
+        """End these logins of ``user`` now: each family is revoked (its refresh token
+        fails at once) and noted on the account row, which every access-token check reads,
+        so that its access tokens fail at their next check, not at their expiry."""
+        if not families:
+            return
+        now = self.now()
+        row = uow.users.get(user.id or 0, lock=True)
+        if row is None:
+            raise NotFound(NO_SUCH_SESSION)
+        for family in families:
+            uow.families.revoke(family.id, now, reason)
+            row.ended_families = with_ended_family(
+                row.ended_families, family.id, now, self.policy.access_ttl + LEEWAY)
+        uow.users.save(row)
 
     def revoke_all_in(self, uow: UnitOfWork, user: User, reason: str) -> int:
         return uow.families.revoke_all(user.id or 0, self.now(), reason)

@@ -177,13 +177,13 @@ class SqlRefreshFamilyRepository(_Mapped[RefreshFamily, RefreshFamilyRow]):
         return self._one(select(RefreshFamilyRow).where(RefreshFamilyRow.id == family_id)
                          .execution_options(populate_existing=True))
 
-    def rotate(self, family_id: str, from_generation: int, now: datetime) -> bool:
+    def rotate(self, family_id: str, from_generation: int, now: datetime, ip: str) -> bool:
         result = self.session.execute(
             update(RefreshFamilyRow)
             .where(RefreshFamilyRow.id == family_id,
                    RefreshFamilyRow.generation == from_generation,
                    RefreshFamilyRow.revoked_at.is_(None))
-            .values(generation=from_generation + 1, rotated_at=now)
+            .values(generation=from_generation + 1, rotated_at=now, ip=ip)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1

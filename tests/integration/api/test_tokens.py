@@ -106,6 +106,22 @@ def test_reuse_of_a_spent_token_revokes_the_whole_family(client, clock, verified
     assert client.post(REFRESH, json={"refresh": other_login["refresh"]}).status_code == 200
 
 
+def test_reuse_also_ends_the_access_tokens_of_the_family(client, clock, verified_user):
+    """The thief who refreshed first holds a new pair: once the victim's replay shows the
+    theft, the thief's access token stops at its next check, not 15 minutes later."""
+    email, _ = verified_user
+    victim = login(client, email=email)
+    other_login = login(client, email=email)
+    thief = client.post(REFRESH, json={"refresh": victim["refresh"]}).json
+    assert client.get(ME, headers=bearer(thief["access"])).status_code == 200
+    clock.advance(seconds=30)
+    assert_error(client.post(REFRESH, json={"refresh": victim["refresh"]}), 401, "token_reused")
+    assert_error(client.get(ME, headers=bearer(thief["access"])), 401)
+    assert_error(client.get(ME, headers=bearer(victim["access"])), 401)
+    assert_error(client.get("/api/auth/sessions/", headers=bearer(thief["access"])), 401)
+    assert client.get(ME, headers=bearer(other_login["access"])).status_code == 200
+
+
 @pytest.mark.parametrize("token", ["access", "garbage", "empty", "tampered"])
 def test_refresh_refuses_anything_but_a_live_refresh_token(client, tokens, token):
     value = {"access": tokens["access"], "garbage": "not.a.jwt", "empty": "",

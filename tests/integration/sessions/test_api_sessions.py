@@ -64,6 +64,19 @@ def test_ending_a_browser_session_from_the_api_signs_it_out(app, client, verifie
     assert laptop.get("/account").status_code == 302
 
 
+def test_an_api_login_is_listed_with_the_address_it_was_last_refreshed_from(app, client,
+                                                                           verified_user):
+    """As a browser session shows the address it was last seen from: a refresh token
+    used from somewhere else (stolen, say) shows that address, not the login's."""
+    tokens = api_login(app)
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    refreshed = elsewhere.post("/api/auth/token/refresh/", json={"refresh": tokens["refresh"]})
+    assert refreshed.status_code == 200, refreshed.json
+    [login] = listed(client, refreshed.json)
+    assert login["ip"] == "198.51.100.7" and login["last_seen_at"] >= login["created_at"]
+
+
 def test_another_users_id_is_404_like_no_such_id_and_bad_ids_are_400(app, client,
                                                                     verified_user, register,
                                                                     outbox):

@@ -117,3 +117,23 @@ def test_last_seen_is_written_at_most_once_a_minute(app, verified_user):
     clock.advance(seconds=20)
     jane.get("/account")
     assert last_seen() == clock.now()
+
+
+def test_a_cookie_refused_from_another_address_ends_its_session_everywhere(app, verified_user):
+    """Strong protection signs out a browser whose address changed; the session's record
+    ends with it, so a copy of the cookie taken on the first network (where the address
+    still matches) is signed out too, and the list keeps no line for it."""
+    email, password = verified_user
+    jane, copy = browser(app), browser(app)
+    for client in (jane, copy):
+        client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert login(jane, email, password).status_code == 303
+    copy.set_cookie("session", session_cookie(jane))
+    assert copy.get("/account").status_code == 200
+    jane.environ_base["REMOTE_ADDR"] = "203.0.113.5"  # the laptop moved to another network
+    assert jane.get("/account").status_code == 302
+    assert copy.get("/account").status_code == 302
+    assert login(jane, email, password).status_code == 303
+    page = text(jane.get("/account/sessions"))
+    assert page.count('class="session-item"') == 1 and "203.0.113.5" in page
+

@@ -65,8 +65,9 @@ class RefreshFamilyRepository(Protocol):
 
     def get(self, family_id: str) -> RefreshFamily | None: ...
 
-    def rotate(self, family_id: str, from_generation: int, now: datetime) -> bool:
-        """Atomically move generation n to n + 1; False when another request already did."""
+    def rotate(self, family_id: str, from_generation: int, now: datetime, ip: str) -> bool:
+        """Atomically move generation n to n + 1, from the client address ``ip`` (the
+        login's last seen one); False when another request already did."""
         ...
 
     def revoke(self, family_id: str, now: datetime, reason: str) -> None: ...

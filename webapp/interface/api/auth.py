@@ -111,7 +111,8 @@ def _with_password(data: CredentialsIn) -> SignedIn | MfaRequiredOut:
           responses={200: ("A new pair; the old refresh token is spent", TokenPairOut),
                      400: INVALID, 401: UNAUTHORIZED})
 def token_refresh(data: RefreshIn) -> Response:
-    """Spend a refresh token for a new pair. A spent token presented again revokes its family."""
+    """Spend a refresh token for a new pair. A spent token presented again revokes its family
+    (its refresh token at once, its access tokens at their next check)."""
     try:
         pair = services().tokens.refresh(data.refresh)
     except InvalidToken as exc:

@@ -17,8 +17,9 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from flask import Response, current_app, flash, redirect, request, session, url_for
+from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_url, login_user, logout_user
+from flask_login.signals import session_protected
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from webapp.application.tokens import session_version
@@ -73,16 +74,37 @@ def to_login() -> Response:
     return go(location) if is_htmx() else redirect(location)
 
 
-@login_manager.user_loader
-def load_user(session_id: str) -> SessionUser | None:
+def _sign_in_of(session_id: str) -> tuple[int, str, str] | None:
+    """The user id, session version and secret that Flask-Login's id carries."""
     user_id, version, secret = (session_id.split(":") + ["", ""])[:3]
     if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 19 and secret):
         return None
+    return int(user_id), version, secret
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> SessionUser | None:
+    sign_in = _sign_in_of(session_id)
+    if sign_in is None:
+        return None
     try:
-        user, _record = services().sessions.user_for_session(int(user_id), version, secret)
+        user, _record = services().sessions.user_for_session(*sign_in)
     except AuthenticationRequired:
         return None
-    return SessionUser(user, secret)
+    return SessionUser(user, sign_in[2])
+
+
+@session_protected.connect
+def end_refused_session(app: Flask) -> None:
+    """Flask-Login's "strong" protection refused the cookie (another address or browser
+    than the session's): it clears only this request's copy; the record it names ends
+    too, or a copy taken where the session began would live on for its 30 idle days."""
+    if "_user_id" in session:  # kept ("basic" protection): only marked not fresh
+        return
+    carried = app.session_interface.open_session(app, request)
+    sign_in = _sign_in_of(str(carried.get("_user_id") or "")) if carried else None
+    if sign_in is not None:
+        services().sessions.end_refused(sign_in[0], sign_in[2])
 
 
 def start_session(user: User, remember: bool = False) -> None:
