@@ -4,7 +4,8 @@
 table in webapp/application/throttling.py; views of one rule share one budget
 per address (``/api/auth/login/``, ``/api/auth/token/`` and the ``/login`` page are
 one ``login`` budget). The address is ``request.remote_addr`` after ProxyFix, so
-only ``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed.
+only ``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed; an IPv6 client counts
+as its /64 (``limited_network``).
 
 The per-account and per-destination limits are not here: the services apply
 them, so every door gets them.
@@ -21,7 +22,7 @@ import logging
 from flask import Flask, Response, current_app
 
 from webapp.application.throttling import DEFAULT_LIMITS
-from webapp.interface.client_address import client_address
+from webapp.interface.client_address import limit_key
 
 ENDPOINT_LIMITS: dict[str, str] = {
     # JSON API
@@ -115,7 +116,7 @@ def _decorator(rule: str):  # noqa: ANN202
         from webapp.extensions import limiter  # created on first use (~2 MiB)
 
         _decorators[rule] = limiter.shared_limit(
-            _rule_limit(rule), scope=f"ip-{rule}", key_func=client_address,
+            _rule_limit(rule), scope=f"ip-{rule}", key_func=limit_key,
             methods=["POST", "DELETE"])
     return _decorators[rule]
 
