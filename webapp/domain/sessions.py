@@ -133,13 +133,20 @@ def ip_network(ip: str) -> str:
     return ".".join(parts[:3]) + ".0/24" if len(parts) == 4 else ip
 
 
+_WITH_PORT = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$|^\[([^\]]+)\](?::\d{1,5})?$")
+
+
 def limited_network(ip: str) -> str:
     """What the per-client-address rate limits count: an IPv4 address as it is (an
     IPv4-mapped IPv6 one, as a dual-stack server sees IPv4 clients, as its IPv4 form), and
     the /64 of an IPv6 address: a subscriber gets a whole /64 and can rotate through it
-    at will (privacy extensions do), so each address of it is the same client."""
+    at will (privacy extensions do), so each address of it is the same client. A port
+    that a proxy wrote beside the address (``203.0.113.9:4711``, ``[2001:db8::1]:4711``,
+    as Azure's gateways do in X-Forwarded-For) is no part of it: each connection has
+    its own."""
+    bare = _WITH_PORT.match(ip)
     try:
-        address = ipaddress.ip_address(ip)
+        address = ipaddress.ip_address(bare[1] or bare[2] if bare else ip)
     except ValueError:
         return ip
     if isinstance(address, ipaddress.IPv6Address):
@@ -147,6 +154,7 @@ def limited_network(ip: str) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
     return str(address)
+
 
 # --- API logins that were ended: their access tokens stop at their next check ------------
 # The account row keeps the families ended within the last access-token lifetime

@@ -47,12 +47,29 @@ def test_the_sms_budget_of_a_client_is_one_for_its_ipv6_64(app_factory):
     assert int(answers[-1].headers["Retry-After"]) > 0
 
 
+def test_a_port_beside_the_forwarded_address_does_not_make_a_new_client(app_factory):
+    """Some proxies (Azure's gateways) write the client's port into X-Forwarded-For: a
+    new connection must not be a new budget."""
+    app = app_factory(RATELIMIT_ENABLED=True, TRUSTED_PROXIES=1, RATELIMIT_LOGIN="2/minute")
+    client = app.test_client()
+    answers = [client.post("/api/auth/login/",
+                           json={"email": f"user{port}@example.com", "password": WRONG},
+                           headers={"X-Forwarded-For": forwarded})
+               for port, forwarded in enumerate(["203.0.113.9:50001", "203.0.113.9:50002",
+                                                 "203.0.113.9:50003"])]
+    assert [r.status_code for r in answers] == [401, 401, 429]
+
+
 @pytest.mark.parametrize("address,network", [
     ("203.0.113.9", "203.0.113.9"),
     ("::ffff:203.0.113.9", "203.0.113.9"),
     ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
     ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
     ("fe80::1%eth0", "fe80::/64"),
+    ("203.0.113.9:4711", "203.0.113.9"),
+    ("[2001:db8:1:2::9]:4711", "2001:db8:1:2::/64"),
+    ("[::ffff:203.0.113.9]", "203.0.113.9"),
+    ("2001:db8::1:4711", "2001:db8::/64"),
     ("", ""),
     ("not an address", "not an address"),
 ])
