@@ -20,8 +20,10 @@ def client_address() -> str:
 
 
 def limit_key() -> str:
-    """The per-client-address limits' key: one budget for an IPv6 client's whole /64."""
-    return limited_network(client_address())
+    """The per-client-address limits' key: one budget for an IPv6 client's whole /64.
+    Never empty (gunicorn on a unix socket gives no address): Flask-Limiter skips a limit
+    whose key is empty, so such requests share one budget instead, as behind a proxy."""
+    return limited_network(client_address()) or "unknown"
 
 
 def session_identifier() -> str:

@@ -75,3 +75,14 @@ def test_a_port_beside_the_forwarded_address_does_not_make_a_new_client(app_fact
 ])
 def test_limited_network(address, network):
     assert limited_network(address) == network
+
+
+def test_a_request_with_no_client_address_still_has_a_budget(app_factory):
+    """gunicorn bound to a unix socket gives an empty REMOTE_ADDR (and so does a proxied
+    request without X-Forwarded-For): Flask-Limiter skips a limit whose key is empty, so
+    every per-client limit was off. They share one budget instead, as behind a proxy."""
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="2/minute")
+    client = app.test_client()
+    answers = [login_from(client, "", i) for i in range(3)]
+    assert [r.status_code for r in answers] == [401, 401, 429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
