@@ -95,13 +95,20 @@ ENDPOINT_LIMITS: dict[str, str] = {
 
 _decorators: dict[str, object] = {}
 WAIT_STATUSES = frozenset({429, 503})
+# Flask-Limiter's wait goes under this name (RATELIMIT_HEADER_RETRY_AFTER), never to a
+# client: it would put it on every answer of a limited view, and raise a service's own
+# Retry-After (1 s for a guess while another is checked) to its window's reset.
+LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:
-    """Flask-Limiter's headers put ``Retry-After`` on every answer of a limited view;
-    on a success it would tell clients to wait for nothing (and some do)."""
+    """``Retry-After`` only on a refusal: the service's own when it refused (its per-address
+    window had room, or the view would not have run), else Flask-Limiter's."""
+    limiter_wait = response.headers.pop(LIMITER_RETRY_AFTER, None)
     if response.status_code not in WAIT_STATUSES:
         response.headers.pop("Retry-After", None)
+    elif "Retry-After" not in response.headers and limiter_wait is not None:
+        response.headers["Retry-After"] = limiter_wait
     return response
 
 
