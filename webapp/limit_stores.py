@@ -21,7 +21,11 @@ def limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
         return {}
     from webapp.application.throttling import DEFAULT_LIMITS
     from webapp.infrastructure.shared_limits import counters_engine, limiter_config
-    from webapp.interface.limits import ENDPOINT_LIMITS, announce_limit_stores
+    from webapp.interface.limits import (
+        ENDPOINT_LIMITS,
+        LIMITER_RETRY_AFTER,
+        announce_limit_stores,
+    )
 
     counters = counters_engine(settings.DATABASE_URL, lambda: db.engine,
                                settings.DATABASE_LOCK_TIMEOUT_MS)
@@ -36,7 +40,8 @@ def limit_stores(app: Flask, settings: Settings) -> dict[str, Any]:
         f"in {shared}")
     if _serving():
         announce_limit_stores(app)
-    return config
+    # Flask-Limiter's wait under a name of its own: interface/limits.py decides Retry-After.
+    return {**config, "RATELIMIT_HEADER_RETRY_AFTER": LIMITER_RETRY_AFTER}
 
 
 def _serving() -> bool:

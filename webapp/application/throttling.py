@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 from webapp.application.interfaces import RateLimiter
 from webapp.domain.errors import Throttled
+from webapp.domain.sessions import limited_network
 from webapp.domain.values import Email, Phone
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class Throttle:
         replace the live one that no SMS would replace.
         """
         if phone is not None:
-            self.spend("sms_per_client", client)
+            self.spend("sms_per_client", limited_network(client))
             self.spend("sms_anonymous_daily", "all")
         for destination in (email, phone):
             if destination is not None:

@@ -7,6 +7,7 @@ Plain dataclasses and rules, no I/O; times are aware UTC datetimes handed in.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,6 +131,29 @@ def ip_network(ip: str) -> str:
         return ":".join(ip.split(":")[:3]) + "::/48"
     parts = ip.split(".")
     return ".".join(parts[:3]) + ".0/24" if len(parts) == 4 else ip
+
+
+_WITH_PORT = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$|^\[([^\]]+)\](?::\d{1,5})?$")
+
+
+def limited_network(ip: str) -> str:
+    """What the per-client-address rate limits count: an IPv4 address as it is (an
+    IPv4-mapped IPv6 one, as a dual-stack server sees IPv4 clients, as its IPv4 form), and
+    the /64 of an IPv6 address: a subscriber gets a whole /64 and can rotate through it
+    at will (privacy extensions do), so each address of it is the same client. A port
+    that a proxy wrote beside the address (``203.0.113.9:4711``, ``[2001:db8::1]:4711``,
+    as Azure's gateways do in X-Forwarded-For) is no part of it: each connection has
+    its own."""
+    bare = _WITH_PORT.match(ip)
+    try:
+        address = ipaddress.ip_address(bare[1] or bare[2] if bare else ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
 
 
 # --- API logins that were ended: their access tokens stop at their next check ------------

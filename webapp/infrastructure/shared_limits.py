@@ -46,6 +46,10 @@ ON CONFLICT (key) DO UPDATE SET
     expires_at = CASE WHEN rate_counters.expires_at <= :now THEN :expires
                       ELSE rate_counters.expires_at END
 RETURNING count"""
+# A unit given back (a request refused by another window of its budget): never below 0,
+# never into a window that has ended meanwhile.
+_DECR = ("UPDATE rate_counters SET count = count - :amount "
+         "WHERE key = :key AND expires_at > :now AND count >= :amount")
 _GET = "SELECT count, expires_at FROM rate_counters WHERE key = :key AND expires_at > :now"
 _CLEAN = "DELETE FROM rate_counters WHERE expires_at <= :now"
 _PLACEHOLDER = re.compile(r"(?<!:):(\w+)")  # :name -> %(name)s for psycopg
@@ -77,6 +81,9 @@ class DatabaseStorage(Storage):
         [(count,)] = self._execute(_INCR, {"key": key[:200], "amount": amount, "now": now,
                                            "expires": now + expiry})
         return int(count)
+
+    def decr(self, key: str, amount: int = 1) -> None:
+        self._execute(_DECR, {"key": key[:200], "amount": amount, "now": time.time()})
 
     def get(self, key: str) -> int:
         row = self._row(key)

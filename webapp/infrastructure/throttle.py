@@ -22,7 +22,8 @@ PREFIX = "webapp"
 
 @lru_cache(maxsize=64)
 def _items(limit: str) -> tuple[RateLimitItem, ...]:
-    return tuple(parse_many(limit))
+    """The windows of ``limit``, shortest first (``30/day;10/hour`` as ``10/hour;30/day``)."""
+    return tuple(sorted(parse_many(limit), key=lambda item: item.get_expiry()))
 
 
 class LimitsRateLimiter:
@@ -37,8 +38,24 @@ class LimitsRateLimiter:
         return max(1, math.ceil(reset_at - time.time()))
 
     def hit(self, limit: str, key: str) -> int:
-        refused = [item for item in _items(limit) if not self.strategy.hit(item, PREFIX, key)]
-        return max((self._wait(item, key) for item in refused), default=0)
+        """One event counted in every window of ``limit``: 0, or when a window is full, the
+        seconds until every full one has room (the event then counts in none of them).
+
+        Windows are hit shortest first and a refusal stops there: a request refused by
+        the hour must not spend the day (``10/hour;30/day`` would else be spent by
+        refused retries, and the 429 saying "in an hour" be wrong for the rest of the
+        day). One refused by a longer window gives back what the shorter ones counted
+        (fixed windows; a moving window in memory keeps it). Successes cost as before."""
+        items = _items(limit)
+        for index, item in enumerate(items):
+            if not self.strategy.hit(item, PREFIX, key):
+                if isinstance(self.strategy, FixedWindowRateLimiter):
+                    for counted in items[:index]:
+                        self.storage.decr(counted.key_for(PREFIX, key))  # type: ignore[attr-defined]
+                full = [item, *(later for later in items[index + 1:]
+                                if not self.strategy.test(later, PREFIX, key))]
+                return max(self._wait(window, key) for window in full)
+        return 0
 
     def peek(self, limit: str, key: str) -> int:
         refused = [item for item in _items(limit) if not self.strategy.test(item, PREFIX, key)]

@@ -2,8 +2,8 @@
 
 ``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed (werkzeug's ProxyFix,
 installed by create_app), none otherwise; nothing here reads the header itself. The
-rate limits (Flask-Limiter's key), the audit trail (infrastructure/request_context.py)
-and the browser session's binding all use this address.
+rate limits (Flask-Limiter's key: its network, see ``limit_key``), the audit trail
+(infrastructure/request_context.py) and the browser session's binding all use this address.
 """
 
 from __future__ import annotations
@@ -12,9 +12,18 @@ from hashlib import sha512
 
 from flask import request
 
+from webapp.domain.sessions import limited_network
+
 
 def client_address() -> str:
     return request.remote_addr or ""
+
+
+def limit_key() -> str:
+    """The per-client-address limits' key: one budget for an IPv6 client's whole /64.
+    Never empty (gunicorn on a unix socket gives no address): Flask-Limiter skips a limit
+    whose key is empty, so such requests share one budget instead, as behind a proxy."""
+    return limited_network(client_address()) or "unknown"
 
 
 def session_identifier() -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -113,7 +115,9 @@ def _on_unexpected(exc: Exception) -> Response | tuple[str, int]:
 
 def _page(status: int, exc: HTTPException) -> Response | tuple[str, int]:
     try:
-        response = make_response(render_template(f"errors/{status}.html", error=exc), status)
+        response = make_response(render_template(
+            f"errors/{status}.html", error=exc, **({"wait": _wait(exc)} if status == 429 else {})
+        ), status)
     except TemplateNotFound:
         try:
             response = make_response(
@@ -121,6 +125,26 @@ def _page(status: int, exc: HTTPException) -> Response | tuple[str, int]:
         except TemplateNotFound:
             response = exc.get_response()
     return _with_retry_after(response, exc)
+
+
+def _wait(exc: HTTPException) -> str:
+    """How long a 429 page asks to wait, in words: the refusal's own Retry-After (a
+    service's), else the reset of the per-address window that refused (Flask-Limiter's,
+    whose header is only added after the page is made)."""
+    seconds = getattr(exc, "retry_after", None)
+    if seconds is None:
+        from webapp.extensions import limiter  # loaded: only it refuses without a wait
+
+        try:  # its storage may be what failed: the page is made all the same
+            seconds = int(limiter.current_limit.reset_at - time.time())  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001
+            return "a moment"
+    seconds = max(1, math.ceil(seconds))
+    if seconds <= 90:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    if seconds <= 90 * 60:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return f"{math.ceil(seconds / 3600)} hours"
 
 
 def _with_retry_after(response: Response, exc: HTTPException) -> Response:

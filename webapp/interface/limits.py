@@ -4,7 +4,8 @@
 table in webapp/application/throttling.py; views of one rule share one budget
 per address (``/api/auth/login/``, ``/api/auth/token/`` and the ``/login`` page are
 one ``login`` budget). The address is ``request.remote_addr`` after ProxyFix, so
-only ``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed.
+only ``TRUSTED_PROXIES`` hops of ``X-Forwarded-For`` are believed; an IPv6 client counts
+as its /64 (``limited_network``).
 
 The per-account and per-destination limits are not here: the services apply
 them, so every door gets them.
@@ -21,7 +22,7 @@ import logging
 from flask import Flask, Response, current_app
 
 from webapp.application.throttling import DEFAULT_LIMITS
-from webapp.interface.client_address import client_address
+from webapp.interface.client_address import limit_key
 
 ENDPOINT_LIMITS: dict[str, str] = {
     # JSON API
@@ -94,13 +95,20 @@ ENDPOINT_LIMITS: dict[str, str] = {
 
 _decorators: dict[str, object] = {}
 WAIT_STATUSES = frozenset({429, 503})
+# Flask-Limiter's wait goes under this name (RATELIMIT_HEADER_RETRY_AFTER), never to a
+# client: it would put it on every answer of a limited view, and raise a service's own
+# Retry-After (1 s for a guess while another is checked) to its window's reset.
+LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:
-    """Flask-Limiter's headers put ``Retry-After`` on every answer of a limited view;
-    on a success it would tell clients to wait for nothing (and some do)."""
+    """``Retry-After`` only on a refusal: the service's own when it refused (its per-address
+    window had room, or the view would not have run), else Flask-Limiter's."""
+    limiter_wait = response.headers.pop(LIMITER_RETRY_AFTER, None)
     if response.status_code not in WAIT_STATUSES:
         response.headers.pop("Retry-After", None)
+    elif "Retry-After" not in response.headers and limiter_wait is not None:
+        response.headers["Retry-After"] = limiter_wait
     return response
 
 
@@ -115,7 +123,7 @@ def _decorator(rule: str):  # noqa: ANN202
         from webapp.extensions import limiter  # created on first use (~2 MiB)
 
         _decorators[rule] = limiter.shared_limit(
-            _rule_limit(rule), scope=f"ip-{rule}", key_func=client_address,
+            _rule_limit(rule), scope=f"ip-{rule}", key_func=limit_key,
             methods=["POST", "DELETE"])
     return _decorators[rule]
 

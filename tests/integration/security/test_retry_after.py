@@ -23,3 +23,23 @@ def test_retry_after_only_on_refusals(app_factory, register, outbox):  # noqa: A
                                                      "password": PASSWORD}).status_code == 201
     page = client.get("/login")
     assert page.status_code == 200 and "Retry-After" not in page.headers
+
+
+def test_a_services_refusal_keeps_its_own_retry_after(app_factory):
+    """A guess that arrives while another one at the same address is checked is told to
+    retry in 1 second (README). Flask-Limiter raised every Retry-After of a limited view to
+    the reset of its own per-address window, which had room: up to a minute."""
+    from tests.integration.web.conftest import submit
+    from webapp.application.throttling import CHECK_SLOT_TTL, _key
+
+    app = app_factory(RATELIMIT_ENABLED=True)
+    client = app.test_client()
+    wrong = {"email": "nobody@example.com", "password": "wrong password!"}
+    assert client.post("/api/auth/login/", json=wrong).status_code == 401  # window opened
+    throttle = app.extensions["services"].accounts.ports.throttle
+    with app.app_context():  # a guess at jane@example.com is being checked
+        throttle.limiter.count(_key("checking", "jane@example.com"), CHECK_SLOT_TTL)
+    busy = client.post("/api/auth/login/", json={**wrong, "email": "jane@example.com"})
+    assert busy.status_code == 429 and busy.headers["Retry-After"] == "1"
+    page = submit(client, "/login", {"identifier": "jane@example.com", "password": "wrong!"})
+    assert page.status_code == 429 and page.headers["Retry-After"] == "1"
