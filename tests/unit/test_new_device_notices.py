@@ -4,9 +4,12 @@ device id, API clients by user agent and network; email, or SMS for a phone-only
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers.world import EMAIL, PASSWORD, PHONE, verified
 from webapp.application.interfaces import RequestInfo
 from webapp.application.signin import Door, UnitOfWorkLogins
+from webapp.domain.sessions import ip_network
 
 
 def sign_in(world, device=None, door=Door.BROWSER, email=EMAIL, phone=None):
@@ -107,3 +110,35 @@ def test_the_device_is_recorded_in_the_logins_own_write(world):
     world.services.signin.logins = UnitOfWorkLogins(counting)
     sign_in(world, device="a" * 32)
     assert len(opened) == 2  # the login's read and its write: none of the notices' own
+
+
+def test_api_clients_of_a_dual_stack_server_by_their_ipv4_network(world):
+    """A dual-stack server sees IPv4 clients as ``::ffff:a.b.c.d``: each is still counted
+    in its own IPv4 /24, not all in one network (which announced no new client at all)."""
+    verified(world)
+    from_(world, ip="::ffff:192.0.2.1")
+    sign_in(world, door=Door.API)
+    from_(world, ip="::ffff:192.0.2.77")  # the same /24: the same client
+    sign_in(world, door=Door.API)
+    from_(world, ip="192.0.2.78")  # the same client, seen over IPv4
+    sign_in(world, door=Door.API)
+    assert notices(world) == []
+    from_(world, ip="::ffff:198.51.100.1")
+    sign_in(world, door=Door.API)
+    assert len(notices(world)) == 1
+
+
+@pytest.mark.parametrize(("address", "network"), [
+    ("192.0.2.77", "192.0.2.0/24"),
+    ("::ffff:192.0.2.77", "192.0.2.0/24"),
+    ("192.0.2.77:4711", "192.0.2.0/24"),
+    ("2001:db8:85a3::1", "2001:db8:85a3::/48"),
+    ("2001:0db8:85a3:0000:0000:0000:0000:0001", "2001:db8:85a3::/48"),
+    ("2001:db8::1", "2001:db8::/48"),
+    ("2001:db8:0:ffff::1", "2001:db8::/48"),
+    ("[2001:db8:85a3::1]:4711", "2001:db8:85a3::/48"),
+    ("unknown", "unknown"),
+    ("", ""),
+])
+def test_ip_network(address, network):
+    assert ip_network(address) == network

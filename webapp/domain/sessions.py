@@ -126,14 +126,29 @@ def device_key(kind: SessionKind, identity: str) -> str:
 
 def ip_network(ip: str) -> str:
     """The network an API client's address is counted in: a /24 for IPv4, a /48 for IPv6
-    (a phone that moves around one network stays one device)."""
-    if ":" in ip:
-        return ":".join(ip.split(":")[:3]) + "::/48"
-    parts = ip.split(".")
-    return ".".join(parts[:3]) + ".0/24" if len(parts) == 4 else ip
+    (a phone that moves around one network stays one device). An IPv4-mapped address (as
+    a dual-stack server sees IPv4 clients) counts as its IPv4 form, any spelling of an
+    IPv6 address as the same network, and a port a proxy wrote beside it not at all."""
+    address = _address(ip)
+    if address is None:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is None:
+            return str(ipaddress.IPv6Network((int(address) >> 80 << 80, 48)))
+        address = address.ipv4_mapped
+    return str(ipaddress.IPv4Network((int(address) >> 8 << 8, 24)))
 
 
 _WITH_PORT = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$|^\[([^\]]+)\](?::\d{1,5})?$")
+
+
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in ``ip``, without a port a proxy may have written beside it."""
+    bare = _WITH_PORT.match(ip)
+    try:
+        return ipaddress.ip_address(bare[1] or bare[2] if bare else ip)
+    except ValueError:
+        return None
 
 
 def limited_network(ip: str) -> str:
@@ -144,10 +159,8 @@ def limited_network(ip: str) -> str:
     that a proxy wrote beside the address (``203.0.113.9:4711``, ``[2001:db8::1]:4711``,
     as Azure's gateways do in X-Forwarded-For) is no part of it: each connection has
     its own."""
-    bare = _WITH_PORT.match(ip)
-    try:
-        address = ipaddress.ip_address(bare[1] or bare[2] if bare else ip)
-    except ValueError:
+    address = _address(ip)
+    if address is None:
         return ip
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
