@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from webapp.domain.passwords import (
@@ -13,6 +15,8 @@ from webapp.domain.passwords import (
     password_problems,
 )
 
+VIETNAMESE = ("Người Hà Nội thường uống trà đá vỉa hè mỗi buổi chiều, "
+              "nhưng tôi thích cà phê sữa đá hơn nhiều vì trời nóng quá")
 GOOD = "correct horse battery staple"
 
 
@@ -46,6 +50,15 @@ def test_length_counts_code_points_not_bytes_or_graphemes():
     assert password_problems("\U0001f468\u200d\U0001f469\u200d\U0001f467" * 2) == []
     # 129 emoji (516 bytes) are over the limit.
     assert password_problems("\U0001f511" * 129) == [f"Use at most {MAX_LENGTH} characters."]
+
+
+def test_a_long_password_typed_decomposed_counts_its_characters():
+    # 111 characters, 148 code points in NFD (as a Vietnamese input method in its
+    # "composite" mode types them): the limit counts characters, so it is allowed.
+    typed = unicodedata.normalize("NFD", VIETNAMESE)
+    assert len(VIETNAMESE) <= MAX_LENGTH < len(typed)
+    assert password_problems(typed) == []
+    assert normalize_password(typed) == VIETNAMESE
 
 
 def test_nothing_is_truncated_or_stripped():

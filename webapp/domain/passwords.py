@@ -16,6 +16,10 @@ from webapp.domain.errors import ValidationFailed
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
+# What may be typed for a password of MAX_LENGTH characters: decomposed (NFD, as some
+# keyboards and input methods send it) one character takes up to 4 code points (a
+# Vietnamese or Greek letter with its marks, a Hangul syllable's jamo).
+MAX_TYPED = 4 * MAX_LENGTH
 MAX_SIMILARITY = 0.7
 BREACHED = ("This password has appeared in a data breach and is not safe to use. "
             "Choose another one.")
@@ -52,7 +56,7 @@ def common_passwords() -> LineSet:
 
 def password_problems(raw: str, identities: Iterable[str] = ()) -> list[str]:
     """Every rule the password breaks, as messages for the user; empty when it is acceptable."""
-    if len(raw) > MAX_LENGTH:  # cheap rejection before any normalisation
+    if len(raw) > MAX_TYPED:  # cheap rejection before any normalisation
         return [f"Use at most {MAX_LENGTH} characters."]
     password = normalize_password(raw)
     length = len(password)  # code points, not bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from itsdangerous import TimestampSigner
@@ -196,3 +197,24 @@ def test_a_second_signup_of_a_pending_address_finishes_by_the_reset_link(app, cl
     assert login(client, "jane@example.com", NEW).status_code == 303  # verified: signs in
     refused = login(app.test_client(), "jane@example.com", first)
     assert refused.status_code == 422 and "The credentials are not valid." in text(refused)
+
+
+def test_a_long_password_works_typed_composed_or_decomposed(client, verified_user, outbox):
+    # Set precomposed (NFC, 111 characters), typed later by a keyboard or input method
+    # that decomposes (NFD, 148 code points): the same password, on every form.
+    composed = ("Người Hà Nội thường uống trà đá vỉa hè mỗi buổi chiều, "
+                "nhưng tôi thích cà phê sữa đá hơn nhiều vì trời nóng quá")
+    decomposed = unicodedata.normalize("NFD", composed)
+    request_reset(client)
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": composed, "confirm_password": composed})
+    assert response.status_code == 303, text(response)
+    assert login(client, "jane@example.com", decomposed).status_code == 303
+    submit(client, "/logout", page="/account")
+    request_reset(client)
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": decomposed + "!", "confirm_password": decomposed + "!"})
+    assert response.status_code == 303, text(response)
+    assert login(client, "jane@example.com", composed + "!").status_code == 303
