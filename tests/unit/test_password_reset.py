@@ -308,8 +308,12 @@ def test_a_request_kills_the_previous_code(world):
 
 
 def test_neither_token_nor_code_is_a_validation_error(world):
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as caught:
+        confirm(world)
+    assert list(caught.value.errors) == ["token"]
+    with pytest.raises(ValidationFailed) as caught:  # an address without its code
         confirm(world, email=EMAIL)
+    assert caught.value.errors == {"code": ["Enter the 6-digit code."]}
 
 
 # --- confirm -----------------------------------------------------------------------------

@@ -146,8 +146,9 @@ class PasswordResetService(Service):
         if token:
             refuse_code_as_token(token, '"email" or "phone"')
             return self._user_for_token(uow, token)
-        if not code:
-            raise ValidationFailed.single("token", "Give the token from the link, or a code.")
+        if not code:  # with an address, the code box was left empty (the /reset/code page)
+            raise ValidationFailed.single("code", "Enter the 6-digit code.") if email or phone \
+                else ValidationFailed.single("token", "Give the token from the link, or a code.")
         address, number = parse_identifier(email, phone, self.policy.default_region)
         channel = Channel.EMAIL if address is not None else Channel.PHONE
         # Locked, as for a verification code: parallel tries are counted one after another

@@ -93,6 +93,17 @@ def test_a_locked_code_looks_like_an_address_without_an_account(client, verified
     assert login(client, known, PASSWORD).status_code == 303
 
 
+def test_an_empty_code_box_is_named_not_a_link_token(client, verified_user, outbox):
+    # This page has no link token: a code left out is said at the code box.
+    request_reset(client)
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": "",
+        "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 422
+    assert 'id="code-error"><li>Enter the 6-digit code.' in text(response)
+    assert "token" not in text(response).replace("csrf_token", "")
+
+
 def test_reset_with_passwords_that_differ(client, verified_user, outbox):
     request_reset(client)
     response = submit(client, "/reset/code", {
