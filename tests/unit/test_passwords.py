@@ -61,6 +61,12 @@ def test_a_long_password_typed_decomposed_counts_its_characters():
     assert normalize_password(typed) == VIETNAMESE
 
 
+@pytest.mark.parametrize("padded", ["password ", " 12345678", "iloveyou  ", "\tpassword1"])
+def test_a_common_password_with_spaces_around_it_is_still_common(padded):
+    assert password_problems(padded) == [
+        "This password is too common. Choose one that is harder to guess."]
+
+
 def test_nothing_is_truncated_or_stripped():
     long = "".join(chr(ord("a") + i % 26) for i in range(100))
     other = long[:89] + "#" + long[90:]

@@ -65,7 +65,9 @@ def password_problems(raw: str, identities: Iterable[str] = ()) -> list[str]:
     if length > MAX_LENGTH:
         return [f"Use at most {MAX_LENGTH} characters."]
     folded = password.casefold()
-    if folded in common_passwords():
+    # Spaces around a common password add nothing a guesser would not try (as Django's
+    # CommonPasswordValidator: "password " is "password"); the password itself keeps them.
+    if folded.strip() in common_passwords():
         return ["This password is too common. Choose one that is harder to guess."]
     if any(_too_close(folded, identity) for identity in identities if identity):
         return ["This password is too close to your email address or phone number."]
