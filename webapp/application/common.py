@@ -178,7 +178,8 @@ class Service:
         account, a wrong code and a locked code, and each costs one comparison: the lock
         must not tell whether an address has an account.
         """
-        record = uow.codes.latest(user.id or 0, purposes) if user is not None else None
+        # An unknown account's look-up too (no row has id 0): its time tells nothing.
+        record = uow.codes.latest((user.id or 0) if user is not None else 0, purposes)
         right = self.ports.codes.matches(code, record.code_hash if record else "0" * 64)
         if record is None or record.locked:
             raise invalid_code()
