@@ -106,6 +106,7 @@ def test_the_common_list_is_large_and_checked_case_insensitively():
     "+14155550123",            # equal to the phone
     "14155550123",             # the phone without +
     "4155550123",              # the national number
+    "call me on 4155550123",   # the national number inside a passphrase
 ])
 def test_equal_or_close_to_the_email_or_phone_is_refused(password):
     assert password_problems(password, ["jane@example.com", "+14155550123"]) == [
@@ -115,3 +116,5 @@ def test_equal_or_close_to_the_email_or_phone_is_refused(password):
 def test_unrelated_passwords_are_not_confused_with_the_identity():
     assert password_problems("zebra crossing at noon", ["jo@example.com"]) == []
     assert password_problems("purple monkey dishwasher", ["+14155550123"]) == []
+    # A UK mobile written at home (07911 123456) inside a passphrase is the number too.
+    assert password_problems("ring 07911123456 after six", ["+447911123456"]) != []

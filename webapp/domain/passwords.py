@@ -92,7 +92,7 @@ def check_new_password(password: str, identities: Iterable[str], field: str = "p
 
 def _too_close(folded: str, identity: str) -> bool:
     identity = identity.casefold()
-    parts = {identity, identity.partition("@")[0], identity.lstrip("+")}
+    parts = {identity, identity.partition("@")[0], identity.lstrip("+"), _national(identity)}
     for part in parts:
         if len(part) < 3:
             continue
@@ -103,3 +103,16 @@ def _too_close(folded: str, identity: str) -> bool:
         ):
             return True
     return False
+
+
+def _national(identity: str) -> str:
+    """A phone number as its owner writes it at home (4155550123 for +14155550123: the
+    E.164 digits are not inside "call 4155550123"); "" for anything else."""
+    if not identity.startswith("+"):
+        return ""
+    import phonenumbers  # as in values.Phone: loaded on first use
+
+    try:
+        return str(phonenumbers.parse(identity).national_number)
+    except phonenumbers.NumberParseException:
+        return ""
