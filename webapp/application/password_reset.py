@@ -100,6 +100,7 @@ class PasswordResetService(Service):
         code = self.issue_code(uow, user, CodePurpose.RESET_PHONE, user.phone, ttl)
         self.send_sms(uow, user.phone, template, {
             "code": code, "minutes": int(ttl.total_seconds() // 60),
+            "link": self.policy.link("/reset/code"),  # where the code goes
         }, user, prepaid=True)
 
     def check(self, *, token: str | None = None, email: str | None = None,

@@ -229,3 +229,19 @@ def test_a_long_password_works_typed_composed_or_decomposed(client, verified_use
         "new_password": decomposed + "!", "confirm_password": decomposed + "!"})
     assert response.status_code == 303, text(response)
     assert login(client, "jane@example.com", composed + "!").status_code == 303
+
+
+def test_a_second_signup_of_a_pending_number_says_where_the_code_goes(client, outbox):
+    # The signup page goes on to /verify, where a reset code is refused: the SMS must
+    # say where it works.
+    phone = "+14155550123"
+    assert signup(client, phone=phone, password="an attacker's passphrase").status_code == 303
+    assert signup(client, phone=phone).status_code == 303
+    message = outbox.last("sms", phone)
+    assert message.payload["template"] == "finish_signup"
+    assert "http://testserver/reset/code " in message.payload["body"]
+    response = submit(client, "/reset/code", {
+        "identifier": phone, "code": outbox.code("sms", phone),
+        "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert login(client, phone, NEW).status_code == 303
