@@ -89,6 +89,7 @@ class PasswordResetService(Service):
                                                       "fp": user.password_fingerprint()})
         self.send_email(uow, user.email, template, {
             "link": self.policy.link(f"/reset/{token}"), "code": code,
+            "code_link": self.policy.link("/reset/code"),
             "minutes": int(self.policy.reset_ttl.total_seconds() // 60),
         }, user)
 
