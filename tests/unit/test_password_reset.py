@@ -282,6 +282,27 @@ def test_a_locked_code_answers_like_an_unknown_account(world):
     assert refused(lambda: check(email=EMAIL, code=email)) == INVALID
 
 
+def test_every_refused_code_writes_once_known_or_not(world):
+    """A wrong try at an account's code writes its count; a code with nothing to count (no
+    account, no code, or a locked one) writes an audit row instead. One write either way:
+    on PostgreSQL a commit that wrote must flush, so a refusal that wrote nothing would
+    answer sooner and tell that the address has no account. And staff see the tries."""
+    verified(world)
+    request_by_email(world)
+    code = email_code(world)
+    before = len(world.store.audit)
+    refused(lambda: world.services.resets.check(email="nobody@example.com", code=code))
+    assert world.audit_kinds()[before:] == ["authn_code_fail"]
+    assert world.store.audit[-1].user_id is None
+    assert world.store.audit[-1].data == {"purpose": "reset_email"}
+    for _ in range(5):  # counted on the code, no audit row
+        refused(lambda: world.services.resets.check(email=EMAIL, code=wrong(code)))
+    assert world.audit_kinds()[before + 1:] == []
+    refused(lambda: world.services.resets.check(email=EMAIL, code=wrong(code)))  # locked
+    assert world.audit_kinds()[before + 1:] == ["authn_code_fail"]
+    assert world.store.audit[-1].user_id == world.user(email=EMAIL).id
+
+
 def test_wrong_tries_on_a_used_code_count_and_lock_it(world):
     verified(world)
     request_by_email(world)
@@ -308,8 +329,12 @@ def test_a_request_kills_the_previous_code(world):
 
 
 def test_neither_token_nor_code_is_a_validation_error(world):
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as caught:
+        confirm(world)
+    assert list(caught.value.errors) == ["token"]
+    with pytest.raises(ValidationFailed) as caught:  # an address without its code
         confirm(world, email=EMAIL)
+    assert caught.value.errors == {"code": ["Enter the 6-digit code."]}
 
 
 # --- confirm -----------------------------------------------------------------------------

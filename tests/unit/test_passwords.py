@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from webapp.domain.passwords import (
@@ -13,6 +15,8 @@ from webapp.domain.passwords import (
     password_problems,
 )
 
+VIETNAMESE = ("Người Hà Nội thường uống trà đá vỉa hè mỗi buổi chiều, "
+              "nhưng tôi thích cà phê sữa đá hơn nhiều vì trời nóng quá")
 GOOD = "correct horse battery staple"
 
 
@@ -46,6 +50,21 @@ def test_length_counts_code_points_not_bytes_or_graphemes():
     assert password_problems("\U0001f468\u200d\U0001f469\u200d\U0001f467" * 2) == []
     # 129 emoji (516 bytes) are over the limit.
     assert password_problems("\U0001f511" * 129) == [f"Use at most {MAX_LENGTH} characters."]
+
+
+def test_a_long_password_typed_decomposed_counts_its_characters():
+    # 111 characters, 148 code points in NFD (as a Vietnamese input method in its
+    # "composite" mode types them): the limit counts characters, so it is allowed.
+    typed = unicodedata.normalize("NFD", VIETNAMESE)
+    assert len(VIETNAMESE) <= MAX_LENGTH < len(typed)
+    assert password_problems(typed) == []
+    assert normalize_password(typed) == VIETNAMESE
+
+
+@pytest.mark.parametrize("padded", ["password ", " 12345678", "iloveyou  ", "\tpassword1"])
+def test_a_common_password_with_spaces_around_it_is_still_common(padded):
+    assert password_problems(padded) == [
+        "This password is too common. Choose one that is harder to guess."]
 
 
 def test_nothing_is_truncated_or_stripped():
@@ -87,6 +106,7 @@ def test_the_common_list_is_large_and_checked_case_insensitively():
     "+14155550123",            # equal to the phone
     "14155550123",             # the phone without +
     "4155550123",              # the national number
+    "call me on 4155550123",   # the national number inside a passphrase
 ])
 def test_equal_or_close_to_the_email_or_phone_is_refused(password):
     assert password_problems(password, ["jane@example.com", "+14155550123"]) == [
@@ -96,3 +116,5 @@ def test_equal_or_close_to_the_email_or_phone_is_refused(password):
 def test_unrelated_passwords_are_not_confused_with_the_identity():
     assert password_problems("zebra crossing at noon", ["jo@example.com"]) == []
     assert password_problems("purple monkey dishwasher", ["+14155550123"]) == []
+    # A UK mobile written at home (07911 123456) inside a passphrase is the number too.
+    assert password_problems("ring 07911123456 after six", ["+447911123456"]) != []

@@ -178,9 +178,12 @@ class Service:
         account, a wrong code and a locked code, and each costs one comparison: the lock
         must not tell whether an address has an account.
         """
-        record = uow.codes.latest(user.id or 0, purposes) if user is not None else None
+        # For no account too (no row has id 0), and a refusal writes once either way (the
+        # count, or this audit row): the time tells nobody which addresses have accounts.
+        record = uow.codes.latest((user.id or 0) if user is not None else 0, purposes)
         right = self.ports.codes.matches(code, record.code_hash if record else "0" * 64)
         if record is None or record.locked:
+            self.audit(uow, "authn_code_fail", user, purpose=str(purposes[0]))
             raise invalid_code()
         if not right:
             record.attempts += 1

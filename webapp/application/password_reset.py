@@ -89,6 +89,7 @@ class PasswordResetService(Service):
                                                       "fp": user.password_fingerprint()})
         self.send_email(uow, user.email, template, {
             "link": self.policy.link(f"/reset/{token}"), "code": code,
+            "code_link": self.policy.link("/reset/code"),
             "minutes": int(self.policy.reset_ttl.total_seconds() // 60),
         }, user)
 
@@ -100,6 +101,7 @@ class PasswordResetService(Service):
         code = self.issue_code(uow, user, CodePurpose.RESET_PHONE, user.phone, ttl)
         self.send_sms(uow, user.phone, template, {
             "code": code, "minutes": int(ttl.total_seconds() // 60),
+            "link": self.policy.link("/reset/code"),  # where the code goes
         }, user, prepaid=True)
 
     def check(self, *, token: str | None = None, email: str | None = None,
@@ -146,8 +148,9 @@ class PasswordResetService(Service):
         if token:
             refuse_code_as_token(token, '"email" or "phone"')
             return self._user_for_token(uow, token)
-        if not code:
-            raise ValidationFailed.single("token", "Give the token from the link, or a code.")
+        if not code:  # with an address, the code box was left empty (the /reset/code page)
+            raise ValidationFailed.single("code", "Enter the 6-digit code.") if email or phone \
+                else ValidationFailed.single("token", "Give the token from the link, or a code.")
         address, number = parse_identifier(email, phone, self.policy.default_region)
         channel = Channel.EMAIL if address is not None else Channel.PHONE
         # Locked, as for a verification code: parallel tries are counted one after another

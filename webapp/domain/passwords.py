@@ -16,6 +16,10 @@ from webapp.domain.errors import ValidationFailed
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
+# What may be typed for a password of MAX_LENGTH characters: decomposed (NFD, as some
+# keyboards and input methods send it) one character takes up to 4 code points (a
+# Vietnamese or Greek letter with its marks, a Hangul syllable's jamo).
+MAX_TYPED = 4 * MAX_LENGTH
 MAX_SIMILARITY = 0.7
 BREACHED = ("This password has appeared in a data breach and is not safe to use. "
             "Choose another one.")
@@ -52,7 +56,7 @@ def common_passwords() -> LineSet:
 
 def password_problems(raw: str, identities: Iterable[str] = ()) -> list[str]:
     """Every rule the password breaks, as messages for the user; empty when it is acceptable."""
-    if len(raw) > MAX_LENGTH:  # cheap rejection before any normalisation
+    if len(raw) > MAX_TYPED:  # cheap rejection before any normalisation
         return [f"Use at most {MAX_LENGTH} characters."]
     password = normalize_password(raw)
     length = len(password)  # code points, not bytes
@@ -61,7 +65,9 @@ def password_problems(raw: str, identities: Iterable[str] = ()) -> list[str]:
     if length > MAX_LENGTH:
         return [f"Use at most {MAX_LENGTH} characters."]
     folded = password.casefold()
-    if folded in common_passwords():
+    # Spaces around a common password add nothing a guesser would not try (as Django's
+    # CommonPasswordValidator: "password " is "password"); the password itself keeps them.
+    if folded.strip() in common_passwords():
         return ["This password is too common. Choose one that is harder to guess."]
     if any(_too_close(folded, identity) for identity in identities if identity):
         return ["This password is too close to your email address or phone number."]
@@ -86,7 +92,7 @@ def check_new_password(password: str, identities: Iterable[str], field: str = "p
 
 def _too_close(folded: str, identity: str) -> bool:
     identity = identity.casefold()
-    parts = {identity, identity.partition("@")[0], identity.lstrip("+")}
+    parts = {identity, identity.partition("@")[0], identity.lstrip("+"), _national(identity)}
     for part in parts:
         if len(part) < 3:
             continue
@@ -97,3 +103,16 @@ def _too_close(folded: str, identity: str) -> bool:
         ):
             return True
     return False
+
+
+def _national(identity: str) -> str:
+    """A phone number as its owner writes it at home (4155550123 for +14155550123: the
+    E.164 digits are not inside "call 4155550123"); "" for anything else."""
+    if not identity.startswith("+"):
+        return ""
+    import phonenumbers  # as in values.Phone: loaded on first use
+
+    try:
+        return str(phonenumbers.parse(identity).national_number)
+    except phonenumbers.NumberParseException:
+        return ""

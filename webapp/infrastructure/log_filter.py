@@ -8,7 +8,8 @@ loggers), so it sees records from every library. It:
   ``*_token`` ...) in ``key=value``, ``key: value``, JSON and query-string text,
   in the formatted message and in ``extra=`` fields;
 - masks Stripe-style keys (``sk_live_...``, ``whsec_...``), bare JWTs and the
-  tokens of emailed links (``/reset/<token>``, ``/verify/<token>``);
+  tokens of emailed links (``/reset/<token>``, ``/verify/<token>``, an address change's
+  confirm and undo links, a deletion's cancel link);
 - drops terminal colour codes (Werkzeug's banner has them) and escapes the other control
   characters (CR, LF, ESC ...) as ``\\r``, ``\\n``, ``\\x1b``, so a value cannot forge a
   second log line.
@@ -38,7 +39,9 @@ _PAIR = re.compile(
 _PATTERNS = [
     (re.compile(r"\b((?:sk|rk|pk)_(?:live|test)_|whsec_)[A-Za-z0-9]+"), r"\1" + MASK),
     (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), "<jwt " + MASK + ">"),
-    (re.compile(r"(/(?:reset|verify|invite)/)(?!code\b|resend\b)[\w.-]{16,}"), r"\1" + MASK),
+    # Every emailed link's path (a long payload is compressed, ".eJ...": no JWT look).
+    (re.compile(r"(/(?:reset|verify|invite|account/undo|account/delete/cancel"
+                r"|account/email/confirm)/)(?!code\b|resend\b)[\w.-]{16,}"), r"\1" + MASK),
     (re.compile(r"\b(Bearer|Basic)\s+[\w.~+/=-]{8,}", re.IGNORECASE), r"\1 " + MASK),
 ]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -63,7 +66,7 @@ def _mask_pair(match: re.Match[str]) -> str:
 # expressions (gunicorn's access log line goes through here on every request).
 _TRIGGERS = ("passw", "secret", "token", "code", "otp", "refresh", "access", "authorization",
              "key", "cookie", "_live_", "_test_", "whsec_", "eyj", "/reset/", "/verify/",
-             "/invite/", "bearer", "basic")
+             "/invite/", "/undo/", "/cancel/", "/confirm/", "bearer", "basic")
 
 
 def _maybe_secret(text: str) -> bool:

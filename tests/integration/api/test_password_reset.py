@@ -200,3 +200,40 @@ def test_a_verification_link_is_not_a_reset_link(client, register, outbox):
     register(EMAIL)
     token = outbox.link_token(EMAIL, "/verify/")
     assert_error(client.post(CONFIRM, json=new_password(token=token)), 400)
+
+
+def statements_of(app, send) -> list[str]:
+    """The SQL statements (parameterised: no values) that ``send`` makes the app run."""
+    from sqlalchemy import event
+
+    from webapp.extensions import db
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_rest) -> None:  # noqa: ANN001
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        send()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+@pytest.mark.parametrize("path", [CHECK, CONFIRM])
+def test_a_code_for_an_unknown_address_costs_the_same_queries(app, client, verified_user,
+                                                              path):
+    # The time of the answer must not tell which addresses have an account: the code
+    # look-up is made for an unknown address too (Jane has no reset code to count on).
+    def attempt(email):
+        def send():
+            assert_error(client.post(path, json=new_password(email=email, code="123456")), 400)
+        return statements_of(app, send)
+
+    client.post(path, json=new_password(email=EMAIL, code="123456"))  # warm caches alike
+    client.post(path, json=new_password(email="nobody@example.com", code="123456"))
+    known, unknown = attempt(EMAIL), attempt("nobody@example.com")
+    assert known == unknown and any("one_time_codes" in s for s in unknown), (known, unknown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from itsdangerous import TimestampSigner
@@ -90,6 +91,17 @@ def test_a_locked_code_looks_like_an_address_without_an_account(client, verified
         "identifier": known, "code": code, "new_password": NEW, "confirm_password": NEW})
     assert right.status_code == 422 and INVALID_CODE in text(right)  # locked
     assert login(client, known, PASSWORD).status_code == 303
+
+
+def test_an_empty_code_box_is_named_not_a_link_token(client, verified_user, outbox):
+    # This page has no link token: a code left out is said at the code box.
+    request_reset(client)
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": "",
+        "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 422
+    assert 'id="code-error"><li>Enter the 6-digit code.' in text(response)
+    assert "token" not in text(response).replace("csrf_token", "")
 
 
 def test_reset_with_passwords_that_differ(client, verified_user, outbox):
@@ -187,7 +199,10 @@ def test_a_second_signup_of_a_pending_address_finishes_by_the_reset_link(app, cl
     first = "an attacker's passphrase"
     assert signup(client, email="jane@example.com", password=first).status_code == 303
     assert signup(client, email="jane@example.com").status_code == 303
-    assert outbox.last("email", "jane@example.com").payload["template"] == "finish_signup"
+    message = outbox.last("email", "jane@example.com")
+    assert message.payload["template"] == "finish_signup"
+    # Its code goes on /reset/code (the signup page went on to /verify, which refuses it).
+    assert "enter this code at http://testserver/reset/code:" in message.payload["text"]
     token = outbox.link_token("jane@example.com", "/reset/")
     assert "new_password" in text(client.get(f"/reset/{token}"))
 
@@ -196,3 +211,40 @@ def test_a_second_signup_of_a_pending_address_finishes_by_the_reset_link(app, cl
     assert login(client, "jane@example.com", NEW).status_code == 303  # verified: signs in
     refused = login(app.test_client(), "jane@example.com", first)
     assert refused.status_code == 422 and "The credentials are not valid." in text(refused)
+
+
+def test_a_long_password_works_typed_composed_or_decomposed(client, verified_user, outbox):
+    # Set precomposed (NFC, 111 characters), typed later by a keyboard or input method
+    # that decomposes (NFD, 148 code points): the same password, on every form.
+    composed = ("Người Hà Nội thường uống trà đá vỉa hè mỗi buổi chiều, "
+                "nhưng tôi thích cà phê sữa đá hơn nhiều vì trời nóng quá")
+    decomposed = unicodedata.normalize("NFD", composed)
+    request_reset(client)
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": composed, "confirm_password": composed})
+    assert response.status_code == 303, text(response)
+    assert login(client, "jane@example.com", decomposed).status_code == 303
+    submit(client, "/logout", page="/account")
+    request_reset(client)
+    response = submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": decomposed + "!", "confirm_password": decomposed + "!"})
+    assert response.status_code == 303, text(response)
+    assert login(client, "jane@example.com", composed + "!").status_code == 303
+
+
+def test_a_second_signup_of_a_pending_number_says_where_the_code_goes(client, outbox):
+    # The signup page goes on to /verify, where a reset code is refused: the SMS must
+    # say where it works.
+    phone = "+14155550123"
+    assert signup(client, phone=phone, password="an attacker's passphrase").status_code == 303
+    assert signup(client, phone=phone).status_code == 303
+    message = outbox.last("sms", phone)
+    assert message.payload["template"] == "finish_signup"
+    assert "http://testserver/reset/code " in message.payload["body"]
+    response = submit(client, "/reset/code", {
+        "identifier": phone, "code": outbox.code("sms", phone),
+        "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert login(client, phone, NEW).status_code == 303

@@ -68,6 +68,25 @@ def test_a_password_far_too_long_is_refused_with_the_real_limit(client):
     assert "longer than 129" not in page
 
 
+def password_box_sizes(page):
+    """The maxlength of each password box of the page (None: no limit)."""
+    boxes = re.findall(r'<input[^>]*type="password"[^>]*>', page)
+    assert boxes
+    return [int(m.group(1)) if (m := re.search(r'maxlength="(\d+)"', box)) else None
+            for box in boxes]
+
+
+def test_no_password_box_cuts_a_password_the_service_takes(client):
+    # A browser counts maxlength in UTF-16 units and silently cuts a longer paste: 128
+    # emoji (256 units) are a valid password, so no box may stop short of that, or the
+    # password manager keeps the whole one while the account gets a cut one.
+    for path in ("/signup", "/login", "/reset/code"):
+        sizes = password_box_sizes(text(client.get(path)))
+        assert all(size is None or size >= 2 * 128 for size in sizes), (path, sizes)
+    response = signup(client, email="emoji@example.com", password="\U0001f511" * 128)
+    assert response.status_code == 303, text(response)
+
+
 def test_signup_refuses_a_common_password_and_names_the_rule(client):
     page = text(signup(client, email="x@example.com", password="password123"))
     assert "too common" in page

@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from webapp.domain.passwords import MAX_LENGTH, MIN_LENGTH
+from webapp.domain.passwords import MAX_LENGTH, MAX_TYPED, MIN_LENGTH
 from webapp.interface.web.safety import safe_next
 
 PASSWORD_HELP = (
@@ -20,8 +20,9 @@ PASSWORD_HELP = (
     "your email address or phone number. A few unrelated words make a strong one."
 )
 SHORT = Length(max=320)
-# One more, so the service can say it is too long; far longer is refused here, in its words.
-PASSWORD = Length(max=MAX_LENGTH + 1, message=f"Use at most {MAX_LENGTH} characters.")
+# The service counts characters once normalised (NFKC), so the same password typed
+# decomposed (NFD) must get through; far longer is refused here, in the service's words.
+PASSWORD = Length(max=MAX_TYPED, message=f"Use at most {MAX_LENGTH} characters.")
 
 
 def split_identifier(text: str | None) -> tuple[str | None, str | None]:
