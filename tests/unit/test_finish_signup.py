@@ -200,3 +200,31 @@ def test_the_first_registrants_other_address_stays_but_gives_them_no_way_back(wo
     sent = len(world.store.outbox)
     world.services.resets.request(**{"email": None, "phone": None, other: theirs[other]})
     assert len(world.store.outbox) == sent  # no reset reaches the attacker's address
+
+
+@pytest.mark.parametrize("channel", ["email", "phone"])
+def test_a_resend_after_the_finish_signup_sends_it_again_not_a_verification(world, channel):
+    """The sign-up page goes on to /verify, whose resend button the victim may press: a
+    verification there would prove the account under the attacker's password (the
+    attacker signs in as soon as it is clicked). It sends the finish-signup again."""
+    identifier = EMAIL if channel == "email" else PHONE
+    attacker = pre_registered(world, **{channel: identifier})
+    sent = world.emails if channel == "email" else world.texts
+    before = len(sent(identifier))
+
+    if channel == "email":
+        world.services.verification.resend_email(EMAIL)
+    else:
+        world.services.verification.resend_phone(PHONE)
+
+    assert [m.payload["template"] for m in sent(identifier)[before:]] == ["finish_signup"]
+    how = {"email": None, "phone": None, channel: identifier}
+    code = email_code(world) if channel == "email" else sms_code(world)
+    confirm(world, **{**how, "code": code})
+    assert_taken_back(world, attacker, **{channel: identifier})
+
+
+def test_a_resend_for_an_account_that_never_met_a_second_sign_up_still_verifies(world):
+    register(world, email=EMAIL, phone=None, password=PASSWORD)
+    world.services.verification.resend_email(EMAIL)
+    assert [m.payload["template"] for m in world.emails(EMAIL)] == ["verify", "verify"]

@@ -106,6 +106,7 @@ def wire_services(ports: Ports, adapters: Adapters) -> Services:
     signin.after_sign_in.append(notices.after_sign_in)
     verification = VerificationService(ports)
     resets = PasswordResetService(ports, tokens, verification)
+    verification.finish_signup = resets.send_finish_signup  # see VerificationService._resend
     accounts = AccountService(ports, verification, tokens, resets)
     mfa = MfaService(ports, adapters.authenticators, adapters.secret_box,
                      PasskeyProof(ports, adapters.webauthn))

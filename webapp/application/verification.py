@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from webapp.application.common import Service, find_user
 from webapp.application.interfaces import UnitOfWork
 from webapp.domain.codes import clean_code, refuse_code_as_token
 from webapp.domain.errors import InvalidToken, OwnerSignInRequired
-from webapp.domain.model import CodePurpose, MessageKind, User
+from webapp.domain.model import CodePurpose, MessageKind, OneTimeCode, User
 from webapp.domain.values import Channel, Email, Phone
 
 EMAIL_LINK_PURPOSE = "verify-email"
@@ -14,6 +16,10 @@ INVALID_LINK = "This verification link is invalid or has expired. Request a new 
 
 
 class VerificationService(Service):
+    # What a resend sends instead, once the address has been told to finish signing up
+    # (``PasswordResetService.send_finish_signup``, set by ``wire_services``): see ``_resend``.
+    finish_signup: Callable[..., None] | None = None
+
     # --- sending ---------------------------------------------------------------------
 
     def send_verification(self, uow: UnitOfWork, user: User, channel: Channel, *,
@@ -63,9 +69,15 @@ class VerificationService(Service):
                                             client=self.ports.request.current().ip)
         with self.ports.uow() as uow:
             user = find_user(uow, address, number, lock=True)
-            if (user is not None and user.is_active and user.verified_at(channel) is None
-                    and not self._cooling_down(uow, user, CodePurpose.verify(channel))):
-                self.send_verification(uow, user, channel, prepaid=True)
+            waiting = user is not None and user.is_active and user.verified_at(channel) is None
+            latest = uow.codes.latest(user.id or 0, [CodePurpose.verify(channel),
+                                                     CodePurpose.reset(channel)]) \
+                if user is not None and waiting else None
+            if user is not None and waiting and not self._cooling_down(latest):
+                if self._finishing_signup(user, latest) and self.finish_signup is not None:
+                    self.finish_signup(uow, user, channel, prepaid=True)
+                else:
+                    self.send_verification(uow, user, channel, prepaid=True)
             elif channel is Channel.EMAIL:
                 self.rehearse("email", "verify", {"hours": 24})
             else:
@@ -73,16 +85,26 @@ class VerificationService(Service):
             self._audit_resend(uow, user, channel.value)
             uow.commit()
 
+    @staticmethod
+    def _finishing_signup(user: User, latest: OneTimeCode | None) -> bool:
+        """Nothing on the account is proven and the address's newest code is a reset: a
+        registration of the address was told to finish signing up by choosing the password
+        (or someone asked for a reset). A verification now would prove the account under
+        the password of whoever registered first, who may be waiting for the address's
+        owner to click (account pre-hijacking): a resend sends the reset again instead."""
+        return (not user.is_verified and latest is not None
+                and latest.purpose in (CodePurpose.RESET_EMAIL, CodePurpose.RESET_PHONE))
+
     def _audit_resend(self, uow: UnitOfWork, user: User | None, channel: str) -> None:
         """Every resend is recorded, sent or not: the same write whether or not the
         address has an account (no timing difference), and floods show in the log."""
         self.audit(uow, "user_verification_resend", user, channel=channel)
 
-    def _cooling_down(self, uow: UnitOfWork, user: User, purpose: CodePurpose) -> bool:
+    def _cooling_down(self, latest: OneTimeCode | None) -> bool:
+        """The previous message of this kind went out within ``policy.resend_cooldown``."""
         if not self.policy.resend_cooldown:
             return False
-        record = uow.codes.latest(user.id or 0, [purpose])
-        return record is not None and self.now() - record.created_at < self.policy.resend_cooldown
+        return latest is not None and self.now() - latest.created_at < self.policy.resend_cooldown
 
     # --- verifying -------------------------------------------------------------------
 

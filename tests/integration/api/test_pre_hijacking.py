@@ -66,3 +66,22 @@ def test_the_same_by_phone_with_the_sms_code(client, outbox):
     assert signed_in.status_code == 200, signed_in.json
     assert signed_in.json["user"]["phone_verified"] is True
     assert login(client, ATTACKER, phone=PHONE).status_code == 401
+
+
+def test_a_resend_after_the_victims_registration_sends_the_finish_signup_again(
+        client, outbox):
+    """The victim, waiting on /verify, presses resend: a verification email would prove
+    the account under the attacker's password; the finish-signup comes again instead."""
+    client.post(REGISTER, json={"email": VICTIM_EMAIL, "password": ATTACKER})
+    client.post(REGISTER, json={"email": VICTIM_EMAIL, "password": VICTIM})
+
+    answer = client.post("/api/auth/email-verify/resend/", json={"email": VICTIM_EMAIL})
+
+    assert answer.status_code == 202
+    message = outbox.last("email", VICTIM_EMAIL)
+    assert message.payload["template"] == "finish_signup"
+    done = client.post(CONFIRM, json={"email": VICTIM_EMAIL, "new_password": VICTIM,
+                                      "confirm_password": VICTIM,
+                                      "code": outbox.code("email", VICTIM_EMAIL)})
+    assert done.status_code == 200, done.json
+    assert login(client, ATTACKER, email=VICTIM_EMAIL).status_code == 401
