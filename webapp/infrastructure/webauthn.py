@@ -19,9 +19,18 @@ from webapp.application.interfaces import CredentialInfo, NewCredential, Verifie
 TIMEOUT_MS = 300_000  # the browser's prompt may stay open as long as the challenge lives
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def origin_of(base_url: str) -> str:
+    """The origin a browser writes into a credential for pages of ``base_url``: as HTML
+    serializes it (host in lower case, no default port, no path), or no passkey would
+    ever match an APP_BASE_URL such as ``https://Accounts.Example.com:443/``."""
     parts = urlsplit(base_url)
-    return f"{parts.scheme}://{parts.netloc}"
+    scheme, host, port = parts.scheme.lower(), parts.hostname or "", parts.port
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme)
+                                   else "")
 
 
 class PyWebAuthn:

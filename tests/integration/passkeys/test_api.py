@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Outbox
 from tests.fakes import FakeClock
 from tests.helpers.app import audit_rows
 from tests.helpers.webauthn import SoftAuthenticator, b64, unb64
@@ -287,3 +287,22 @@ def test_removing_the_last_passkey_beside_an_unfinished_app_set_up_turns_factors
     # So the password alone signs in again: no second step asking for a factor not there.
     again = client.post("/api/auth/login/", json={"email": EMAIL, "password": PASSWORD})
     assert again.status_code == 200 and again.json["tokens"]["access"], again.json
+
+
+@pytest.mark.parametrize(("base_url", "rp_id"), [
+    ("http://TestServer", ""), ("http://testserver:80/accounts/", ""),
+    ("http://testserver", "TestServer")])
+def test_the_origin_and_rp_id_are_the_browsers_whatever_the_case_or_default_port(
+        app_factory, base_url, rp_id):
+    # A browser on these pages writes "http://testserver" into every credential and
+    # hashes the RP id in lower case: an operator's spelling of the same site must match.
+    site = app_factory(APP_BASE_URL=base_url, WEBAUTHN_RP_ID=rp_id)
+    client, device = site.test_client(), SoftAuthenticator(origin=ORIGIN)
+    client.post("/api/auth/register/", json={"email": EMAIL, "password": PASSWORD})
+    code = Outbox(site).code("email", EMAIL)
+    client.post("/api/auth/email-verify/", json={"email": EMAIL, "code": code})
+    access = client.post("/api/auth/login/", json={"email": EMAIL, "password": PASSWORD})
+    enrol(client, access.json["tokens"]["access"], device)
+    signed_in = client.post("/api/auth/passkeys/login/",
+                            json={"credential": device.get(login_options(client))})
+    assert signed_in.status_code == 200, signed_in.json
