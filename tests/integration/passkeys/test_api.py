@@ -306,3 +306,21 @@ def test_the_origin_and_rp_id_are_the_browsers_whatever_the_case_or_default_port
     signed_in = client.post("/api/auth/passkeys/login/",
                             json={"credential": device.get(login_options(client))})
     assert signed_in.status_code == 200, signed_in.json
+
+
+@pytest.mark.parametrize("name", ["Lap\x00top", "Laptop\u202egnp.exe", "Lap\u200btop"])
+def test_a_name_with_control_or_invisible_characters_is_a_clear_400(client, tokens, device,
+                                                                    name):
+    # PostgreSQL refuses NUL in text (a 500 there); a text-direction override makes the list
+    # and the notice read as something else. Refused as a person's name is, the ceremony
+    # not spent: the same answer with a plain name goes through.
+    access = tokens["access"]
+    options = client.post("/api/auth/passkeys/register/options/", headers=bearer(access)).json
+    credential = device.create(options)
+    refused = client.post("/api/auth/passkeys/register/", headers=bearer(access),
+                          json={"credential": credential, "name": name})
+    assert refused.status_code == 400, refused.json
+    assert refused.json["code"] == "invalid" and "name" in refused.json["errors"]
+    created = client.post("/api/auth/passkeys/register/", headers=bearer(access),
+                          json={"credential": credential, "name": "Laptop"})
+    assert created.status_code == 201, created.json
