@@ -9,6 +9,7 @@ import pyotp
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.helpers.app import audit_rows
 from tests.integration.web.conftest import login, submit, text
 
 EMAIL = "jane@example.com"
@@ -110,3 +111,28 @@ def test_reauthenticating_with_a_code(app, client, totp):
     assert ok.status_code == 303, text(ok)
     with client.session_transaction() as sess:
         assert time.time() - sess["auth_time"] < 60
+
+
+@pytest.mark.parametrize("path", ["/login/mfa", "/login/mfa?with=recovery"])
+def test_an_empty_code_box_is_asked_for_again_not_counted_as_a_wrong_code(app, totp, path):
+    # The page sends its form without the browser's own check (novalidate): a press of
+    # Continue before typing spent one of the sign-in's 5 tries and a lockout count, and
+    # said "the code is wrong". The API answers an empty body so; the page now does too.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    for _ in range(5):
+        empty = submit(browser, path, {"code": "  ", "recovery_code": ""}, page=path)
+        assert empty.status_code == 422 and "Enter " in text(empty)
+        assert "The code is wrong" not in text(empty)
+    assert not audit_rows(app, "authn_mfa_fail")
+    done = submit(browser, "/login/mfa", {"code": ahead(totp[0])})
+    assert done.status_code == 303 and browser.get("/account").status_code == 200
+
+
+def test_reauthenticating_with_nothing_typed_is_asked_for_again(app, client, totp):
+    login(client, EMAIL)
+    assert submit(client, "/login/mfa", {"code": ahead(totp[0])}).status_code == 303
+    empty = submit(client, "/reauthenticate", {"password": "", "code": "", "next": "/account"},
+                   page="/reauthenticate?next=/account")
+    assert empty.status_code == 422 and "Enter your password, or a code" in text(empty)
+    assert not audit_rows(app, "authn_reauth_fail")
