@@ -76,13 +76,17 @@ class MfaService(Service):
     def pending_totp(self, user_id: int) -> TotpSetup | None:
         """The set-up still waiting for its first code (its secret, URI and QR code again),
         or None. For a door that shows it again to whoever started it (the browser that
-        got it from ``start_totp``, which needed a recent sign-in)."""
+        got it from ``start_totp``, which needed a recent sign-in). None too when no
+        configured key opens its secret: starting again replaces it."""
         with self.ports.uow() as uow:
             user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is None or device.confirmed:
                 return None
-            return self._setup(user, self.box.open(device.secret))
+            try:
+                return self._setup(user, self.box.open(device.secret))
+            except ValueError:
+                return None
 
     def _setup(self, user: User, secret: str) -> TotpSetup:
         uri = self.authenticators.provisioning_uri(

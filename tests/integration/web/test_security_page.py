@@ -204,3 +204,19 @@ def test_confirming_codes_is_throttled_per_address(app_factory):
                                                                       "code": "1"}).status_code
                for _ in range(3)]
     assert answers[-1] == 429
+
+
+def test_a_setup_whose_secret_no_key_opens_any_more_is_started_again_not_a_500(
+        app, client, signed_in):
+    # SECRET_KEY changed without MFA_ENCRYPTION_KEY (or a key dropped before mfa-reseal):
+    # the set-up under way can no longer be shown. The page goes back to where it starts.
+    start_setup(client)
+    from webapp.extensions import db
+    from webapp.infrastructure.orm import TotpDeviceRow
+
+    with app.app_context():
+        db.session.execute(db.update(TotpDeviceRow).values(secret="gAAAAAsealed-elsewhere"))
+        db.session.commit()
+    shown = client.get("/account/security/totp")
+    assert shown.status_code == 303 and shown.location == "/account/security"
+    assert pyotp.TOTP(start_setup(client)).now()  # a new secret, shown as usual
