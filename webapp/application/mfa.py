@@ -36,6 +36,10 @@ from webapp.domain.passkeys import ChallengePurpose, Passkey
 
 log = logging.getLogger(__name__)
 
+TOTP_ON = "An authenticator app was turned on for your account."
+CODES_REPLACED = (" New recovery codes came with it: the ones you had before no longer "
+                  "work.")
+
 
 class MfaService(Service):
     def __init__(self, ports: Ports, authenticators: Authenticators, box: SecretBox,
@@ -104,9 +108,10 @@ class MfaService(Service):
             self._take_step(uow, device, code)
             device.confirmed_at = self.now()
             uow.totp.save(device)
+            replaced = uow.recovery_codes.unused(user_id)  # made with a passkey: they die
             codes = self._new_recovery_codes(uow, user)
-            self._factors_changed(uow, user, "mfa_totp_added",
-                                  "An authenticator app was turned on for your account.")
+            self._factors_changed(uow, user, "mfa_totp_added", TOTP_ON + (
+                CODES_REPLACED if replaced else ""))
             uow.commit()
             return codes
 
@@ -164,15 +169,6 @@ class MfaService(Service):
         return reseal_secrets(self, self.box, batch)
 
     # --- proving a factor (sign-in, re-authentication) ---------------------------------------
-
-    def methods(self, uow: UnitOfWork, user: User) -> list[str]:
-        device = uow.totp.for_user(user.id or 0)
-        methods = [Method.TOTP.value] if device is not None and device.confirmed else []
-        if uow.passkeys.for_user(user.id or 0):
-            methods.append(Method.PASSKEY.value)
-        if uow.recovery_codes.unused(user.id or 0):
-            methods.append(Method.RECOVERY_CODE.value)
-        return methods
 
     def prove(self, uow: UnitOfWork, user: User, *, code: str | None = None,
               recovery_code: str | None = None, credential: object | None = None,

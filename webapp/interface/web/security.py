@@ -85,12 +85,15 @@ def security_totp_confirm() -> Response:
     form = TotpConfirmForm()
     if not form.validate_on_submit():
         return _setup_page(form)
+    had_codes = services().mfa.status(_user_id()).recovery_codes_left  # made with a passkey
     try:
         codes = services().mfa.confirm_totp(_user_id(), form.code.data or "0")
     except DomainError as exc:
         return _setup_page(form, exc)
     session.pop(SETUP_MARK, None)
-    return _codes_page(codes, "Your authenticator app is on.", form)
+    return _codes_page(codes, "Your authenticator app is on." + (
+        " These recovery codes replace the ones you had: those no longer work."
+        if had_codes else ""), form)
 
 
 def _codes_page(codes: list[str], done: str, form: Any) -> Response:
