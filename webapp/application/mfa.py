@@ -134,9 +134,11 @@ class MfaService(Service):
             if not user.has_second_factor:
                 raise Conflict("Turn on a second factor first.")
             codes = self._new_recovery_codes(uow, user)
-            self.audit(uow, "mfa_recovery_codes_regenerated", user)
-            self.notify(uow, user, "New recovery codes were made for your account; "
-                                   "the old ones no longer work.")
+            # A factor changed: trusted browsers ask again (one trusted with a stolen code
+            # would outlive the codes made to lock its holder out).
+            self._factors_changed(uow, user, "mfa_recovery_codes_regenerated",
+                                  "New recovery codes were made for your account; the old "
+                                  "ones no longer work.")
             uow.commit()
             return codes
 
