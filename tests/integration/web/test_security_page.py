@@ -245,3 +245,22 @@ def test_turning_the_app_on_beside_a_passkey_says_the_codes_saved_before_no_long
 def test_turning_the_first_factor_on_says_nothing_of_codes_before(client, signed_in, outbox):
     turn_on(client)
     assert "no longer work" not in outbox.last("email", EMAIL).payload["text"]
+
+
+def test_removing_the_app_beside_a_passkey_says_the_passkey_and_the_codes_stay(
+        client, signed_in):
+    # The page said "Signing in will ask only for your password again. Your recovery codes
+    # stop working too", and after the removal "asks only for your password now": false
+    # while a passkey is left (the second step stays, and so do the codes).
+    from tests.helpers.webauthn import SoftAuthenticator
+    from tests.integration.web.test_passkeys import add_passkey
+
+    assert add_passkey(client, SoftAuthenticator(origin="http://testserver")).status_code == 303
+    turn_on(client)
+    confirm = text(client.get("/account/security/remove"))
+    assert "still ask for a passkey" in confirm and "recovery codes keep working" in confirm
+    assert "only for your password" not in confirm
+    removed = submit(client, "/account/security/remove", page="/account/security/remove")
+    assert removed.status_code == 303
+    said = " ".join(flashes(client))
+    assert "asks for a passkey after your password" in said and "only" not in said
