@@ -324,3 +324,20 @@ def test_a_name_with_control_or_invisible_characters_is_a_clear_400(client, toke
     created = client.post("/api/auth/passkeys/register/", headers=bearer(access),
                           json={"credential": credential, "name": "Laptop"})
     assert created.status_code == 201, created.json
+
+
+def test_a_credential_id_longer_than_the_spec_allows_is_refused_not_a_500(
+        app, client, tokens, device, monkeypatch):
+    # WebAuthn caps a credential id at 1023 bytes (an RP must refuse a longer one);
+    # py_webauthn does not check, and a crafted registration with a longer id made
+    # PostgreSQL refuse the row (the column holds the spec's longest): a 500.
+    import tests.helpers.webauthn as soft
+
+    access = tokens["access"]
+    options = client.post("/api/auth/passkeys/register/options/", headers=bearer(access)).json
+    real_urandom = soft.os.urandom
+    monkeypatch.setattr(soft.os, "urandom", lambda n: real_urandom(1100 if n == 32 else n))
+    refused(client.post("/api/auth/passkeys/register/", headers=bearer(access),
+                        json={"credential": device.create(options), "name": "Long"}))
+    assert reasons(app) == ["not_verified"]
+    assert client.get("/api/auth/passkeys/", headers=bearer(access)).json == []
