@@ -217,3 +217,16 @@ def test_a_first_passkey_without_recovery_codes_asks_for_them(app, client, signe
     add_passkey(client, SoftAuthenticator(origin=ORIGIN), name="Phone")
     assert not any("Make recovery codes" in message for message in flashes(client))
     assert "You have no recovery codes" not in text(client.get("/account/security"))
+
+
+def test_the_second_step_offers_recovery_codes_only_to_an_account_that_has_some(
+        app, client, with_passkey):
+    # A passkey brings no recovery codes: "Use a recovery code instead" led to a box where
+    # every answer was wrong (and counted toward the lockout).
+    browser = app.test_client()
+    login(browser, EMAIL, PASSWORD)
+    assert "Use a recovery code instead" not in text(browser.get("/login/mfa"))
+    submit(client, "/account/security/recovery-codes", page="/account/security/recovery-codes")
+    browser = app.test_client()
+    login(browser, EMAIL, PASSWORD)
+    assert "Use a recovery code instead" in text(browser.get("/login/mfa"))
