@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from webapp.application.accounts import AccountService
-from webapp.application.common import Ports, Service, invalid_code
+from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.signin import Door, SignedIn, SignIn, SignInService
@@ -31,6 +31,13 @@ from webapp.domain.passkeys import ChallengePurpose
 from webapp.domain.values import Channel
 
 TRUSTED_PURPOSE = "trusted-browser"
+# A pending sign-in that is over: no code helps any more (not "request a new code").
+SIGN_IN_ENDED = ("This sign-in has ended: it lasts 5 minutes, and ends after 5 wrong codes "
+                 "or a password change. Sign in again with your password.")
+
+
+def _sign_in_ended() -> InvalidToken:
+    return InvalidToken(SIGN_IN_ENDED, code="invalid_code")
 
 
 def _digest(token: str) -> str:
@@ -150,11 +157,11 @@ class SecondFactorService(Service):
         challenge = uow.mfa_challenges.get(_digest(token or "-"), lock=lock)
         if challenge is None or not challenge.is_live(self.now()) or (
                 door is not None and challenge.door != door.value):
-            raise invalid_code()
+            raise _sign_in_ended()
         user = uow.users.get(challenge.user_id, lock=lock)
         if (user is None or not user.is_active
                 or user.password_fingerprint() != challenge.fingerprint):
-            raise invalid_code()
+            raise _sign_in_ended()
         return challenge, user
 
     def reauthentication_options(self, user_id: int) -> dict[str, Any]:

@@ -136,3 +136,25 @@ def test_reauthenticating_with_nothing_typed_is_asked_for_again(app, client, tot
                    page="/reauthenticate?next=/account")
     assert empty.status_code == 422 and "Enter your password, or a code" in text(empty)
     assert not audit_rows(app, "authn_reauth_fail")
+
+
+def test_a_sign_in_ended_by_five_wrong_codes_says_to_sign_in_again(app, totp):
+    # After 5 wrong codes (or 5 minutes) the page kept answering "the code is wrong ...
+    # request a new code" to every right code: an app has no code to request, and no code
+    # could help any more. It now says the sign-in has ended and to sign in again.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    for _ in range(5):
+        assert submit(browser, "/login/mfa", {"code": "000000"}).status_code == 422
+    ended = text(submit(browser, "/login/mfa", {"code": ahead(totp[0])}))
+    assert "This sign-in has ended" in ended and "Sign in again" in ended
+    assert "request a new code" not in ended
+
+
+def test_the_api_says_a_spent_mfa_token_has_ended(client, totp):
+    first = client.post("/api/auth/login/", json={"email": EMAIL, "password": PASSWORD}).json
+    body = {"mfa_token": first["mfa_token"], "code": ahead(totp[0])}
+    assert client.post("/api/auth/login/mfa/", json=body).status_code == 200
+    again = client.post("/api/auth/login/mfa/", json={**body, "code": ahead(totp[0], 2)})
+    assert again.status_code == 400 and again.json["code"] == "invalid_code"
+    assert again.json["detail"].startswith("This sign-in has ended")
