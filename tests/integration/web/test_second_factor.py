@@ -158,3 +158,14 @@ def test_the_api_says_a_spent_mfa_token_has_ended(client, totp):
     again = client.post("/api/auth/login/mfa/", json={**body, "code": ahead(totp[0], 2)})
     assert again.status_code == 400 and again.json["code"] == "invalid_code"
     assert again.json["detail"].startswith("This sign-in has ended")
+
+
+def test_a_wrong_recovery_code_is_said_at_the_recovery_code_box(app, totp):
+    # The refusal was put on the 6-digit code's field, which the recovery page does not
+    # show: a wrong recovery code came back as the same page, silently.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    path = "/login/mfa?with=recovery"
+    wrong = submit(browser, path, {"recovery_code": "aaaaa-bbbbb"}, page=path)
+    assert wrong.status_code == 422
+    assert 'id="recovery_code-error"' in text(wrong) and "The code is wrong" in text(wrong)

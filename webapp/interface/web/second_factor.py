@@ -9,7 +9,12 @@ from flask import Response, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from webapp.application.signin import Door
-from webapp.domain.errors import DomainError, SecondFactorRequired, ValidationFailed
+from webapp.domain.errors import (
+    DomainError,
+    InvalidToken,
+    SecondFactorRequired,
+    ValidationFailed,
+)
 from webapp.domain.mfa import TRUSTED_BROWSER_TTL
 from webapp.interface import services
 from webapp.interface.web import bp
@@ -67,6 +72,8 @@ def login_mfa() -> Response:
             recovery_code=box.data if recovery else None,
             door=Door.BROWSER, device=device)
     except DomainError as exc:
+        if recovery and isinstance(exc, InvalidToken):  # at the box the page shows
+            exc = ValidationFailed.single(box.name, exc.detail)
         return show("web/login_mfa.html", context, form=form, error=exc)
     start_session(signed_in.user)  # drops the pending token with the old session
     response = keep_device(go(next_path), device)
