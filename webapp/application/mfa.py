@@ -13,7 +13,7 @@ import logging
 import secrets
 from datetime import datetime
 
-from webapp.application.common import Ports, Service, invalid_code
+from webapp.application.common import Ports, Service
 from webapp.application.interfaces import Authenticators, SecretBox, UnitOfWork
 from webapp.application.mfa_keys import reseal_secrets
 from webapp.application.passkey_proof import PasskeyProof
@@ -30,6 +30,7 @@ from webapp.domain.mfa import (
     clean_recovery_code,
     clean_totp_code,
     new_recovery_code,
+    wrong_code,
 )
 from webapp.domain.model import User
 from webapp.domain.passkeys import ChallengePurpose, Passkey
@@ -104,7 +105,7 @@ class MfaService(Service):
             user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is None or device.confirmed:
-                raise invalid_code()
+                raise wrong_code()
             self._take_step(uow, device, code)
             device.confirmed_at = self.now()
             uow.totp.save(device)
@@ -184,13 +185,13 @@ class MfaService(Service):
         if code:
             device = uow.totp.for_user(user.id or 0)
             if device is None or not device.confirmed:
-                raise invalid_code()
+                raise wrong_code()
             self._take_step(uow, device, code)
             return Method.TOTP
         if recovery_code:
             self._spend_recovery_code(uow, user, recovery_code)
             return Method.RECOVERY_CODE
-        raise invalid_code()
+        raise wrong_code()
 
     # --- the pieces ------------------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class MfaService(Service):
         step = (self.authenticators.matching_step(secret, code, self.now(), TOTP_DRIFT_STEPS)
                 if code else None)
         if step is None or not device.accepts(step):
-            raise invalid_code()
+            raise wrong_code()
         device.last_step = step
         uow.totp.save(device)
 
@@ -225,7 +226,7 @@ class MfaService(Service):
         match = next((c for c in unused
                       if code and self.ports.codes.matches(code, c.code_hash)), None)
         if match is None:
-            raise invalid_code()
+            raise wrong_code()
         match.used_at = self.now()
         uow.recovery_codes.save(match)
         left = len(unused) - 1

@@ -169,3 +169,16 @@ def test_a_wrong_recovery_code_is_said_at_the_recovery_code_box(app, totp):
     wrong = submit(browser, path, {"recovery_code": "aaaaa-bbbbb"}, page=path)
     assert wrong.status_code == 422
     assert 'id="recovery_code-error"' in text(wrong) and "The code is wrong" in text(wrong)
+
+
+@pytest.mark.parametrize(("path", "field"), [("/login/mfa", "code"),
+                                             ("/login/mfa?with=recovery", "recovery_code")])
+def test_a_wrong_second_factor_does_not_say_to_request_a_new_code(app, totp, path, field):
+    # The answer was the emailed codes' "Check it, or request a new code": there is none
+    # to request from an authenticator app or a sheet of recovery codes.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    wrong = text(submit(browser, path, {field: "000000" if field == "code" else "aaaaa-bbbbb"},
+                        page=path))
+    assert "The code is wrong" in wrong and "works once" in wrong
+    assert "request a new code" not in wrong
