@@ -174,7 +174,9 @@ class Settings:
         elif self.is_production and not self.APP_BASE_URL.startswith("https://"):
             problems.append("APP_BASE_URL must use https in production.")
         host = urlsplit(self.APP_BASE_URL).hostname or ""
-        rp_id = self.WEBAUTHN_RP_ID
+        rp_id = self.WEBAUTHN_RP_ID.lower()  # a domain: its case means nothing
+        if rp_id != self.WEBAUTHN_RP_ID:
+            changes["WEBAUTHN_RP_ID"] = rp_id
         if rp_id and host != rp_id and not host.endswith("." + rp_id):
             problems.append("WEBAUTHN_RP_ID must be the host of APP_BASE_URL or a parent "
                             "domain of it (passkeys are bound to it).")

@@ -255,14 +255,26 @@ def test_a_trusted_browser_skips_the_code_until_a_factor_or_the_password_changes
     world.clock.advance(days=31)
     assert pending(world, trusted=trusted)  # expired
     world.clock.advance(days=-31)
-    world.services.mfa.regenerate_recovery_codes(user.id, world.clock.now())
-    assert world.services.signin.with_password(email=EMAIL, phone=None, password=PASSWORD,
-                                               door=Door.BROWSER, trusted=trusted)
     world.services.mfa.disable_totp(user.id, world.clock.now())
     world.clock.advance(seconds=30)
     again, _ = turn_on(world, user)  # a factor changed: the cookie dies
     assert pending(world, trusted=trusted)
     del again
+
+
+def test_new_recovery_codes_end_every_trusted_browser(world):
+    # Someone who signed in with the password and a stolen recovery code, "don't ask again"
+    # ticked, kept skipping the second step after the owner made new codes to lock them
+    # out. As in allauth, new codes are a change of the factors: every browser asks again.
+    user = verified(world)
+    _, codes = turn_on(world, user)
+    signed_in = complete(world, pending(world, door=Door.BROWSER).token,
+                         recovery_code=codes[0])
+    trusted = world.services.second_factor.trust(signed_in.user)
+    assert world.services.signin.with_password(email=EMAIL, phone=None, password=PASSWORD,
+                                               door=Door.BROWSER, trusted=trusted)
+    world.services.mfa.regenerate_recovery_codes(user.id, world.clock.now())
+    assert pending(world, door=Door.BROWSER, trusted=trusted)
 
 
 # --- re-authentication ----------------------------------------------------------------------------

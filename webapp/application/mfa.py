@@ -13,7 +13,7 @@ import logging
 import secrets
 from datetime import datetime
 
-from webapp.application.common import Ports, Service, invalid_code
+from webapp.application.common import Ports, Service
 from webapp.application.interfaces import Authenticators, SecretBox, UnitOfWork
 from webapp.application.mfa_keys import reseal_secrets
 from webapp.application.passkey_proof import PasskeyProof
@@ -30,11 +30,16 @@ from webapp.domain.mfa import (
     clean_recovery_code,
     clean_totp_code,
     new_recovery_code,
+    wrong_code,
 )
 from webapp.domain.model import User
 from webapp.domain.passkeys import ChallengePurpose, Passkey
 
 log = logging.getLogger(__name__)
+
+TOTP_ON = "An authenticator app was turned on for your account."
+CODES_REPLACED = (" New recovery codes came with it: the ones you had before no longer "
+                  "work.")
 
 
 class MfaService(Service):
@@ -76,13 +81,17 @@ class MfaService(Service):
     def pending_totp(self, user_id: int) -> TotpSetup | None:
         """The set-up still waiting for its first code (its secret, URI and QR code again),
         or None. For a door that shows it again to whoever started it (the browser that
-        got it from ``start_totp``, which needed a recent sign-in)."""
+        got it from ``start_totp``, which needed a recent sign-in). None too when no
+        configured key opens its secret: starting again replaces it."""
         with self.ports.uow() as uow:
             user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is None or device.confirmed:
                 return None
-            return self._setup(user, self.box.open(device.secret))
+            try:
+                return self._setup(user, self.box.open(device.secret))
+            except ValueError:
+                return None
 
     def _setup(self, user: User, secret: str) -> TotpSetup:
         uri = self.authenticators.provisioning_uri(
@@ -96,13 +105,14 @@ class MfaService(Service):
             user = self.active_user(uow, user_id)
             device = uow.totp.for_user(user_id)
             if device is None or device.confirmed:
-                raise invalid_code()
+                raise wrong_code()
             self._take_step(uow, device, code)
             device.confirmed_at = self.now()
             uow.totp.save(device)
+            replaced = uow.recovery_codes.unused(user_id)  # made with a passkey: they die
             codes = self._new_recovery_codes(uow, user)
-            self._factors_changed(uow, user, "mfa_totp_added",
-                                  "An authenticator app was turned on for your account.")
+            self._factors_changed(uow, user, "mfa_totp_added", TOTP_ON + (
+                CODES_REPLACED if replaced else ""))
             uow.commit()
             return codes
 
@@ -125,9 +135,11 @@ class MfaService(Service):
             if not user.has_second_factor:
                 raise Conflict("Turn on a second factor first.")
             codes = self._new_recovery_codes(uow, user)
-            self.audit(uow, "mfa_recovery_codes_regenerated", user)
-            self.notify(uow, user, "New recovery codes were made for your account; "
-                                   "the old ones no longer work.")
+            # A factor changed: trusted browsers ask again (one trusted with a stolen code
+            # would outlive the codes made to lock its holder out).
+            self._factors_changed(uow, user, "mfa_recovery_codes_regenerated",
+                                  "New recovery codes were made for your account; the old "
+                                  "ones no longer work.")
             uow.commit()
             return codes
 
@@ -161,15 +173,6 @@ class MfaService(Service):
 
     # --- proving a factor (sign-in, re-authentication) ---------------------------------------
 
-    def methods(self, uow: UnitOfWork, user: User) -> list[str]:
-        device = uow.totp.for_user(user.id or 0)
-        methods = [Method.TOTP.value] if device is not None and device.confirmed else []
-        if uow.passkeys.for_user(user.id or 0):
-            methods.append(Method.PASSKEY.value)
-        if uow.recovery_codes.unused(user.id or 0):
-            methods.append(Method.RECOVERY_CODE.value)
-        return methods
-
     def prove(self, uow: UnitOfWork, user: User, *, code: str | None = None,
               recovery_code: str | None = None, credential: object | None = None,
               purpose: ChallengePurpose = ChallengePurpose.SECOND_FACTOR) -> Method:
@@ -182,13 +185,13 @@ class MfaService(Service):
         if code:
             device = uow.totp.for_user(user.id or 0)
             if device is None or not device.confirmed:
-                raise invalid_code()
+                raise wrong_code()
             self._take_step(uow, device, code)
             return Method.TOTP
         if recovery_code:
             self._spend_recovery_code(uow, user, recovery_code)
             return Method.RECOVERY_CODE
-        raise invalid_code()
+        raise wrong_code()
 
     # --- the pieces ------------------------------------------------------------------------
 
@@ -213,7 +216,7 @@ class MfaService(Service):
         step = (self.authenticators.matching_step(secret, code, self.now(), TOTP_DRIFT_STEPS)
                 if code else None)
         if step is None or not device.accepts(step):
-            raise invalid_code()
+            raise wrong_code()
         device.last_step = step
         uow.totp.save(device)
 
@@ -223,7 +226,7 @@ class MfaService(Service):
         match = next((c for c in unused
                       if code and self.ports.codes.matches(code, c.code_hash)), None)
         if match is None:
-            raise invalid_code()
+            raise wrong_code()
         match.used_at = self.now()
         uow.recovery_codes.save(match)
         left = len(unused) - 1

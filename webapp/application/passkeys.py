@@ -61,11 +61,13 @@ class PasskeyService(Service):
             exclude=[p.credential_id for p in existing])
 
     def register(self, user_id: int, credential: object, name: str | None) -> Passkey:
-        """The browser's answer to ``registration_options``, verified and stored."""
+        """The browser's answer to ``registration_options``, verified and stored. A name
+        that cannot be stored is refused first: the ceremony is not spent on it."""
+        label = clean_passkey_name(name)
         with self.ports.uow() as uow:
             user = self.mfa.active_user(uow, user_id)
             try:
-                passkey = self._verified_new(uow, user, credential, name)
+                passkey = self._verified_new(uow, user, credential, label)
             except InvalidToken as exc:
                 uow.commit_and_raise(exc)  # the spent challenge and the audit line stay
             uow.passkeys.add(passkey)
@@ -133,7 +135,7 @@ class PasskeyService(Service):
         return b64url(hashlib.sha256(keyed.encode()).digest())
 
     def _verified_new(self, uow: UnitOfWork, user: User, credential: object,
-                      name: str | None) -> Passkey:
+                      label: str) -> Passkey:
         info = self.proof.take_challenge(uow, credential, ChallengePurpose.REGISTER, user)
         existing = uow.passkeys.for_user(user.id or 0)
         if len(existing) >= MAX_PASSKEYS:
@@ -147,7 +149,7 @@ class PasskeyService(Service):
         handle = self._handle(user, existing)
         return Passkey(
             user_id=user.id or 0, credential_id=new.credential_id, public_key=new.public_key,
-            user_handle=handle, name=clean_passkey_name(name, f"Passkey {len(existing) + 1}"),
+            user_handle=handle, name=label or f"Passkey {len(existing) + 1}",
             created_at=self.now(), sign_count=new.sign_count, transports=new.transports,
             backup_eligible=new.backup_eligible, backed_up=new.backed_up)
 

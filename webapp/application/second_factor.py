@@ -20,17 +20,24 @@ from datetime import datetime
 from typing import Any
 
 from webapp.application.accounts import AccountService
-from webapp.application.common import Ports, Service, invalid_code
+from webapp.application.common import Ports, Service
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.mfa import MfaService
 from webapp.application.signin import Door, SignedIn, SignIn, SignInService
 from webapp.domain.errors import InvalidCredentials, InvalidToken, SecondFactorRequired
-from webapp.domain.mfa import MFA_TOKEN_TTL, TRUSTED_BROWSER_TTL, MfaChallenge
+from webapp.domain.mfa import MFA_TOKEN_TTL, TRUSTED_BROWSER_TTL, Method, MfaChallenge
 from webapp.domain.model import User
 from webapp.domain.passkeys import ChallengePurpose
 from webapp.domain.values import Channel
 
 TRUSTED_PURPOSE = "trusted-browser"
+# A pending sign-in that is over: no code helps any more (not "request a new code").
+SIGN_IN_ENDED = ("This sign-in has ended: it lasts 5 minutes, and ends after 5 wrong codes "
+                 "or a password change. Sign in again with your password.")
+
+
+def _sign_in_ended() -> InvalidToken:
+    return InvalidToken(SIGN_IN_ENDED, code="invalid_code")
 
 
 def _digest(token: str) -> str:
@@ -41,6 +48,17 @@ def _accounts_of(challenge: MfaChallenge, user: User) -> list[str]:
     """The identifiers whose lockout a guess at this sign-in's factor counts toward: the
     one signed in with, and every address of the account."""
     return list(dict.fromkeys([challenge.account, *user.identities()]))
+
+
+def _methods(uow: UnitOfWork, user: User) -> list[str]:
+    """The factors a pending sign-in offers: those the account can prove."""
+    device = uow.totp.for_user(user.id or 0)
+    methods = [Method.TOTP.value] if device is not None and device.confirmed else []
+    if uow.passkeys.for_user(user.id or 0):
+        methods.append(Method.PASSKEY.value)
+    if uow.recovery_codes.unused(user.id or 0):
+        methods.append(Method.RECOVERY_CODE.value)
+    return methods
 
 
 def _factor_stamp(user: User) -> str:
@@ -67,7 +85,7 @@ class SecondFactorService(Service):
         token = secrets.token_urlsafe(32)
         now = self.now()
         with self.ports.uow() as uow:
-            methods = self.mfa.methods(uow, user)
+            methods = _methods(uow, user)
             uow.mfa_challenges.remove_expired(now)  # the table holds 5 minutes' worth
             uow.mfa_challenges.add(MfaChallenge(
                 id=_digest(token), user_id=user.id or 0, door=attempt.door.value,
@@ -139,11 +157,11 @@ class SecondFactorService(Service):
         challenge = uow.mfa_challenges.get(_digest(token or "-"), lock=lock)
         if challenge is None or not challenge.is_live(self.now()) or (
                 door is not None and challenge.door != door.value):
-            raise invalid_code()
+            raise _sign_in_ended()
         user = uow.users.get(challenge.user_id, lock=lock)
         if (user is None or not user.is_active
                 or user.password_fingerprint() != challenge.fingerprint):
-            raise invalid_code()
+            raise _sign_in_ended()
         return challenge, user
 
     def reauthentication_options(self, user_id: int) -> dict[str, Any]:

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from webapp.domain.errors import InvalidToken
+
+# A wrong second factor (400 ``invalid_code``): nothing to request, unlike an emailed code.
+WRONG_CODE = ("The code is wrong or no longer valid. Check it and try again: a code from your "
+              "authenticator app works once, within its 30 seconds; a recovery code works once.")
 MFA_TOKEN_TTL = timedelta(minutes=5)
 MAX_MFA_ATTEMPTS = 5
 RECOVERY_CODE_COUNT = 10
@@ -93,6 +98,10 @@ RECOVERY_LENGTH = 10
 def new_recovery_code() -> str:
     code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
     return f"{code[:5]}-{code[5:]}"
+
+
+def wrong_code() -> InvalidToken:
+    return InvalidToken(WRONG_CODE, code="invalid_code")
 
 
 def clean_recovery_code(raw: str) -> str | None:

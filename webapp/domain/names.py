@@ -15,6 +15,8 @@ only hide a difference, and are refused.
 
 from __future__ import annotations
 
+import unicodedata
+
 from idna import valid_contextj
 
 BIDI_CONTROLS = frozenset(
@@ -33,3 +35,11 @@ def invisible_characters_problem(name: str) -> str | None:
         return ("Remove the invisible zero-width characters (such as U+200B): type the name "
                 "as it is written.")
     return None
+
+
+def unprintable_problem(text: str) -> str | None:
+    """The message for a name a person gave (their own, a passkey's) holding control
+    characters (PostgreSQL refuses NUL in text) or invisible ones; None when it has none."""
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        return "Remove the control characters."
+    return invisible_characters_problem(text)

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from webapp.domain.errors import ValidationFailed
+from webapp.domain.names import unprintable_problem
+
 MAX_PASSKEYS = 10
 CHALLENGE_TTL = timedelta(minutes=5)
 NAME_MAX_LENGTH = 64
@@ -70,7 +73,10 @@ class WebAuthnChallenge:
         return self.used_at is None and now < self.expires_at
 
 
-def clean_passkey_name(raw: str | None, fallback: str) -> str:
-    """The name as shown in the list: spaces tidied, cut to 64 characters."""
+def clean_passkey_name(raw: str | None) -> str:
+    """The name as shown in the list: spaces tidied, cut to 64 characters ("" for none);
+    control and invisible characters refused, as in a person's name."""
     name = " ".join((raw or "").split())[:NAME_MAX_LENGTH]
-    return name or fallback
+    if problem := unprintable_problem(name):
+        raise ValidationFailed.single("name", problem)
+    return name

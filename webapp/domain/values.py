@@ -13,7 +13,7 @@ from enum import StrEnum
 from email_validator import EmailNotValidError, validate_email
 
 from webapp.domain.errors import ValidationFailed
-from webapp.domain.names import invisible_characters_problem
+from webapp.domain.names import unprintable_problem
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
@@ -127,9 +127,6 @@ def clean_name(value: str | None, field: str) -> str:
     name = " ".join((value or "").split())
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationFailed.single(field, f"Use at most {MAX_NAME_LENGTH} characters.")
-    # Control characters have no place in a name (and PostgreSQL refuses NUL in text).
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise ValidationFailed.single(field, "Remove the control characters.")
-    if problem := invisible_characters_problem(name):
+    if problem := unprintable_problem(name):
         raise ValidationFailed.single(field, problem)
     return name

@@ -9,6 +9,7 @@ import hmac
 from datetime import datetime
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote, urlencode
 
 # TOTP as authenticator apps expect it (RFC 6238 defaults): 6 digits, 30 s, SHA-1.
 DIGITS = 6
@@ -62,10 +63,14 @@ class PyOtpAuthenticators:
         return pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
 
     def provisioning_uri(self, secret: str, account: str, issuer: str) -> str:
-        import pyotp
-
-        return pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL).provisioning_uri(
-            name=account, issuer_name=issuer)
+        """Google's Key Uri Format (6 digits and 30 s are its defaults, so unsaid). Apps
+        split the label ``issuer:account`` at its first colon and read it as one path
+        segment: neither may hold a colon, and every character is escaped, a '/' too
+        (pyotp leaves it, so an address such as a/b@example.com broke the label)."""
+        issuer, account = (" ".join(text.replace(":", " ").split()) for text in (issuer, account))
+        label = f"{quote(issuer, safe='')}:{quote(account, safe='')}"
+        query = urlencode({"secret": secret, "issuer": issuer}, quote_via=quote)
+        return f"otpauth://totp/{label}?{query}"
 
     def matching_step(self, secret: str, code: str, now: datetime, drift: int) -> int | None:
         import pyotp

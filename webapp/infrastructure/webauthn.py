@@ -17,11 +17,23 @@ from urllib.parse import urlsplit
 from webapp.application.interfaces import CredentialInfo, NewCredential, VerifiedAssertion
 
 TIMEOUT_MS = 300_000  # the browser's prompt may stay open as long as the challenge lives
+# WebAuthn Level 3, registration step 24: an RP refuses a longer credential id (py_webauthn
+# does not check; the column holds this many bytes in base64url).
+MAX_CREDENTIAL_ID_BYTES = 1023
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def origin_of(base_url: str) -> str:
+    """The origin a browser writes into a credential for pages of ``base_url``: as HTML
+    serializes it (host in lower case, no default port, no path), or no passkey would
+    ever match an APP_BASE_URL such as ``https://Accounts.Example.com:443/``."""
     parts = urlsplit(base_url)
-    return f"{parts.scheme}://{parts.netloc}"
+    scheme, host, port = parts.scheme.lower(), parts.hostname or "", parts.port
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme)
+                                   else "")
 
 
 class PyWebAuthn:
@@ -106,6 +118,8 @@ class PyWebAuthn:
                           or [])
         except Exception as exc:
             raise ValueError(str(exc)) from exc
+        if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+            raise ValueError(f"credential id longer than {MAX_CREDENTIAL_ID_BYTES} bytes")
         return NewCredential(
             credential_id=bytes_to_base64url(verified.credential_id),
             public_key=bytes_to_base64url(verified.credential_public_key),

@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import timedelta
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyotp
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Outbox
 from tests.helpers.app import audit_rows
 
 EMAIL = "jane@example.com"
@@ -147,3 +148,22 @@ def test_pending_sign_ins_that_expired_are_forgotten(app, client, with_app):
     assert stored() == [EMAIL]  # only the new one: the expired one named the address too
     gone = client.post("/api/auth/login/mfa/", json={"mfa_token": old, "code": "123456"})
     assert gone.status_code == 400 and gone.json["code"] == "invalid_code"
+
+
+def test_the_otpauth_label_holds_one_issuer_and_one_account_whatever_their_characters(
+        app_factory):
+    # Apps read the label as one path segment and split it at its first colon: a '/' in
+    # the address or a ':' in the site's name made them show (or refuse) something else.
+    site = app_factory(SITE_NAME="Acme: A/B")
+    client, email = site.test_client(), "a/b@example.com"
+    client.post("/api/auth/register/", json={"email": email, "password": PASSWORD})
+    code = Outbox(site).code("email", email)
+    client.post("/api/auth/email-verify/", json={"email": email, "code": code})
+    access = client.post("/api/auth/login/", json={"email": email, "password": PASSWORD})
+    setup = client.post("/api/auth/mfa/totp/setup/",
+                        headers=bearer(access.json["tokens"]["access"])).json
+    uri = urlsplit(setup["otpauth_uri"])
+    assert (uri.scheme, uri.netloc, uri.path.count("/")) == ("otpauth", "totp", 1)
+    issuer, account = unquote(uri.path[1:]).split(":")
+    assert (issuer, account) == ("Acme A/B", email)
+    assert parse_qs(uri.query) == {"secret": [setup["secret"]], "issuer": [issuer]}

@@ -200,3 +200,33 @@ def test_one_dont_ask_again_box_serves_the_passkey_and_the_code(app, client, wit
     assert re.search(r'<input[^>]*form="code-form"[^>]*name="remember"', page) or re.search(
         r'<input[^>]*name="remember"[^>]*form="code-form"', page)
     assert 'name="remember" value="" data-remember-from="remember"' in page
+
+
+def test_a_first_passkey_without_recovery_codes_asks_for_them(app, client, signed_in, device):
+    # A passkey turns the second step on, but brings no recovery codes (the app does): the
+    # security page said "You get 10 recovery codes when you turn on a second factor", then
+    # "0 left ... Make new ones before you run out", and nothing asked for any. Losing the
+    # passkey then locked the account.
+    assert "recovery codes when you turn on the authenticator app" in text(
+        client.get("/account/security"))
+    add_passkey(client, device)
+    assert any("Make recovery codes" in message for message in flashes(client))
+    page = text(client.get("/account/security"))
+    assert "You have no recovery codes" in page and "before you run out" not in page
+    submit(client, "/account/security/recovery-codes", page="/account/security/recovery-codes")
+    add_passkey(client, SoftAuthenticator(origin=ORIGIN), name="Phone")
+    assert not any("Make recovery codes" in message for message in flashes(client))
+    assert "You have no recovery codes" not in text(client.get("/account/security"))
+
+
+def test_the_second_step_offers_recovery_codes_only_to_an_account_that_has_some(
+        app, client, with_passkey):
+    # A passkey brings no recovery codes: "Use a recovery code instead" led to a box where
+    # every answer was wrong (and counted toward the lockout).
+    browser = app.test_client()
+    login(browser, EMAIL, PASSWORD)
+    assert "Use a recovery code instead" not in text(browser.get("/login/mfa"))
+    submit(client, "/account/security/recovery-codes", page="/account/security/recovery-codes")
+    browser = app.test_client()
+    login(browser, EMAIL, PASSWORD)
+    assert "Use a recovery code instead" in text(browser.get("/login/mfa"))

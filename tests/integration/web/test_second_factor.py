@@ -9,6 +9,7 @@ import pyotp
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.helpers.app import audit_rows
 from tests.integration.web.conftest import login, submit, text
 
 EMAIL = "jane@example.com"
@@ -110,3 +111,74 @@ def test_reauthenticating_with_a_code(app, client, totp):
     assert ok.status_code == 303, text(ok)
     with client.session_transaction() as sess:
         assert time.time() - sess["auth_time"] < 60
+
+
+@pytest.mark.parametrize("path", ["/login/mfa", "/login/mfa?with=recovery"])
+def test_an_empty_code_box_is_asked_for_again_not_counted_as_a_wrong_code(app, totp, path):
+    # The page sends its form without the browser's own check (novalidate): a press of
+    # Continue before typing spent one of the sign-in's 5 tries and a lockout count, and
+    # said "the code is wrong". The API answers an empty body so; the page now does too.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    for _ in range(5):
+        empty = submit(browser, path, {"code": "  ", "recovery_code": ""}, page=path)
+        assert empty.status_code == 422 and "Enter " in text(empty)
+        assert "The code is wrong" not in text(empty)
+    assert not audit_rows(app, "authn_mfa_fail")
+    done = submit(browser, "/login/mfa", {"code": ahead(totp[0])})
+    assert done.status_code == 303 and browser.get("/account").status_code == 200
+
+
+def test_reauthenticating_with_nothing_typed_is_asked_for_again(app, client, totp):
+    login(client, EMAIL)
+    assert submit(client, "/login/mfa", {"code": ahead(totp[0])}).status_code == 303
+    empty = submit(client, "/reauthenticate", {"password": "", "code": "", "next": "/account"},
+                   page="/reauthenticate?next=/account")
+    assert empty.status_code == 422 and "Enter your password, or a code" in text(empty)
+    assert not audit_rows(app, "authn_reauth_fail")
+
+
+def test_a_sign_in_ended_by_five_wrong_codes_says_to_sign_in_again(app, totp):
+    # After 5 wrong codes (or 5 minutes) the page kept answering "the code is wrong ...
+    # request a new code" to every right code: an app has no code to request, and no code
+    # could help any more. It now says the sign-in has ended and to sign in again.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    for _ in range(5):
+        assert submit(browser, "/login/mfa", {"code": "000000"}).status_code == 422
+    ended = text(submit(browser, "/login/mfa", {"code": ahead(totp[0])}))
+    assert "This sign-in has ended" in ended and "Sign in again" in ended
+    assert "request a new code" not in ended
+
+
+def test_the_api_says_a_spent_mfa_token_has_ended(client, totp):
+    first = client.post("/api/auth/login/", json={"email": EMAIL, "password": PASSWORD}).json
+    body = {"mfa_token": first["mfa_token"], "code": ahead(totp[0])}
+    assert client.post("/api/auth/login/mfa/", json=body).status_code == 200
+    again = client.post("/api/auth/login/mfa/", json={**body, "code": ahead(totp[0], 2)})
+    assert again.status_code == 400 and again.json["code"] == "invalid_code"
+    assert again.json["detail"].startswith("This sign-in has ended")
+
+
+def test_a_wrong_recovery_code_is_said_at_the_recovery_code_box(app, totp):
+    # The refusal was put on the 6-digit code's field, which the recovery page does not
+    # show: a wrong recovery code came back as the same page, silently.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    path = "/login/mfa?with=recovery"
+    wrong = submit(browser, path, {"recovery_code": "aaaaa-bbbbb"}, page=path)
+    assert wrong.status_code == 422
+    assert 'id="recovery_code-error"' in text(wrong) and "The code is wrong" in text(wrong)
+
+
+@pytest.mark.parametrize(("path", "field"), [("/login/mfa", "code"),
+                                             ("/login/mfa?with=recovery", "recovery_code")])
+def test_a_wrong_second_factor_does_not_say_to_request_a_new_code(app, totp, path, field):
+    # The answer was the emailed codes' "Check it, or request a new code": there is none
+    # to request from an authenticator app or a sheet of recovery codes.
+    browser = app.test_client()
+    login(browser, EMAIL)
+    wrong = text(submit(browser, path, {field: "000000" if field == "code" else "aaaaa-bbbbb"},
+                        page=path))
+    assert "The code is wrong" in wrong and "works once" in wrong
+    assert "request a new code" not in wrong

@@ -204,3 +204,63 @@ def test_confirming_codes_is_throttled_per_address(app_factory):
                                                                       "code": "1"}).status_code
                for _ in range(3)]
     assert answers[-1] == 429
+
+
+def test_a_setup_whose_secret_no_key_opens_any_more_is_started_again_not_a_500(
+        app, client, signed_in):
+    # SECRET_KEY changed without MFA_ENCRYPTION_KEY (or a key dropped before mfa-reseal):
+    # the set-up under way can no longer be shown. The page goes back to where it starts.
+    start_setup(client)
+    from webapp.extensions import db
+    from webapp.infrastructure.orm import TotpDeviceRow
+
+    with app.app_context():
+        db.session.execute(db.update(TotpDeviceRow).values(secret="gAAAAAsealed-elsewhere"))
+        db.session.commit()
+    shown = client.get("/account/security/totp")
+    assert shown.status_code == 303 and shown.location == "/account/security"
+    assert pyotp.TOTP(start_setup(client)).now()  # a new secret, shown as usual
+
+
+def test_turning_the_app_on_beside_a_passkey_says_the_codes_saved_before_no_longer_work(
+        app, client, signed_in, outbox):
+    # A passkey's user who saved recovery codes, then adds an app: the codes that come
+    # with it replace the saved ones. The page and the notice said nothing of that, so
+    # "I already saved my codes" ended at a sign-in that refused them.
+    from tests.helpers.webauthn import SoftAuthenticator
+    from tests.integration.web.test_passkeys import add_passkey
+
+    assert add_passkey(client, SoftAuthenticator(origin="http://testserver")).status_code == 303
+    saved = CODE.findall(text(submit(client, "/account/security/recovery-codes",
+                                     page="/account/security/recovery-codes")))
+    assert len(saved) == 10
+    app_totp = pyotp.TOTP(start_setup(client))
+    done = submit(client, "/account/security/totp/confirm", {"code": app_totp.now()},
+                  page="/account/security/totp")
+    assert "replace the ones you had: those no longer work" in text(done)
+    notice = outbox.last("email", EMAIL).payload["text"]
+    assert "authenticator app was turned on" in notice and "no longer work" in notice
+
+
+def test_turning_the_first_factor_on_says_nothing_of_codes_before(client, signed_in, outbox):
+    turn_on(client)
+    assert "no longer work" not in outbox.last("email", EMAIL).payload["text"]
+
+
+def test_removing_the_app_beside_a_passkey_says_the_passkey_and_the_codes_stay(
+        client, signed_in):
+    # The page said "Signing in will ask only for your password again. Your recovery codes
+    # stop working too", and after the removal "asks only for your password now": false
+    # while a passkey is left (the second step stays, and so do the codes).
+    from tests.helpers.webauthn import SoftAuthenticator
+    from tests.integration.web.test_passkeys import add_passkey
+
+    assert add_passkey(client, SoftAuthenticator(origin="http://testserver")).status_code == 303
+    turn_on(client)
+    confirm = text(client.get("/account/security/remove"))
+    assert "still ask for a passkey" in confirm and "recovery codes keep working" in confirm
+    assert "only for your password" not in confirm
+    removed = submit(client, "/account/security/remove", page="/account/security/remove")
+    assert removed.status_code == 303
+    said = " ".join(flashes(client))
+    assert "asks for a passkey after your password" in said and "only" not in said

@@ -48,8 +48,8 @@ def mfa_totp_setup() -> Response:
           responses={200: ("On; the recovery codes, shown this once", RecoveryCodesOut),
                      400: INVALID_CODE})
 def mfa_totp_confirm(data: CodeIn) -> Response:
-    """A right code from the app turns it on and answers 10 recovery codes (shown once).
-    The user is told by email."""
+    """A right code from the app turns it on and answers 10 recovery codes (shown once;
+    any the account had, beside a passkey, no longer work). The user is told by email."""
     codes = services().mfa.confirm_totp(bearer_user().id or 0, data.code)
     return reply(RecoveryCodesOut(recovery_codes=codes))
 

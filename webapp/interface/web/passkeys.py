@@ -214,7 +214,10 @@ def account_passkey_add() -> Response:
     except DomainError as exc:
         return show("web/passkeys.html", passkeys_context(current_user.user.id, form),
                     form=form, error=exc)
-    flash(f"Passkey \u201c{passkey.name}\u201d added. You can sign in with it now.", "success")
+    codes = services().mfa.status(current_user.user.id).recovery_codes_left
+    flash(f"Passkey \u201c{passkey.name}\u201d added. You can sign in with it now."
+          + ("" if codes else " Make recovery codes on your security page too: they sign you "
+                              "in if you lose it."), "success")
     return go(back)
 
 

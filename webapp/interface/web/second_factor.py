@@ -9,7 +9,12 @@ from flask import Response, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from webapp.application.signin import Door
-from webapp.domain.errors import DomainError, SecondFactorRequired
+from webapp.domain.errors import (
+    DomainError,
+    InvalidToken,
+    SecondFactorRequired,
+    ValidationFailed,
+)
 from webapp.domain.mfa import TRUSTED_BROWSER_TTL
 from webapp.interface import services
 from webapp.interface.web import bp
@@ -54,14 +59,21 @@ def login_mfa() -> Response:
                "methods": session.get(PENDING_METHODS) or []}
     if not form.validate_on_submit():
         return show("web/login_mfa.html", context, form=form)
+    box = form.recovery_code if recovery else form.code
+    if not (box.data or "").strip():  # nothing typed is no guess (as in the API)
+        return show("web/login_mfa.html", context, form=form, error=ValidationFailed.single(
+            box.name, "Enter one of your recovery codes." if recovery
+            else "Enter the 6-digit code from your authenticator app."))
     next_path = safe_next(str(session.get(PENDING_NEXT, "")), url_for("web.account"))
     device = browser_device()
     try:
         signed_in = services().second_factor.complete(
-            token, code=None if recovery else (form.code.data or "0"),
-            recovery_code=(form.recovery_code.data or "0") if recovery else None,
+            token, code=None if recovery else box.data,
+            recovery_code=box.data if recovery else None,
             door=Door.BROWSER, device=device)
     except DomainError as exc:
+        if recovery and isinstance(exc, InvalidToken):  # at the box the page shows
+            exc = ValidationFailed.single(box.name, exc.detail)
         return show("web/login_mfa.html", context, form=form, error=exc)
     start_session(signed_in.user)  # drops the pending token with the old session
     response = keep_device(go(next_path), device)
@@ -84,10 +96,14 @@ def reauthenticate() -> Response:
                "passkeys": factors.passkeys}
     if not form.validate_on_submit():
         return show("web/reauthenticate.html", context, form=form)
+    if not form.password.data and not (form.code.data or "").strip():  # no guess either
+        return show("web/reauthenticate.html", context, form=form, error=ValidationFailed.single(
+            "password", "Enter your password, or a code from your authenticator app."
+            if factors.totp else "Enter your password."))
     try:
         services().second_factor.reauthenticate(
             current_user.user.id, password=form.password.data or None,
-            code=None if form.password.data else (form.code.data or "0"))
+            code=None if form.password.data else form.code.data)
     except DomainError as exc:
         return show("web/reauthenticate.html", context, form=form, error=exc)
     mark_recent()

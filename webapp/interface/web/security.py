@@ -85,12 +85,15 @@ def security_totp_confirm() -> Response:
     form = TotpConfirmForm()
     if not form.validate_on_submit():
         return _setup_page(form)
+    had_codes = services().mfa.status(_user_id()).recovery_codes_left  # made with a passkey
     try:
         codes = services().mfa.confirm_totp(_user_id(), form.code.data or "0")
     except DomainError as exc:
         return _setup_page(form, exc)
     session.pop(SETUP_MARK, None)
-    return _codes_page(codes, "Your authenticator app is on.", form)
+    return _codes_page(codes, "Your authenticator app is on." + (
+        " These recovery codes replace the ones you had: those no longer work."
+        if had_codes else ""), form)
 
 
 def _codes_page(codes: list[str], done: str, form: Any) -> Response:
@@ -112,10 +115,16 @@ CONFIRM: dict[str, tuple[str, str, str]] = {
                        "once. We will email you about the change.",
                        "Yes, make new codes"),
 }
+# With a passkey left, the app is not the last factor: the second step and the codes stay.
+REMOVE_BESIDE_PASSKEY = ("Signing in will still ask for a passkey after your password, and "
+                         "your recovery codes keep working. We will email you about the "
+                         "change.")
 
 
 def _confirm_page(what: str) -> Response:
     title, explanation, button = CONFIRM[what]
+    if what == "remove" and services().mfa.status(_user_id()).passkeys:
+        explanation = REMOVE_BESIDE_PASSKEY
     return _private(show("web/security_confirm.html", {
         "title": title, "explanation": explanation, "button": button, "what": what,
         "form": ButtonForm(formdata=None)}))
@@ -145,8 +154,9 @@ def security_totp_remove() -> Response:
     except Conflict as exc:
         flash(exc.detail, "error")
         return go(url_for("web.security"))
-    flash("The authenticator app is removed. Signing in asks only for your password now.",
-          "success")
+    flash("The authenticator app is removed. " + (
+        "Signing in asks for a passkey after your password." if services().mfa.status(
+            _user_id()).passkeys else "Signing in asks only for your password now."), "success")
     return go(url_for("web.security"))
 
 
