@@ -154,6 +154,10 @@ def test_fewer_than_three_recovery_codes_left_is_said(world):
         complete(world, pending(world).token, recovery_code=code)
     texts = [m.payload["text"] for m in world.emails(EMAIL)[-8:]]
     assert "Only 2 are left" in texts[-1] and "left" not in texts[0]
+    for code in codes[8:]:
+        complete(world, pending(world).token, recovery_code=code)
+    last_two = [m.payload["text"] for m in world.emails(EMAIL)[-2:]]
+    assert "Only 1 is left:" in last_two[0] and "None are left:" in last_two[1]
 
 
 # --- the pending sign-in --------------------------------------------------------------------------

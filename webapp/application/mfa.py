@@ -20,7 +20,6 @@ from webapp.application.passkey_proof import PasskeyProof
 from webapp.domain.errors import Conflict, InvalidCredentials, ServiceUnavailable
 from webapp.domain.mfa import (
     RECOVERY_CODE_COUNT,
-    RECOVERY_CODES_LOW,
     TOTP_DRIFT_STEPS,
     Method,
     MfaStatus,
@@ -29,6 +28,7 @@ from webapp.domain.mfa import (
     TotpSetup,
     clean_recovery_code,
     clean_totp_code,
+    few_codes_left,
     new_recovery_code,
     wrong_code,
 )
@@ -231,9 +231,8 @@ class MfaService(Service):
         uow.recovery_codes.save(match)
         left = len(unused) - 1
         self.audit(uow, "mfa_recovery_code_used", user, left=left)
-        warning = (f" Only {left} are left: make new ones from your account's security page."
-                   if left < RECOVERY_CODES_LOW else "")
-        self.notify(uow, user, f"A recovery code was used to sign in to your account.{warning}")
+        self.notify(uow, user, "A recovery code was used to sign in to your account."
+                    + few_codes_left(left))
 
     def _new_recovery_codes(self, uow: UnitOfWork, user: User) -> list[str]:
         codes = [new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]

@@ -22,6 +22,16 @@ MFA_TOKEN_TTL = timedelta(minutes=5)
 MAX_MFA_ATTEMPTS = 5
 RECOVERY_CODE_COUNT = 10
 RECOVERY_CODES_LOW = 3  # fewer left than this: the user is told
+
+
+def few_codes_left(left: int) -> str:
+    """What the notice after a recovery code was used says when few are left ("" if not
+    few): "Only 2 are left", "Only 1 is left", "None are left"."""
+    if left >= RECOVERY_CODES_LOW:
+        return ""
+    words = ("None are left" if left <= 0 else "Only 1 is left" if left == 1
+             else f"Only {left} are left")
+    return f" {words}: make new ones from your account's security page."
 TOTP_DRIFT_STEPS = 1
 TRUSTED_BROWSER_TTL = timedelta(days=30)
 
