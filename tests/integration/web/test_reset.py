@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from itsdangerous import TimestampSigner
 
 from tests.conftest import PASSWORD
@@ -196,3 +197,28 @@ def test_a_second_signup_of_a_pending_address_finishes_by_the_reset_link(app, cl
     assert login(client, "jane@example.com", NEW).status_code == 303  # verified: signs in
     refused = login(app.test_client(), "jane@example.com", first)
     assert refused.status_code == 422 and "The credentials are not valid." in text(refused)
+
+
+@pytest.mark.parametrize("by", ["link", "code"])
+def test_a_reset_in_a_browser_signed_in_to_another_account_ends_up_at_login(
+        client, verified_user, register, outbox, by):
+    # Someone else's account was open in this browser: the reset went to /login, which sent
+    # on to that account's page, where "Your password has been changed ... Log in now" was
+    # shown as if it were about that account.
+    register("other@example.com")
+    submit(client, "/verify", {"identifier": "other@example.com",
+                               "code": outbox.code("email", "other@example.com")})
+    assert login(client, "other@example.com").status_code == 303
+    request_reset(client)
+    if by == "link":
+        token = outbox.link_token("jane@example.com", "/reset/")
+        done = submit(client, f"/reset/{token}", {"new_password": NEW, "confirm_password": NEW})
+    else:
+        done = submit(client, "/reset/code", {
+            "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+            "new_password": NEW, "confirm_password": NEW})
+    assert done.status_code == 303 and done.headers["Location"] == "/login"
+    page = client.get("/login")
+    assert page.status_code == 200 and "Your password has been changed" in text(page)
+    assert client.get("/account").status_code == 302  # signed out of the other account
+    assert login(client, "jane@example.com", NEW).status_code == 303
