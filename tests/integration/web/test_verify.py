@@ -286,3 +286,22 @@ def test_the_link_by_htmx_navigates(client, outbox, signed_up):
     body = {"csrf_token": csrf_token(client, f"/verify/{token}")}
     response = client.post(f"/verify/{token}", data=body, headers=HTMX)
     assert response.headers["HX-Redirect"] == "/login"
+
+
+@pytest.mark.parametrize("by", ["link", "code"])
+def test_verifying_another_account_while_signed_in_says_which_was_verified(
+        client, signed_in, register, outbox, by):
+    # The login page sends a signed-in browser on to its account page: "Your account is
+    # verified. Log in to continue." was shown there, about the account signed in.
+    register(EMAIL)
+    if by == "link":
+        done = submit(client, f"/verify/{outbox.link_token(EMAIL, '/verify/')}")
+    else:
+        done = submit(client, "/verify", {"identifier": EMAIL,
+                                          "code": outbox.code("email", EMAIL)})
+    assert done.status_code == 303 and done.headers["Location"] == "/account"
+    page = text(client.get("/account"))
+    assert "That account is verified. You are signed in to another one here" in page
+    assert "Your account is verified" not in page
+    assert "jane@example.com" in page  # still signed in to Jane's account
+    assert is_verified(client.application.test_client())

@@ -101,5 +101,6 @@ def test_a_first_verification_signed_in_elsewhere_still_works(client, app, outbo
     response = submit(client, "/verify", {"identifier": "fresh@example.com",
                                           "code": outbox.code("email", "fresh@example.com")},
                       htmx=True)
-    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/login"
+    # Back to the signed-in account's page (the login page would only send it there).
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/account"
     assert stored_user(app, email="fresh@example.com").email_verified_at is not None

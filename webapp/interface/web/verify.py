@@ -16,6 +16,8 @@ from webapp.interface.web.session import pending_identifier, remember_pending, r
 
 VERIFIED = "Your account is verified. Log in to continue."
 ADDED_VERIFIED = "The address is verified."
+OTHER_VERIFIED = ("That account is verified. You are signed in to another one here: log out, "
+                  "then log in to the account you verified.")
 RESENT = "If that address is waiting for verification, a new code is on its way."
 
 
@@ -34,9 +36,15 @@ def _sign_in_first(exc: DomainError, back: str) -> Response | None:
 
 
 def _done(user: User | None) -> Response:
-    """The owner, signed in, is back on the account page; anyone else goes on to log in."""
-    if user is not None and _actor_id() == user.id:
+    """The owner, signed in, is back on the account page; anyone else goes on to log in.
+    Signed in to another account, the login page would send on to that account's page:
+    said so there, rather than "Your account is verified" on an account that was not."""
+    actor_id = _actor_id()
+    if user is not None and actor_id == user.id:
         flash(ADDED_VERIFIED, "success")
+        return go(url_for("web.account"))
+    if actor_id is not None:
+        flash(OTHER_VERIFIED, "success")
         return go(url_for("web.account"))
     flash(VERIFIED, "success")
     return go(url_for("web.login"))
