@@ -34,6 +34,11 @@ def test_signup_by_phone_sends_an_sms(client, outbox):
     response = signup(client, phone="+14155550123")
     assert response.status_code == 303
     assert outbox.code("sms", "+14155550123")
+    # No email was given, so none was sent: no "open the link in the email".
+    page = text(client.get("/verify"))
+    assert "we have sent a text message to it. Enter the code from it below." in page
+    assert "open the link in the email" not in page
+    assert "If it came by email" in page
 
 
 def test_signup_answers_the_same_for_a_taken_address(client, verified_user, outbox):
