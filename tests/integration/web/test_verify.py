@@ -305,3 +305,35 @@ def test_verifying_another_account_while_signed_in_says_which_was_verified(
     assert "Your account is verified" not in page
     assert "jane@example.com" in page  # still signed in to Jane's account
     assert is_verified(client.application.test_client())
+
+
+def test_the_text_message_code_works_under_the_email_signed_up_with_beside_it(client, outbox):
+    # Signed up with both: /verify holds the email address and says "from the email or the
+    # text message", but the SMS code under it was "wrong" (a wrong try on the email code).
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    assert f'value="{EMAIL}"' in text(client.get("/verify"))
+    done = submit(client, "/verify", {"identifier": EMAIL, "code": outbox.code("sms", phone)})
+    assert done.status_code == 303 and done.headers["Location"] == "/login"
+    assert login(client, phone).status_code == 303  # the phone is proven: it signs in
+
+
+def test_a_wrong_code_under_the_email_signed_up_with_a_phone_is_still_wrong(client, outbox):
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    refused = submit(client, "/verify", {"identifier": EMAIL, "code": "000000"})
+    assert refused.status_code == 422 and INVALID_CODE in text(refused)
+    assert not is_verified(client)
+
+
+def test_a_text_message_code_proves_only_the_number_signed_up_with_here(client, register,
+                                                                        outbox):
+    # Another account's email typed in the box: its code is that account's, never the
+    # phone's of the sign-up made in this browser.
+    register("other@example.com")
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    refused = submit(client, "/verify", {"identifier": "other@example.com",
+                                         "code": outbox.code("sms", phone)})
+    assert refused.status_code == 422 and INVALID_CODE in text(refused)
+    assert login(client, phone).status_code == 422

@@ -62,7 +62,8 @@ def signup() -> Response:
             return show("web/signup.html", {"form": form}, form=form,
                         partial="web/_signup_form.html", error=exc)
         # The same answer whether or not the address was taken (its owner is told instead).
-        remember_pending(form.email.data or form.phone.data, sent=True)
+        remember_pending(form.email.data or form.phone.data, sent=True,
+                         phone=form.phone.data if form.email.data else None)
         flash(SENT if form.email.data else SENT_SMS, "success")
         return go(url_for("web.verify"))
     return show("web/signup.html", {"form": form}, form=form, partial="web/_signup_form.html")

@@ -5,14 +5,19 @@ from __future__ import annotations
 from flask import Response, flash, redirect, url_for
 from flask_login import current_user
 
-from webapp.domain.errors import DomainError, OwnerSignInRequired
+from webapp.domain.errors import DomainError, InvalidToken, OwnerSignInRequired
 from webapp.domain.model import User
 from webapp.interface import services
 from webapp.interface.web import bp
 from webapp.interface.web.forms import ButtonForm, CodeForm, ResendForm, split_identifier
 from webapp.interface.web.outcomes import go, is_htmx, show
 from webapp.interface.web.safety import secret_page
-from webapp.interface.web.session import pending_identifier, remember_pending, resend_wait
+from webapp.interface.web.session import (
+    pending_identifier,
+    pending_phone,
+    remember_pending,
+    resend_wait,
+)
 
 VERIFIED = "Your account is verified. Log in to continue."
 ADDED_VERIFIED = "The address is verified."
@@ -62,16 +67,8 @@ def verify() -> Response:
     """Enter the 6-digit code from the email or the SMS."""
     form = CodeForm()
     if form.validate_on_submit():
-        email, phone = split_identifier(form.identifier.data)
-        verification = services().verification
-        actor_id = _actor_id()
         try:
-            if phone:
-                user = verification.verify_phone_code(phone, form.code.data or "",
-                                                      actor_id=actor_id)
-            else:
-                user = verification.verify_email_code(email or "", form.code.data or "",
-                                                      actor_id=actor_id)
+            user = _verify_code(form.identifier.data, form.code.data or "")
         except DomainError as exc:
             return _sign_in_first(exc, url_for("web.verify")) or show(
                 "web/verify.html", _page(code_form=form), form=form,
@@ -79,6 +76,27 @@ def verify() -> Response:
         return _done(user)
     return show("web/verify.html", _page(code_form=form if form.errors else None), form=form,
                 partial="web/_verify_form.html")
+
+
+def _verify_code(identifier: str | None, code: str) -> User | None:
+    """The code for the address typed. Signed up here with an email address and a phone
+    number, the form holds the email address; the code from the text message, typed under
+    it, is the phone's: tried for it before the email's refusal is shown (a wrong code then
+    counts a wrong try on both, as typing it under each would)."""
+    email, phone = split_identifier(identifier)
+    verification, actor_id = services().verification, _actor_id()
+    if phone:
+        return verification.verify_phone_code(phone, code, actor_id=actor_id)
+    try:
+        return verification.verify_email_code(email or "", code, actor_id=actor_id)
+    except InvalidToken as refused:
+        beside = pending_phone(email or "")
+        if beside is None:
+            raise
+        try:
+            return verification.verify_phone_code(beside, code, actor_id=actor_id)
+        except DomainError:
+            raise refused from None
 
 
 @bp.route("/verify/resend", methods=["GET", "POST"])
