@@ -62,6 +62,14 @@ def test_reset_by_sms_code(client, register, outbox):
     assert login(client, "+14155550123", NEW).status_code == 303
 
 
+def test_after_a_reset_the_login_form_holds_the_address(client, verified_user, outbox):
+    request_reset(client)
+    submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": NEW, "confirm_password": NEW})
+    assert 'value="jane@example.com"' in text(client.get("/login"))
+
+
 def test_reset_with_a_wrong_code(client, verified_user, outbox):
     request_reset(client)
     code = outbox.code("email", "jane@example.com")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, flash, url_for
+from flask_login import current_user
 
 from webapp.domain.errors import DomainError
 from webapp.interface import services
@@ -78,7 +79,9 @@ def reset_link(token: str) -> Response:
 def _changed() -> Response:
     """On to the login page, signed out. A browser signed in to another account (a reset
     link opened where someone else is signed in, as allauth does) is logged out of it:
-    otherwise "Log in now" showed on that account's page, as if its password had changed."""
-    end_session()
+    otherwise "Log in now" showed on that account's page, as if its password had changed.
+    Not signed in, the session is kept: the login form is filled in with the address."""
+    if current_user.is_authenticated:
+        end_session()
     flash(CHANGED, "success")
     return go(url_for("web.login"))
