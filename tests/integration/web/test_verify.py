@@ -337,3 +337,14 @@ def test_a_text_message_code_proves_only_the_number_signed_up_with_here(client, 
                                          "code": outbox.code("sms", phone)})
     assert refused.status_code == 422 and INVALID_CODE in text(refused)
     assert login(client, phone).status_code == 422
+
+
+def test_the_text_message_code_under_the_email_once_that_is_proven_asks_to_log_in(client,
+                                                                                  outbox):
+    # The email was verified by its link meanwhile: the phone is now an address added
+    # beside a proven one, which only its owner, signed in, may prove ("wrong code" before).
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    submit(client, f"/verify/{outbox.link_token(EMAIL, '/verify/')}", page="/verify")
+    asked = submit(client, "/verify", {"identifier": EMAIL, "code": outbox.code("sms", phone)})
+    assert asked.status_code == 303 and asked.headers["Location"] == "/login?next=/verify"

@@ -95,6 +95,8 @@ def _verify_code(identifier: str | None, code: str) -> User | None:
             raise
         try:
             return verification.verify_phone_code(beside, code, actor_id=actor_id)
+        except OwnerSignInRequired:
+            raise  # the phone's code, right, for an account that proved its email meanwhile
         except DomainError:
             raise refused from None
 
