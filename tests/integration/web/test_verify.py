@@ -155,6 +155,19 @@ def test_resend_with_a_bad_address_shows_the_error(client):
     assert "valid email address" in text(response)
 
 
+@pytest.mark.parametrize(("path", "data", "box"), [
+    ("/verify", {"identifier": "", "code": "123456"}, "identifier"),
+    ("/verify/resend", {"identifier": ""}, "resend-identifier"),
+])
+def test_an_empty_box_asks_for_an_email_or_a_phone(client, path, data, box):
+    # The box takes either, but its error said "Enter an email address." to phone users.
+    response = submit(client, path, data, page="/verify")
+    assert response.status_code == 422
+    assert re.search(rf'id="{box}-error"><li>Give an email address or a phone number.</li>',
+                     text(response))
+    assert "Enter an email address." not in text(response)
+
+
 def labelled_inputs(page: str) -> dict[str, str]:
     """Each label's text and the one element its ``for`` names (refused if ambiguous)."""
     labels = dict(re.findall(r'<label for="([^"]+)">([^<]+)', page))

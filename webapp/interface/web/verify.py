@@ -85,12 +85,10 @@ def _verify_code(identifier: str | None, code: str) -> User | None:
     counts a wrong try on both, as typing it under each would)."""
     email, phone = split_identifier(identifier)
     verification, actor_id = services().verification, _actor_id()
-    if phone:
-        return verification.verify_phone_code(phone, code, actor_id=actor_id)
     try:
-        return verification.verify_email_code(email or "", code, actor_id=actor_id)
+        return verification.verify_code(email, phone, code, actor_id=actor_id)
     except InvalidToken as refused:
-        beside = pending_phone(email or "")
+        beside = pending_phone(email) if email else None
         if beside is None:
             raise
         try:
@@ -110,13 +108,8 @@ def verify_resend() -> Response:
             return show("web/verify.html", _page(resend_form=form), form=form,
                         partial="web/_resend_form.html")
         return redirect(url_for("web.verify"))
-    email, phone = split_identifier(form.identifier.data)
-    verification = services().verification
     try:
-        if phone:
-            verification.resend_phone(phone)
-        else:
-            verification.resend_email(email or "")
+        services().verification.resend(**form.email_or_phone())
     except DomainError as exc:
         return show("web/verify.html", _page(resend_form=form), form=form,
                     partial="web/_resend_form.html", error=exc)
