@@ -70,6 +70,17 @@ def test_after_a_reset_the_login_form_holds_the_address(client, verified_user, o
     assert 'value="jane@example.com"' in text(client.get("/login"))
 
 
+def test_a_code_left_out_is_asked_for_next_to_its_box(client, verified_user):
+    # The box is filled in with the address: "Give the token from the link, or a code."
+    # showed above the form, a token the page has no box for.
+    request_reset(client)
+    response = submit(client, "/reset/code", {"identifier": "jane@example.com", "code": "",
+                                              "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 422
+    assert 'id="code-error"><li>Enter the 6-digit code.</li>' in text(response)
+    assert "Give the token" not in text(response)
+
+
 def test_reset_with_a_wrong_code(client, verified_user, outbox):
     request_reset(client)
     code = outbox.code("email", "jane@example.com")
