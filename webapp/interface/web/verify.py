@@ -45,11 +45,9 @@ def _done(user: User | None) -> Response:
     Signed in to another account, the login page would send on to that account's page:
     said so there, rather than "Your account is verified" on an account that was not."""
     actor_id = _actor_id()
-    if user is not None and actor_id == user.id:
-        flash(ADDED_VERIFIED, "success")
-        return go(url_for("web.account"))
-    if actor_id is not None:
-        flash(OTHER_VERIFIED, "success")
+    if actor_id is not None:  # None: the same right code again (a double submit), whoever's
+        own = user is None or actor_id == user.id
+        flash(ADDED_VERIFIED if own else OTHER_VERIFIED, "success")
         return go(url_for("web.account"))
     flash(VERIFIED, "success")
     return go(url_for("web.login"))
