@@ -328,7 +328,20 @@ def test_the_text_message_code_works_under_the_email_signed_up_with_beside_it(cl
     assert f'value="{EMAIL}"' in text(client.get("/verify"))
     done = submit(client, "/verify", {"identifier": EMAIL, "code": outbox.code("sms", phone)})
     assert done.status_code == 303 and done.headers["Location"] == "/login"
+    # The login form holds the number (the email is still unproven: it would be refused).
+    assert f'value="{phone}"' in text(client.get("/login"))
     assert login(client, phone).status_code == 303  # the phone is proven: it signs in
+
+
+def test_after_the_phone_is_verified_the_login_form_holds_the_phone(client, outbox):
+    # Signed up with both, the phone proven with its own number typed: the login form
+    # held the email of the sign-up, whose login is refused while it is unproven.
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    done = submit(client, "/verify", {"identifier": phone, "code": outbox.code("sms", phone)})
+    assert done.status_code == 303 and done.headers["Location"] == "/login"
+    page = text(client.get("/login"))
+    assert f'value="{phone}"' in page and f'value="{EMAIL}"' not in page
 
 
 def test_a_wrong_code_under_the_email_signed_up_with_a_phone_is_still_wrong(client, outbox):

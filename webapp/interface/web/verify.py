@@ -66,31 +66,35 @@ def verify() -> Response:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            user = _verify_code(form.identifier.data, form.code.data or "")
+            user, proven = _verify_code(form.identifier.data, form.code.data or "")
         except DomainError as exc:
             return _sign_in_first(exc, url_for("web.verify")) or show(
                 "web/verify.html", _page(code_form=form), form=form,
                 partial="web/_verify_form.html", error=exc)
+        # The login form is filled in with the address just proven (the one signed up
+        # with first may still be unproven, and would be refused).
+        remember_pending(proven, sent=False)
         return _done(user)
     return show("web/verify.html", _page(code_form=form if form.errors else None), form=form,
                 partial="web/_verify_form.html")
 
 
-def _verify_code(identifier: str | None, code: str) -> User | None:
-    """The code for the address typed. Signed up here with an email address and a phone
-    number, the form holds the email address; the code from the text message, typed under
-    it, is the phone's: tried for it before the email's refusal is shown (a wrong code then
-    counts a wrong try on both, as typing it under each would)."""
+def _verify_code(identifier: str | None, code: str) -> tuple[User | None, str | None]:
+    """The code for the address typed; the user and the address it proved. Signed up here
+    with an email address and a phone number, the form holds the email address; the code
+    from the text message, typed under it, is the phone's: tried for it before the email's
+    refusal is shown (a wrong code then counts a wrong try on both, as typing it under each
+    would)."""
     email, phone = split_identifier(identifier)
     verification, actor_id = services().verification, _actor_id()
     try:
-        return verification.verify_code(email, phone, code, actor_id=actor_id)
+        return verification.verify_code(email, phone, code, actor_id=actor_id), identifier
     except InvalidToken as refused:
         beside = pending_phone(email) if email else None
         if beside is None:
             raise
         try:
-            return verification.verify_phone_code(beside, code, actor_id=actor_id)
+            return verification.verify_phone_code(beside, code, actor_id=actor_id), beside
         except OwnerSignInRequired:
             raise  # the phone's code, right, for an account that proved its email meanwhile
         except DomainError:
