@@ -252,7 +252,9 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        headers["X-Request-ID"] = g.get("request_id", "")
+        if "request_id" not in g:  # refused before its hook ran (CSRF, an IP limit, form guard)
+            _request_id()
+        headers["X-Request-ID"] = g.request_id
         present = {name.lower() for name, _value in headers.items()}
         wanted = defaults
         if request.path.startswith("/api/") and response.mimetype != "text/html":

@@ -11,15 +11,19 @@ virtual authenticator for the passkey), never by writing to the database.
   now stands at /login/mfa.
 - ``undo_link`` / ``cancel_link``: live links from the notices of a confirmed email change
   and of a deletion.
+- ``verify_link`` / ``reset_link``: live links of a sign-up and of a password reset, and
+  ``answered_with``: the first generation's forms sent with mistakes (their error states).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pyotp
 import requests
-from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Response, expect
 
 from tests.e2e.servers import AppServer, SmtpServer
 from tests.e2e.test_browser_pages import code_in, email_text, link_in, make_verified_user
@@ -155,3 +159,62 @@ def cancel_link(app: AppServer, smtp: SmtpServer) -> str:
     requests.delete(f"{app.url}/api/auth/me/", headers=api_login(app, email),
                     timeout=10).raise_for_status()
     return link_in(email_text(smtp, email, 2), "/account/delete/cancel/")
+
+
+def verify_link(app: AppServer, smtp: SmtpServer) -> str:
+    """The link in the email of a new sign-up (opening it spends nothing)."""
+    email = "joiner.quality@example.com"
+    requests.post(f"{app.url}/api/auth/register/", timeout=10, json={
+        "email": email, "password": PASSWORD}).raise_for_status()
+    return link_in(email_text(smtp, email), "/verify/")
+
+
+def reset_link(app: AppServer, smtp: SmtpServer) -> str:
+    """The link in a password reset's email (opening it spends nothing)."""
+    email = "forgetful.quality@example.com"
+    make_verified_user(app, smtp, email)
+    requests.post(f"{app.url}/api/auth/password-reset/", timeout=10,
+                  json={"email": email}).raise_for_status()
+    return link_in(email_text(smtp, email, 2), "/reset/")
+
+
+def answered_with(fields: dict[str, str], button: str) -> Callable[[Page], int]:
+    """Fill ``fields`` (label: value; the first box of that label) and press ``button``:
+    the status of the form's answer, once its errors show (htmx swaps them in place)."""
+
+    def send(page: Page) -> int:
+        for label, value in fields.items():
+            page.get_by_label(label, exact=True).first.fill(value)
+        with page.expect_response(lambda r: posted_here(page, r)) as answer:
+            page.get_by_role("button", name=button, exact=True).click()
+        page.locator("[aria-invalid=true], .form-errors").first.wait_for()
+        settled(page)
+        return answer.value.status
+
+    return send
+
+
+def sent_expired(page: Page) -> int:
+    """The login form sent after its session (and so its CSRF token) is gone: the status,
+    once the page says what happened."""
+    page.context.clear_cookies()
+    page.get_by_label("Email or phone number").fill("someone@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    with page.expect_response(lambda r: posted_here(page, r)) as answer:
+        page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#alerts [role=alert]")).to_contain_text("That request did not work")
+    return answer.value.status
+
+
+def posted_here(page: Page, response: Response) -> bool:
+    """The answer to this page's own form (not, e.g., the passkey options the login page
+    fetches by POST as it loads)."""
+    return response.request.method == "POST" and urlsplit(response.url).path == urlsplit(
+        page.url).path
+
+
+def settled(page: Page) -> None:
+    """htmx done: for a moment after a swap the new form keeps the old one's classes
+    (htmx-request dims its button), which axe would measure."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")

@@ -154,6 +154,24 @@ def test_sign_up_by_email_open_the_link_log_in_and_out(page: Page, smtp: SmtpSer
     expect(page).to_have_url(re.compile(r"/login\?next=%2Faccount$"))
 
 
+def test_a_double_click_signs_up_once(page: Page, smtp: SmtpServer):
+    # htmx queued the second click's request and sent it once the first was answered: a
+    # second registration of the same address, whose "Finish signing up" email followed
+    # the verification one, and the "we have sent a message" notice showed twice.
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto("/signup")
+    page.get_by_label("Email address").fill("double.click@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create account").dblclick()
+    expect(page).to_have_url(re.compile(r"/verify$"))
+    page.wait_for_load_state("load")
+    expect(page.get_by_text("If that address can be used")).to_have_count(1)
+    assert len(posts) == 1, posts
+    first = smtp.wait_for("double.click@example.com")[0]
+    assert first.message["Subject"].startswith("Verify your email address")
+
+
 def test_sign_up_by_phone_and_enter_the_sms_code(page: Page, sms: HttpSink):
     page.goto("/signup")
     page.get_by_label("Phone number").fill("+1 415 555 0199")

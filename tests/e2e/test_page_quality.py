@@ -17,6 +17,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from string import Formatter
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e import quality_states as states
 from tests.e2e import servers
 from tests.e2e.servers import ROOT
+from tests.e2e.test_browser_pages import email_text, link_in
 
 pytestmark = pytest.mark.e2e
 
@@ -136,14 +138,23 @@ def password_step_state(browser: Browser, site: dict, factors: dict, tmp_path_fa
                                       str(tmp_path_factory.mktemp("state") / "step.json"))
 
 
-@pytest.fixture(scope="module")
-def undo_path(site: dict, smtp) -> str:
-    return urlsplit(states.undo_link(site["app"], smtp)).path
+def link_path(make: Callable[[servers.AppServer, servers.SmtpServer], str]) -> Any:
+    """A module fixture: the path of the live link that ``make`` gets from an email."""
+
+    @pytest.fixture(scope="module")
+    def path(site: dict, smtp: servers.SmtpServer) -> str:
+        return urlsplit(make(site["app"], smtp)).path
+
+    return path
 
 
-@pytest.fixture(scope="module")
-def cancel_path(site: dict, smtp) -> str:
-    return urlsplit(states.cancel_link(site["app"], smtp)).path
+undo_path = link_path(states.undo_link)
+cancel_path = link_path(states.cancel_link)
+verify_link_path = link_path(states.verify_link)
+reset_link_path = link_path(states.reset_link)
+# The invitation the site made for someone.invited@example.com (not accepted).
+invite_path = link_path(lambda _app, smtp: link_in(
+    email_text(smtp, "someone.invited@example.com"), "/invite/"))
 
 
 CUSTOMER_PAGES = [
@@ -153,6 +164,30 @@ CUSTOMER_PAGES = [
     ("verify-link-dead", "/verify/not-a-real-token", 422),
     ("invite-dead", "/invite/not-a-real-token", 400), ("not-found", "/no-such-page", 404),
     ("logout", "/logout", 200),
+]
+# The first generation's forms in their error states, and its live links' pages: (name,
+# path, status, what to do on the page first; its answer's status is the one checked).
+NOBODY = "nobody.quality@example.com"
+FORM_PAGES = [
+    ("signup-errors", "/signup", 422, states.answered_with({
+        "Email address": "not an address", "Phone number": "12", "Password": "short"},
+        "Create account")),
+    ("login-error", "/login", 422, states.answered_with({
+        "Email or phone number": NOBODY, "Password": "not the password"}, "Log in")),
+    ("login-expired-form", "/login", 400, states.sent_expired),
+    ("verify-error", "/verify", 422, states.answered_with({
+        "Email or phone number": NOBODY, "6-digit code": "000000"}, "Verify")),
+    ("reset-error", "/reset", 422, states.answered_with({}, "Send me a code")),
+    ("reset-code-error", "/reset/code", 422, states.answered_with({
+        "Email or phone number": NOBODY, "6-digit code": "000000", "New password": PASSWORD,
+        "New password again": PASSWORD}, "Set new password")),
+    ("verify-link", "{verify_link_path}", 200, None),
+    ("reset-link", "{reset_link_path}", 200, None),
+    ("reset-link-error", "{reset_link_path}", 422, states.answered_with({
+        "New password": "short", "New password again": "short"}, "Set new password")),
+    ("invite", "{invite_path}", 200, None),
+    ("invite-errors", "{invite_path}", 422, states.answered_with({
+        "Choose a password": "short", "Repeat the password": "other"}, "Create my account")),
 ]
 STAFF_PAGES = [
     ("account", "/account", 200), ("account-export", "/account/export", 200),
@@ -236,8 +271,9 @@ def check_page(browser: Browser, site: dict, name: str, path: str, status: int,
             assert urlsplit(page.url).path == urlsplit(path).path, (name, page.url)
             page.wait_for_load_state("load")
             problems += [f"{name} at {width}px: {p}" for p in page_problems(page, width)]
-            if status >= 400:  # the document's own status is logged as a failed load
-                errors = [e for e in errors if "Failed to load resource" not in e]
+            if status >= 400:  # the answer's status is logged as a failed load (by htmx too)
+                errors = [e for e in errors if "Failed to load resource" not in e
+                          and "Response Status Error Code" not in e]
             problems += [f"{name} at {width}px logged: {e}" for e in errors]
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / f"quality-{name}-{width}.png"), full_page=True,
@@ -278,6 +314,13 @@ def filled(request: pytest.FixtureRequest, site: dict, path: str) -> str:
                          ids=[p[0] for p in CUSTOMER_PAGES])
 def test_customer_page(browser: Browser, site: dict, name: str, path: str, status: int):
     check_page(browser, site, name, path, status)
+
+
+@pytest.mark.parametrize(("name", "path", "status", "then"), FORM_PAGES,
+                         ids=[p[0] for p in FORM_PAGES])
+def test_form_page(request: pytest.FixtureRequest, browser: Browser, site: dict, name: str,
+                   path: str, status: int, then: Callable[[Page], int] | None):
+    check_page(browser, site, name, filled(request, site, path), status, then=then)
 
 
 @pytest.mark.parametrize(("name", "path", "status"), STAFF_PAGES,

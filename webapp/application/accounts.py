@@ -18,6 +18,7 @@ from webapp.domain.values import Channel, Email, Phone, clean_name
 
 REGISTERED = "Check your email or phone to verify your account."
 WRONG_CURRENT = "The current password is wrong."
+ENTER_CURRENT = "Enter your current password."
 
 
 class AccountService(Service):
@@ -216,6 +217,8 @@ class AccountService(Service):
         door share one budget and one lock, and while locked even the right password is
         refused (Throttled). The right password forgets the failures, as a login does.
         """
+        if not current:  # left out: not a guess, so not counted
+            raise ValidationFailed.single(field, ENTER_CURRENT)
         accounts = user.identities()
         self.ports.throttle.before_logins(*accounts)
         if self.ports.passwords.verify(user.password_hash, normalize_password(current)):

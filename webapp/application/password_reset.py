@@ -21,7 +21,7 @@ from webapp.application.common import (
 from webapp.application.interfaces import UnitOfWork
 from webapp.application.tokens import TokenService
 from webapp.application.verification import VerificationService
-from webapp.domain.codes import clean_code, refuse_code_as_token
+from webapp.domain.codes import ENTER_CODE, clean_code, refuse_code_as_token
 from webapp.domain.errors import InvalidToken, ValidationFailed
 from webapp.domain.model import CodePurpose, User
 from webapp.domain.values import Channel
@@ -148,9 +148,10 @@ class PasswordResetService(Service):
         if token:
             refuse_code_as_token(token, '"email" or "phone"')
             return self._user_for_token(uow, token)
-        if not code:  # with an address, the code box was left empty (the /reset/code page)
-            raise ValidationFailed.single("code", "Enter the 6-digit code.") if email or phone \
-                else ValidationFailed.single("token", "Give the token from the link, or a code.")
+        if not code and (email or phone):  # the code form (a page's), its code left out
+            raise ValidationFailed.single("code", ENTER_CODE)
+        if not code:
+            raise ValidationFailed.single("token", "Give the token from the link, or a code.")
         address, number = parse_identifier(email, phone, self.policy.default_region)
         channel = Channel.EMAIL if address is not None else Channel.PHONE
         # Locked, as for a verification code: parallel tries are counted one after another

@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from webapp.application.audit_log import write_json_line
-from webapp.application.common import Ports, Service, find_user, parse_identifier
+from webapp.application.common import Ports, Service, collect, find_user, parse_identifier
 from webapp.application.interfaces import (
     LoginRecorded,
     LoginStore,
@@ -40,7 +40,7 @@ from webapp.application.interfaces import (
     UnitOfWorkFactory,
 )
 from webapp.application.tokens import TokenPair, TokenService
-from webapp.domain.errors import DomainError, InvalidCredentials, Unverified
+from webapp.domain.errors import DomainError, InvalidCredentials, Unverified, ValidationFailed
 from webapp.domain.model import User
 from webapp.domain.passwords import normalize_password
 from webapp.domain.sessions import DeviceSeen, DeviceVisit, KnownDevice
@@ -48,6 +48,7 @@ from webapp.domain.values import Channel, Email, Phone
 
 # A login whose account changed between the read and the write is checked again against
 # the account as it is now, once; a second change in that moment fails it.
+ENTER_PASSWORD = "Enter your password."
 LOGIN_ROUNDS = 2
 
 
@@ -140,7 +141,14 @@ class SignInService(Service):
     # --- the stages ----------------------------------------------------------------------
 
     def identify(self, email: str | None, phone: str | None, password: str, door: Door) -> SignIn:
-        address, number = parse_identifier(email, phone, self.policy.default_region)
+        # No password is a form sent too early (Enter in the address box), not a wrong
+        # guess: said as such, and never counted toward the account's lockout.
+        errors: dict[str, list[str]] = {} if password else {"password": [ENTER_PASSWORD]}
+        parsed = collect(errors, lambda: parse_identifier(email, phone,
+                                                          self.policy.default_region))
+        if errors or parsed is None:
+            raise ValidationFailed(errors)
+        address, number = parsed
         account = str(address or number)
         # Locked identifiers answer before any look-up: the same for unknown ones.
         self.ports.throttle.before_login(account)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webapp.application.common import Service, find_user
+from webapp.application.common import Service, find_user, parse_identifier
 from webapp.application.interfaces import UnitOfWork
 from webapp.domain.codes import clean_code, refuse_code_as_token
 from webapp.domain.errors import InvalidToken, OwnerSignInRequired
@@ -62,6 +62,10 @@ class VerificationService(Service):
     def resend_phone(self, phone: str) -> None:
         """As ``resend_email``, by SMS."""
         self._resend(None, Phone.parse(phone, self.policy.default_region))
+
+    def resend(self, email: str | None, phone: str | None) -> None:
+        """One "email or phone" box (the pages): as ``resend_email`` or ``resend_phone``."""
+        self._resend(*parse_identifier(email, phone, self.policy.default_region))
 
     def _resend(self, address: Email | None, number: Phone | None) -> None:
         channel = Channel.EMAIL if address is not None else Channel.PHONE
@@ -149,6 +153,13 @@ class VerificationService(Service):
         """As ``verify_email_code``, for the SMS code."""
         number = Phone.parse(phone, self.policy.default_region)
         return self._verify_code(None, number, code, actor_id=actor_id)
+
+    def verify_code(self, email: str | None, phone: str | None, code: str, *,
+                    actor_id: int | None = None) -> User | None:
+        """One "email or phone" box (the pages): as ``verify_email_code`` or
+        ``verify_phone_code``; neither given is said of both, not as a missing email."""
+        address, number = parse_identifier(email, phone, self.policy.default_region)
+        return self._verify_code(address, number, code, actor_id=actor_id)
 
     def _verify_code(self, address: Email | None, number: Phone | None, code: str, *,
                      actor_id: int | None) -> User | None:

@@ -31,6 +31,9 @@ def refuse_code_as_token(token: str | None, addresses: str) -> None:
         raise CodeNeedsAddress(addresses)
 
 
+ENTER_CODE = "Enter the 6-digit code."
+
+
 def clean_code(code: str) -> str:
     """Six digits, forgiving the spaces and dashes people type.
 
@@ -39,5 +42,5 @@ def clean_code(code: str) -> str:
     """
     code = "".join(code.split()).replace("-", "")
     if len(code) != 6 or not code.isdecimal():
-        raise ValidationFailed.single("code", "Enter the 6-digit code.")
+        raise ValidationFailed.single("code", ENTER_CODE)
     return f"{int(code):06d}"

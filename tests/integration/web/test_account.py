@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 from jinja2 import ChoiceLoader, DictLoader
 
 from tests.conftest import PASSWORD
+from tests.helpers.app import audit_rows
 from tests.integration.web.conftest import HTMX, csrf_token, login, submit, text
 
 NEW = "a brand new passphrase"
@@ -68,6 +69,16 @@ def test_change_password_needs_the_current_one(client, signed_in):
     response = change_password(client, current="not it at all")
     assert response.status_code == 422
     assert 'id="current_password-error"><li>The current password is wrong.' in text(response)
+
+
+def test_change_password_without_the_current_one_asks_for_it_and_counts_nothing(
+        app, client, signed_in):
+    # Left empty, it was "The current password is wrong." and a wrong guess counted
+    # toward the account's login lockout.
+    response = change_password(client, current="")
+    assert response.status_code == 422
+    assert 'id="current_password-error"><li>Enter your current password.' in text(response)
+    assert audit_rows(app, "authn_password_change_fail") == []
 
 
 def test_change_password_checks_the_new_one(client, signed_in):

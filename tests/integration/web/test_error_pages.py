@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import abort
 
@@ -62,3 +64,14 @@ def test_the_login_page_is_rate_limited_with_a_429_page(tmp_path):
         assert response.status_code == 429
         assert "Too many attempts" in text(response)
         assert int(response.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("incoming", [None, "trace-77"])
+def test_a_form_refused_for_its_csrf_token_still_names_its_request(client, incoming):
+    # The CSRF check runs before the hook that names the request: the 400 page went out
+    # with an empty X-Request-ID (in the access log too), and a client's own was dropped.
+    headers = {"X-Request-ID": incoming} if incoming else {}
+    response = client.post("/login", data={"identifier": "jane@example.com"}, headers=headers)
+    assert response.status_code == 400 and "That request did not work" in text(response)
+    named = response.headers["X-Request-ID"]
+    assert named == incoming if incoming else re.fullmatch(r"[0-9a-f]{32}", named)

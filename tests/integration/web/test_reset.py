@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime
 
+import pytest
 from itsdangerous import TimestampSigner
 
 from tests.conftest import PASSWORD
@@ -60,6 +61,25 @@ def test_reset_by_sms_code(client, register, outbox):
         "new_password": NEW, "confirm_password": NEW})
     assert response.status_code == 303
     assert login(client, "+14155550123", NEW).status_code == 303
+
+
+def test_after_a_reset_the_login_form_holds_the_address(client, verified_user, outbox):
+    request_reset(client)
+    submit(client, "/reset/code", {
+        "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+        "new_password": NEW, "confirm_password": NEW})
+    assert 'value="jane@example.com"' in text(client.get("/login"))
+
+
+def test_a_code_left_out_is_asked_for_next_to_its_box(client, verified_user):
+    # The box is filled in with the address: "Give the token from the link, or a code."
+    # showed above the form, a token the page has no box for.
+    request_reset(client)
+    response = submit(client, "/reset/code", {"identifier": "jane@example.com", "code": "",
+                                              "new_password": NEW, "confirm_password": NEW})
+    assert response.status_code == 422
+    assert 'id="code-error"><li>Enter the 6-digit code.</li>' in text(response)
+    assert "Give the token" not in text(response)
 
 
 def test_reset_with_a_wrong_code(client, verified_user, outbox):
@@ -248,3 +268,28 @@ def test_a_second_signup_of_a_pending_number_says_where_the_code_goes(client, ou
         "new_password": NEW, "confirm_password": NEW})
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert login(client, phone, NEW).status_code == 303
+
+
+@pytest.mark.parametrize("by", ["link", "code"])
+def test_a_reset_in_a_browser_signed_in_to_another_account_ends_up_at_login(
+        client, verified_user, register, outbox, by):
+    # Someone else's account was open in this browser: the reset went to /login, which sent
+    # on to that account's page, where "Your password has been changed ... Log in now" was
+    # shown as if it were about that account.
+    register("other@example.com")
+    submit(client, "/verify", {"identifier": "other@example.com",
+                               "code": outbox.code("email", "other@example.com")})
+    assert login(client, "other@example.com").status_code == 303
+    request_reset(client)
+    if by == "link":
+        token = outbox.link_token("jane@example.com", "/reset/")
+        done = submit(client, f"/reset/{token}", {"new_password": NEW, "confirm_password": NEW})
+    else:
+        done = submit(client, "/reset/code", {
+            "identifier": "jane@example.com", "code": outbox.code("email", "jane@example.com"),
+            "new_password": NEW, "confirm_password": NEW})
+    assert done.status_code == 303 and done.headers["Location"] == "/login"
+    page = client.get("/login")
+    assert page.status_code == 200 and "Your password has been changed" in text(page)
+    assert client.get("/account").status_code == 302  # signed out of the other account
+    assert login(client, "jane@example.com", NEW).status_code == 303

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import PASSWORD
+from tests.helpers.app import audit_rows
 from tests.integration.web.conftest import flashes, login, signup, submit, text
 from webapp.application.policy import Policy
 from webapp.domain.errors import Throttled
@@ -34,6 +35,11 @@ def test_signup_by_phone_sends_an_sms(client, outbox):
     response = signup(client, phone="+14155550123")
     assert response.status_code == 303
     assert outbox.code("sms", "+14155550123")
+    # No email was given, so none was sent: no "open the link in the email".
+    page = text(client.get("/verify"))
+    assert "we have sent a text message to it. Enter the code from it below." in page
+    assert "open the link in the email" not in page
+    assert "If it came by email" in page
 
 
 def test_signup_answers_the_same_for_a_taken_address(client, verified_user, outbox):
@@ -218,3 +224,16 @@ def test_login_and_signup_send_a_signed_in_user_on(client, signed_in):
 def test_login_page_still_shows_for_someone_signed_out(client):
     assert 'name="password"' in client.get("/login").text
     assert 'name="password"' in client.get("/signup").text
+
+
+def test_a_login_sent_without_its_password_asks_for_it_and_counts_nothing(app, client,
+                                                                          verified_user):
+    # Enter pressed in the address box sends the form: that was "The credentials are not
+    # valid." and a failed sign-in of the account (its lockout budget, its activity).
+    response = login(client, "jane@example.com", password="")
+    assert response.status_code == 422
+    page = text(response)
+    assert 'id="password-error"><li>Enter your password.</li>' in page
+    assert 'value="jane@example.com"' in page and "The credentials are not valid." not in page
+    assert audit_rows(app, "authn_login_fail") == []
+

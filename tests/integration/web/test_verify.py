@@ -155,6 +155,19 @@ def test_resend_with_a_bad_address_shows_the_error(client):
     assert "valid email address" in text(response)
 
 
+@pytest.mark.parametrize(("path", "data", "box"), [
+    ("/verify", {"identifier": "", "code": "123456"}, "identifier"),
+    ("/verify/resend", {"identifier": ""}, "resend-identifier"),
+])
+def test_an_empty_box_asks_for_an_email_or_a_phone(client, path, data, box):
+    # The box takes either, but its error said "Enter an email address." to phone users.
+    response = submit(client, path, data, page="/verify")
+    assert response.status_code == 422
+    assert re.search(rf'id="{box}-error"><li>Give an email address or a phone number.</li>',
+                     text(response))
+    assert "Enter an email address." not in text(response)
+
+
 def labelled_inputs(page: str) -> dict[str, str]:
     """Each label's text and the one element its ``for`` names (refused if ambiguous)."""
     labels = dict(re.findall(r'<label for="([^"]+)">([^<]+)', page))
@@ -286,3 +299,78 @@ def test_the_link_by_htmx_navigates(client, outbox, signed_up):
     body = {"csrf_token": csrf_token(client, f"/verify/{token}")}
     response = client.post(f"/verify/{token}", data=body, headers=HTMX)
     assert response.headers["HX-Redirect"] == "/login"
+
+
+@pytest.mark.parametrize("by", ["link", "code"])
+def test_verifying_another_account_while_signed_in_says_which_was_verified(
+        client, signed_in, register, outbox, by):
+    # The login page sends a signed-in browser on to its account page: "Your account is
+    # verified. Log in to continue." was shown there, about the account signed in.
+    register(EMAIL)
+    if by == "link":
+        done = submit(client, f"/verify/{outbox.link_token(EMAIL, '/verify/')}")
+    else:
+        done = submit(client, "/verify", {"identifier": EMAIL,
+                                          "code": outbox.code("email", EMAIL)})
+    assert done.status_code == 303 and done.headers["Location"] == "/account"
+    page = text(client.get("/account"))
+    assert "That account is verified. You are signed in to another one here" in page
+    assert "Your account is verified" not in page
+    assert "jane@example.com" in page  # still signed in to Jane's account
+    assert is_verified(client.application.test_client())
+
+
+def test_the_text_message_code_works_under_the_email_signed_up_with_beside_it(client, outbox):
+    # Signed up with both: /verify holds the email address and says "from the email or the
+    # text message", but the SMS code under it was "wrong" (a wrong try on the email code).
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    assert f'value="{EMAIL}"' in text(client.get("/verify"))
+    done = submit(client, "/verify", {"identifier": EMAIL, "code": outbox.code("sms", phone)})
+    assert done.status_code == 303 and done.headers["Location"] == "/login"
+    # The login form holds the number (the email is still unproven: it would be refused).
+    assert f'value="{phone}"' in text(client.get("/login"))
+    assert login(client, phone).status_code == 303  # the phone is proven: it signs in
+
+
+def test_after_the_phone_is_verified_the_login_form_holds_the_phone(client, outbox):
+    # Signed up with both, the phone proven with its own number typed: the login form
+    # held the email of the sign-up, whose login is refused while it is unproven.
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    done = submit(client, "/verify", {"identifier": phone, "code": outbox.code("sms", phone)})
+    assert done.status_code == 303 and done.headers["Location"] == "/login"
+    page = text(client.get("/login"))
+    assert f'value="{phone}"' in page and f'value="{EMAIL}"' not in page
+
+
+def test_a_wrong_code_under_the_email_signed_up_with_a_phone_is_still_wrong(client, outbox):
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    refused = submit(client, "/verify", {"identifier": EMAIL, "code": "000000"})
+    assert refused.status_code == 422 and INVALID_CODE in text(refused)
+    assert not is_verified(client)
+
+
+def test_a_text_message_code_proves_only_the_number_signed_up_with_here(client, register,
+                                                                        outbox):
+    # Another account's email typed in the box: its code is that account's, never the
+    # phone's of the sign-up made in this browser.
+    register("other@example.com")
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    refused = submit(client, "/verify", {"identifier": "other@example.com",
+                                         "code": outbox.code("sms", phone)})
+    assert refused.status_code == 422 and INVALID_CODE in text(refused)
+    assert login(client, phone).status_code == 422
+
+
+def test_the_text_message_code_under_the_email_once_that_is_proven_asks_to_log_in(client,
+                                                                                  outbox):
+    # The email was verified by its link meanwhile: the phone is now an address added
+    # beside a proven one, which only its owner, signed in, may prove ("wrong code" before).
+    phone = "+14155550123"
+    assert signup(client, email=EMAIL, phone=phone).status_code == 303
+    submit(client, f"/verify/{outbox.link_token(EMAIL, '/verify/')}", page="/verify")
+    asked = submit(client, "/verify", {"identifier": EMAIL, "code": outbox.code("sms", phone)})
+    assert asked.status_code == 303 and asked.headers["Location"] == "/login?next=/verify"

@@ -101,5 +101,17 @@ def test_a_first_verification_signed_in_elsewhere_still_works(client, app, outbo
     response = submit(client, "/verify", {"identifier": "fresh@example.com",
                                           "code": outbox.code("email", "fresh@example.com")},
                       htmx=True)
-    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/login"
+    # Back to the signed-in account's page (the login page would only send it there).
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/account"
     assert stored_user(app, email="fresh@example.com").email_verified_at is not None
+
+
+def test_the_owners_right_code_sent_twice_says_the_address_is_verified(client, app, mistyped):
+    # The second answer of a double submit (the same right code: nothing to tell) said the
+    # signed-in owner had verified "another" account.
+    assert login(client, EMAIL).status_code == 303
+    for _ in range(2):
+        done = submit(client, "/verify", {"identifier": STRANGER, "code": mistyped})
+        assert done.status_code == 303 and done.headers["Location"] == "/account"
+        assert flashes(client) == ["The address is verified."]
+        client.get("/account")  # shows (and so spends) the message

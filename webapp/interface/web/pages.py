@@ -29,6 +29,9 @@ from webapp.interface.web.session import (
 
 SENT = ("If that address can be used, we have sent a message to it. "
         "Enter the code from it below, or open the link in the email.")
+# A phone number alone: no email, so no link to open (the same words for every number).
+SENT_SMS = ("If that number can be used, we have sent a text message to it. "
+            "Enter the code from it below.")
 
 
 @bp.get("/")
@@ -59,8 +62,9 @@ def signup() -> Response:
             return show("web/signup.html", {"form": form}, form=form,
                         partial="web/_signup_form.html", error=exc)
         # The same answer whether or not the address was taken (its owner is told instead).
-        remember_pending(form.email.data or form.phone.data, sent=True)
-        flash(SENT, "success")
+        remember_pending(form.email.data or form.phone.data, sent=True,
+                         phone=form.phone.data if form.email.data else None)
+        flash(SENT if form.email.data else SENT_SMS, "success")
         return go(url_for("web.verify"))
     return show("web/signup.html", {"form": form}, form=form, partial="web/_signup_form.html")
 

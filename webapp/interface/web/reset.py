@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, flash, url_for
+from flask_login import current_user
 
 from webapp.domain.errors import DomainError
 from webapp.interface import services
@@ -10,7 +11,7 @@ from webapp.interface.web import bp
 from webapp.interface.web.forms import NewPasswordForm, ResetCodeForm, ResetRequestForm
 from webapp.interface.web.outcomes import go, show
 from webapp.interface.web.safety import secret_page
-from webapp.interface.web.session import pending_identifier, remember_pending
+from webapp.interface.web.session import end_session, pending_identifier, remember_pending
 
 SENT = ("If an account uses that address, we have sent it a code (and, by email, a link). "
         "Enter the code below with your new password.")
@@ -48,8 +49,7 @@ def reset_code() -> Response:
         except DomainError as exc:
             return show("web/reset_code.html", {"form": form}, form=form,
                         partial="web/_reset_code_form.html", error=exc)
-        flash(CHANGED, "success")
-        return go(url_for("web.login"))
+        return _changed()
     return show("web/reset_code.html", {"form": form}, form=form,
                 partial="web/_reset_code_form.html")
 
@@ -67,11 +67,21 @@ def reset_link(token: str) -> Response:
         except DomainError as exc:
             return show("web/reset_link.html", context, form=form,
                         partial="web/_reset_link_form.html", error=exc)
-        flash(CHANGED, "success")
-        return go(url_for("web.login"))
+        return _changed()
     if not form.is_submitted():
         try:
             services().resets.check(token=token)
         except DomainError as exc:
             return show("web/reset_link.html", {**context, "dead": True}, form=form, error=exc)
     return show("web/reset_link.html", context, form=form, partial="web/_reset_link_form.html")
+
+
+def _changed() -> Response:
+    """On to the login page, signed out. A browser signed in to another account (a reset
+    link opened where someone else is signed in, as allauth does) is logged out of it:
+    otherwise "Log in now" showed on that account's page, as if its password had changed.
+    Not signed in, the session is kept: the login form is filled in with the address."""
+    if current_user.is_authenticated:
+        end_session()
+    flash(CHANGED, "success")
+    return go(url_for("web.login"))

@@ -183,20 +183,32 @@ def keep_device(response: Response, device: str) -> Response:
 # --- what the browser is in the middle of ------------------------------------------------
 
 PENDING = "pending_identifier"
+PENDING_PHONE = "pending_phone"
 RESEND_AT = "resend_at"
 
 
-def remember_pending(identifier: str | None, *, sent: bool) -> None:
+def remember_pending(identifier: str | None, *, sent: bool, phone: str | None = None) -> None:
     """The address being verified (to prefill the code form) and, when a message was
-    just sent, when: the resend button waits out the cool-down from then."""
+    just sent, when: the resend button waits out the cool-down from then. ``phone``: the
+    number signed up with beside that email address (it got its own code by SMS)."""
     if identifier:
         session[PENDING] = identifier
+        if phone:
+            session[PENDING_PHONE] = phone
+        else:
+            session.pop(PENDING_PHONE, None)
     if sent:
         session[RESEND_AT] = services().clock.now().timestamp()
 
 
 def pending_identifier() -> str:
     return str(session.get(PENDING, ""))
+
+
+def pending_phone(email: str) -> str | None:
+    """The number signed up with in this browser beside ``email``, if that is the email."""
+    same = pending_identifier().strip().casefold() == email.strip().casefold()
+    return str(session[PENDING_PHONE]) if same and session.get(PENDING_PHONE) else None
 
 
 def resend_wait() -> int:
